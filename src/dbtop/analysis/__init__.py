@@ -1,0 +1,1 @@
+"""Pure functions over Snapshots: no I/O, no Textual; unit-tested."""

@@ -1,0 +1,84 @@
+"""Command line: ``dbtop [URL]`` opens the live UI; subcommands serve runbooks and scripts.
+
+Each subcommand lives in its own module here (``snapshot.py``, ``kill.py`` …) exposing
+``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``; this module only dispatches,
+turns every DbtopError into one line on stderr with exit status 2, and masks passwords in
+the process title.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from dbtop import __version__
+from dbtop.cli.common import add_global_arguments, mask_process_title
+from dbtop.errors import DbtopError
+
+#: subcommand name -> module under dbtop.cli; ``tui`` is what a bare ``dbtop [URL]`` runs.
+COMMANDS = ("snapshot", "kill", "explain", "suggest", "demo")
+DEFAULT_COMMAND = "tui"
+
+
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(f"dbtop.cli.{name}")
+
+
+def _parser(command: str) -> argparse.ArgumentParser:
+    module = _module(command)
+    prog = "dbtop" if command == DEFAULT_COMMAND else f"dbtop {command}"
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=module.HELP,
+        epilog=(
+            None
+            if command != DEFAULT_COMMAND
+            else "subcommands: " + ", ".join(COMMANDS) + " (dbtop COMMAND --help for each)"
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"dbtop {__version__}")
+    add_global_arguments(parser)
+    module.add_arguments(parser)
+    return parser
+
+
+def _split_command(argv: Sequence[str]) -> tuple[str, list[str]]:
+    """The subcommand named first (global flags may precede it), else the UI."""
+    for index, arg in enumerate(argv):
+        if arg.startswith("-"):
+            continue
+        if arg in COMMANDS:
+            return arg, [*argv[:index], *argv[index + 1 :]]
+        break
+    return DEFAULT_COMMAND, list(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:
+        mask_process_title(args_in)
+    if args_in[:1] in (["--version"], ["-V"]):
+        print(f"dbtop {__version__}")
+        return 0
+    command, rest = _split_command(args_in)
+    try:
+        parser = _parser(command)
+        args = parser.parse_args(rest)
+        return int(_module(command).run(args) or 0)
+    except DbtopError as err:
+        print(f"dbtop: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `dbtop snapshot … | head`: the reader left; nothing more to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

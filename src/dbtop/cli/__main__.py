@@ -1,0 +1,3 @@
+from dbtop.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,323 @@
+"""Human-readable output of the one-shot commands (the TUI has its own panes).
+
+Server text goes into ``rich.text.Text`` objects through ``safetext``, never into markup
+strings, so a query containing ``[bold]`` or an escape sequence prints literally.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from dbtop.analysis.lockgraph import LockForest, LockNode, build_lock_forest
+from dbtop.model import Notice, Plan, PlanNode, Session, Snapshot, Statement
+from dbtop.safetext import literal, one_line
+
+QUERY_WIDTH = 60
+
+
+def console() -> Console:
+    """stdout; plain (no colour, no width guess of 80) when it is not a terminal."""
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    width = int(os.environ.get("COLUMNS", "160") or 160)
+    return Console(highlight=False, no_color=True, width=width, soft_wrap=False)
+
+
+def text(value: object, limit: int | None = None, style: str = "") -> Text:
+    return Text(one_line(value, limit), style=style)
+
+
+def human_bytes(value: int | None) -> str:
+    if value is None:
+        return "-"
+    size = float(value)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(size) < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+def human_seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 1:
+        return f"{value * 1000:.0f}ms"
+    if value < 120:
+        return f"{value:.1f}s"
+    minutes, seconds = divmod(int(value), 60)
+    if minutes < 120:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes:02d}m"
+    return f"{hours // 24}d{hours % 24:02d}h"
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if float(value).is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:,.{digits}f}"
+
+
+def summary(snapshot: Snapshot) -> RenderableType:
+    server = snapshot.server
+    parts = [
+        f"{server.engine} {server.version}",
+        server.address,
+        f"role {server.role}" if server.role else None,
+        f"up {human_seconds(server.uptime_s)}" if server.uptime_s is not None else None,
+    ]
+    line1 = Text(" · ".join(literal(p, keep_newlines=False) for p in parts if p), style="bold")
+    figures: list[str] = []
+    rates = snapshot.rates
+    if rates and server.throughput_counter in rates.server:
+        tps = rates.server[server.throughput_counter]
+        figures.append(f"{server.throughput_label} {tps:,.1f}")
+    if server.connections is not None:
+        cap = f"/{server.max_connections}" if server.max_connections else ""
+        figures.append(f"connections {server.connections}{cap}")
+    ratio = rates.server.get("cache_hit_ratio") if rates else None
+    ratio = server.cache_hit_ratio if ratio is None else ratio
+    if ratio is not None:
+        figures.append(f"cache hit {ratio * 100:.2f}%")
+    if server.replication_lag_s is not None:
+        figures.append(f"replication lag {human_seconds(server.replication_lag_s)}")
+    if server.database_size_bytes is not None:
+        figures.append(f"{server.database or 'database'} {human_bytes(server.database_size_bytes)}")
+    if rates:
+        figures.append(
+            f"rates over {rates.interval_s:.1f}s" + (" (counters reset)" if rates.reset else "")
+        )
+    return Group(line1, Text(" · ".join(figures)))
+
+
+def _session_style(session: Session, forest: LockForest) -> str:
+    if session.id in forest.root_ids:
+        return "bold red"
+    if session.waiting_on_lock or session.blocked_by:
+        return "yellow"
+    if session.in_transaction and session.is_idle:
+        return "magenta"
+    return ""
+
+
+def sessions_table(snapshot: Snapshot, forest: LockForest, *, include_idle: bool) -> Table:
+    label = snapshot.capabilities.labels.sessions
+    shown = [s for s in snapshot.sessions if include_idle or not s.is_idle or s.in_transaction]
+    hidden = len(snapshot.sessions) - len(shown)
+    shown.sort(key=lambda s: -(s.duration_s or 0.0))
+    title = f"{label}: {len(snapshot.sessions)}"
+    if hidden:
+        title += f" ({hidden} idle not shown; --all shows them)"
+    table = Table(title=title, title_justify="left", expand=False, show_edge=False)
+    for column in ("id", "user", "database", "state", "duration", "wait", "blocked by", "query"):
+        table.add_column(column, no_wrap=column != "query", overflow="fold")
+    for s in shown:
+        marker = " (dbtop)" if s.is_self else ""
+        table.add_row(
+            text(s.id + marker),
+            text(s.user, 16),
+            text(s.database, 16),
+            text(s.state, 22),
+            human_seconds(s.duration_s),
+            text(s.wait, 24),
+            text(",".join(s.blocked_by), 20),
+            text(s.query, QUERY_WIDTH),
+            style=_session_style(s, forest),
+        )
+    return table
+
+
+def statements_table(snapshot: Snapshot, limit: int = 15) -> Table:
+    rates = snapshot.rates.statements if snapshot.rates else {}
+
+    def weight(stmt: Statement) -> tuple[float, float]:
+        rate = rates.get(stmt.id)
+        return (rate.total_ms_s if rate else 0.0, stmt.total_ms)
+
+    top = sorted(snapshot.statements, key=weight, reverse=True)[:limit]
+    label = snapshot.capabilities.labels.statements
+    table = Table(
+        title=f"{label}: top {len(top)} of {len(snapshot.statements)} by time",
+        title_justify="left",
+        show_edge=False,
+    )
+    for column in ("calls/s", "ms/s", "calls", "total", "mean", "rows", "query"):
+        table.add_column(column, justify="left" if column == "query" else "right")
+    for stmt in top:
+        rate = rates.get(stmt.id)
+        table.add_row(
+            _num(rate.calls_s) if rate else "-",
+            _num(rate.total_ms_s) if rate else "-",
+            _num(stmt.calls),
+            human_seconds(stmt.total_ms / 1000),
+            f"{stmt.mean_ms:,.2f}ms" if stmt.mean_ms is not None else "-",
+            _num(stmt.rows),
+            text(stmt.query, QUERY_WIDTH),
+        )
+    return table
+
+
+def findings_table(snapshot: Snapshot) -> Table | None:
+    if not snapshot.findings:
+        return None
+    table = Table(title="Findings", title_justify="left", show_edge=False)
+    for column in ("kind", "object", "finding", "fix"):
+        table.add_column(column)
+    for finding in snapshot.findings:
+        table.add_row(
+            text(finding.kind),
+            text(finding.object, 40),
+            text(finding.message + (f" ({finding.warning})" if finding.warning else ""), 70),
+            text(finding.statement, 70),
+        )
+    return table
+
+
+def indexes_table(snapshot: Snapshot, limit: int = 15) -> Table:
+    label = snapshot.capabilities.labels.indexes
+    rates = snapshot.rates.indexes if snapshot.rates else {}
+    ordered = sorted(snapshot.indexes, key=lambda i: -(i.size_bytes or 0))[:limit]
+    table = Table(
+        title=f"{label}: {len(snapshot.indexes)} (largest {len(ordered)})",
+        title_justify="left",
+        show_edge=False,
+    )
+    for column in ("index", "table", "scans", "scans/s", "size", "flags"):
+        table.add_column(
+            column, justify="right" if column in ("scans", "scans/s", "size") else "left"
+        )
+    for index in ordered:
+        flags = [
+            flag
+            for flag, on in (
+                ("unused", index.unused),
+                (f"duplicate of {index.duplicate_of}", index.duplicate_of),
+                ("INVALID", not index.valid),
+            )
+            if on
+        ]
+        rate = rates.get(index.key)
+        table.add_row(
+            text(index.name, 40),
+            text(f"{index.schema}.{index.table}" if index.schema else index.table, 40),
+            _num(index.scans),
+            _num(rate) if rate is not None else "-",
+            human_bytes(index.size_bytes),
+            text(", ".join(flags)),
+        )
+    return table
+
+
+def lock_tree(snapshot: Snapshot, forest: LockForest) -> RenderableType:
+    label = snapshot.capabilities.labels.locks
+    if not forest.roots:
+        return Text(f"{label}: nobody is waiting")
+    by_id = {s.id: s for s in snapshot.sessions}
+    tree = Tree(Text(f"{label}: {len(forest.waiter_ids)} waiting", style="bold"))
+
+    def describe(node: LockNode) -> Text:
+        session = by_id.get(node.session_id)
+        line = Text(node.session_id, style="bold red" if node.depth == 0 else "")
+        if node.depth == 0:
+            line.append(f"  root blocker of {forest.blocked_count.get(node.session_id, 0)}")
+        if node.wait is not None:
+            wait = node.wait
+            line.append("  waits ")
+            line.append(one_line(" ".join(p for p in (wait.mode, wait.lock_type) if p)))
+            if wait.object:
+                line.append(" on ")
+                line.append(one_line(wait.object, 40))
+            if wait.wait_s is not None:
+                line.append(f" for {human_seconds(wait.wait_s)}")
+        if node.in_cycle:
+            line.append("  (deadlock ring)", style="bold")
+        if session is not None:
+            who = "@".join(p for p in (session.user, session.database) if p)
+            line.append(f"  {one_line(who)}  ")
+            line.append(one_line(session.query, 50))
+        return line
+
+    def add(branch: Tree, node: LockNode) -> None:
+        child_branch = branch.add(describe(node))
+        for child in node.children:
+            add(child_branch, child)
+
+    for root in forest.roots:
+        add(tree, root)
+    return tree
+
+
+def notices(items: Iterable[Notice]) -> RenderableType | None:
+    lines = [
+        Text(f"! {one_line(n.message)}" + (f" — {one_line(n.hint)}" if n.hint else ""))
+        for n in items
+    ]
+    return Group(*lines) if lines else None
+
+
+def snapshot_report(snapshot: Snapshot, *, include_idle: bool = False) -> list[RenderableType]:
+    forest = build_lock_forest(snapshot.lock_waits)
+    parts: list[RenderableType | None] = [
+        summary(snapshot),
+        notices((*snapshot.capabilities.notices, *snapshot.notices)),
+        sessions_table(snapshot, forest, include_idle=include_idle),
+        lock_tree(snapshot, forest),
+        statements_table(snapshot) if snapshot.statements else None,
+        indexes_table(snapshot) if snapshot.indexes else None,
+        findings_table(snapshot),
+    ]
+    return [p for p in parts if p is not None]
+
+
+def plan_tree(plan: Plan) -> RenderableType:
+    nodes = plan.root.walk()
+    costliest = max(
+        nodes,
+        key=lambda n: (
+            (n.actual_ms if plan.analyzed and n.actual_ms is not None else n.total_cost) or 0.0
+        ),
+    )
+
+    def describe(node: PlanNode) -> Text:
+        line = Text(one_line(node.name), style="bold red" if node is costliest else "bold")
+        if node.detail:
+            line.append("  ")
+            line.append(one_line(node.detail, 80))
+        figures = []
+        if node.total_cost is not None:
+            figures.append(f"cost {node.startup_cost or 0:.2f}..{node.total_cost:.2f}")
+        if node.rows is not None:
+            figures.append(f"rows {node.rows:,.0f}")
+        if node.actual_ms is not None:
+            figures.append(f"actual {node.actual_ms:.3f}ms")
+        if node.actual_rows is not None:
+            figures.append(f"actual rows {node.actual_rows:,.0f}")
+        if node.loops not in (None, 1):
+            figures.append(f"loops {node.loops}")
+        if figures:
+            line.append("  (" + ", ".join(figures) + ")", style="dim")
+        return line
+
+    def add(branch: Tree, node: PlanNode) -> None:
+        child = branch.add(describe(node))
+        for sub in node.children:
+            add(child, sub)
+
+    title = "Plan" + (" (analyzed, rolled back)" if plan.analyzed else "")
+    title += " (generic plan)" if plan.generic else ""
+    tree = Tree(Text(title, style="bold"))
+    add(tree, plan.root)
+    parts: list[RenderableType] = [Text(literal(plan.query)), tree]
+    parts.extend(Text(f"note: {one_line(note)}") for note in plan.notes)
+    return Group(*parts)

@@ -1,0 +1,67 @@
+"""``dbtop snapshot``: one snapshot, two polls apart so that rates are real."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+from dbtop.analysis.lockgraph import build_lock_forest
+from dbtop.analysis.rates import with_rates
+from dbtop.cli import render
+from dbtop.cli.common import add_url_argument, connected, run_async
+from dbtop.model import Snapshot, to_jsonable
+
+HELP = "Print one snapshot of the server (sessions, statements, indexes, locks) and exit."
+
+#: Bumped when a key is renamed or removed; adding keys does not bump it (docs/json.md).
+JSON_FORMAT_VERSION = 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_url_argument(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON (docs/json.md)")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds between the two polls that give the rates (default 1; 0: one poll, no rates)",
+    )
+    parser.add_argument("--all", action="store_true", help="list idle sessions too (human output)")
+
+
+def snapshot_document(snapshot: Snapshot) -> dict[str, Any]:
+    """The public JSON shape of a snapshot (documented in docs/json.md)."""
+    forest = build_lock_forest(snapshot.lock_waits)
+    document: dict[str, Any] = {"format": JSON_FORMAT_VERSION}
+    document.update(to_jsonable(snapshot))
+    document["server"] = to_jsonable(snapshot.server)
+    document["lock_roots"] = [root.session_id for root in forest.roots]
+    document["lock_cycles"] = [list(cycle) for cycle in forest.cycles]
+    document["blocked_count"] = dict(forest.blocked_count)
+    return document
+
+
+async def take(args: argparse.Namespace) -> Snapshot:
+    async with connected(args) as engine:
+        first = await engine.snapshot()
+        if args.interval <= 0:
+            return first
+        started = time.monotonic()
+        await asyncio.sleep(max(args.interval - (time.monotonic() - started), 0))
+        return with_rates(first, await engine.snapshot())
+
+
+def run(args: argparse.Namespace) -> int:
+    snapshot = run_async(lambda: take(args))
+    if args.json:
+        print(json.dumps(snapshot_document(snapshot), indent=2, ensure_ascii=False))
+        return 0
+    out = render.console()
+    for part in render.snapshot_report(snapshot, include_idle=args.all):
+        out.print(part)
+        out.print()
+    return 0

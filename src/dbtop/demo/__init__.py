@@ -1,0 +1,1 @@
+"""`dbtop demo`: an embedded PostgreSQL 18 with a sample schema and a live workload."""

@@ -1,0 +1,1 @@
+"""Engine adapters: one package per engine, each behind the protocol in ``base``."""

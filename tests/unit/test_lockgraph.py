@@ -1,0 +1,105 @@
+from dbtop.analysis.lockgraph import MAX_DEPTH, MAX_NODES, build_lock_forest
+from dbtop.model import LockWait
+
+
+def edges(*pairs: tuple[str, str]) -> list[LockWait]:
+    return [LockWait(waiter=w, blocker=b, mode="ShareLock") for w, b in pairs]
+
+
+def flatten(node, out=None):
+    out = [] if out is None else out
+    out.append((node.session_id, node.depth))
+    for child in node.children:
+        flatten(child, out)
+    return out
+
+
+def test_no_edges_is_empty():
+    forest = build_lock_forest([])
+    assert forest.roots == ()
+    assert forest.max_depth == 0
+    assert forest.cycles == ()
+
+
+def test_three_session_chain_has_one_root_and_depth_two():
+    # 30 waits for 20, 20 waits for 10: 10 is the root blocker.
+    forest = build_lock_forest(edges(("30", "20"), ("20", "10")))
+    assert [r.session_id for r in forest.roots] == ["10"]
+    assert forest.root_ids == frozenset({"10"})
+    assert flatten(forest.roots[0]) == [("10", 0), ("20", 1), ("30", 2)]
+    assert forest.max_depth == 2
+    assert forest.blocked_count["10"] == 2
+    assert forest.roots[0].wait is None
+    assert forest.roots[0].children[0].wait.blocker == "10"
+    assert forest.blocker_ids == frozenset({"10", "20"})
+    assert forest.waiter_ids == frozenset({"20", "30"})
+
+
+def test_waiter_with_two_blockers_appears_under_both_roots():
+    forest = build_lock_forest(edges(("3", "1"), ("3", "2")))
+    assert sorted(r.session_id for r in forest.roots) == ["1", "2"]
+    for root in forest.roots:
+        assert [c.session_id for c in root.children] == ["3"]
+        assert forest.blocked_count[root.session_id] == 1
+
+
+def test_roots_ordered_by_how_many_they_block():
+    forest = build_lock_forest(edges(("5", "4"), ("2", "1"), ("3", "1"), ("6", "3")))
+    assert [r.session_id for r in forest.roots] == ["1", "4"]
+    assert forest.blocked_count == {"1": 3, "4": 1}
+
+
+def test_numeric_ids_sort_as_numbers_between_equal_roots():
+    forest = build_lock_forest(edges(("100", "9"), ("101", "10")))
+    assert [r.session_id for r in forest.roots] == ["9", "10"]
+
+
+def test_cycle_without_root_is_reported_and_drawn():
+    forest = build_lock_forest(edges(("1", "2"), ("2", "3"), ("3", "1")))
+    assert forest.cycles == (("1", "2", "3"),)
+    assert [r.session_id for r in forest.roots] == ["1"]
+    drawn = flatten(forest.roots[0])
+    assert [sid for sid, _ in drawn] == ["1", "3", "2"]
+    assert all(node_in_cycle for node_in_cycle in _cycle_flags(forest.roots[0]))
+
+
+def _cycle_flags(node):
+    yield node.in_cycle
+    for child in node.children:
+        yield from _cycle_flags(child)
+
+
+def test_cycle_below_a_true_root_is_not_drawn_twice():
+    # 9 blocks 1; 1 and 2 wait for each other.
+    forest = build_lock_forest(edges(("1", "9"), ("1", "2"), ("2", "1")))
+    assert forest.cycles == (("1", "2"),)
+    assert [r.session_id for r in forest.roots] == ["9"]
+    assert flatten(forest.roots[0]) == [("9", 0), ("1", 1), ("2", 2)]
+
+
+def test_self_loop_is_a_cycle():
+    forest = build_lock_forest(edges(("7", "7")))
+    assert forest.cycles == (("7",),)
+
+
+def test_duplicate_edges_on_several_locks_count_once():
+    forest = build_lock_forest(edges(("2", "1"), ("2", "1")))
+    assert forest.node_count() == 2
+    assert forest.blocked_count["1"] == 1
+
+
+def test_very_long_chain_is_drawn_to_a_bound_and_counted_exactly():
+    n = 3000
+    forest = build_lock_forest(edges(*[(str(i + 1), str(i)) for i in range(n)]))
+    assert forest.root_ids == frozenset({"0"})
+    assert forest.blocked_count["0"] == n
+    assert forest.truncated
+    assert forest.max_depth == MAX_DEPTH
+
+
+def test_huge_fan_out_is_bounded_but_counts_stay_exact():
+    pairs = [(f"w{i}", f"b{j}") for i in range(200) for j in range(40)]
+    forest = build_lock_forest(edges(*pairs))
+    assert forest.truncated
+    assert forest.node_count() <= MAX_NODES + 40
+    assert all(count == 200 for count in forest.blocked_count.values())
