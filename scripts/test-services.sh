@@ -58,7 +58,12 @@ CONF
     as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
   fi
   for _ in $(seq 1 30); do pg_ready && break; sleep 0.5; done
-  pg_ready || log "PostgreSQL did not come up"
+  pg_ready || { log "PostgreSQL did not come up"; return; }
+  # The extensions live in the test database (the tests' own databases create their own).
+  for ext in pg_stat_statements hypopg; do
+    psql -h 127.0.0.1 -U postgres -d test -qAtc "CREATE EXTENSION IF NOT EXISTS $ext" \
+      >/dev/null 2>&1 || log "could not create extension $ext in database test"
+  done
 }
 
 setup_mariadb() {

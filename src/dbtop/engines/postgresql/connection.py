@@ -1,0 +1,191 @@
+"""Opening the monitor's connections: URL or libpq environment, safety settings, and every
+driver failure turned into one clear line.
+
+The URL goes to asyncpg as it is, so everything libpq users expect keeps working: a URL
+without parts takes PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, ~/.pgpass and the local
+Unix socket, like psql; ``?host=/run/postgresql`` and ``sslmode=`` are understood.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import ssl
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import asyncpg
+
+from dbtop.engines.base import ConnectOptions
+from dbtop.errors import (
+    AuthError,
+    ConnectError,
+    DbtopError,
+    NotFoundError,
+    PrivilegeError,
+    QueryError,
+    UsageError,
+)
+
+SCHEMES = ("postgresql", "postgres")
+
+
+def monitor_settings(options: ConnectOptions, *, read_only: bool = True) -> dict[str, str]:
+    """Session settings sent in the startup packet, so they hold from the first query.
+
+    The monitor is read-only whatever the user's mode (its own queries never write; kill is
+    a function call, allowed in a read-only transaction), never waits long on a lock, and
+    gives up server-side before the UI would notice a stall. JIT is off: compiling a
+    catalog query would cost more than running it.
+    """
+    settings = {
+        "application_name": options.application_name,
+        "statement_timeout": str(options.statement_timeout_ms),
+        "lock_timeout": str(options.lock_timeout_ms),
+        "idle_in_transaction_session_timeout": str(max(options.statement_timeout_ms * 5, 10000)),
+        "jit": "off",
+    }
+    if read_only:
+        settings["default_transaction_read_only"] = "on"
+    return settings
+
+
+def validate_url(url: str | None) -> None:
+    """Reject what asyncpg would misreport (or crash on) before any network traffic."""
+    if not url:
+        return
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise UsageError(f"malformed URL: {exc}") from None
+    if parts.scheme.lower() not in SCHEMES:
+        raise UsageError(f"not a PostgreSQL URL: {parts.scheme}://")
+
+
+def describe(url: str | None, *, database: str | None = None) -> str:
+    """``user@host:port/db`` for display, from the URL or libpq's environment; no password."""
+    parts = urlsplit(url) if url else None
+    query = parse_qs(parts.query) if parts else {}
+    host = (
+        (parts.hostname if parts else None) or _first(query.get("host")) or os.environ.get("PGHOST")
+    )
+    port = None
+    if parts is not None:
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+    port = port or _first(query.get("port")) or os.environ.get("PGPORT")
+    user = (
+        (unquote(parts.username) if parts and parts.username else None)
+        or _first(query.get("user"))
+        or os.environ.get("PGUSER")
+    )
+    path_db = unquote(parts.path.lstrip("/")) if parts and parts.path.strip("/") else None
+    db = database or path_db or _first(query.get("dbname")) or os.environ.get("PGDATABASE")
+    where = host or "local socket"
+    if port:
+        where = f"{where}:{port}"
+    text = f"{user}@{where}" if user else where
+    return f"{text}/{db}" if db else text
+
+
+def _first(values: list[str] | None) -> str | None:
+    return values[0] if values else None
+
+
+async def open_connection(
+    url: str | None,
+    options: ConnectOptions,
+    *,
+    database: str | None = None,
+    read_only: bool = True,
+    extra_settings: dict[str, str] | None = None,
+) -> asyncpg.Connection:
+    """A new connection with the monitor's settings, or a DbtopError that says why not."""
+    validate_url(url)
+    where = describe(url, database=database)
+    kwargs: dict[str, Any] = {
+        "timeout": options.connect_timeout_s,
+        "server_settings": {
+            **monitor_settings(options, read_only=read_only),
+            **(extra_settings or {}),
+        },
+        # The monitor's queries are few and fixed; caching them as prepared statements is
+        # what makes a poll cheap.
+        "statement_cache_size": 100,
+    }
+    if database:
+        kwargs["database"] = database
+    try:
+        # The whole connect (DNS, TCP, TLS, auth) is bounded: a black-holed host must not
+        # hang the UI past the timeout.
+        return await asyncio.wait_for(
+            asyncpg.connect(url or None, **kwargs), options.connect_timeout_s + 1
+        )
+    except DbtopError:
+        raise
+    except Exception as exc:
+        raise connect_error(exc, where) from None
+
+
+def connect_error(exc: BaseException, where: str) -> DbtopError:
+    """The one line a user sees for a failed connect."""
+    if isinstance(exc, asyncpg.InvalidPasswordError):
+        return AuthError(f"password authentication failed for {where}")
+    if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
+        return AuthError(f"{where}: {exc}")
+    if isinstance(exc, asyncpg.InvalidCatalogNameError):
+        return NotFoundError(f"{where}: {exc}")
+    if isinstance(exc, asyncpg.InsufficientPrivilegeError):
+        return PrivilegeError(f"{where}: {exc}")
+    if isinstance(exc, asyncpg.TooManyConnectionsError):
+        return ConnectError(
+            f"{where}: {exc} (the server is full: try again, or use a reserved slot)"
+        )
+    if isinstance(exc, asyncpg.PostgresError):
+        return ConnectError(f"{where}: {exc}")
+    if isinstance(exc, socket.gaierror):
+        return ConnectError(f"cannot resolve host of {where}: {exc.strerror or exc}")
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return ConnectError(f"timed out connecting to {where}")
+    if isinstance(exc, ConnectionRefusedError):
+        return ConnectError(f"connection refused by {where} (is the server running?)")
+    if isinstance(exc, ssl.SSLError):
+        return ConnectError(f"TLS failed with {where}: {exc.reason or exc}")
+    if isinstance(exc, OSError):
+        return ConnectError(f"cannot connect to {where}: {exc.strerror or exc}")
+    if isinstance(exc, asyncpg.exceptions.ClientConfigurationError | ValueError):
+        return UsageError(f"bad connection settings for {where}: {exc}")
+    if isinstance(exc, asyncpg.InterfaceError | ConnectionError):
+        return ConnectError(f"{where}: {exc}")
+    return ConnectError(f"cannot connect to {where}: {type(exc).__name__}: {exc}")
+
+
+def query_error(exc: BaseException, what: str) -> DbtopError:
+    """The one line for a statement the server refused (or a connection that went away)."""
+    if isinstance(exc, asyncpg.InsufficientPrivilegeError):
+        return PrivilegeError(f"{what}: {exc}")
+    if isinstance(exc, asyncpg.PostgresSyntaxError):
+        return QueryError(f"{what}: syntax error: {exc}")
+    if isinstance(exc, asyncpg.QueryCanceledError):
+        return QueryError(f"{what}: cancelled by the statement timeout ({exc})")
+    if isinstance(exc, asyncpg.PostgresError):
+        return QueryError(f"{what}: {exc}")
+    if isinstance(exc, UnicodeDecodeError):
+        return QueryError(f"{what}: the server sent text that is not UTF-8")
+    return ConnectError(f"{what}: lost the connection ({type(exc).__name__}: {exc})")
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    return isinstance(
+        exc,
+        asyncpg.ConnectionDoesNotExistError
+        | asyncpg.InterfaceError
+        | asyncpg.exceptions.AdminShutdownError
+        | asyncpg.exceptions.CannotConnectNowError
+        | ConnectionError
+        | OSError,
+    )

@@ -1,0 +1,103 @@
+"""pg_stat_activity as Sessions, with the blockers of each lock waiter.
+
+One scan of pg_stat_activity per poll. ``pg_blocking_pids()`` takes every lock-manager
+partition lock while it runs, so it is evaluated (inside CASE, which PostgreSQL evaluates
+lazily) only for backends that are waiting on a heavyweight lock, never for every row.
+The query text comes through ``textsend`` as bytes: a backend in a SQL_ASCII database can
+hold text that is not valid UTF-8, and that must not break the poll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import asyncpg
+
+from dbtop.model import Session, frozen
+
+
+def sessions_sql(version_num: int) -> str:
+    leader = "a.leader_pid" if version_num >= 130000 else "NULL::int"
+    query_id = "a.query_id" if version_num >= 140000 else "NULL::bigint"
+    return f"""
+        SELECT a.pid, a.usename, a.datname, a.application_name,
+               host(a.client_addr) AS client_addr, a.client_hostname, a.client_port,
+               a.backend_type, a.state, a.wait_event_type, a.wait_event,
+               a.backend_start, a.xact_start, a.query_start, a.state_change,
+               a.backend_xid::text AS backend_xid, a.backend_xmin::text AS backend_xmin,
+               age(a.backend_xmin) AS xmin_age, {leader} AS leader_pid, {query_id} AS query_id,
+               textsend(a.query) AS query,
+               CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END
+                   AS blocked_by,
+               now() AS now
+        FROM pg_stat_activity a
+    """
+
+
+def _text(raw: bytes | None) -> str | None:
+    if raw is None:
+        return None
+    return raw.decode("utf-8", "replace")
+
+
+def _age(now: datetime, then: datetime | None) -> float | None:
+    return None if then is None else max((now - then).total_seconds(), 0.0)
+
+
+def _client(row: asyncpg.Record) -> str | None:
+    addr = row["client_hostname"] or row["client_addr"]
+    if addr is None:
+        # A client backend without an address came through the Unix socket.
+        return "local" if row["backend_type"] == "client backend" else None
+    return f"{addr}:{row['client_port']}" if row["client_port"] not in (None, -1) else addr
+
+
+def to_session(row: asyncpg.Record, own_pids: Iterable[int]) -> Session:
+    now: datetime = row["now"]
+    state: str | None = row["state"]
+    wait = row["wait_event"]
+    wait_type = row["wait_event_type"]
+    blocked = row["blocked_by"] or ()
+    in_xact = row["xact_start"] is not None or (state or "").startswith("idle in transaction")
+    extra = {
+        "backend_xid": row["backend_xid"],
+        "backend_xmin": row["backend_xmin"],
+        "xmin_age": row["xmin_age"],
+        "state_age_s": _age(now, row["state_change"]),
+        "wait_event_type": wait_type,
+        "wait_event": wait,
+        "leader_pid": row["leader_pid"],
+        "query_id": row["query_id"],
+    }
+    return Session(
+        id=str(row["pid"]),
+        user=row["usename"],
+        database=row["datname"],
+        application=row["application_name"] or None,
+        client=_client(row),
+        kind=row["backend_type"],
+        state=state,
+        is_idle=state in (None, "idle", "disabled"),
+        in_transaction=in_xact,
+        query=_text(row["query"]) or None,
+        query_start=row["query_start"],
+        xact_start=row["xact_start"],
+        backend_start=row["backend_start"],
+        duration_s=_age(now, row["query_start"]) if state and state != "idle" else None,
+        xact_age_s=_age(now, row["xact_start"]),
+        wait=f"{wait_type}:{wait}" if wait else None,
+        waiting_on_lock=wait_type == "Lock",
+        blocked_by=tuple(str(pid) for pid in blocked),
+        is_self=row["pid"] in own_pids,
+        extra=frozen({k: v for k, v in extra.items() if v is not None}),
+    )
+
+
+async def fetch_sessions(
+    conn: asyncpg.Connection, version_num: int, own_pids: Iterable[int]
+) -> tuple[tuple[Session, ...], datetime | None]:
+    rows = await conn.fetch(sessions_sql(version_num))
+    own = frozenset(own_pids)
+    now = rows[0]["now"] if rows else None
+    return tuple(to_session(row, own) for row in rows), now

