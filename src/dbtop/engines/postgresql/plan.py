@@ -26,6 +26,8 @@ _DETAIL_KEYS = (
 
 def _name(node: Mapping[str, Any]) -> str:
     name = str(node.get("Node Type", "?"))
+    if name == "ModifyTable" and node.get("Operation"):
+        name = str(node["Operation"])  # "Delete on t", as EXPLAIN's text format says
     if node.get("Parallel Aware"):
         name = f"Parallel {name}"
     index = node.get("Index Name")
