@@ -45,7 +45,7 @@ from dbtop.analysis.advisor.candidates import (
     served_by,
     shared_constants,
 )
-from dbtop.analysis.advisor.estimate import HeuristicOracle
+from dbtop.analysis.advisor.estimate import HeuristicOracle, estimated_size
 from dbtop.analysis.advisor.selection import (
     Choice,
     CostOracle,
@@ -84,6 +84,7 @@ __all__ = [
     "TableFacts",
     "TableRef",
     "Workload",
+    "estimated_size",
     "generate",
     "relative_cost",
     "select",

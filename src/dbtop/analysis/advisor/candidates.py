@@ -54,6 +54,9 @@ class AdvisorSettings:
     min_gain: float = 0.2
     #: a suggestion must save at least this share of the workload's time
     min_benefit: float = 0.001
+    #: candidates of one table leaving at most this much more (relative) cost on its
+    #: statements than the best one are a tie: the smallest index wins
+    tie_margin: float = 0.05
     max_suggestions: int = 10
     #: at most this many candidates go to verification (the most used are kept)
     max_candidates: int = 250

@@ -79,7 +79,7 @@ def _index_cost(
             break
         used += 1
     if where:
-        fraction *= CONSTANT_FRACTION
+        fraction *= where_fraction(where, facts)
     tail = list(columns[used:])
     tail_desc = list(descending[used:]) if descending else [False] * len(tail)
     ordered = _serves_order(access, tail, tail_desc)
@@ -158,3 +158,40 @@ class HeuristicOracle:
             total += access_cost(access, facts, [*facts.indexes, *mine])
             counted = True
         return total if counted else None
+
+
+#: bytes a btree entry needs besides its columns: the index tuple header and line pointer
+ENTRY_OVERHEAD = 12
+#: btree leaf pages are filled to 90% by CREATE INDEX
+FILL_FACTOR = 0.9
+PAGE = 8192
+
+
+def where_fraction(where: Sequence[str], facts: TableFacts) -> float:
+    """Share of the rows a partial index's predicate keeps (IS [NOT] NULL from the column's
+    null fraction, anything else the default guess)."""
+    fraction = 1.0
+    for sql in where:
+        for suffix, keep_nulls in ((" IS NULL", True), (" IS NOT NULL", False)):
+            if sql.endswith(suffix):
+                stats = facts.columns.get(sql[: -len(suffix)].strip('"'))
+                if stats is not None:
+                    fraction *= stats.null_frac if keep_nulls else 1.0 - stats.null_frac
+                    break
+        else:
+            fraction *= CONSTANT_FRACTION
+    return fraction
+
+
+def estimated_size(cand: Candidate, facts: TableFacts) -> int:
+    """Bytes the index would take: entries of the key and INCLUDE columns' average widths,
+    for the rows its predicate keeps (what hypopg_relation_size estimates, without hypopg)."""
+    width = 0
+    for col in (*cand.columns, *cand.include):
+        stats = facts.columns.get(col)
+        width += stats.avg_width if stats is not None and stats.avg_width else 8
+    entry = ENTRY_OVERHEAD + -(-width // 8) * 8  # the tuple is aligned to 8 bytes
+    rows = max(facts.rows, 0.0) * where_fraction(cand.where, facts)
+    leaf = rows * entry / FILL_FACTOR
+    pages = max(math.ceil(leaf / PAGE), 1) + 1  # and the metapage
+    return int(pages * PAGE)

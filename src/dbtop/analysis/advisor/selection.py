@@ -19,7 +19,7 @@ redundant: without it, no statement would cost clearly more.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -116,9 +116,19 @@ async def select(
     candidates: Sequence[Candidate],
     oracle: CostOracle,
     settings: AdvisorSettings | None = None,
+    sizes: Mapping[Candidate, float] | None = None,
 ) -> Selection:
-    """Greedy selection of a small non-redundant set of candidates (see the module doc)."""
+    """Greedy selection of a small non-redundant set of candidates (see the module doc).
+
+    ``sizes`` (bytes, estimated) break near-ties between candidates of one table; without
+    it, the candidate with fewer columns wins.
+    """
     settings = settings or AdvisorSettings()
+
+    def size_of(cand: Candidate) -> tuple[float, int, str]:
+        known = sizes.get(cand) if sizes else None
+        return (known if known is not None else float(cand.width), cand.width, cand.label)
+
     costs = _Costs(oracle, workload)
     share = {q.id: workload.share(q) for q in workload.queries}
     none: frozenset[Candidate] = frozenset()
@@ -157,12 +167,25 @@ async def select(
         heapq.heappush(heap, (-gain, cand.width, cand.label, 0, cand))
     chosen: list[Candidate] = []
     first_gain = {entry[4]: -entry[0] for entry in heap}
+
+    async def evaluate(cand: Candidate) -> tuple[float, Mapping[str, float | None]]:
+        qs = by_table[cand.table]
+        after = await costs.get(frozenset({*chosen, cand}), qs)
+        return benefit(current, after, qs), after
+
+    def remaining(cand: Candidate, after: Mapping[str, float | None]) -> float:
+        """Relative cost left on the candidate's table's statements with it added."""
+        total = 0.0
+        for q in by_table[cand.table]:
+            cur, new = current[q.id], after.get(q.id)
+            served = new is not None and _gain(cur, new) >= settings.min_gain
+            total += share[q.id] * (new if served else cur) / base[q.id]  # type: ignore[operator]
+        return total
+
     while heap and len(chosen) < settings.max_suggestions:
         neg, _, _, version, cand = heapq.heappop(heap)
         if version != len(chosen):
-            qs = by_table[cand.table]
-            after = await costs.get(frozenset({*chosen, cand}), qs)
-            gain = benefit(current, after, qs)
+            gain, _after = await evaluate(cand)
             if gain > 0:
                 heapq.heappush(heap, (-gain, cand.width, cand.label, len(chosen), cand))
             else:
@@ -171,6 +194,9 @@ async def select(
         if -neg < settings.min_benefit:
             heapq.heappush(heap, (neg, cand.width, cand.label, version, cand))
             break
+        cand = await _smallest_of_ties(
+            -neg, cand, heap, len(chosen), evaluate, remaining, size_of, settings
+        )
         qs = by_table[cand.table]
         after = await costs.get(frozenset({*chosen, cand}), qs)
         chosen.append(cand)
@@ -218,6 +244,53 @@ async def select(
         cost_after={q: (c if c is not None else base[q]) for q, c in after_costs.items()},
         evaluations=costs.evaluations,
     )
+
+
+_Entry = tuple[float, int, str, int, Candidate]
+
+
+async def _smallest_of_ties(
+    gain: float,
+    best: Candidate,
+    heap: list[_Entry],
+    round_: int,
+    evaluate: Callable[[Candidate], Awaitable[tuple[float, Mapping[str, float | None]]]],
+    remaining: Callable[[Candidate, Mapping[str, float | None]], float],
+    size_of: Callable[[Candidate], tuple[float, int, str]],
+    settings: AdvisorSettings,
+) -> Candidate:
+    """Among the candidates of ``best``'s table that leave at most ``tie_margin`` more cost
+    on that table's statements than ``best`` does, the smallest index (less space, cheaper
+    writes): a partial index that serves the same statements as a full one, a key without
+    a column the planner does not need. The others go back on the heap."""
+    _, best_after = await evaluate(best)
+    left = remaining(best, best_after)
+    # same table: their gains differ by exactly their remaining costs' difference
+    floor = gain - settings.tie_margin * left - 1e-12
+    ties = [best]
+    back: list[_Entry] = []
+    while heap and -heap[0][0] >= floor:
+        entry = heapq.heappop(heap)
+        cand = entry[4]
+        if entry[3] != round_:
+            fresh, _ = await evaluate(cand)
+            if fresh > 0:
+                heapq.heappush(heap, (-fresh, cand.width, cand.label, round_, cand))
+            else:
+                back.append(entry)  # rejected in a later round with the reason
+            continue
+        if cand.table == best.table:
+            ties.append(cand)
+        else:
+            back.append(entry)
+    chosen = min(ties, key=size_of)
+    for cand in ties:
+        if cand is not chosen:
+            fresh, _ = await evaluate(cand)
+            back.append((-fresh, cand.width, cand.label, round_, cand))
+    for entry in back:
+        heapq.heappush(heap, entry)
+    return chosen
 
 
 async def _drop_redundant(

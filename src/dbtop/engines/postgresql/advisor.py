@@ -41,6 +41,7 @@ from dbtop.analysis.advisor import (
     TableFacts,
     TableRef,
     Workload,
+    estimated_size,
     generate,
     select,
 )
@@ -49,6 +50,7 @@ from dbtop.engines.postgresql.indexhealth import index_health
 from dbtop.engines.postgresql.workload import (
     Catalog,
     NotAnalyzable,
+    NothingToIndex,
     TableInfo,
     analyze,
     param_count,
@@ -94,6 +96,7 @@ async def advise(engine: PostgresEngine, settings: AdvisorSettings | None = None
             findings=snapshot.findings,
             indexes=snapshot.indexes,
             settings=settings,
+            recorded_ms=await recorded_total_ms(conn),
         )
     finally:
         await conn.close()
@@ -119,14 +122,19 @@ async def advise_connection(
     findings: Sequence[Finding] = (),
     indexes: Sequence[IndexStat] = (),
     settings: AdvisorSettings | None = None,
+    recorded_ms: float | None = None,
 ) -> Advice:
     """The advice for these statements on the database ``conn`` is connected to.
 
+    ``recorded_ms``: the time of the database's whole workload, when ``statements`` are
+    only its top part (shares are of it); the statements' sum otherwise.
+
     ``conn`` is dbtop's own connection (the caller closes it): everything here runs in a
-    read-only transaction that is rolled back; hypothetical indexes are session-local.
+    read-only transaction that is rolled back; hypothetical indexes are session-local and
+    removed before returning.
     """
     started = time.monotonic()
-    built = await build_workload(conn, statements, sessions)
+    built = await build_workload(conn, statements, sessions, recorded_ms)
     server, workload, items, skipped = built.server, built.workload, built.items, built.skipped
     version = server.version
     settings = settings or default_settings(version)
@@ -134,45 +142,36 @@ async def advise_connection(
     generated = generate(workload, settings)
     rejected: list[Rejection] = list(generated.rejected)
 
-    oracle = PlannerOracle(conn, hypopg=server.hypopg is not None)
+    oracle = PlannerOracle(conn, version=version, hypopg=server.hypopg is not None)
     evidence: dict[Candidate, str] = {}
+    sizes: dict[Candidate, int] = {}
     try:
         await oracle.begin()
         await oracle.prepare(workload.queries)
         if server.hypopg is not None:
             candidates, invalid = await oracle.validate(generated.candidates)
             rejected.extend(invalid)
-            selection = await select(workload, candidates, oracle, settings)
+            sizes = oracle.sizes
+            selection = await select(workload, candidates, oracle, settings, sizes)
             verified = True
         else:
             candidates, eligible_rejected, plan_costs, evidence = await _plan_analysis(
                 oracle, workload, generated.candidates, settings
             )
             rejected.extend(eligible_rejected)
-            selection = await select(workload, candidates, HeuristicOracle(workload), settings)
+            sizes = {c: estimated_size(c, workload.tables[c.table]) for c in candidates}
+            selection = await select(
+                workload, candidates, HeuristicOracle(workload), settings, sizes
+            )
             selection = _with_plan_costs(selection, plan_costs)
             verified = False
-            major = version // 10000
-            notices.append(
-                Notice(
-                    feature="suggest",
-                    message=(
-                        "hypopg is not installed in this database: suggestions come from "
-                        "plan analysis and are not verified"
-                    ),
-                    hint=(
-                        "run CREATE EXTENSION hypopg; in this database"
-                        if server.hypopg_available
-                        else HYPOPG_HINT.format(major=major)
-                    ),
-                )
-            )
+            notices.append(_no_hypopg_notice(server))
     finally:
         await oracle.close()
 
     rejected.extend(selection.rejected)
-    suggestions = _suggestions(workload, selection, oracle.sizes, evidence, workload.tables)
-    failures = {**oracle.failures}
+    suggestions = _suggestions(workload, selection, sizes, evidence, workload.tables)
+    failures = dict(oracle.failures)
     skipped.extend((item, failures[item.id]) for item in items if item.id in failures)
     if skipped:
         notices.append(_skipped_notice(skipped))
@@ -195,10 +194,15 @@ async def advise_connection(
         database=server.database,
         hypopg=server.hypopg,
         verified=verified,
+        plan_mode=oracle.plans.mode,
         statements=len(items),
         analyzed=len(workload.queries),
+        not_indexable=built.not_indexable,
         candidates=len(generated.candidates),
         evaluations=selection.evaluations,
+        explains=oracle.explains,
+        hypopg_resets=oracle.resets,
+        workload_total_ms=round(workload.total, 3),
         workload_share_costed=before,
         workload_relative_cost_after=(after / before) if before else None,
         elapsed_s=round(time.monotonic() - started, 3),
@@ -210,6 +214,22 @@ async def advise_connection(
         rejected=tuple(rejected),
         notices=tuple(notices),
         extra=extra,
+    )
+
+
+def _no_hypopg_notice(server: ServerFacts) -> Notice:
+    major = server.version // 10000
+    return Notice(
+        feature="suggest",
+        message=(
+            "hypopg is not installed in this database: suggestions come from plan analysis "
+            "and are not verified"
+        ),
+        hint=(
+            "run CREATE EXTENSION hypopg; in this database"
+            if server.hypopg_available
+            else HYPOPG_HINT.format(major=major)
+        ),
     )
 
 
@@ -232,6 +252,8 @@ class BuiltWorkload:
     #: every statement considered, and those that could not be analyzed (with why)
     items: tuple[_Item, ...]
     skipped: list[tuple[_Item, str]]
+    #: statements no index can help (utility commands, INSERT … VALUES)
+    not_indexable: int = 0
 
 
 def default_settings(version: int) -> AdvisorSettings:
@@ -243,6 +265,7 @@ async def build_workload(
     conn: asyncpg.Connection,
     statements: Sequence[Statement],
     sessions: Sequence[Session] = (),
+    recorded_ms: float | None = None,
 ) -> BuiltWorkload:
     """The statements of ``conn``'s database, parsed and resolved, with their tables' facts."""
     row = await conn.fetchrow(
@@ -263,12 +286,15 @@ async def build_workload(
         hypopg_available=row["hypopg_available"],
     )
     items = _workload_items(server.database, statements, sessions)
-    parsed, skipped = _parse_all(items)
+    parsed, skipped, not_indexable = _parse_all(items)
     catalog, facts = await _catalog(conn, parsed, server.search_path)
     queries: list[QueryInfo] = []
     for item, _names in parsed:
         try:
             accesses = analyze(item.text, catalog, item.user)
+        except NothingToIndex:
+            not_indexable += 1
+            continue
         except NotAnalyzable as err:
             skipped.append((item, str(err)))
             continue
@@ -284,9 +310,40 @@ async def build_workload(
                 extra=frozen(source=item.source, params=param_count(item.text)),
             )
         )
-    total_ms = sum(i.total_ms for i in items)
+    listed_ms = sum(i.total_ms for i in items)
+    # Shares are of everything pg_stat_statements recorded for this database when the
+    # caller knows it (the snapshot lists the top statements only), plus the running
+    # sessions' time so far.
+    session_ms = sum(i.total_ms for i in items if i.source == "session")
+    total_ms = max(listed_ms, (recorded_ms or 0.0) + session_ms)
     workload = Workload(tuple(queries), facts, total_ms=total_ms)
-    return BuiltWorkload(server, workload, tuple(items), skipped)
+    return BuiltWorkload(server, workload, tuple(items), skipped, not_indexable)
+
+
+async def recorded_total_ms(conn: asyncpg.Connection) -> float | None:
+    """The execution time of every top-level statement pg_stat_statements holds for this
+    database, None when it cannot be read."""
+    try:
+        async with conn.transaction(readonly=True):
+            columns = {
+                r["attname"]
+                for r in await conn.fetch(
+                    "SELECT a.attname FROM pg_attribute a "
+                    "WHERE a.attrelid = to_regclass('pg_stat_statements') AND a.attnum > 0"
+                )
+            }
+            if not columns:
+                return None
+            total = "total_exec_time" if "total_exec_time" in columns else "total_time"
+            top = " AND toplevel" if "toplevel" in columns else ""
+            value = await conn.fetchval(
+                f"SELECT sum({total}) FROM pg_stat_statements "
+                f"WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                f"{top}"
+            )
+    except asyncpg.PostgresError:
+        return None  # not loaded, or no privilege to read other roles' rows: the listed sum
+    return float(value) if value is not None else None
 
 
 def _workload_items(
@@ -323,15 +380,18 @@ def _workload_items(
 
 def _parse_all(
     items: Sequence[_Item],
-) -> tuple[list[tuple[_Item, set[tuple[str | None, str]]]], list[tuple[_Item, str]]]:
+) -> tuple[list[tuple[_Item, set[tuple[str | None, str]]]], list[tuple[_Item, str]], int]:
     parsed = []
     skipped = []
+    not_indexable = 0
     for item in items:
         try:
             parsed.append((item, relation_names(item.text)))
+        except NothingToIndex:
+            not_indexable += 1
         except NotAnalyzable as err:
             skipped.append((item, str(err)))
-    return parsed, skipped
+    return parsed, skipped, not_indexable
 
 
 def _search_path(setting: str) -> list[str]:
@@ -499,9 +559,6 @@ def create_statement(cand: Candidate, name: str) -> str:
     return f"CREATE INDEX CONCURRENTLY {quote_ident(name)} {body};"
 
 
-# -- the planner ----------------------------------------------------------------------------
-
-
 # -- without hypopg: what the current plans say ---------------------------------------------
 
 
@@ -515,8 +572,9 @@ async def _plan_analysis(
     that evidence per candidate."""
     wanted: dict[tuple[str, TableRef], str] = {}
     plan_costs: dict[str, float] = {}
+    plans = await oracle.current_plans(workload.queries, verbose=True)
     for query in workload.queries:
-        plan = await oracle.plan(query, verbose=True)
+        plan = plans.get(query.id)
         if plan is None:
             continue
         plan_costs[query.id] = float(plan["Total Cost"])

@@ -1,27 +1,24 @@
-"""Generic-plan costs of statements with hypopg's hypothetical indexes.
+"""What-if costs with hypopg's hypothetical indexes, for the advisor's greedy choice.
 
-Each statement is PREPAREd once in a read-only transaction and costed with
-``EXPLAIN EXECUTE name(NULL, …)`` under ``plan_cache_mode = force_generic_plan``: the plan a
-``$1`` statement gets when the value is not known. (EXPLAIN (GENERIC_PLAN) of PostgreSQL 16+
-is not used: a driver speaking the extended protocol binds the parameters, and bound NULLs
-are folded into the plan, ``a = NULL`` becoming a plan for no rows. PREPARE gives the same
-generic plan on every version.)
+``PlannerOracle.costs(indexes, queries)`` makes exactly ``indexes`` exist hypothetically
+(on top of the real ones) and asks the planner for the statements' generic-plan costs
+(``generic_plan.py``: EXPLAIN (GENERIC_PLAN) on 16+, PREPARE / EXPLAIN EXECUTE below).
 
-A cached generic plan does not notice a hypothetical index created after it was planned, so
-``DISCARD PLANS`` follows every change of the hypothetical set. hypopg has a few thousand
-OIDs for hypothetical indexes per session: each is dropped once measured and the whole set
-is reset every ``HYPO_BATCH`` creations.
+hypopg hands out OIDs for hypothetical indexes from a small per-session range, and past a
+few hundred creations in one session it runs out: every index is dropped as soon as it is
+no longer wanted, and the whole set is reset (``hypopg_reset()``) every ``HYPO_BATCH``
+creations, the wanted ones created again.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
 
 from dbtop.analysis.advisor import Candidate, QueryInfo
+from dbtop.engines.postgresql.generic_plan import GenericPlans
 from dbtop.engines.postgresql.workload import quote_ident, quote_table
 from dbtop.model import Rejection
 
@@ -46,54 +43,42 @@ def index_body(cand: Candidate) -> str:
 class PlannerOracle:
     """Generic-plan costs of the workload's statements, with hypothetical indexes.
 
-    Everything runs in one read-only transaction (restarted if a statement fails, rolled
-    back at the end); prepared statements and hypothetical indexes outlive a restart, being
-    session objects, and are removed in ``close()``.
+    Everything runs in one read-only transaction, rolled back in ``close()``, which also
+    removes every hypothetical index.
     """
 
-    def __init__(self, conn: asyncpg.Connection, *, hypopg: bool) -> None:
+    def __init__(self, conn: asyncpg.Connection, *, version: int, hypopg: bool) -> None:
         self._conn = conn
         self._hypopg = hypopg
-        self._prepared: dict[str, str] = {}
-        self._args: dict[str, str] = {}
+        self.plans = GenericPlans(conn, version)
         self._live: dict[Candidate, int] = {}
         self._created = 0
-        self.failures: dict[str, str] = {}
+        self.resets = 0
         self.sizes: dict[Candidate, int] = {}
-        self.explains = 0
+
+    @property
+    def failures(self) -> Mapping[str, str]:
+        return self.plans.failures
+
+    @property
+    def explains(self) -> int:
+        return self.plans.explains
 
     async def begin(self) -> None:
-        await self._conn.execute("BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_generic_plan")
-
-    async def _restart(self) -> None:
-        await self._conn.execute("ROLLBACK")
-        await self.begin()
+        await self.plans.begin()
 
     async def prepare(self, queries: Iterable[QueryInfo]) -> None:
-        for n, query in enumerate(queries):
-            name = f"dbtop_advisor_{n}"
-            text = query.text.strip().rstrip(";")
-            try:
-                await self._conn.execute(
-                    f"SAVEPOINT dbtop_prepare; PREPARE {name} AS {text}; "
-                    "RELEASE SAVEPOINT dbtop_prepare"
-                )
-            except asyncpg.PostgresError as err:
-                await self._conn.execute("ROLLBACK TO SAVEPOINT dbtop_prepare")
-                self.failures[query.id] = f"the planner rejected it: {err}"
-                continue
-            self._prepared[query.id] = name
-            count = int(query.extra.get("params", 0) or 0)  # type: ignore[call-overload]
-            self._args[query.id] = "(" + ", ".join(["NULL"] * count) + ")" if count else ""
+        await self.plans.add(queries)
 
     async def validate(
         self, candidates: Sequence[Candidate]
     ) -> tuple[list[Candidate], list[Rejection]]:
         """Create each candidate once: hypopg refuses some (a column type without a btree
-        operator class); the others' estimated sizes are kept."""
+        operator class); the others' estimated sizes (hypopg_relation_size) are kept."""
         ok: list[Candidate] = []
         bad: list[Rejection] = []
         for cand in candidates:
+            await self._room_for(1)
             try:
                 row = await self._conn.fetchrow(
                     "SELECT h.indexrelid, hypopg_relation_size(h.indexrelid) AS size "
@@ -101,34 +86,33 @@ class PlannerOracle:
                     "CREATE INDEX " + index_body(cand),
                 )
             except asyncpg.PostgresError as err:
-                await self._restart()
-                bad.append(cand.rejection(f"hypopg cannot create it: {err}"))
+                await self.plans.restart()
+                bad.append(cand.rejection(f"hypopg cannot create it: {' '.join(str(err).split())}"))
                 continue
             self._created += 1
             self.sizes[cand] = int(row["size"])
             await self._conn.execute(f"SELECT hypopg_drop_index({int(row['indexrelid'])})")
-            await self._maybe_reset()
             ok.append(cand)
         return ok, bad
 
-    async def _maybe_reset(self) -> None:
-        if self._created >= HYPO_BATCH:
+    async def _room_for(self, count: int) -> None:
+        if self._created + count > HYPO_BATCH:
             await self._conn.execute("SELECT hypopg_reset()")
             self._live.clear()
             self._created = 0
+            self.resets += 1
 
     async def _use(self, indexes: frozenset[Candidate]) -> None:
-        """Make exactly ``indexes`` exist hypothetically; replan from then on."""
+        """Make exactly ``indexes`` exist hypothetically."""
         if not self._hypopg:
             if indexes:
                 raise ValueError("hypothetical indexes need hypopg")
             return
-        if self._created + len(indexes) >= HYPO_BATCH:
-            await self._conn.execute("SELECT hypopg_reset()")
-            self._live.clear()
-            self._created = 0
-        stale = [oid for cand, oid in self._live.items() if cand not in indexes]
         missing = [cand for cand in indexes if cand not in self._live]
+        if missing and self._created + len(missing) > HYPO_BATCH:
+            await self._room_for(HYPO_BATCH)  # reset, then create all wanted ones again
+            missing = list(indexes)
+        stale = [oid for cand, oid in self._live.items() if cand not in indexes]
         if not stale and not missing:
             return
         if stale:
@@ -145,44 +129,30 @@ class PlannerOracle:
             for cand, row in zip(missing, rows, strict=True):
                 self._live[cand] = int(row["indexrelid"])
             self._created += len(missing)
-        await self._conn.execute("DISCARD PLANS")
+        await self.plans.invalidate()
 
     async def costs(
         self, indexes: frozenset[Candidate], queries: Sequence[QueryInfo]
     ) -> Mapping[str, float | None]:
         await self._use(indexes)
-        result: dict[str, float | None] = {}
-        for query in queries:
-            plan = await self.plan(query)
-            result[query.id] = float(plan["Total Cost"]) if plan is not None else None
-        return result
+        return await self.plans.costs(queries)
 
-    async def plan(self, query: QueryInfo, *, verbose: bool = False) -> dict[str, Any] | None:
-        """The statement's generic plan (the top node of EXPLAIN's JSON), None if it fails."""
-        name = self._prepared.get(query.id)
-        if name is None:
-            return None
-        options = "VERBOSE, FORMAT JSON" if verbose else "FORMAT JSON"
-        try:
-            raw = await self._conn.fetchval(
-                f"EXPLAIN ({options}) EXECUTE {name}{self._args[query.id]}"
-            )
-        except asyncpg.PostgresError as err:
-            self.failures.setdefault(query.id, f"EXPLAIN failed: {err}")
-            del self._prepared[query.id]
-            await self._restart()
-            return None
-        self.explains += 1
-        document = json.loads(raw) if isinstance(raw, str) else raw
-        return document[0]["Plan"]
+    async def current_plans(
+        self, queries: Sequence[QueryInfo], *, verbose: bool = False
+    ) -> dict[str, Mapping[str, Any] | None]:
+        """Today's generic plans (no hypothetical index)."""
+        await self._use(frozenset())
+        return await self.plans.plans(queries, verbose=verbose)
 
     async def close(self) -> None:
         try:
             if self._hypopg:
                 await self._conn.execute("SELECT hypopg_reset()")
-            await self._conn.execute("ROLLBACK")
-            for name in self._prepared.values():
-                await self._conn.execute(f"DEALLOCATE {name}")
         except (asyncpg.PostgresError, asyncpg.InterfaceError):
-            # the caller closes the connection, which drops all of it anyway
-            pass
+            pass  # an aborted transaction: the reset below still runs after the rollback
+        await self.plans.close()
+        try:
+            if self._hypopg:
+                await self._conn.execute("SELECT hypopg_reset()")
+        except (asyncpg.PostgresError, asyncpg.InterfaceError):
+            pass  # the caller closes the connection, which drops them anyway

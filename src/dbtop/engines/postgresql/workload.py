@@ -60,6 +60,14 @@ class NotAnalyzable(Exception):
     """The statement cannot be analyzed (not a query, or not parseable); str is why."""
 
 
+class NothingToIndex(NotAnalyzable):
+    """A statement no index can help (a utility command, INSERT … VALUES): left out of the
+    advice without a word, unlike a query that could not be parsed."""
+
+
+_QUERIES = (ast.SelectStmt, ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.MergeStmt)
+
+
 @dataclass(frozen=True, slots=True)
 class TableInfo:
     """What resolution needs of one table: its name and its columns."""
@@ -95,7 +103,10 @@ def relation_names(sql: str) -> set[tuple[str | None, str]]:
     """Every (schema, name) a statement mentions in FROM / UPDATE / DELETE / INSERT, CTE
     names included; raises NotAnalyzable when it does not parse."""
     names: set[tuple[str | None, str]] = set()
-    for node in _walk(_parse(sql)):
+    (stmt,) = _parse(sql)
+    if not isinstance(stmt, _QUERIES):
+        raise NothingToIndex(f"{type(stmt).__name__} is not a query")
+    for node in _walk(stmt):
         if isinstance(node, ast.RangeVar):
             names.add((node.schemaname, node.relname))
     return names
@@ -141,16 +152,18 @@ def analyze(sql: str, catalog: Catalog, user: str | None = None) -> tuple[TableA
         walker.select(stmt, None, {})
     elif isinstance(stmt, ast.UpdateStmt | ast.DeleteStmt):
         walker.modify(stmt)
+    elif isinstance(stmt, ast.MergeStmt):
+        walker.merge(stmt)
     elif isinstance(stmt, ast.InsertStmt) and stmt.selectStmt is not None:
         ctes = _ctes_of(walker, stmt.withClause, None, {})
         if isinstance(stmt.selectStmt, ast.SelectStmt) and not stmt.selectStmt.valuesLists:
             walker.select(stmt.selectStmt, None, ctes)
         else:
-            raise NotAnalyzable("an INSERT … VALUES reads no table")
+            raise NothingToIndex("an INSERT … VALUES reads no table")
     elif isinstance(stmt, ast.InsertStmt):
-        raise NotAnalyzable("an INSERT … DEFAULT VALUES reads no table")
+        raise NothingToIndex("an INSERT … DEFAULT VALUES reads no table")
     else:
-        raise NotAnalyzable(f"{type(stmt).__name__} is not a query")
+        raise NothingToIndex(f"{type(stmt).__name__} is not a query")
     return tuple(acc.build() for acc in walker.accesses)
 
 
@@ -264,6 +277,20 @@ class _Walker:
         returning = getattr(stmt, "returningClause", None) or getattr(stmt, "returningList", None)
         self._expression(returning, scope)
 
+    def merge(self, stmt: Any) -> None:
+        """MERGE: the target is probed for each source row through the join condition."""
+        ctes = _ctes_of(self, stmt.withClause, None, {})
+        scope = _Scope(None, ctes)
+        rel = self._range_var(stmt.relation, scope, ctes)
+        if rel is not None and rel.acc is not None:
+            rel.acc.star = True
+        self._from_item(stmt.sourceRelation, scope, ctes)
+        self._predicate(stmt.joinCondition, scope)
+        for when in stmt.mergeWhenClauses or ():
+            self._expression(when.condition, scope)
+            self._expression(when.targetList, scope)
+            self._expression(when.values, scope)
+
     # -- FROM ----------------------------------------------------------------------------
 
     def _from_item(self, item: Any, scope: _Scope, ctes: Mapping[str, None]) -> list[_Rel]:
@@ -341,6 +368,21 @@ class _Walker:
                 return rel.acc, column, level
             level = level.parent
         return None
+
+    def _derived_column(self, node: Any, scope: _Scope) -> bool:
+        """Whether ``node`` is a column of a derived relation (subquery, CTE, function,
+        VALUES) of this very scope."""
+        if not isinstance(node, ast.ColumnRef):
+            return False
+        names = [f.sval if isinstance(f, ast.String) else None for f in node.fields]
+        if None in names:
+            return False
+        if len(names) == 1:
+            column = names[0]
+            owned = any(r.acc is not None and column in r.acc.columns for r in scope.rels)
+            return not owned and any(r.acc is None for r in scope.rels)
+        found = self._in_scope(names, scope)  # type: ignore[arg-type]
+        return found is not None and found[0].acc is None and found[0] is not _OPAQUE
 
     def _in_scope(self, names: list[str], scope: _Scope) -> tuple[_Rel, str] | None:
         """The name's owner in this scope level, _OPAQUE when it stops the search here
@@ -539,6 +581,11 @@ class _Walker:
         if other_col is not None:
             # an outer query's column (a correlated subquery): known at each probe
             (col[0].join if is_eq else col[0].range).append(col[1])
+            return True
+        if is_eq and self._derived_column(other_node, scope):
+            # joined with a subquery's, a CTE's or a VALUES list's column: a nested loop
+            # can probe this table with each of its values
+            col[0].join.append(col[1])
             return True
         self._expression(other_node, scope)
         if not self._is_value(other_node, scope):
