@@ -48,11 +48,13 @@ from dbtop.analysis.advisor import (
 from dbtop.engines.postgresql.hypopg import PlannerOracle, index_body
 from dbtop.engines.postgresql.indexhealth import index_health
 from dbtop.engines.postgresql.workload import (
+    MARK,
     Catalog,
     NotAnalyzable,
     NothingToIndex,
     TableInfo,
     analyze,
+    is_own,
     param_count,
     quote_ident,
     relation_names,
@@ -269,7 +271,8 @@ async def build_workload(
 ) -> BuiltWorkload:
     """The statements of ``conn``'s database, parsed and resolved, with their tables' facts."""
     row = await conn.fetchrow(
-        """
+        MARK
+        + """
         SELECT current_database() AS db,
                current_setting('search_path') AS search_path,
                current_setting('server_version_num')::int AS version,
@@ -315,7 +318,12 @@ async def build_workload(
     # caller knows it (the snapshot lists the top statements only), plus the running
     # sessions' time so far.
     session_ms = sum(i.total_ms for i in items if i.source == "session")
-    total_ms = max(listed_ms, (recorded_ms or 0.0) + session_ms)
+    own_ms = sum(
+        s.total_ms
+        for s in statements
+        if s.database in (None, server.database) and s.query and is_own(s.query)
+    )
+    total_ms = max(listed_ms, (recorded_ms or 0.0) - own_ms + session_ms)
     workload = Workload(tuple(queries), facts, total_ms=total_ms)
     return BuiltWorkload(server, workload, tuple(items), skipped, not_indexable)
 
@@ -328,7 +336,7 @@ async def recorded_total_ms(conn: asyncpg.Connection) -> float | None:
             columns = {
                 r["attname"]
                 for r in await conn.fetch(
-                    "SELECT a.attname FROM pg_attribute a "
+                    MARK + "SELECT a.attname FROM pg_attribute a "
                     "WHERE a.attrelid = to_regclass('pg_stat_statements') AND a.attnum > 0"
                 )
             }
@@ -337,7 +345,7 @@ async def recorded_total_ms(conn: asyncpg.Connection) -> float | None:
             total = "total_exec_time" if "total_exec_time" in columns else "total_time"
             top = " AND toplevel" if "toplevel" in columns else ""
             value = await conn.fetchval(
-                f"SELECT sum({total}) FROM pg_stat_statements "
+                MARK + f"SELECT sum({total}) FROM pg_stat_statements "
                 f"WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
                 f"{top}"
             )
@@ -353,6 +361,8 @@ def _workload_items(
     for stmt in statements:
         if stmt.database not in (None, database) or not stmt.query or stmt.total_ms <= 0:
             continue
+        if is_own(stmt.query):
+            continue  # the advisor's own EXPLAINs and catalog reads of an earlier run
         items.append(_Item(stmt.id, stmt.query, stmt.calls, stmt.total_ms, stmt.user, "statements"))
     for session in sessions:
         if (
@@ -420,7 +430,9 @@ def _skipped_notice(skipped: Sequence[tuple[_Item, str]]) -> Notice:
 
 # -- the catalog ----------------------------------------------------------------------------
 
-_TABLES_SQL = """
+_TABLES_SQL = (
+    MARK
+    + """
 SELECT c.oid, n.nspname, c.relname, c.reltuples::float8 AS reltuples,
        s.n_live_tup, pg_relation_size(c.oid) AS size
 FROM pg_class c
@@ -431,8 +443,11 @@ WHERE c.relkind IN ('r', 'm')
   AND n.nspname <> 'information_schema'
   AND n.nspname NOT LIKE 'pg\\_%'
 """
+)
 
-_COLUMNS_SQL = """
+_COLUMNS_SQL = (
+    MARK
+    + """
 SELECT a.attrelid, a.attname, st.n_distinct, st.null_frac, st.avg_width,
        (st.most_common_freqs)[1] AS max_frequency
 FROM pg_attribute a
@@ -443,8 +458,11 @@ LEFT JOIN pg_stats st
       AND st.attname = a.attname AND NOT st.inherited
 WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
 """
+)
 
-_INDEXES_SQL = """
+_INDEXES_SQL = (
+    MARK
+    + """
 SELECT i.indrelid, ic.relname AS name, am.amname, i.indisvalid, i.indisunique,
        i.indnkeyatts, i.indoption::int2[] AS options,
        ARRAY(
@@ -459,6 +477,7 @@ JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_am am ON am.oid = ic.relam
 WHERE i.indrelid = ANY($1::oid[])
 """
+)
 
 
 async def _catalog(

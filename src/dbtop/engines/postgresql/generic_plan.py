@@ -39,6 +39,7 @@ from typing import Any
 import asyncpg
 
 from dbtop.analysis.advisor import QueryInfo
+from dbtop.engines.postgresql.workload import MARK
 
 #: statements EXPLAINed per DO block
 BATCH = 25
@@ -49,7 +50,9 @@ _PREFIX = "dbtop-advisor-plans "
 # The batch is {"token", "items": [{"id", "sql", "full"}]}; the answer, the prefix, the
 # token and a JSON object id -> the plan's top node ("full") or its total cost, or
 # {"error": message}.
-_DO_BLOCK = f"""DO LANGUAGE plpgsql $dbtop_advisor$
+_DO_BLOCK = (
+    MARK
+    + f"""DO LANGUAGE plpgsql $dbtop_advisor$
 DECLARE
     batch json := current_setting('{_SETTING}')::json;
     item json;
@@ -73,6 +76,7 @@ BEGIN
     RAISE NOTICE '{_PREFIX}%', (batch->>'token') || answer::text;
 END
 $dbtop_advisor$"""
+)
 
 
 class GenericPlans:
@@ -98,7 +102,7 @@ class GenericPlans:
     async def begin(self) -> None:
         self._plpgsql = bool(
             await self._conn.fetchval(
-                "SELECT EXISTS (SELECT FROM pg_language WHERE lanname = 'plpgsql') "
+                MARK + "SELECT EXISTS (SELECT FROM pg_language WHERE lanname = 'plpgsql') "
                 "AND has_language_privilege('plpgsql', 'USAGE')"
             )
         )
@@ -110,12 +114,12 @@ class GenericPlans:
     async def _begin(self) -> None:
         # client_min_messages: a role set to "warning" would never see the NOTICE answers
         await self._conn.execute(
-            "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_generic_plan; "
+            MARK + "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_generic_plan; "
             "SET LOCAL client_min_messages = notice"
         )
 
     async def restart(self) -> None:
-        await self._conn.execute("ROLLBACK")
+        await self._conn.execute(MARK + "ROLLBACK")
         await self._begin()
 
     def _on_notice(self, _conn: object, message: Any) -> None:
@@ -133,11 +137,11 @@ class GenericPlans:
             name = f"dbtop_advisor_{len(self._prepared)}"
             try:
                 await self._conn.execute(
-                    f"SAVEPOINT dbtop_prepare; PREPARE {name} AS {text}; "
+                    MARK + f"SAVEPOINT dbtop_prepare; PREPARE {name} AS {text}; "
                     "RELEASE SAVEPOINT dbtop_prepare"
                 )
             except asyncpg.PostgresError as err:
-                await self._conn.execute("ROLLBACK TO SAVEPOINT dbtop_prepare")
+                await self._conn.execute(MARK + "ROLLBACK TO SAVEPOINT dbtop_prepare")
                 self.failures[query.id] = f"the planner rejected it: {_one_line(err)}"
                 continue
             self._prepared[query.id] = name
@@ -151,7 +155,7 @@ class GenericPlans:
     async def invalidate(self) -> None:
         """The hypothetical index set changed: cached generic plans must be made again."""
         if self._prepared:
-            await self._conn.execute("DISCARD PLANS")
+            await self._conn.execute(MARK + "DISCARD PLANS")
 
     def _explain(self, query_id: str, *, verbose: bool) -> str:
         options = ["FORMAT JSON"]
@@ -159,7 +163,7 @@ class GenericPlans:
             options.insert(0, "GENERIC_PLAN")
         if verbose:
             options.insert(0, "VERBOSE")
-        return f"EXPLAIN ({', '.join(options)}) {self._sql[query_id]}"
+        return MARK + f"EXPLAIN ({', '.join(options)}) {self._sql[query_id]}"
 
     async def costs(self, queries: Sequence[QueryInfo]) -> dict[str, float | None]:
         answers = await self._run([q.id for q in queries], full=False, verbose=False)
@@ -213,7 +217,8 @@ class GenericPlans:
         self._answers.clear()
         batch = {"token": self._token, "items": items}
         await self._conn.execute(
-            f"SELECT set_config('{_SETTING}', $1, true)", json.dumps(batch, ensure_ascii=False)
+            MARK + f"SELECT set_config('{_SETTING}', $1, true)",
+            json.dumps(batch, ensure_ascii=False),
         )
         await self._conn.execute(_DO_BLOCK)
         self.round_trips += 2
@@ -245,9 +250,9 @@ class GenericPlans:
     async def close(self) -> None:
         self._conn.remove_log_listener(self._on_notice)
         try:
-            await self._conn.execute("ROLLBACK")
+            await self._conn.execute(MARK + "ROLLBACK")
             for name in self._prepared.values():
-                await self._conn.execute(f"DEALLOCATE {name}")
+                await self._conn.execute(MARK + f"DEALLOCATE {name}")
         except (asyncpg.PostgresError, asyncpg.InterfaceError):
             # the caller closes the connection, which drops all of it anyway
             pass

@@ -34,6 +34,15 @@ from pglast.stream import RawStream
 
 from dbtop.analysis.advisor import Constant, SortKey, TableAccess, TableRef
 
+#: the comment every statement of the advisor starts with: pg_stat_statements keeps it, so a
+#: later run leaves dbtop's own statements out of the workload it advises on
+MARK = "/* dbtop */ "
+
+
+def is_own(sql: str) -> bool:
+    return MARK.strip() in sql
+
+
 _KEYWORDS = RESERVED_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS | COL_NAME_KEYWORDS
 _RANGE_OPS = frozenset({"<", ">", "<=", ">="})
 _SAFE_IDENT = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_$")
