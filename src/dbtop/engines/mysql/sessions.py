@@ -1,0 +1,224 @@
+"""Sessions: the process list with each one's open InnoDB transaction.
+
+With performance_schema on, the rows come from performance_schema.threads, which reads
+without the global mutex that information_schema.PROCESSLIST takes per thread (MySQL
+deprecates the latter); otherwise from information_schema.PROCESSLIST (MariaDB adds
+TIME_MS, EXAMINED_ROWS, MEMORY_USED and PROGRESS there). Open transactions come from
+information_schema.INNODB_TRX (needs PROCESS): their age, the rows they lock and modify,
+and whether they wait for a row lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dbtop.engines.mysql.flavor import Flavor
+from dbtop.model import Session, frozen
+
+PROCESSLIST_MARIADB = """
+SELECT ID, USER, HOST, DB, COMMAND, TIME, TIME_MS, STATE, INFO,
+       EXAMINED_ROWS, MEMORY_USED, PROGRESS, QUERY_ID
+FROM information_schema.PROCESSLIST
+"""
+
+PROCESSLIST_MYSQL = """
+SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO
+FROM information_schema.PROCESSLIST
+"""
+
+THREADS = """
+SELECT PROCESSLIST_ID AS ID, PROCESSLIST_USER AS USER, PROCESSLIST_HOST AS HOST,
+       PROCESSLIST_DB AS DB, PROCESSLIST_COMMAND AS COMMAND, PROCESSLIST_TIME AS TIME,
+       PROCESSLIST_STATE AS STATE, PROCESSLIST_INFO AS INFO, THREAD_ID, TYPE
+FROM performance_schema.threads
+WHERE PROCESSLIST_ID IS NOT NULL
+"""
+
+#: the program name clients announce (connection attribute), performance_schema only
+PROGRAM_NAMES = """
+SELECT PROCESSLIST_ID AS ID, ATTR_VALUE
+FROM performance_schema.session_connect_attrs
+WHERE ATTR_NAME = 'program_name'
+"""
+
+TRANSACTIONS = """
+SELECT trx_mysql_thread_id AS thread, trx_id, trx_state, trx_started,
+       TIMESTAMPDIFF(MICROSECOND, trx_started, NOW(6)) / 1000000 AS age_s,
+       trx_wait_started,
+       TIMESTAMPDIFF(MICROSECOND, trx_wait_started, NOW(6)) / 1000000 AS wait_s,
+       trx_rows_locked, trx_rows_modified, trx_tables_locked, trx_isolation_level,
+       trx_query, trx_operation_state
+FROM information_schema.INNODB_TRX
+"""
+
+#: commands of sessions that do nothing a DBA acts on while they show no statement
+_BACKGROUND = frozenset({"Sleep", "Daemon"})
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    thread: str
+    trx_id: str
+    state: str
+    started: datetime | None
+    age_s: float | None
+    wait_s: float | None
+    rows_locked: int | None
+    rows_modified: int | None
+    tables_locked: int | None
+    isolation: str | None
+    query: str | None
+
+    @property
+    def waiting(self) -> bool:
+        return self.state == "LOCK WAIT"
+
+
+def processlist_sql(flavor: Flavor, *, use_threads: bool) -> str:
+    if use_threads:
+        return THREADS
+    return PROCESSLIST_MARIADB if flavor.mariadb else PROCESSLIST_MYSQL
+
+
+def _utc(value: Any) -> datetime | None:
+    # The session's time_zone is UTC (see connection.py), so naive server times are UTC.
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return None
+
+
+def _float(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
+
+
+def transactions(rows: Iterable[Mapping[str, Any]]) -> dict[str, Transaction]:
+    result: dict[str, Transaction] = {}
+    for row in rows:
+        thread = _int(row.get("thread"))
+        if not thread:
+            continue  # purge and background transactions have no thread
+        result[str(thread)] = Transaction(
+            thread=str(thread),
+            trx_id=str(row.get("trx_id")),
+            state=_text(row.get("trx_state")) or "",
+            started=_utc(row.get("trx_started")),
+            age_s=_float(row.get("age_s")),
+            wait_s=_float(row.get("wait_s")) if row.get("trx_wait_started") else None,
+            rows_locked=_int(row.get("trx_rows_locked")),
+            rows_modified=_int(row.get("trx_rows_modified")),
+            tables_locked=_int(row.get("trx_tables_locked")),
+            isolation=_text(row.get("trx_isolation_level")),
+            query=_text(row.get("trx_query")),
+        )
+    return result
+
+
+def is_lock_state(state: str | None) -> bool:
+    """``Waiting for table metadata lock``, ``Waiting for table level lock`` …"""
+    text = (state or "").lower()
+    return text.startswith("waiting for") and "lock" in text
+
+
+def build_sessions(
+    rows: Sequence[Mapping[str, Any]],
+    trx: Mapping[str, Transaction],
+    *,
+    own: frozenset[str],
+    blocked_by: Mapping[str, Sequence[str]],
+    programs: Mapping[str, str],
+    now: datetime,
+) -> tuple[Session, ...]:
+    sessions: list[Session] = []
+    for row in rows:
+        sid = str(row["ID"])
+        command = _text(row.get("COMMAND")) or ""
+        state_text = _text(row.get("STATE")) or ""
+        query = _text(row.get("INFO"))
+        time_ms = _float(row.get("TIME_MS"))
+        duration = time_ms / 1000.0 if time_ms is not None else _float(row.get("TIME"))
+        t = trx.get(sid)
+        lock_state = is_lock_state(state_text)
+        row_wait = t is not None and t.waiting
+        if row_wait:
+            wait = "InnoDB row lock"
+        elif lock_state:
+            wait = state_text
+        else:
+            wait = state_text if state_text.lower().startswith("waiting") else None
+        extra: dict[str, Any] = {"command": command}
+        for key in ("EXAMINED_ROWS", "MEMORY_USED", "PROGRESS", "QUERY_ID", "THREAD_ID", "TYPE"):
+            if row.get(key) is not None:
+                value = row[key]
+                extra[key.lower()] = (
+                    float(value)
+                    if key == "PROGRESS"
+                    else _text(value)
+                    if key == "TYPE"
+                    else _int(value)
+                )
+        if t is not None:
+            extra.update(
+                trx_id=t.trx_id,
+                trx_state=t.state,
+                rows_locked=t.rows_locked,
+                rows_modified=t.rows_modified,
+                tables_locked=t.tables_locked,
+                isolation=t.isolation,
+            )
+        sessions.append(
+            Session(
+                id=sid,
+                user=_text(row.get("USER")),
+                database=_text(row.get("DB")),
+                application=programs.get(sid),
+                client=_text(row.get("HOST")),
+                kind=command or None,
+                state=state_text or command or None,
+                is_idle=command in _BACKGROUND and not query,
+                in_transaction=t is not None,
+                query=query,
+                query_start=(
+                    now - timedelta(seconds=duration)
+                    if duration is not None and command not in _BACKGROUND
+                    else None
+                ),
+                xact_start=t.started if t else None,
+                duration_s=duration,
+                xact_age_s=t.age_s if t else None,
+                wait=wait,
+                waiting_on_lock=row_wait or lock_state,
+                blocked_by=tuple(blocked_by.get(sid, ())),
+                is_self=sid in own,
+                extra=frozen(extra),
+            )
+        )
+    return tuple(sessions)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
