@@ -1,0 +1,189 @@
+"""What dbtop knows about Redis commands without asking the server.
+
+Blocking commands and what their clients wait for, how Redis names subcommands, and the
+redis-cli way of writing a command line (quoting, ``\\xHH`` escapes) in both directions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class BlockingKind:
+    """What a blocked client waits for; ``blocker`` names that wait in the lock graph."""
+
+    blocker: str
+    lock_type: str
+    waits_for: str
+
+
+LIST_PUSH = BlockingKind("list-push", "list", "a push to one of its list keys")
+ZSET_ADD = BlockingKind("zset-add", "zset", "an add to one of its sorted-set keys")
+STREAM_ADD = BlockingKind("stream-add", "stream", "a new entry in one of its streams")
+REPLICA_ACK = BlockingKind("replica-ack", "replication", "replicas to acknowledge its writes")
+MODULE = BlockingKind("module", "module", "a module command to complete")
+PAUSE = BlockingKind("pause", "pause", "the end of CLIENT PAUSE")
+SCRIPT = BlockingKind("script", "script", "a busy script or function to end")
+
+BLOCKING: dict[str, BlockingKind] = {
+    "blpop": LIST_PUSH,
+    "brpop": LIST_PUSH,
+    "brpoplpush": LIST_PUSH,
+    "blmove": LIST_PUSH,
+    "blmpop": LIST_PUSH,
+    "bzpopmin": ZSET_ADD,
+    "bzpopmax": ZSET_ADD,
+    "bzmpop": ZSET_ADD,
+    "xread": STREAM_ADD,
+    "xreadgroup": STREAM_ADD,
+    "wait": REPLICA_ACK,
+    "waitaof": REPLICA_ACK,
+}
+
+#: Synthetic ids in the lock graph (never a client id, which is a number).
+SYNTHETIC = {k.blocker: k for k in (LIST_PUSH, ZSET_ADD, STREAM_ADD, REPLICA_ACK, MODULE)} | {
+    PAUSE.blocker: PAUSE,
+    SCRIPT.blocker: SCRIPT,
+}
+
+
+def blocking_kind(
+    cmd: str, *, blocked: bool, module_commands: frozenset[str] = frozenset()
+) -> BlockingKind | None:
+    """What a client with the ``b`` flag and last command ``cmd`` waits for.
+
+    A client blocked in a command that cannot block was postponed by ``CLIENT PAUSE``.
+    """
+    if not blocked:
+        return None
+    name = cmd.lower()
+    if name in BLOCKING:
+        return BLOCKING[name]
+    if name in module_commands or "." in name:
+        return MODULE
+    return PAUSE
+
+
+def display_name(cmd: str) -> str:
+    """``client|list`` -> ``CLIENT LIST`` (how Redis names subcommands in its stats)."""
+    return " ".join(part.upper() for part in cmd.split("|") if part)
+
+
+def stat_name(words: list[str]) -> str:
+    """``["CLIENT", "LIST", …]`` -> ``client|list`` for container commands, else ``get``."""
+    return "|".join(w.lower() for w in words)
+
+
+_ESCAPES = {"n": b"\n", "r": b"\r", "t": b"\t", "b": b"\b", "a": b"\a", '"': b'"', "\\": b"\\"}
+
+
+def split_command_line(line: str) -> list[bytes]:
+    """Split a command line as redis-cli does: quotes, ``\\n`` and ``\\xHH`` escapes.
+
+    Raises ValueError on an unbalanced quote or a quote not followed by a space.
+    """
+    args: list[bytes] = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i].isspace():
+            i += 1
+        if i >= n:
+            return args
+        current = bytearray()
+        in_double = in_single = False
+        while True:
+            if in_double:
+                if i >= n:
+                    raise ValueError("unbalanced double quote")
+                ch = line[i]
+                if line.startswith("\\x", i) and _is_hex(line[i + 2 : i + 4]):
+                    current.append(int(line[i + 2 : i + 4], 16))
+                    i += 4
+                    continue
+                if ch == "\\" and i + 1 < n:
+                    nxt = line[i + 1]
+                    current += _ESCAPES.get(nxt, nxt.encode())
+                    i += 2
+                    continue
+                if ch == '"':
+                    if i + 1 < n and not line[i + 1].isspace():
+                        raise ValueError("closing quote must be followed by a space")
+                    in_double = False
+                    i += 1
+                    break
+                current += ch.encode()
+                i += 1
+            elif in_single:
+                if i >= n:
+                    raise ValueError("unbalanced single quote")
+                ch = line[i]
+                if ch == "\\" and i + 1 < n and line[i + 1] == "'":
+                    current += b"'"
+                    i += 2
+                    continue
+                if ch == "'":
+                    if i + 1 < n and not line[i + 1].isspace():
+                        raise ValueError("closing quote must be followed by a space")
+                    in_single = False
+                    i += 1
+                    break
+                current += ch.encode()
+                i += 1
+            else:
+                if i >= n or line[i].isspace():
+                    break
+                ch = line[i]
+                if ch == '"' and not current:
+                    in_double = True
+                elif ch == "'" and not current:
+                    in_single = True
+                else:
+                    current += ch.encode()
+                i += 1
+        args.append(bytes(current))
+
+
+def _is_hex(pair: str) -> bool:
+    return len(pair) == 2 and all(c in "0123456789abcdefABCDEF" for c in pair)
+
+
+def quote_arg(arg: bytes | str) -> str:
+    """One argument as redis-cli would accept it back: bare when plain, else double-quoted."""
+    raw = arg.encode("utf-8", "surrogateescape") if isinstance(arg, str) else bytes(arg)
+    try:
+        decoded: str | None = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        decoded = None
+    if decoded and all(c.isprintable() and not c.isspace() and c not in "\"'\\" for c in decoded):
+        return decoded
+    if decoded is None:
+        body = "".join(_escape_byte(byte) for byte in raw)
+    else:
+        body = "".join(_escape_char(ch) for ch in decoded)
+    return f'"{body}"'
+
+
+_CHAR_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(ch: str) -> str:
+    if ch in _CHAR_ESCAPES:
+        return _CHAR_ESCAPES[ch]
+    if ch.isprintable():
+        return ch
+    return "".join(f"\\x{byte:02x}" for byte in ch.encode("utf-8"))
+
+
+def _escape_byte(byte: int) -> str:
+    char = chr(byte)
+    if char in _CHAR_ESCAPES:
+        return _CHAR_ESCAPES[char]
+    if 0x20 <= byte < 0x7F:
+        return char
+    return f"\\x{byte:02x}"
+
+
+def join_command(args: list[bytes] | list[str]) -> str:
+    """A command line from its arguments, each quoted as redis-cli would need it."""
+    return " ".join(quote_arg(a) for a in args)

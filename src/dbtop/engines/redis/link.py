@@ -1,0 +1,194 @@
+"""One monitor connection to one Redis node: raw replies, no retries, a time limit on each.
+
+dbtop holds exactly one connection per node and speaks to it through the driver's bare
+``Connection``: no pool (so no surprise second connection), no reply callbacks (every reply
+is the raw RESP2 value, parsed by our own pure modules), no retry (a monitor command that
+timed out is not sent again to a struggling server). Redis has no server-side time limit
+for a command, so the socket timeout stands in for one: a reply that does not come in time
+drops the connection, and the next call opens a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio.connection import AbstractConnection
+from redis.driver_info import DriverInfo
+from redis.exceptions import (
+    AuthenticationError,
+    BusyLoadingError,
+    ConnectionError,
+    InvalidResponse,
+    NoPermissionError,
+    RedisError,
+    ResponseError,
+)
+from redis.exceptions import (
+    TimeoutError as RedisTimeoutError,
+)
+
+from dbtop import __version__
+from dbtop.engines.base import ConnectOptions
+from dbtop.engines.redis.url import Target
+from dbtop.errors import (
+    AuthError,
+    ConnectError,
+    DbtopError,
+    PrivilegeError,
+    QueryError,
+    UsageError,
+)
+
+#: The commands dbtop needs, for an ACL user that may not have +@admin (docs/engines/redis.md).
+ACL_HINT = (
+    "ACL SETUSER <user> +info +client|list +client|id +client|setname +client|setinfo "
+    "+slowlog|get +config|get +latency|latest +command|docs +command|info +command|getkeys "
+    "+cluster|nodes +scan +type +pttl +memory|usage +object|encoding +select"
+)
+
+Command = Sequence[Any]
+
+
+def busy(exc: BaseException) -> bool:
+    """The server is running a script or function past busy-reply-threshold."""
+    return isinstance(exc, ResponseError) and str(exc).startswith("BUSY")
+
+
+def translate(exc: BaseException, where: str, timeout_s: float) -> DbtopError:
+    """The driver's exception as one clear line naming the server, never the password."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, DbtopError):
+        return exc
+    if isinstance(exc, AuthenticationError):
+        lowered = text.lower()
+        if "authentication required" in lowered or "noauth" in lowered:
+            return AuthError(
+                f"{where} requires a password: give it in the URL "
+                "(redis://[user]:PASSWORD@host) or in REDISCLI_AUTH"
+            )
+        if "without any password configured" in lowered:
+            return AuthError(
+                f"{where} has no password set for this user, but one was given: "
+                "remove it from the URL and REDISCLI_AUTH"
+            )
+        return AuthError(f"{where} refused the user name or password ({text})")
+    if isinstance(exc, NoPermissionError):
+        return PrivilegeError(f"{where}: {text}; grant what dbtop needs: {ACL_HINT}")
+    if isinstance(exc, BusyLoadingError):
+        return ConnectError(f"{where} is loading its data set into memory: try again shortly")
+    if isinstance(exc, RedisTimeoutError | TimeoutError):
+        return ConnectError(f"{where} did not answer within {timeout_s:g}s")
+    if isinstance(exc, InvalidResponse):
+        return ConnectError(f"{where} does not speak the Redis protocol ({text})")
+    if isinstance(exc, ConnectionError):
+        if "closed by server" in text.lower():
+            return ConnectError(f"{where} closed the connection: is it a Redis server? ({text})")
+        return ConnectError(f"cannot reach {where}: {text}")
+    if isinstance(exc, ResponseError):
+        return QueryError(f"{where}: {text}")
+    if isinstance(exc, RedisError | OSError):
+        return ConnectError(f"cannot talk to {where}: {text or type(exc).__name__}")
+    return ConnectError(f"{where}: {type(exc).__name__}: {text}")
+
+
+class Link:
+    """One connection to one node; calls are serialized, replies are raw."""
+
+    def __init__(self, target: Target, options: ConnectOptions) -> None:
+        self.target = target
+        self.node = target.node
+        self.timeout_s = options.statement_timeout_ms / 1000
+        self.client_id: int | None = None
+        kwargs = dict(target.kwargs)
+        kwargs.update(
+            socket_timeout=self.timeout_s,
+            socket_connect_timeout=options.connect_timeout_s,
+            client_name=options.application_name,
+            driver_info=DriverInfo().add_upstream_driver("dbtop", __version__),
+            retry=None,
+            retry_on_error=[],
+            decode_responses=False,
+            protocol=2,
+        )
+        try:
+            self._conn: AbstractConnection = target.connection_class(**kwargs)
+        except TypeError as exc:
+            raise UsageError(f"unsupported option in the Redis URL: {exc}") from None
+        self._lock = asyncio.Lock()
+
+    @property
+    def where(self) -> str:
+        return self.target.address
+
+    def error(self, exc: BaseException) -> DbtopError:
+        return translate(exc, self.where, self.timeout_s)
+
+    async def open(self) -> None:
+        """Connect (if not connected) and learn our own client id; DbtopError on failure."""
+        async with self._lock:
+            await self._ensure()
+
+    async def _ensure(self) -> None:
+        if self._conn.is_connected and self.client_id is not None:
+            return
+        try:
+            await self._conn.connect()
+            await self._conn.send_command("CLIENT", "ID")
+            self.client_id = int(await self._conn.read_response())
+        except DbtopError:
+            raise
+        except (RedisError, OSError, TimeoutError) as exc:
+            await self._drop()
+            raise self.error(exc) from None
+
+    async def _drop(self) -> None:
+        self.client_id = None
+        with contextlib.suppress(RedisError, OSError):
+            await self._conn.disconnect(nowait=True)
+
+    async def call(self, *args: Any) -> Any:
+        """One command; ResponseError for an error reply, DbtopError when the link fails."""
+        async with self._lock:
+            await self._ensure()
+            try:
+                await self._conn.send_command(*args, check_health=False)
+                return await self._conn.read_response()
+            except ResponseError:
+                raise
+            except (RedisError, OSError, TimeoutError) as exc:
+                await self._drop()
+                raise self.error(exc) from None
+            except asyncio.CancelledError:
+                # A reply may be half read: the connection cannot be trusted any more.
+                await self._drop()
+                raise
+
+    async def pipeline(self, commands: Sequence[Command]) -> list[Any]:
+        """Several commands in one round trip; an error reply is returned in its place."""
+        if not commands:
+            return []
+        async with self._lock:
+            await self._ensure()
+            replies: list[Any] = []
+            try:
+                packed = self._conn.pack_commands([tuple(c) for c in commands])
+                await self._conn.send_packed_command(packed, check_health=False)
+                for _ in commands:
+                    try:
+                        replies.append(await self._conn.read_response())
+                    except ResponseError as exc:
+                        replies.append(exc)
+            except (RedisError, OSError, TimeoutError) as exc:
+                await self._drop()
+                raise self.error(exc) from None
+            except asyncio.CancelledError:
+                await self._drop()
+                raise
+            return replies
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._drop()

@@ -1,0 +1,306 @@
+"""Key patterns from a bounded sample: SCAN a little on every refresh, never KEYS.
+
+Each refresh spends at most ``max_keys`` keys and ``max_ms`` milliseconds per node: a few
+``SCAN cursor COUNT n`` steps, then ``TYPE``, ``PTTL`` and ``MEMORY USAGE`` (which itself
+samples only a few elements of a big key) for the keys found, pipelined. The cursor carries
+over to the next refresh, so the sample grows and renews itself; it is kept in a bounded
+reservoir per database. SCAN visits keys in hash-table order, unrelated to their names, so
+the share of a pattern in the sample estimates its share of the database.
+
+Every command here is O(1) or O(COUNT) on the server: the sampling never blocks it, and the
+async round trips never block the UI.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from dbtop.engines.redis.commands import quote_arg
+from dbtop.engines.redis.info import integer, text
+from dbtop.engines.redis.link import Link
+from dbtop.engines.redis.patterns import group_keys
+from dbtop.model import KeyPattern, frozen
+
+#: How many of the largest keys each database's sample keeps track of.
+BIGGEST = 32
+
+
+@dataclass(frozen=True, slots=True)
+class SampleBudget:
+    """What one refresh may spend on sampling, per node."""
+
+    max_keys: int = 300
+    max_ms: float = 30.0
+    scan_count: int = 100
+    reservoir: int = 4000
+
+
+@dataclass(slots=True)
+class KeyRecord:
+    key: bytes
+    name: str
+    type: str
+    memory_bytes: int | None
+    ttl_ms: int
+    seen_pass: int
+
+
+@dataclass(slots=True)
+class DbSample:
+    cursor: int = 0
+    pass_no: int = 0
+    scanned_in_pass: int = 0
+    records: OrderedDict[bytes, KeyRecord] = field(default_factory=OrderedDict)
+    #: the largest keys met in any pass, kept apart from the reservoir so that a huge key
+    #: seen once stays known (a rolling scan meets every key in the end)
+    biggest: dict[bytes, KeyRecord] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SampleStats:
+    """What one refresh spent (reported in the snapshot's extra, per node)."""
+
+    keys: int
+    scans: int
+    elapsed_ms: float
+    reservoir: int
+    full_passes: int
+
+
+def display_key(key: bytes) -> str:
+    return key.decode("utf-8", "backslashreplace")
+
+
+class KeySampler:
+    """The rolling sample of one node's keys, in every database that has keys."""
+
+    def __init__(self, budget: SampleBudget | None = None) -> None:
+        self.budget = budget or SampleBudget()
+        self.dbs: dict[int, DbSample] = {}
+        self._tokens: dict[str, tuple[str, ...]] = {}
+        self._next = 0
+
+    async def step(
+        self,
+        link: Link,
+        db_sizes: dict[int, int],
+        *,
+        select: bool,
+        budget: SampleBudget | None = None,
+    ) -> SampleStats:
+        """Spend one refresh's budget; databases are visited in turn across refreshes."""
+        budget = budget or self.budget
+        started = time.monotonic()
+        for db in list(self.dbs):
+            if not db_sizes.get(db):
+                del self.dbs[db]  # emptied or flushed: its sample is history
+        order = sorted(db for db, size in db_sizes.items() if size > 0)
+        keys_done = scans = 0
+        if order:
+            self._next %= len(order)
+            order = order[self._next :] + order[: self._next]
+            self._next += 1
+        for db in order:
+            sample = self.dbs.setdefault(db, DbSample())
+            while keys_done < budget.max_keys:
+                if (time.monotonic() - started) * 1000 >= budget.max_ms:
+                    break
+                count = min(budget.scan_count, max(budget.max_keys - keys_done, 1))
+                keys, done = await self._scan(link, db, sample, count, select=select)
+                scans += 1
+                keys = keys[: budget.max_keys - keys_done]
+                keys_done += len(keys)
+                await self._measure(link, db, sample, keys, select=select, budget=budget)
+                if done:
+                    self._finish_pass(sample)
+                    break
+            if keys_done >= budget.max_keys or (time.monotonic() - started) * 1000 >= (
+                budget.max_ms
+            ):
+                break
+        return SampleStats(
+            keys=keys_done,
+            scans=scans,
+            elapsed_ms=(time.monotonic() - started) * 1000,
+            reservoir=sum(len(s.records) for s in self.dbs.values()),
+            full_passes=sum(s.pass_no for s in self.dbs.values()),
+        )
+
+    async def _scan(
+        self, link: Link, db: int, sample: DbSample, count: int, *, select: bool
+    ) -> tuple[list[bytes], bool]:
+        commands: list[list[object]] = [["SELECT", db]] if select else []
+        commands.append(["SCAN", sample.cursor, "COUNT", count])
+        reply = (await link.pipeline(commands))[-1]
+        if isinstance(reply, Exception):
+            raise link.error(reply)
+        cursor, keys = integer(text(reply[0]), 0) or 0, list(reply[1])
+        sample.cursor = cursor
+        sample.scanned_in_pass += len(keys)
+        return keys, cursor == 0
+
+    async def _measure(
+        self,
+        link: Link,
+        db: int,
+        sample: DbSample,
+        keys: list[bytes],
+        *,
+        select: bool,
+        budget: SampleBudget,
+    ) -> None:
+        if not keys:
+            return
+        commands: list[list[object]] = [["SELECT", db]] if select else []
+        for key in keys:
+            commands.extend((["TYPE", key], ["PTTL", key], ["MEMORY", "USAGE", key]))
+        replies = await link.pipeline(commands)
+        replies = replies[1:] if select else replies
+        for index, key in enumerate(keys):
+            type_reply, ttl_reply, memory_reply = replies[3 * index : 3 * index + 3]
+            if isinstance(type_reply, Exception):
+                continue
+            key_type = text(type_reply)
+            if key_type == "none":  # expired or deleted between SCAN and TYPE
+                sample.records.pop(key, None)
+                sample.biggest.pop(key, None)
+                continue
+            record = KeyRecord(
+                key=key,
+                name=display_key(key),
+                type=key_type,
+                memory_bytes=None if isinstance(memory_reply, Exception) else integer(memory_reply),
+                ttl_ms=_ttl(ttl_reply),
+                seen_pass=sample.pass_no,
+            )
+            sample.records[key] = record
+            sample.records.move_to_end(key)
+            self._track_big(sample, record)
+        while len(sample.records) > budget.reservoir:
+            sample.records.popitem(last=False)
+
+    def _track_big(self, sample: DbSample, record: KeyRecord) -> None:
+        if record.memory_bytes is None:
+            return
+        if len(sample.biggest) < BIGGEST or record.key in sample.biggest:
+            sample.biggest[record.key] = record
+            return
+        smallest = min(sample.biggest.values(), key=lambda r: r.memory_bytes or 0)
+        if (smallest.memory_bytes or 0) < record.memory_bytes:
+            del sample.biggest[smallest.key]
+            sample.biggest[record.key] = record
+
+    def _finish_pass(self, sample: DbSample) -> None:
+        """A full SCAN ended: keys not seen during it are gone from the server."""
+        for key in [k for k, r in sample.records.items() if r.seen_pass < sample.pass_no]:
+            del sample.records[key]
+        for key in [k for k, r in sample.biggest.items() if r.seen_pass < sample.pass_no]:
+            del sample.biggest[key]
+        sample.pass_no += 1
+        sample.scanned_in_pass = 0
+
+    def records(self) -> Iterable[tuple[int, KeyRecord]]:
+        """Every key measured and still held: the reservoir and the biggest keys."""
+        for db, sample in self.dbs.items():
+            for record in sample.records.values():
+                yield db, record
+            for key, record in sample.biggest.items():
+                if key not in sample.records:
+                    yield db, record
+
+    def patterns(self, db_sizes: dict[int, int], *, node: str | None) -> list[KeyPattern]:
+        """One KeyPattern per pattern and database, estimated from the sample."""
+        rows: list[KeyPattern] = []
+        for db, sample in sorted(self.dbs.items()):
+            records = list(sample.records.values())
+            big = [r for k, r in sample.biggest.items() if k not in sample.records]
+            if not records and not big:
+                continue
+            if len(self._tokens) > 4 * self.budget.reservoir * max(len(self.dbs), 1):
+                self._tokens.clear()  # bounded cache of split key names
+            grouping = group_keys((r.name for r in (*records, *big)), token_cache=self._tokens)
+            groups: dict[str, list[KeyRecord]] = {}
+            for record in records:
+                groups.setdefault(grouping.of(record.name), []).append(record)
+            big_groups: dict[str, list[KeyRecord]] = {}
+            for record in (*big, *(r for k, r in sample.biggest.items() if k in sample.records)):
+                big_groups.setdefault(grouping.of(record.name), []).append(record)
+            size = db_sizes.get(db, len(records))
+            complete = sample.pass_no > 0 and len(records) >= size
+            for pattern in {*groups, *big_groups}:
+                rows.append(
+                    _pattern_row(
+                        pattern,
+                        groups.get(pattern, []),
+                        big_groups.get(pattern, []),
+                        sampled=len(records),
+                        db_size=size,
+                        db=db,
+                        node=node,
+                        complete=complete,
+                    )
+                )
+        rows.sort(key=lambda p: (-(p.memory_bytes or 0), p.pattern))
+        return rows
+
+
+def _ttl(reply: object) -> int:
+    """PTTL in ms; -1 (no expiry) when unknown."""
+    if isinstance(reply, Exception):
+        return -1
+    value = integer(reply)
+    return -1 if value is None else value
+
+
+def _pattern_row(
+    pattern: str,
+    members: list[KeyRecord],
+    big: list[KeyRecord],
+    *,
+    sampled: int,
+    db_size: int,
+    db: int,
+    node: str | None,
+    complete: bool,
+) -> KeyPattern:
+    """Counts come from the sample; the tracked biggest keys count with their exact size and
+    the rest is extrapolated from the typical (not tracked) keys, so that one huge key in the
+    sample does not multiply into a huge pattern."""
+    big_keys = {r.key for r in big}
+    known = list({r.key: r for r in (*members, *big)}.values())
+    share = len(members) / sampled if sampled else 0.0
+    estimated = len(known) if complete else max(round(db_size * share), len(known))
+    typical = [r.memory_bytes for r in members if r.key not in big_keys and r.memory_bytes]
+    mean = sum(typical) / len(typical) if typical else None
+    big_bytes = sum(r.memory_bytes or 0 for r in big)
+    rest = max(estimated - len(big), 0)
+    memory = big_bytes + (round(mean * rest) if mean is not None else 0)
+    biggest = max(known, key=lambda r: r.memory_bytes or 0)
+    types = Counter(r.type for r in known)
+    main_type = types.most_common(1)[0][0] if len(types) == 1 else "mixed"
+    no_ttl = sum(1 for r in known if r.ttl_ms < 0)
+    ttls = [r.ttl_ms for r in known if r.ttl_ms >= 0]
+    return KeyPattern(
+        pattern=pattern,
+        database=f"db{db}",
+        type=main_type,
+        sampled_keys=len(members),
+        estimated_keys=estimated,
+        memory_bytes=memory if (mean is not None or big) else None,
+        no_ttl_share=no_ttl / len(known),
+        biggest_key=biggest.name,
+        biggest_key_bytes=biggest.memory_bytes,
+        node=node,
+        extra=frozen(
+            types=dict(types),
+            share=share,
+            mean_bytes=None if mean is None else round(mean),
+            tracked_big_keys=len(big),
+            avg_ttl_s=(sum(ttls) / len(ttls) / 1000) if ttls else None,
+            exact=complete,
+            biggest_key_quoted=quote_arg(biggest.key),
+        ),
+    )
