@@ -67,6 +67,23 @@ from dbtop.model import (
 
 T = TypeVar("T")
 
+#: what each guarded read is for: the pane whose notice says it is missing
+FEATURE_OF = {
+    "replication": "server",
+    "database_size": "server",
+    "processlist": "sessions",
+    "process": "locks",
+    "row_locks": "locks",
+    "metadata_locks": "locks",
+    "wait_times": "locks",
+    "performance_schema": "statements",
+    "slow_log": "statements",
+    "statistics": "indexes",
+    "tables": "indexes",
+    "index_sizes": "indexes",
+    "userstat": "indexes",
+}
+
 #: information_schema.STATISTICS / TABLES are re-read this often (seconds)
 STRUCTURE_TTL_S = 60.0
 #: the slow log table (a CSV scan) is re-read this often
@@ -269,7 +286,7 @@ class MySQLEngine:
         )
         self._process = await self._probe_ok(link, features.PROBE_PROCESS)
         if not self._process:
-            self._denied["sessions"] = features.denied(
+            self._denied["process"] = features.denied(
                 "sessions",
                 "only dbtop's own sessions are visible, with no transactions or lock waits",
                 self._grants.process(),
@@ -283,7 +300,7 @@ class MySQLEngine:
         if flavor.performance_schema:
             self._digests_ok = await self._probe_ok(link, features.PROBE_DIGESTS)
             if not self._digests_ok:
-                self._denied["statements"] = features.denied(
+                self._denied["performance_schema"] = features.denied(
                     "statements",
                     "performance_schema is on but this account cannot read it: no digests, "
                     "index usage or metadata-lock holders",
@@ -323,7 +340,7 @@ class MySQLEngine:
 
     async def _guard(
         self,
-        feature: str,
+        key: str,
         what: str,
         call: Callable[[], Awaitable[T]],
         default: T,
@@ -332,8 +349,9 @@ class MySQLEngine:
     ) -> T:
         """``call()``, or ``default`` with a notice: a missing privilege disables the feature
         for good (the notice names the grant), a timeout only for this poll."""
-        if feature in self._denied:
+        if key in self._denied:
             return default
+        feature = FEATURE_OF.get(key, key)
         try:
             return await call()
         except pymysql.err.MySQLError as exc:
@@ -341,7 +359,7 @@ class MySQLEngine:
             if code in LOST_CODES:
                 raise
             if code in PRIVILEGE_CODES and grant is not None:
-                self._denied[feature] = features.denied(feature, what, grant)
+                self._denied[key] = features.denied(feature, what, grant)
                 self._capabilities = self._build_capabilities()
                 return default
             if code in TIMEOUT_CODES:
@@ -378,7 +396,7 @@ class MySQLEngine:
         own = self.own_ids()
 
         replica_rows = await self._guard(
-            "server",
+            "replication",
             "replication status",
             lambda: self._replica_status(link),
             [],
@@ -388,7 +406,7 @@ class MySQLEngine:
         role, lag, replica = server_mod.replication(replica_rows)
 
         rows = await self._guard(
-            "sessions",
+            "processlist",
             "the process list",
             lambda: link.fetch(session_mod.processlist_sql(flavor, use_threads=self._use_threads)),
             [],
@@ -398,7 +416,7 @@ class MySQLEngine:
         programs: dict[str, str] = {}
         if self._use_threads:
             program_rows = await self._guard(
-                "statements",
+                "performance_schema",
                 "connection attributes",
                 lambda: link.fetch(session_mod.PROGRAM_NAMES),
                 [],
@@ -412,7 +430,7 @@ class MySQLEngine:
         if self._process:
             trx = session_mod.transactions(
                 await self._guard(
-                    "locks",
+                    "process",
                     "InnoDB transactions",
                     lambda: link.fetch(session_mod.TRANSACTIONS),
                     [],
@@ -437,7 +455,7 @@ class MySQLEngine:
         if flavor.performance_schema and self._digests_ok:
             statements = digest_mod.statements(
                 await self._guard(
-                    "statements",
+                    "performance_schema",
                     "statement digests",
                     lambda: link.fetch(digest_mod.digest_sql(flavor)),
                     [],
@@ -516,7 +534,7 @@ class MySQLEngine:
         else:
             sql, grant = lock_mod.INNODB_LOCK_WAITS, grants.process()
         rows = await self._guard(
-            "locks", "InnoDB lock waits", lambda: link.fetch(sql), [], notices, grant
+            "row_locks", "InnoDB lock waits", lambda: link.fetch(sql), [], notices, grant
         )
         return lock_mod.row_lock_edges(rows)
 
@@ -527,16 +545,26 @@ class MySQLEngine:
         if not waiters:
             return []
         waited = {s.id: s.duration_s or 0.0 for s in waiters}
+        if flavor.mariadb and self._use_threads:
+            # performance_schema.threads counts whole seconds; MariaDB's PROCESSLIST has ms.
+            rows = await self._guard(
+                "wait_times", "wait times", lambda: link.fetch(lock_mod.MDL_WAIT_TIMES), [], notices
+            )
+            waited.update({str(r["ID"]): float(r["TIME_MS"]) / 1000.0 for r in rows})
         if flavor.mdl_instrumented:
             pending = await self._guard(
-                "locks", "metadata locks", lambda: link.fetch(lock_mod.MDL_PENDING), [], notices
+                "metadata_locks",
+                "metadata locks",
+                lambda: link.fetch(lock_mod.MDL_PENDING),
+                [],
+                notices,
             )
             objects = {(r.get("OBJECT_SCHEMA"), r.get("OBJECT_NAME")) for r in pending}
             if not objects:
                 return []
             where, args = lock_mod.objects_filter(objects, "ml.OBJECT_SCHEMA", "ml.OBJECT_NAME")
             rows = await self._guard(
-                "locks",
+                "metadata_locks",
                 "metadata locks",
                 lambda: link.fetch(lock_mod.MDL_ON_OBJECTS.format(objects=where), args),
                 [],
@@ -552,7 +580,7 @@ class MySQLEngine:
                 return []
             where, args = lock_mod.objects_filter(wanted, "TABLE_SCHEMA", "TABLE_NAME")
             rows = await self._guard(
-                "locks",
+                "metadata_locks",
                 "metadata locks (metadata_lock_info)",
                 lambda: link.fetch(lock_mod.MDL_PLUGIN.format(objects=where), args),
                 [],
@@ -585,7 +613,7 @@ class MySQLEngine:
         if self._slow is not None and now - self._slow[0] < SLOW_LOG_TTL_S:
             return self._slow[1]
         rows = await self._guard(
-            "statements",
+            "slow_log",
             "the slow log table",
             lambda: link.fetch(digest_mod.SLOW_LOG),
             [],
@@ -607,14 +635,14 @@ class MySQLEngine:
         now = time.monotonic()
         if self._structure is None or now - self._structure[0] >= STRUCTURE_TTL_S:
             stat_rows = await self._guard(
-                "indexes",
+                "statistics",
                 "index definitions",
                 lambda: link.fetch(index_mod.STATISTICS),
                 [],
                 notices,
             )
             table_rows = await self._guard(
-                "indexes", "table sizes", lambda: link.fetch(index_mod.TABLES), [], notices
+                "tables", "table sizes", lambda: link.fetch(index_mod.TABLES), [], notices
             )
             size_rows = await self._guard(
                 "index_sizes",
@@ -634,7 +662,7 @@ class MySQLEngine:
         usage: index_mod.Usage | None = None
         if flavor.performance_schema and self._digests_ok:
             rows = await self._guard(
-                "indexes",
+                "performance_schema",
                 "index usage",
                 lambda: link.fetch(index_mod.PFS_USAGE),
                 None,
@@ -644,14 +672,14 @@ class MySQLEngine:
             usage = index_mod.pfs_usage(rows) if rows is not None else None
         elif flavor.mariadb and flavor.userstat:
             idx_rows = await self._guard(
-                "indexes",
+                "userstat",
                 "index usage (userstat)",
                 lambda: link.fetch(index_mod.USERSTAT_INDEXES),
                 None,
                 notices,
             )
             tbl_rows = await self._guard(
-                "indexes",
+                "userstat",
                 "table usage (userstat)",
                 lambda: link.fetch(index_mod.USERSTAT_TABLES),
                 [],
@@ -673,7 +701,11 @@ class MySQLEngine:
         if self._db_size is not None and now - self._db_size[0] < DATABASE_SIZE_TTL_S:
             return self._db_size[1]
         rows = await self._guard(
-            "server", "database size", lambda: link.fetch(server_mod.DATABASE_SIZE_SQL), [], notices
+            "database_size",
+            "database size",
+            lambda: link.fetch(server_mod.DATABASE_SIZE_SQL),
+            [],
+            notices,
         )
         size = int(rows[0]["size"]) if rows and rows[0].get("size") is not None else None
         self._db_size = (now, size)

@@ -82,6 +82,12 @@ JOIN performance_schema.threads t ON t.THREAD_ID = ml.OWNER_THREAD_ID
 WHERE ml.LOCK_STATUS IN ('GRANTED', 'PENDING') AND ({objects})
 """
 
+#: MariaDB: millisecond wait times of the sessions waiting for a metadata lock
+MDL_WAIT_TIMES = """
+SELECT ID, TIME_MS FROM information_schema.PROCESSLIST
+WHERE STATE LIKE 'Waiting for%metadata lock'
+"""
+
 #: MariaDB's metadata_lock_info plugin: granted table locks ({objects} as above)
 MDL_PLUGIN = """
 SELECT THREAD_ID, LOCK_MODE, LOCK_DURATION, LOCK_TYPE, TABLE_SCHEMA, TABLE_NAME
@@ -193,10 +199,13 @@ def mdl_edges(locks: Iterable[MdlLock]) -> list[LockWait]:
                 if other.session == waiter.session or other is waiter:
                     continue
                 if other.pending:
+                    # Same wait time (a clock in whole seconds): the matrix is one-way for
+                    # the pairs that matter (a reader behind a pending ALTER), so a tie
+                    # counts as earlier without drawing a false ring.
                     earlier = (
                         waiter.order is not None
                         and other.order is not None
-                        and other.order < waiter.order
+                        and other.order <= waiter.order
                     )
                     if not earlier or not conflicts_with_pending(waiter.lock_type, other.lock_type):
                         continue
