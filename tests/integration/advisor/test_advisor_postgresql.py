@@ -270,7 +270,8 @@ async def test_hypothetical_indexes_are_reset_in_batches(advisor_conn):
 
     orders = TableRef("public", "orders")
     cols = ("customer_id", "shop_id", "product_code", "status", "created_at", "total")
-    candidates = [Candidate(orders, p) for p in permutations(cols, 3)][: HYPO_BATCH + 60]
+    candidates = [Candidate(orders, p) for p in permutations(cols, 4)][: HYPO_BATCH + 60]
+    assert len(candidates) == HYPO_BATCH + 60
     version = await advisor_conn.fetchval("SHOW server_version_num")
     oracle = PlannerOracle(advisor_conn, version=int(version), hypopg=True)
     await oracle.begin()
@@ -279,6 +280,13 @@ async def test_hypothetical_indexes_are_reset_in_batches(advisor_conn):
         assert (len(ok), bad) == (len(candidates), [])
         assert all(size > 0 for size in oracle.sizes.values())
         assert await advisor_conn.fetchval("SELECT count(*) FROM hypopg()") < HYPO_BATCH
+        assert oracle.resets >= 1
+        # and the what-if costing goes on past the reset, with indexes created again
+        (query,) = _queries()
+        await oracle.prepare([query])
+        with_index = await oracle.costs(frozenset(ok[:1]), [query])
+        without = await oracle.costs(frozenset(), [query])
+        assert with_index[query.id] < without[query.id]
     finally:
         await oracle.close()
     assert await advisor_conn.fetchval("SELECT count(*) FROM hypopg()") == 0
@@ -389,3 +397,10 @@ async def test_without_hypopg_a_table_read_well_is_left_alone(nohypo_conn):
 
 def test_fixture_databases_are_ours():
     assert url_for(DB).endswith("/dbtop_advisor")
+
+
+def _queries():
+    from dbtop.analysis.advisor import QueryInfo
+
+    text = "SELECT * FROM orders WHERE customer_id = $1 AND shop_id = $2 AND product_code = $3"
+    return [QueryInfo("q", text, 1, 1.0, extra={"params": 3})]

@@ -212,3 +212,18 @@ def test_key_column_limit():
     )
     result = generate(workload(query("q1", access)), AdvisorSettings(max_key_columns=3))
     assert max(len(c.columns) for c in result.candidates) == 3
+
+
+def test_estimated_size_follows_widths_rows_and_the_partial_predicate():
+    from dbtop.analysis.advisor import Candidate, estimated_size
+
+    facts = orders_facts(pk())
+    narrow = estimated_size(Candidate(ORDERS, ("shop_id",)), facts)
+    wide = estimated_size(Candidate(ORDERS, ("shop_id",), include=("note",)), facts)
+    # 1M entries of 8 aligned bytes plus 12 of overhead, pages 90% full
+    assert 20_000_000 < narrow < 25_000_000
+    assert wide > 10 * narrow
+    partial = estimated_size(
+        Candidate(ORDERS, ("customer_id",), where=("deleted_at IS NOT NULL",)), facts
+    )
+    assert partial < narrow / 10  # deleted_at is NULL in 95% of the rows

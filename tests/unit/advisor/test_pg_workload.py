@@ -259,3 +259,42 @@ def test_ddl_is_quoted_and_named_like_postgres():
     )
     long = Candidate(ORDERS, tuple(f"column_with_a_long_name_{n}" for n in range(4)))
     assert len(index_name(long, set()).encode()) <= 63
+
+
+def test_merge_probes_the_target_through_the_join_condition():
+    a = accesses(
+        "MERGE INTO orders o USING (VALUES ($1::int, $2::numeric)) AS v(cid, t) "
+        "ON o.customer_id = v.cid WHEN MATCHED THEN UPDATE SET total = v.t "
+        "WHEN NOT MATCHED THEN INSERT (customer_id, total) VALUES (v.cid, v.t)"
+    )
+    assert a[ORDERS]["join"] == ("customer_id",) and a[ORDERS]["selected"] is None
+
+
+def test_join_with_a_cte_or_a_subquery_column_is_a_join():
+    a = accesses(
+        "WITH recent AS (SELECT id FROM customers WHERE country = $1) "
+        "SELECT o.total FROM recent r JOIN orders o ON o.customer_id = r.id"
+    )
+    assert a[ORDERS]["join"] == ("customer_id",)
+    assert a[CUSTOMERS]["equality"] == ("country",)
+    sub = accesses(
+        "SELECT o.id FROM (SELECT id FROM customers WHERE active) c, orders o "
+        "WHERE customer_id = c.id"
+    )
+    assert sub[ORDERS]["join"] == ("customer_id",)
+
+
+@pytest.mark.parametrize(
+    "sql", ["BEGIN", "SET work_mem = '64MB'", "EXPLAIN SELECT 1", "INSERT INTO orders VALUES ($1)"]
+)
+def test_statements_no_index_helps_are_told_apart(sql):
+    from dbtop.engines.postgresql.workload import NothingToIndex
+
+    with pytest.raises(NothingToIndex):
+        analyze(sql, CATALOG)
+
+
+def test_own_statements_are_recognized():
+    from dbtop.engines.postgresql.workload import MARK, is_own
+
+    assert is_own(MARK + "SELECT 1") and not is_own("SELECT 1 /* app */")

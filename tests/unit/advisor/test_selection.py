@@ -181,3 +181,38 @@ async def test_heuristic_model_end_to_end():
     result = await select(w, generated.candidates, HeuristicOracle(w))
     assert {c.candidate.columns for c in result.chosen} == {("customer_id",), ("created_at",)}
     assert any(r.columns == ("status",) and "not selective" in r.reason for r in generated.rejected)
+
+
+P = Candidate(ORDERS, ("customer_id",), where=("deleted_at IS NULL",), lookups=1)
+COVER = Candidate(ORDERS, ("customer_id",), include=("total",), lookups=1)
+
+
+async def test_near_tie_goes_to_the_smaller_index():
+    # the partial index serves the statement as well as the full one, and is smaller
+    def rule(qid: str, s: frozenset[Candidate]) -> float:
+        return 20.5 if P in s else 20 if A in s else 1000
+
+    w = workload(query("q1", TableAccess(ORDERS, equality=("customer_id",))))
+    result = await select(w, [A, P], TableOracle(rule), sizes={A: 2_000_000, P: 200_000})
+    assert [c.candidate for c in result.chosen] == [P]
+    (loser,) = result.rejected
+    assert loser.where is None and "made redundant by" in loser.reason
+
+
+async def test_a_clearly_better_index_wins_over_a_smaller_one():
+    # the covering index leaves a third of the plain one's cost: no tie, whatever the size
+    def rule(qid: str, s: frozenset[Candidate]) -> float:
+        return 10 if COVER in s else 30 if A in s else 1000
+
+    w = workload(query("q1", TableAccess(ORDERS, equality=("customer_id",))))
+    result = await select(w, [A, COVER], TableOracle(rule), sizes={A: 1, COVER: 10**9})
+    assert [c.candidate for c in result.chosen] == [COVER]
+
+
+async def test_without_sizes_fewer_columns_win_a_tie():
+    def rule(qid: str, s: frozenset[Candidate]) -> float:
+        return 20 if (A in s or AB in s) else 1000
+
+    w = workload(query("q1", TableAccess(ORDERS, equality=("customer_id", "shop_id"))))
+    result = await select(w, [AB, A], TableOracle(rule))
+    assert [c.candidate for c in result.chosen] == [A]
