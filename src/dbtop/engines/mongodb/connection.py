@@ -1,0 +1,253 @@
+"""The monitor's client: options that keep it cheap, the address shown, errors in one line.
+
+``mongodb://`` and ``mongodb+srv://`` URLs go to ``pymongo.AsyncMongoClient`` as they are, so
+credentials, ``authSource``, TLS options and ``replicaSet`` work as pymongo takes them; dbtop
+only adds its own options (application name, timeouts, a small pool) on top.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from pymongo import AsyncMongoClient
+from pymongo.errors import (
+    AutoReconnect,
+    ConfigurationError,
+    ConnectionFailure,
+    ExecutionTimeout,
+    InvalidURI,
+    NetworkTimeout,
+    OperationFailure,
+    ProtocolError,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
+
+from dbtop.engines.base import ConnectOptions
+from dbtop.errors import (
+    AuthError,
+    ConnectError,
+    DbtopError,
+    PrivilegeError,
+    QueryError,
+    UsageError,
+)
+
+#: connections the monitor may open at once (commands run concurrently within a poll)
+POOL_SIZE = 4
+#: the default port when a URL names none
+DEFAULT_PORT = 27017
+
+#: server error codes
+AUTHENTICATION_FAILED = 18
+UNAUTHORIZED = 13
+MAX_TIME_MS_EXPIRED = 50
+COMMAND_NOT_FOUND = 59
+NAMESPACE_NOT_FOUND = 26
+COMMAND_NOT_SUPPORTED_ON_VIEW = 166
+ILLEGAL_OPERATION = 20
+
+MONITOR_ROLE_HINT = (
+    "grant the clusterMonitor role (it covers $currentOp of all users, serverStatus, "
+    "$indexStats, $collStats and reading system.profile)"
+)
+
+_TIMEOUTS_NOTE = re.compile(r"\s*\(configured timeouts:[^)]*\)")
+
+
+@dataclass(frozen=True, slots=True)
+class UrlParts:
+    scheme: str
+    user: str | None
+    hosts: tuple[str, ...]
+    database: str | None
+    options: str
+
+
+def split_url(url: str) -> UrlParts:
+    """The parts of a MongoDB URL that dbtop shows; never the password.
+
+    Parsed by hand: pymongo's own parser resolves ``mongodb+srv`` names through DNS, and
+    ``urllib`` cannot take several hosts.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise UsageError("not a MongoDB URL: expected mongodb://host[:port][/database]")
+    scheme = scheme.lower()
+    if scheme not in ("mongodb", "mongodb+srv"):
+        raise UsageError(f"not a MongoDB URL scheme: {scheme!r} (mongodb or mongodb+srv)")
+    authority, _, tail = rest.partition("/")
+    if "?" in authority:  # mongodb://host?opts without a slash
+        authority, _, query = authority.partition("?")
+        tail = "?" + query
+    user: str | None = None
+    if "@" in authority:
+        userinfo, _, authority = authority.rpartition("@")
+        user = unquote(userinfo.partition(":")[0]) or None
+    hosts = tuple(unquote(h) for h in authority.split(",") if h)
+    if not hosts:
+        raise UsageError("the MongoDB URL names no host: mongodb://host[:port][/database]")
+    path, _, options = tail.partition("?")
+    database = unquote(path) or None
+    return UrlParts(scheme, user, hosts, database, options)
+
+
+def address_of(parts: UrlParts) -> str:
+    hosts = ",".join(parts.hosts)
+    text = f"{parts.user}@{hosts}" if parts.user else hosts
+    if parts.database:
+        text += f"/{parts.database}"
+    if parts.scheme == "mongodb+srv":
+        text += " (srv)"
+    return text
+
+
+def client_options(options: ConnectOptions, app_name: str, analyze_timeout_ms: int) -> dict:
+    """What dbtop sets on top of the URL's own options."""
+    connect_ms = max(int(options.connect_timeout_s * 1000), 1)
+    return {
+        "appname": app_name,
+        "serverSelectionTimeoutMS": connect_ms,
+        "connectTimeoutMS": connect_ms,
+        # Every command carries maxTimeMS; the socket timeout is the backstop for a server
+        # that stops answering, long enough for an explain that runs the query.
+        "socketTimeoutMS": max(options.statement_timeout_ms, analyze_timeout_ms) + connect_ms,
+        "maxPoolSize": POOL_SIZE,
+        "minPoolSize": 0,
+        "retryWrites": False,
+        # Dates outside Python's range (year 0, year 20000) come back as DatetimeMS instead
+        # of failing the whole reply; broken UTF-8 in a string is replaced, not fatal.
+        "datetime_conversion": "datetime_auto",
+        "unicode_decode_error_handler": "replace",
+    }
+
+
+def make_client(url: str, options: ConnectOptions, app_name: str, analyze_timeout_ms: int) -> Any:
+    try:
+        return AsyncMongoClient(url, **client_options(options, app_name, analyze_timeout_ms))
+    except (ConfigurationError, InvalidURI, ValueError, TypeError) as exc:
+        raise UsageError(f"bad MongoDB URL: {redact_message(str(exc))}") from None
+
+
+def redact_message(text: str) -> str:
+    """Driver messages may quote the URL: hide any password in it."""
+    return re.sub(r"(mongodb(?:\+srv)?://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+
+
+def _reason(error: BaseException | None, timeout_s: float) -> str:
+    if error is None:
+        return "no answer"
+    text = _TIMEOUTS_NOTE.sub("", str(error)).strip()
+    text = re.sub(r"^[^\s:]+:\d+:\s*", "", text)  # "host:port: " prefix
+    lowered = text.lower()
+    if isinstance(error, ProtocolError) or "message length" in lowered:
+        return f"it is not a MongoDB server (it answered with something else: {text})"
+    if "connection is already closed" in lowered or "connection closed" in lowered:
+        return (
+            "it closed the connection during the MongoDB handshake: not a MongoDB port, "
+            "or the server requires TLS (add tls=true to the URL)"
+        )
+    if isinstance(error, NetworkTimeout) or "timed out" in lowered:
+        return f"no answer to the MongoDB handshake within {timeout_s:g}s: is this a MongoDB port?"
+    if "refused" in lowered or "connect call failed" in lowered:
+        return "connection refused: is mongod or mongos running on this port?"
+    if "name or service not known" in lowered or "nodename nor servname" in lowered:
+        return "the host name does not resolve"
+    if "ssl" in lowered or "tls" in lowered or "certificate" in lowered:
+        return f"TLS handshake failed: {text}"
+    return text
+
+
+def describe_selection_failure(client: Any, timeout_s: float) -> str:
+    """Why no server could be selected, per server, from the driver's topology view."""
+    try:
+        topology = client.topology_description
+        servers = topology.server_descriptions()
+    except Exception:
+        return "no server answered"
+    reasons = []
+    for address, server in servers.items():
+        host = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+        if server.error is not None:
+            reasons.append(f"{host}: {_reason(server.error, timeout_s)}")
+    if reasons:
+        return "; ".join(reasons)
+    kind = getattr(topology, "topology_type_name", "")
+    if kind == "ReplicaSetNoPrimary":
+        return "the replica set has no primary (add readPreference=secondaryPreferred)"
+    return f"no suitable server ({kind or 'unknown topology'})"
+
+
+def translate(
+    exc: BaseException,
+    *,
+    action: str,
+    address: str,
+    client: Any = None,
+    timeout_s: float = 5.0,
+    user: str | None = None,
+    hint: str | None = None,
+) -> DbtopError:
+    """A driver exception as one clear line (``action`` says what dbtop was doing)."""
+    if isinstance(exc, DbtopError):
+        return exc
+    if isinstance(exc, ServerSelectionTimeoutError):
+        why = describe_selection_failure(client, timeout_s) if client is not None else str(exc)
+        return ConnectError(f"cannot reach MongoDB at {address}: {why}")
+    if isinstance(exc, ExecutionTimeout):
+        return QueryError(f"{action}: the server stopped it at its time limit (maxTimeMS)")
+    if isinstance(exc, OperationFailure):
+        code = exc.code
+        message = redact_message(_errmsg(exc))
+        if code == AUTHENTICATION_FAILED:
+            who = f" for user {user!r}" if user else ""
+            return AuthError(
+                f"authentication failed{who} at {address}: check the user name, the password "
+                "and authSource (the database the user was created in)"
+            )
+        if code == UNAUTHORIZED or "not authorized" in message.lower():
+            return PrivilegeError(f"{action}: {message}; {hint or MONITOR_ROLE_HINT}")
+        if code == MAX_TIME_MS_EXPIRED:
+            return QueryError(f"{action}: the server stopped it at its time limit (maxTimeMS)")
+        code_name = _details(exc).get("codeName")
+        name = f" ({code_name})" if code_name else ""
+        return QueryError(f"{action}: {message}{name}")
+    if isinstance(exc, AutoReconnect | ConnectionFailure):
+        return ConnectError(
+            f"lost the connection to MongoDB at {address} ({action}): {_reason(exc, timeout_s)}"
+        )
+    if isinstance(exc, ConfigurationError):
+        return UsageError(f"MongoDB configuration: {redact_message(str(exc))}")
+    if isinstance(exc, PyMongoError):
+        return QueryError(f"{action}: {redact_message(str(exc))}")
+    if isinstance(exc, TimeoutError):
+        return ConnectError(f"MongoDB at {address} gave no answer in time ({action})")
+    raise exc
+
+
+def _details(exc: OperationFailure) -> Mapping[str, Any]:
+    details = exc.details
+    return details if isinstance(details, Mapping) else {}
+
+
+def _errmsg(exc: OperationFailure) -> str:
+    message = _details(exc).get("errmsg")
+    return str(message) if message else str(exc).split(", full error:")[0]
+
+
+def is_code(exc: BaseException, *codes: int) -> bool:
+    return isinstance(exc, OperationFailure) and exc.code in codes
+
+
+def is_unauthorized(exc: BaseException) -> bool:
+    return isinstance(exc, OperationFailure) and (
+        exc.code == UNAUTHORIZED or "not authorized" in _errmsg(exc).lower()
+    )
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    return isinstance(exc, ServerSelectionTimeoutError | AutoReconnect | ConnectionFailure)
