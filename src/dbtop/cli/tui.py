@@ -1,0 +1,124 @@
+"""``dbtop [URL]``: the live UI (the default command).
+
+``run_app`` is also what ``dbtop demo`` calls once its database is up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+
+from dbtop.cli.common import add_url_argument, connect_options
+from dbtop.engines.registry import create_engine
+from dbtop.errors import ConnectError, DbtopError
+from dbtop.poller import INTERVALS
+
+HELP = (
+    "Watch the server live: sessions, slow queries, indexes and locks, with one-key kill, "
+    "explain and index suggestions (press ? inside for every key)."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_url_argument(parser)
+    add_ui_arguments(parser)
+
+
+def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
+    """The UI's own options; ``dbtop demo`` adds them too."""
+    parser.add_argument(
+        "--interval",
+        "-i",
+        type=_interval,
+        default=2.0,
+        metavar="S",
+        help=f"seconds between snapshots (default 2; + and - step through "
+        f"{', '.join(f'{i:g}' for i in INTERVALS)})",
+    )
+    parser.add_argument(
+        "--theme",
+        default=None,
+        metavar="NAME",
+        help="dark (default), light, ansi (16 terminal colours; the default under NO_COLOR), "
+        "a theme in ~/.config/dbtop/themes, a Textual theme name, or a .toml file",
+    )
+    parser.add_argument(
+        "--layout",
+        choices=("auto", "grid", "tabs"),
+        default="auto",
+        help="grid: all four panes at once; tabs: one at a time; auto (default): grid from "
+        "160x45 up",
+    )
+    parser.add_argument(
+        "--all", action="store_true", help="start with idle sessions shown (a toggles)"
+    )
+    parser.add_argument(
+        "--long-query",
+        type=_interval,
+        default=10.0,
+        metavar="S",
+        help="an active statement running this long stands out (default 10)",
+    )
+
+
+def _interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be between 0.1 and 3600: {text!r}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_app(getattr(args, "url", None), args)
+
+
+def run_app(
+    url: str | None,
+    args: argparse.Namespace,
+    *,
+    on_ready: Callable[[], object] | None = None,
+) -> int:
+    """Open the UI on ``url`` until the user quits; the exit status.
+
+    ``args`` carries the global options (``--read-only``, timeouts) and the UI's
+    (``--interval``, ``--theme`` …; missing ones take their defaults). ``on_ready`` is
+    called with no argument once, after the first snapshot is on screen. A first
+    connection that fails raises its DbtopError (one line, exit status 2).
+    """
+    # Imported here so `dbtop snapshot` and friends never pay for loading Textual.
+    from dbtop.ui.app import AppSettings, DbtopApp
+    from dbtop.ui.keymap import default_keymap_path, load_keymap
+    from dbtop.ui.screens.main import all_binding_ids
+
+    options = connect_options(args)
+    create_engine(url, options)  # a bad URL or scheme fails here, before the screen opens
+    settings = AppSettings(
+        interval_s=getattr(args, "interval", 2.0),
+        theme=getattr(args, "theme", None),
+        read_only=options.read_only,
+        layout=getattr(args, "layout", "auto"),
+        show_idle=getattr(args, "all", False),
+        long_query_s=getattr(args, "long_query", 10.0),
+        keymap=load_keymap(default_keymap_path(), all_binding_ids()),
+    )
+    app = DbtopApp(lambda: create_engine(url, options), settings, on_ready=on_ready)
+
+    async def main() -> int | None:
+        try:
+            return await app.run_async()
+        finally:
+            # Whatever ended the app (q, a signal, a crash), the server sees dbtop leave.
+            await app.stop_polling()
+
+    code = asyncio.run(main())
+    if app.fatal is not None:
+        if isinstance(app.fatal, DbtopError):
+            raise app.fatal
+        raise ConnectError(str(app.fatal) or type(app.fatal).__name__)
+    if code is None and app.return_code not in (None, 0):
+        return int(app.return_code)
+    return int(code or 0)

@@ -1,0 +1,197 @@
+"""The Textual app: owns the poller, the theme and the keymap; the main screen shows.
+
+Never freezes: the poller runs as a task on the app's event loop and hands each snapshot
+over as a message; every engine action goes through ``Poller.call`` in a worker, so no
+key waits on the server. Leaves no ghost: SIGHUP and SIGTERM end the app, and its exit
+closes the engine's connections (bounded in time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App
+from textual.message import Message
+from textual.theme import Theme
+
+from dbtop.engines.base import Engine
+from dbtop.poller import Poller, PollResult, PollStatus
+from dbtop.ui import theming
+from dbtop.ui.commands import DbtopCommands
+from dbtop.ui.screens.main import CSS_FILE as MAIN_CSS
+from dbtop.ui.screens.main import MainScreen
+
+#: how often the terminal is checked for having gone away (a dropped SSH session whose
+#: SIGHUP was lost), seconds
+TERMINAL_CHECK_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class AppSettings:
+    interval_s: float = 2.0
+    #: short name, theme name, built-in Textual theme or .toml path; None: the default
+    #: (or the ANSI theme when NO_COLOR is set)
+    theme: str | None = None
+    read_only: bool = False
+    #: "auto" (grid from 160x45 up), "grid" or "tabs"
+    layout: str = "auto"
+    show_idle: bool = False
+    long_query_s: float = 10.0
+    keymap: Mapping[str, str] = field(default_factory=dict)
+    user_themes_dir: Path | None = None
+
+
+class PollUpdated(Message):
+    def __init__(self, result: PollResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+class PollStatusChanged(Message):
+    def __init__(self, status: PollStatus) -> None:
+        super().__init__()
+        self.status = status
+
+
+class DbtopApp(App[int]):
+    TITLE = "dbtop"
+    CSS_PATH: ClassVar = [Path(__file__).with_suffix(".tcss"), MAIN_CSS]
+    COMMANDS: ClassVar = App.COMMANDS | {DbtopCommands}
+    COMMAND_PALETTE_BINDING = "ctrl+p"
+
+    def __init__(
+        self,
+        engine_factory: Callable[[], Engine],
+        settings: AppSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        on_ready: Callable[[], object] | None = None,
+        handle_signals: bool = True,
+    ) -> None:
+        self.settings = settings or AppSettings()
+        self.dbtop_themes: dict[str, Theme] = theming.load_themes(self.settings.user_themes_dir)
+        chosen = theming.resolve(theming.choose_theme_name(self.settings.theme), self.dbtop_themes)
+        super().__init__()
+        for theme in self.dbtop_themes.values():
+            self.register_theme(theme)
+        self.register_theme(chosen)
+        self.theme = chosen.name
+        # Over SSH an animation is latency and bandwidth for nothing.
+        self.animation_level = "none"
+        self.read_only = self.settings.read_only
+        self.clock = clock
+        self.poller = Poller(
+            engine_factory,
+            interval_s=self.settings.interval_s,
+            on_result=lambda result: self.post_message(PollUpdated(result)),
+            on_status=lambda status: self.post_message(PollStatusChanged(status)),
+            clock=clock,
+        )
+        self.latest_result: PollResult | None = None
+        #: the first connection failed: run_app reports it and exits with status 2
+        self.fatal: BaseException | None = None
+        self.main_screen: MainScreen | None = None
+        self._on_ready = on_ready
+        self._first_result_seen = False
+        self._handle_signals = handle_signals
+        self._poll_task: asyncio.Task[None] | None = None
+        self._stopped = False
+        if self.settings.keymap:
+            self.set_keymap(dict(self.settings.keymap))
+
+    # -- set-up and tear-down -----------------------------------------------------------
+
+    def get_default_screen(self) -> MainScreen:
+        screen = MainScreen(layout=self.settings.layout)
+        screen.view = screen.view.__class__(
+            show_idle=self.settings.show_idle, long_query_s=self.settings.long_query_s
+        )
+        self.main_screen = screen
+        return screen
+
+    def get_css_variables(self) -> dict[str, str]:
+        variables = theming.with_row_defaults(super().get_css_variables())
+        self.theme_variables = variables
+        return variables
+
+    def on_mount(self) -> None:
+        self._poll_task = asyncio.create_task(self.poller.run(), name="dbtop-poller")
+        if self._handle_signals:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGHUP, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.add_signal_handler(signum, self._signalled, signum)
+            self.set_interval(TERMINAL_CHECK_S, self._check_terminal)
+
+    def _signalled(self, signum: int) -> None:
+        self.exit(128 + signum)
+
+    def _check_terminal(self) -> None:
+        """Exit when the terminal is gone (its SIGHUP lost): never spin without one."""
+        try:
+            gone = not os.isatty(0) or os.getppid() == 1
+        except OSError:
+            gone = True
+        if gone:
+            self.exit(128 + signal.SIGHUP)
+
+    async def stop_polling(self) -> None:
+        """Stop the poller and close the connections; safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        await self.poller.stop()
+        task, self._poll_task = self._poll_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def on_unmount(self) -> None:
+        await self.stop_polling()
+        if self._handle_signals:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGHUP, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(signum)
+
+    async def action_quit(self) -> None:
+        await self.stop_polling()
+        self.exit(0)
+
+    # -- data from the poller -----------------------------------------------------------
+
+    def on_poll_updated(self, message: PollUpdated) -> None:
+        self.latest_result = message.result
+        if self.main_screen is not None and self.main_screen.is_mounted:
+            self.main_screen.apply_result(message.result)
+        if not self._first_result_seen:
+            self._first_result_seen = True
+            if self._on_ready is not None:
+                self.call_after_refresh(self._on_ready)
+
+    def on_poll_status_changed(self, message: PollStatusChanged) -> None:
+        status = message.status
+        if status.exception is not None and not status.connected_once:
+            # A first connection that fails (wrong password, no such host, server down)
+            # is the user's to fix: say it on one line and leave, like psql.
+            self.fatal = status.exception
+            self.exit(2)
+            return
+        if self.main_screen is not None and self.main_screen.is_mounted:
+            self.main_screen.apply_status(status)
+
+    # -- themes -------------------------------------------------------------------------
+
+    def use_theme(self, name: str) -> None:
+        theme = theming.resolve(name, self.dbtop_themes)
+        self.register_theme(theme)
+        self.theme = theme.name

@@ -1,0 +1,77 @@
+"""Short human figures for table cells: sizes, durations, counts, rates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+def human_bytes(value: float | None) -> str:
+    if value is None:
+        return "-"
+    size = float(value)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(size) < 1024 or unit == "PB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} PB"
+
+
+def human_seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 0:
+        value = 0.0
+    if value < 1:
+        return f"{value * 1000:.0f}ms"
+    if value < 100:
+        return f"{value:.1f}s"
+    minutes, seconds = divmod(int(value), 60)
+    if minutes < 100:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes:02d}m"
+    return f"{hours // 24}d{hours % 24:02d}h"
+
+
+def human_ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 1:
+        return f"{value:.3f}ms"
+    if value < 1000:
+        return f"{value:.1f}ms"
+    return human_seconds(value / 1000)
+
+
+def count(value: float | None) -> str:
+    """A count with thousands separators; large ones shortened (12.3M)."""
+    if value is None:
+        return "-"
+    magnitude = abs(value)
+    if magnitude >= 1e9:
+        return f"{value / 1e9:.1f}G"
+    if magnitude >= 1e7:
+        return f"{value / 1e6:.1f}M"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.1f}"
+
+
+def rate(value: float | None) -> str:
+    """A per-second figure: blank when unknown, two decimals when small."""
+    if value is None:
+        return ""
+    if value == 0:
+        return "0"
+    if abs(value) < 10:
+        return f"{value:.2f}"
+    return count(round(value, 1))
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def clock(value: datetime | None) -> str:
+    return "-" if value is None else value.strftime("%H:%M:%S")

@@ -1,0 +1,1 @@
+"""The four panes (sessions, slow queries, indexes, locks): one module each."""

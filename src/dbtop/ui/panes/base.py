@@ -1,0 +1,157 @@
+"""What every pane shares: a bordered box titled with its number and the engine's label,
+the notices that concern it, one or more row tables, and the selection the action keys
+(kill, explain, details) act on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from dbtop.model import Notice, PaneLabels
+from dbtop.poller import PollResult
+from dbtop.safetext import one_line
+from dbtop.ui.widgets.rowtable import RowTable
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The row under the cursor, as the action keys see it."""
+
+    #: "session", "statement", "slow_event", "index", "table", "key_pattern", "lock"
+    kind: str
+    title: str
+    item: Any
+    session_id: str | None = None
+    #: the text ``e`` explains when there is no session to explain
+    query: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ViewOptions:
+    """The user's view choices that change what a pane shows."""
+
+    show_idle: bool = False
+    #: an active statement running longer than this stands out
+    long_query_s: float = 10.0
+
+
+class Pane(Vertical):
+    """Base of the four panes; subclasses fill :meth:`compose_tables` and :meth:`update`."""
+
+    DEFAULT_CSS = Path(__file__).with_name("pane.tcss").read_text(encoding="utf-8")
+
+    pane_id: ClassVar[str]
+    number: ClassVar[int]
+    #: ``Notice.feature`` values shown on this pane
+    features: ClassVar[frozenset[str]]
+
+    def __init__(self) -> None:
+        super().__init__(id=f"pane-{self.pane_id}", classes="pane")
+        self.result: PollResult | None = None
+        self._pane_label = self.default_label(PaneLabels())
+        self._counts = ""
+        self._update_title()
+
+    # -- subclass hooks -----------------------------------------------------------------
+
+    def default_label(self, labels: PaneLabels) -> str:
+        raise NotImplementedError
+
+    def compose_tables(self) -> ComposeResult:
+        raise NotImplementedError
+
+    def update(self, result: PollResult, view: ViewOptions) -> None:
+        """Show ``result``; called only while the pane is on screen (or about to be)."""
+        raise NotImplementedError
+
+    def selection(self) -> Selection | None:
+        raise NotImplementedError
+
+    def refresh_counts(self) -> None:
+        """Recompute the row counts in the border (after an update or a new filter)."""
+        parts = []
+        for table in self.visible_tables:
+            shown = f"{table.row_count}"
+            if table.row_count != table.total_count:
+                shown += f" of {table.total_count}"
+            shown += f" {table.noun}"
+            if table.filter_text:
+                shown += f" /{table.filter_text}"
+            parts.append(shown)
+        self.set_counts(" · ".join(parts))
+
+    # -- shared behaviour ---------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="pane-notices")
+        yield from self.compose_tables()
+
+    @property
+    def label(self) -> str:
+        return self._pane_label
+
+    @property
+    def tables(self) -> list[RowTable]:
+        return list(self.query(RowTable))
+
+    @property
+    def visible_tables(self) -> list[RowTable]:
+        return [t for t in self.tables if t.display]
+
+    @property
+    def active_table(self) -> RowTable | None:
+        """The table the user is in (focused), else the first one shown."""
+        focused = self.screen.focused if self.is_attached else None
+        for table in self.visible_tables:
+            if table is focused:
+                return table
+        visible = self.visible_tables
+        return visible[0] if visible else None
+
+    def show(self, result: PollResult, view: ViewOptions) -> None:
+        self.result = result
+        self._pane_label = self.default_label(result.snapshot.capabilities.labels)
+        snapshot = result.snapshot
+        self._show_notices(
+            n
+            for n in (*snapshot.capabilities.notices, *snapshot.notices)
+            if n.feature in self.features
+        )
+        self.update(result, view)
+        self._update_title()
+
+    def set_counts(self, text: str) -> None:
+        self._counts = text
+        self._update_title()
+
+    def _update_title(self) -> None:
+        self.border_title = f"{self.number} {self._pane_label}"
+        self.border_subtitle = self._counts or None
+
+    def _show_notices(self, notices: Iterable[Notice]) -> None:
+        lines = [
+            Text("! ")
+            + Text(one_line(n.message))
+            + (Text(" — " + one_line(n.hint)) if n.hint else Text(""))
+            for n in notices
+        ]
+        box = self.query_one(".pane-notices", Static)
+        box.update(Text("\n").join(lines) if lines else "")
+        box.display = bool(lines)
+
+    def focus_table(self) -> None:
+        table = self.active_table
+        if table is not None:
+            table.focus()
+
+
+def natural(value: str) -> tuple[int, int | str]:
+    """Numeric ids sort as numbers, others as text, in one comparable key."""
+    return (0, int(value)) if value.isdigit() else (1, value.casefold())

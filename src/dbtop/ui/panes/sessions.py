@@ -1,0 +1,177 @@
+"""Sessions: who is connected and what each one is doing right now.
+
+Rows stand out by what matters in an incident, most urgent first: a root blocker (alarm),
+a session waiting on a lock, one that blocks others, an idle-in-transaction one, a long
+running statement. The one-letter flag column says the same without colour (NO_COLOR,
+monochrome terminals): B root blocker, b blocks others, W waits on a lock, T idle in
+transaction, L long running, * dbtop's own connection.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+
+from dbtop.analysis.lockgraph import LockForest
+from dbtop.model import PaneLabels, Session
+from dbtop.poller import PollResult
+from dbtop.safetext import one_line
+from dbtop.ui.format import human_seconds
+from dbtop.ui.panes.base import Pane, Selection, ViewOptions, natural
+from dbtop.ui.widgets.rowtable import Column, Row, RowTable
+
+COLUMNS = (
+    Column("flag", "", 2, sortable=True),
+    Column("id", "id", 8, align="right", descending=False),
+    Column("user", "user", 10, optional=5, descending=False),
+    Column("database", "database", 10, optional=6, descending=False),
+    Column("application", "application", 12, optional=8, descending=False),
+    Column("client", "client", 15, optional=9, descending=False),
+    Column("state", "state", 13, descending=False),
+    Column("duration", "time", 7, align="right"),
+    Column("xact", "xact", 7, align="right", optional=7),
+    Column("wait", "wait", 16, optional=4, descending=False),
+    Column("blocked_by", "blocked by", 10, optional=3, descending=False),
+    Column("query", "query", 20, flex=True, descending=False),
+)
+#: cells longer than this are cut before they reach the table (the details show all)
+QUERY_CELL = 400
+#: a statement running at least this long gets its time cell highlighted
+SLOWISH_S = 1.0
+
+_FLAG_RANK = {"B": 6, "W": 5, "b": 4, "T": 3, "L": 2, "": 1, "*": 0}
+
+
+def session_key(session: Session) -> str:
+    return f"{session.node}/{session.id}" if session.node else session.id
+
+
+def session_flag(session: Session, forest: LockForest, long_query_s: float) -> str:
+    if session.is_self:
+        return "*"
+    if session.id in forest.root_ids:
+        return "B"
+    if session.waiting_on_lock or session.blocked_by:
+        return "W"
+    if session.id in forest.blocker_ids:
+        return "b"
+    if session.in_transaction and session.is_idle:
+        return "T"
+    if not session.is_idle and (session.duration_s or 0) >= long_query_s:
+        return "L"
+    return ""
+
+
+_KIND_OF_FLAG = {"B": "alarm", "W": "warning", "b": "warning", "T": "idle-tx", "L": "long"}
+
+
+def session_row(session: Session, forest: LockForest, view: ViewOptions) -> Row:
+    flag = session_flag(session, forest, view.long_query_s)
+    kind = _KIND_OF_FLAG.get(flag, "muted" if session.is_idle or session.is_self else "")
+    duration = session.duration_s
+    blocked_by = ",".join(session.blocked_by)
+    cells = (
+        flag,
+        session.id,
+        one_line(session.user),
+        one_line(session.database),
+        one_line(session.application),
+        one_line(session.client),
+        one_line(session.state or session.kind),
+        human_seconds(duration) if duration is not None else "",
+        human_seconds(session.xact_age_s) if session.xact_age_s is not None else "",
+        one_line(session.wait),
+        one_line(blocked_by),
+        one_line(session.query, QUERY_CELL),
+    )
+    time_kind = ""
+    if not session.is_idle and duration is not None and duration >= SLOWISH_S and not kind:
+        time_kind = "long" if duration >= view.long_query_s else "warning"
+    return Row(
+        key=session_key(session),
+        cells=cells,
+        sort=(
+            _FLAG_RANK.get(flag, 1),
+            natural(session.id),
+            cells[2],
+            cells[3],
+            cells[4],
+            cells[5],
+            cells[6],
+            duration,
+            session.xact_age_s,
+            cells[9],
+            cells[10],
+            cells[11],
+        ),
+        kind=kind,
+        cell_kinds=("", "", "", "", "", "", "", time_kind) if time_kind else (),
+    )
+
+
+class SessionsPane(Pane):
+    pane_id: ClassVar[str] = "sessions"
+    number: ClassVar[int] = 1
+    features: ClassVar[frozenset[str]] = frozenset({"sessions", "kill", "activity"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_key: dict[str, Session] = {}
+        self._idle_hidden = 0
+
+    def default_label(self, labels: PaneLabels) -> str:
+        return labels.sessions
+
+    def compose_tables(self) -> ComposeResult:
+        yield RowTable(
+            COLUMNS,
+            sort_column="duration",
+            empty_message="no session to show (a shows idle ones)",
+            id="sessions-table",
+        )
+
+    def update(self, result: PollResult, view: ViewOptions) -> None:
+        forest = result.forest
+        shown: dict[str, Session] = {}
+        rows: list[Row] = []
+        idle_hidden = 0
+        for session in result.snapshot.sessions:
+            if (
+                not view.show_idle
+                and session.is_idle
+                and not session.in_transaction
+                and session.id not in forest.blocker_ids
+            ):
+                idle_hidden += 1
+                continue
+            row = session_row(session, forest, view)
+            shown[row.key] = session
+            rows.append(row)
+        self._by_key = shown
+        self._idle_hidden = idle_hidden
+        self.query_one(RowTable).set_rows(rows)
+        self.refresh_counts()
+
+    def refresh_counts(self) -> None:
+        table = self.query_one(RowTable)
+        total = len(self.result.snapshot.sessions) if self.result else 0
+        counts = f"{table.row_count} of {total}"
+        if self._idle_hidden:
+            counts += f" · {self._idle_hidden} idle hidden"
+        if table.filter_text:
+            counts += f" · /{table.filter_text}"
+        self.set_counts(counts)
+
+    def selection(self) -> Selection | None:
+        key = self.query_one(RowTable).cursor_key
+        session = self._by_key.get(key) if key else None
+        if session is None:
+            return None
+        return Selection(
+            "session",
+            f"{self.label[:-1] if self.label.endswith('s') else self.label} {session.id}",
+            session,
+            session_id=session.id,
+            query=session.query,
+        )

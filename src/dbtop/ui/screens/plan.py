@@ -1,0 +1,163 @@
+"""The plan view: the plan as a tree with cost, rows and (when analyzed) actual time, the
+costliest node highlighted, and the raw JSON one key (``j``) away.
+
+"Costliest" is the node's own share (its cost or time minus its children's), so the
+answer is the Seq Scan that hurts, not the root that contains everything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, LoadingIndicator, Static, TextArea, Tree
+from textual.widgets.tree import TreeNode
+
+from dbtop.errors import DbtopError
+from dbtop.model import Plan, PlanNode, to_jsonable
+from dbtop.safetext import literal, one_line
+
+
+def own_cost(node: PlanNode, analyzed: bool) -> float:
+    """What this node costs by itself, without its children."""
+    if analyzed and node.actual_ms is not None:
+        total = node.actual_ms * (node.loops or 1)
+        children = sum((c.actual_ms or 0.0) * (c.loops or 1) for c in node.children)
+    else:
+        total = node.total_cost or 0.0
+        children = sum(c.total_cost or 0.0 for c in node.children)
+    return max(total - children, 0.0)
+
+
+def costliest(plan: Plan) -> PlanNode:
+    return max(plan.root.walk(), key=lambda n: own_cost(n, plan.analyzed))
+
+
+def node_label(node: PlanNode, *, hot: bool) -> Text:
+    label = Text(one_line(node.name), style="bold")
+    figures = []
+    if node.total_cost is not None:
+        figures.append(f"cost {node.startup_cost or 0:.2f}..{node.total_cost:.2f}")
+    if node.rows is not None:
+        figures.append(f"rows {node.rows:,.0f}")
+    if node.actual_ms is not None:
+        figures.append(f"actual {node.actual_ms:,.3f}ms")
+    if node.actual_rows is not None:
+        figures.append(f"actual rows {node.actual_rows:,.0f}")
+    if node.loops not in (None, 1):
+        figures.append(f"loops {node.loops}")
+    if figures:
+        label.append("  " + "  ".join(figures), style="dim" if not hot else "")
+    if hot:
+        label.append("  ◀ costliest", style="bold")
+        label.stylize("reverse")
+    if node.detail:
+        label.append("  ")
+        label.append(one_line(node.detail, 200), style="italic")
+    return label
+
+
+class PlanScreen(Screen[None]):
+    CSS_PATH = Path(__file__).with_suffix(".tcss")
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "close", "Close", id="plan.close"),
+        Binding("j", "toggle_json", "Raw JSON", id="plan.json"),
+        Binding("c", "copy", "Copy", id="plan.copy"),
+    ]
+
+    def __init__(self, title: str, load: Callable[[], Awaitable[Plan]]) -> None:
+        super().__init__()
+        self._title = title
+        self._load = load
+        self.plan: Plan | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="plan-box") as box:
+            box.border_title = one_line(self._title)
+            yield Static("", id="plan-query")
+            with ContentSwitcher(initial="plan-loading", id="plan-switcher"):
+                yield LoadingIndicator(id="plan-loading")
+                yield Static("", id="plan-error")
+                tree: Tree[PlanNode] = Tree(Text("plan"), id="plan-tree")
+                tree.show_root = False
+                yield tree
+                area = TextArea("", read_only=True, show_line_numbers=True, id="plan-json")
+                area.cursor_blink = False
+                yield area
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.run_worker(self._fetch(), exclusive=True, group="plan")
+
+    async def _fetch(self) -> None:
+        try:
+            plan = await self._load()
+        except DbtopError as err:
+            self._show_error(str(err))
+            return
+        self.show_plan(plan)
+
+    def _show_error(self, message: str) -> None:
+        self.query_one("#plan-error", Static).update(Text("! " + one_line(message)))
+        self.query_one(ContentSwitcher).current = "plan-error"
+
+    def show_plan(self, plan: Plan) -> None:
+        self.plan = plan
+        flags = [
+            w
+            for w, on in (("analyzed, rolled back", plan.analyzed), ("generic", plan.generic))
+            if on
+        ]
+        head = Text(literal(plan.query).strip())
+        if flags:
+            head.append("\n(" + ", ".join(flags) + ")", style="italic")
+        for note in plan.notes:
+            head.append("\nnote: " + one_line(note), style="italic")
+        self.query_one("#plan-query", Static).update(head)
+        tree = self.query_one("#plan-tree", Tree)
+        tree.clear()
+        hot = costliest(plan)
+
+        def add(parent: TreeNode[PlanNode], node: PlanNode) -> None:
+            label = node_label(node, hot=node is hot)
+            if node.children:
+                branch = parent.add(label, data=node, expand=True)
+                for child in node.children:
+                    add(branch, child)
+            else:
+                parent.add_leaf(label, data=node)
+
+        add(tree.root, plan.root)
+        tree.root.expand()
+        raw = json.dumps(to_jsonable(plan.raw), indent=2, ensure_ascii=False)
+        self.query_one("#plan-json", TextArea).load_text(raw)
+        self.query_one(ContentSwitcher).current = "plan-tree"
+        tree.focus()
+
+    def action_toggle_json(self) -> None:
+        switcher = self.query_one(ContentSwitcher)
+        if self.plan is None:
+            return
+        switcher.current = "plan-json" if switcher.current == "plan-tree" else "plan-tree"
+        self.query_one(f"#{switcher.current}").focus()
+
+    def action_copy(self) -> None:
+        if self.plan is None:
+            return
+        if self.query_one(ContentSwitcher).current == "plan-json":
+            self.app.copy_to_clipboard(self.query_one("#plan-json", TextArea).text)
+            self.notify("plan JSON copied to the clipboard")
+        else:
+            self.app.copy_to_clipboard(self.plan.query)
+            self.notify("query copied to the clipboard")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

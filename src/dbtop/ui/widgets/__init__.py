@@ -1,0 +1,1 @@
+"""Reusable widgets: the virtual row table and the header."""

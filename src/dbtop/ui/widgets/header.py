@@ -1,0 +1,250 @@
+"""The header: who the server is, its live figures with sparklines, and the poller's state.
+
+Line 1: engine, version, address, role, uptime; on the right the state (live, paused, stale,
+reconnecting) and the refresh interval. Line 2: throughput, connections, cache hit ratio,
+replication lag, active / waiting sessions, each with a sparkline of the last minutes.
+Line 3 (only when there is one): what went wrong, or notices that belong to no pane.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.widget import Widget
+
+from dbtop.model import Notice, Snapshot
+from dbtop.poller import PollResult, PollState, PollStatus
+from dbtop.safetext import one_line
+from dbtop.ui.format import count, human_seconds, percent
+from dbtop.ui.widgets.sparkline import sparkline
+
+#: samples kept per figure: at a 1 s refresh, the last five minutes
+HISTORY = 300
+#: widest sparkline drawn
+SPARK_MAX = 24
+
+
+@dataclass(slots=True)
+class _Figure:
+    label: str
+    value: str
+    history: deque[float | None]
+    kind: str = ""
+
+
+class Header(Widget):
+    DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "header--title",
+        "header--label",
+        "header--spark",
+        "header--ok",
+        "header--warning",
+        "header--alarm",
+        "header--muted",
+        "header--paused",
+    }
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self._clock = clock
+        self._snapshot: Snapshot | None = None
+        self._status: PollStatus | None = None
+        self._notices: tuple[Notice, ...] = ()
+        self._series: dict[str, deque[float | None]] = {}
+
+    # -- inputs -------------------------------------------------------------------------
+
+    def show_result(self, result: PollResult, notices: Iterable[Notice] = ()) -> None:
+        snapshot = result.snapshot
+        self._snapshot = snapshot
+        self._notices = tuple(notices)
+        server = snapshot.server
+        rates = snapshot.rates
+        throughput = (
+            rates.server.get(server.throughput_counter)
+            if rates and server.throughput_counter
+            else None
+        )
+        hit = rates.server.get("cache_hit_ratio") if rates else None
+        active = waiting = 0
+        for session in snapshot.sessions:
+            if not session.is_idle and not session.is_self:
+                active += 1
+            if session.waiting_on_lock:
+                waiting += 1
+        self._push("throughput", throughput)
+        self._push("connections", server.connections)
+        self._push("hit", server.cache_hit_ratio if hit is None else hit)
+        self._push("lag", server.replication_lag_s)
+        self._push("active", active)
+        self._push("waiting", waiting)
+        self.refresh()
+
+    def show_status(self, status: PollStatus) -> None:
+        self._status = status
+        self.refresh()
+
+    def _push(self, name: str, value: float | None) -> None:
+        series = self._series.get(name)
+        if series is None:
+            series = self._series[name] = deque(maxlen=HISTORY)
+        series.append(None if value is None else float(value))
+
+    def _last(self, name: str) -> float | None:
+        series = self._series.get(name)
+        return series[-1] if series else None
+
+    # -- rendering ----------------------------------------------------------------------
+
+    def render(self) -> Text:
+        width = max(self.size.width, 20)
+        lines = [self._line_identity(width), self._line_figures(width)]
+        problem = self._line_problem(width)
+        if problem is not None:
+            lines.append(problem)
+        text = Text("\n").join(lines)
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        return text
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(f"header--{name}", partial=True)
+
+    def _line_identity(self, width: int) -> Text:
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append("dbtop ", self._style("title"))
+        snapshot = self._snapshot
+        if snapshot is not None:
+            server = snapshot.server
+            version = server.version or ""
+            # "PostgreSQL 15.4 (Debian …)" names its engine already; "7.2.4" does not.
+            if server.engine.casefold()[:5] not in version.casefold():
+                version = f"{server.engine} {version}".strip()
+            parts = [
+                version,
+                server.address,
+                server.role,
+                f"up {human_seconds(server.uptime_s)}" if server.uptime_s is not None else None,
+            ]
+            line.append(" · ".join(one_line(p) for p in parts if p))
+        state = self._state_text()
+        room = width - state.cell_len - 1
+        if line.cell_len > room:
+            line.truncate(max(room, 0), overflow="ellipsis")
+        line.pad_right(max(width - line.cell_len - state.cell_len, 1))
+        line.append_text(state)
+        return line
+
+    def _state_text(self) -> Text:
+        status = self._status
+        if status is None:
+            return Text("connecting…", self._style("muted"))
+        every = f"every {_interval(status.interval_s)}"
+        if status.state is PollState.PAUSED:
+            return Text.assemble((" PAUSED ", self._style("paused")), " ", every)
+        if status.state is PollState.RECONNECTING:
+            wait = max((status.retry_at or 0) - self._clock(), 0)
+            return Text(
+                f"reconnecting in {wait:.0f}s (attempt {status.failures})", self._style("alarm")
+            )
+        if status.state is PollState.CONNECTING:
+            return Text("connecting…", self._style("muted"))
+        if status.state is PollState.STOPPED:
+            return Text("stopped", self._style("muted"))
+        age = self._clock() - status.last_ok if status.last_ok is not None else None
+        if status.state is PollState.STALE or (
+            age is not None and age > stale_after(status.interval_s)
+        ):
+            since = f" {human_seconds(age)}" if age is not None else ""
+            return Text.assemble((f"stale{since}", self._style("warning")), " · ", every)
+        return Text.assemble(("● live", self._style("ok")), " · ", every)
+
+    def _line_figures(self, width: int) -> Text:
+        snapshot = self._snapshot
+        if snapshot is None:
+            return Text("waiting for the first snapshot…", self._style("muted"))
+        server = snapshot.server
+        figures: list[_Figure] = []
+        throughput = self._last("throughput")
+        figures.append(
+            _Figure(server.throughput_label, count(_round(throughput)), self._series["throughput"])
+        )
+        if server.connections is not None:
+            cap = f"/{server.max_connections}" if server.max_connections else ""
+            figures.append(
+                _Figure("conn", f"{server.connections}{cap}", self._series["connections"])
+            )
+        if self._last("hit") is not None:
+            figures.append(_Figure("hit", percent(self._last("hit"), 2), self._series["hit"]))
+        if server.replication_lag_s is not None:
+            lag = server.replication_lag_s
+            figures.append(
+                _Figure(
+                    "lag", human_seconds(lag), self._series["lag"], "warning" if lag > 10 else ""
+                )
+            )
+        waiting = int(self._last("waiting") or 0)
+        figures.append(
+            _Figure("active", str(int(self._last("active") or 0)), self._series["active"])
+        )
+        figures.append(
+            _Figure("waiting", str(waiting), self._series["waiting"], "alarm" if waiting else "")
+        )
+        fixed = sum(len(f.label) + len(f.value) + 4 for f in figures)
+        spark = max(min((width - fixed) // len(figures), SPARK_MAX), 0)
+        line = Text(no_wrap=True, overflow="ellipsis")
+        for n, figure in enumerate(figures):
+            if n:
+                line.append("  ")
+            line.append(f"{figure.label} ", self._style("label"))
+            line.append(figure.value, self._style(figure.kind) if figure.kind else "")
+            if spark >= 3:
+                line.append(" ")
+                floor = None if figure.label == "hit" else 0.0
+                line.append(sparkline(figure.history, spark, floor=floor), self._style("spark"))
+        return line
+
+    def _line_problem(self, width: int) -> Text | None:
+        status = self._status
+        if status is not None and status.error:
+            return Text("! " + one_line(status.error), self._style("alarm"), no_wrap=True)
+        if self._snapshot is not None and self._snapshot.rates and self._snapshot.rates.reset:
+            reset = "counters were reset: rates skip this interval"
+        else:
+            reset = None
+        notices = [
+            one_line(n.message) + (f" ({one_line(n.hint)})" if n.hint else "")
+            for n in self._notices
+        ]
+        if reset:
+            notices.insert(0, reset)
+        if not notices:
+            return None
+        return Text("! " + " · ".join(notices), self._style("warning"), no_wrap=True)
+
+
+def stale_after(interval_s: float) -> float:
+    """How old the last snapshot may get before the header says "stale"."""
+    return max(3 * interval_s, interval_s + 5)
+
+
+def _interval(seconds: float) -> str:
+    return f"{seconds:g}s"
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
