@@ -120,8 +120,11 @@ def sessions_table(snapshot: Snapshot, forest: LockForest, *, include_idle: bool
     if hidden:
         title += f" ({hidden} idle not shown; --all shows them)"
     table = Table(title=title, title_justify="left", expand=False, show_edge=False)
+    widths = {"id": 6, "user": 8, "database": 8, "state": 10, "duration": 8, "wait": 10}
     for column in ("id", "user", "database", "state", "duration", "wait", "blocked by", "query"):
-        table.add_column(column, no_wrap=column != "query", overflow="fold")
+        # One line per session, as in a terminal top: the query is cut, never wrapped, and
+        # it is the column that gives way when the terminal is narrow.
+        table.add_column(column, no_wrap=True, overflow="ellipsis", min_width=widths.get(column, 5))
     for s in shown:
         marker = " (dbtop)" if s.is_self else ""
         table.add_row(
@@ -153,7 +156,12 @@ def statements_table(snapshot: Snapshot, limit: int = 15) -> Table:
         show_edge=False,
     )
     for column in ("calls/s", "ms/s", "calls", "total", "mean", "rows", "query"):
-        table.add_column(column, justify="left" if column == "query" else "right")
+        table.add_column(
+            column,
+            justify="left" if column == "query" else "right",
+            no_wrap=True,
+            overflow="ellipsis",
+        )
     for stmt in top:
         rate = rates.get(stmt.id)
         table.add_row(

@@ -54,7 +54,7 @@ DATABASE_SIZE_EVERY_S = 60.0
 #: an idle-in-transaction session is worth a finding after this long
 IDLE_IN_XACT_S = 60.0
 
-_ROLE_SQL = """
+_ROLE_SQL = """/* dbtop */
     SELECT current_user AS role, r.rolsuper,
            pg_has_role(current_user, 'pg_read_all_stats', 'member') AS read_all_stats,
            pg_has_role(current_user, 'pg_signal_backend', 'member') AS signal_backend,
@@ -278,7 +278,9 @@ class PostgresEngine:
         if time.monotonic() - self._db_size_at < DATABASE_SIZE_EVERY_S:
             return
         self._db_size_at = time.monotonic()
-        self._db_size = await conn.fetchval("SELECT pg_database_size(current_database())")
+        self._db_size = await conn.fetchval(
+            "/* dbtop */ SELECT pg_database_size(current_database())"
+        )
 
     async def _session_query(
         self, conn: asyncpg.Connection, session_id: str

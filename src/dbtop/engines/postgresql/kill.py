@@ -14,7 +14,7 @@ from dbtop.model import KillMode, KillResult
 #: how long to watch the backend for the effect of a cancel or terminate
 SETTLE_S = 3.0
 
-_STATE_SQL = """
+_STATE_SQL = """/* dbtop */
     SELECT pid, usename, datname, state, query_start, backend_type
     FROM pg_stat_activity WHERE pid = $1
 """

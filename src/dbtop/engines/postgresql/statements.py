@@ -26,6 +26,8 @@ TOP_N = 300
 #: a statement that ran within this many seconds stays in the snapshot
 RECENT_S = 120.0
 TEXT_CACHE_MAX = 20000
+#: the comment every monitor query of dbtop starts with
+OWN_TAG = "/* dbtop */"
 
 _OPTIONAL = (
     "toplevel",
@@ -65,7 +67,7 @@ class StatementsSource:
         total = "s.total_exec_time" if "total_exec_time" in self.columns else "s.total_time"
         mean = "s.mean_exec_time" if "mean_exec_time" in self.columns else "s.mean_time"
         optional = ", ".join(f"s.{c}" if c in self.columns else f"NULL AS {c}" for c in _OPTIONAL)
-        return f"""
+        return f"""/* dbtop */
             SELECT s.queryid, s.dbid, s.userid, s.calls, s.rows, {total} AS total_ms,
                    {mean} AS mean_ms, d.datname, r.rolname, {optional}
             FROM {self.function}(false) s
@@ -75,7 +77,7 @@ class StatementsSource:
 
     def texts_sql(self) -> str:
         toplevel = "s.toplevel" if "toplevel" in self.columns else "NULL AS toplevel"
-        return f"""
+        return f"""/* dbtop */
             SELECT s.queryid, s.dbid, s.userid, {toplevel}, textsend(s.query) AS query
             FROM {self.function}(true) s
             WHERE s.queryid = ANY($1::bigint[])
@@ -172,7 +174,12 @@ async def fetch_statements(
     missing = [_key(r) for r in keep if _key(r) not in source.texts]
     if missing:
         await _fetch_texts(conn, source, {k[0] for k in missing if k[0] is not None})
-    return tuple(_statement(row, source) for row in keep)
+    # dbtop's own monitor queries (tagged /* dbtop */) are not the workload being tuned.
+    return tuple(
+        _statement(row, source)
+        for row in keep
+        if not source.texts.get(_key(row), "").startswith(OWN_TAG)
+    )
 
 
 async def _fetch_texts(

@@ -30,7 +30,7 @@ COUNTERS = (
     "deadlocks",
 )
 
-SUMMARY_SQL = f"""
+SUMMARY_SQL = f"""/* dbtop */
     SELECT current_setting('server_version') AS version,
            current_setting('server_version_num')::int AS version_num,
            extract(epoch FROM now() - pg_postmaster_start_time()) AS uptime_s,
@@ -46,7 +46,7 @@ SUMMARY_SQL = f"""
 """
 
 # pg_stat_replication rows are visible to pg_monitor / superuser; others see no lag figures.
-REPLICATION_SQL = """
+REPLICATION_SQL = """/* dbtop */
     SELECT count(*) AS replicas,
            max(extract(epoch FROM replay_lag)) AS replay_lag_s,
            max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn))::float8 AS replay_lag_bytes
