@@ -47,6 +47,21 @@ SCHEMA = [
 ]
 
 
+#: a table big enough for the advisor (more than its 10,000-row floor), built with MariaDB's
+#: SEQUENCE engine; no index on customer_id or status
+ORDERS = [
+    """CREATE TABLE orders (
+        id INT PRIMARY KEY, customer_id INT NOT NULL, status VARCHAR(10) NOT NULL,
+        created_at DATETIME NOT NULL, total DECIMAL(10, 2) NOT NULL
+    ) ENGINE=InnoDB""",
+    """INSERT INTO orders
+       SELECT seq, seq % 2000, ELT(1 + seq % 4, 'new', 'paid', 'sent', 'done'),
+              '2024-01-01' + INTERVAL seq MINUTE, seq % 100
+       FROM seq_1_to_20000""",
+    "ANALYZE TABLE orders",
+]
+
+
 def _setup(conn: pymysql.Connection, database: str, extra: list[str] = ()) -> None:  # type: ignore[assignment]
     with conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS {database}")
@@ -54,6 +69,7 @@ def _setup(conn: pymysql.Connection, database: str, extra: list[str] = ()) -> No
         cur.execute(f"USE {database}")
         for statement in [*SCHEMA, *extra]:
             cur.execute(statement)
+            cur.fetchall()
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +102,7 @@ def pfs_server() -> Iterator[PrivateServer]:
     )
     try:
         conn = server.connect()
-        _setup(conn, PFS_DB)
+        _setup(conn, PFS_DB, ORDERS)
         conn.close()
         yield server
     finally:
@@ -108,7 +124,7 @@ def slowlog_server() -> Iterator[PrivateServer]:
     )
     try:
         conn = server.connect()
-        _setup(conn, SLOW_DB)
+        _setup(conn, SLOW_DB, ORDERS)
         conn.close()
         yield server
     finally:
