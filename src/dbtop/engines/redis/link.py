@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio.connection import AbstractConnection
-from redis.driver_info import DriverInfo
 from redis.exceptions import (
     AuthenticationError,
     BusyLoadingError,
@@ -102,12 +101,16 @@ class Link:
         self.node = target.node
         self.timeout_s = options.statement_timeout_ms / 1000
         self.client_id: int | None = None
+        self.client_name = options.application_name
         kwargs = dict(target.kwargs)
+        # The handshake is ours (see _handshake): the driver only authenticates, so that a
+        # connection can be opened while a busy script refuses CLIENT SETNAME and SELECT.
         kwargs.update(
+            db=0,
             socket_timeout=self.timeout_s,
             socket_connect_timeout=options.connect_timeout_s,
-            client_name=options.application_name,
-            driver_info=DriverInfo().add_upstream_driver("dbtop", __version__),
+            client_name=None,
+            driver_info=None,
             retry=None,
             retry_on_error=[],
             decode_responses=False,
@@ -136,13 +139,35 @@ class Link:
             return
         try:
             await self._conn.connect()
-            await self._conn.send_command("CLIENT", "ID")
-            self.client_id = int(await self._conn.read_response())
+            self.client_id = await self._handshake()
         except DbtopError:
             raise
         except (RedisError, OSError, TimeoutError) as exc:
             await self._drop()
             raise self.error(exc) from None
+
+    async def _handshake(self) -> int:
+        """Name the connection and learn its id with HELLO, which even a busy server answers;
+        Redis before 6.0 has no HELLO and gets CLIENT SETNAME and CLIENT ID."""
+        conn = self._conn
+        try:
+            await conn.send_command("HELLO", 2, "SETNAME", self.client_name, check_health=False)
+            hello = await conn.read_response()
+            fields = dict(zip(hello[0::2], hello[1::2], strict=False))
+            client_id = int(fields[b"id"])
+        except ResponseError as exc:
+            if busy(exc) or "unknown command" not in str(exc).lower():
+                raise
+            await conn.send_command("CLIENT", "SETNAME", self.client_name, check_health=False)
+            await conn.read_response()
+            await conn.send_command("CLIENT", "ID", check_health=False)
+            client_id = int(await conn.read_response())
+        # The library name shows in CLIENT LIST on Redis 7.2+; older servers refuse it.
+        for field, value in (("LIB-NAME", "dbtop"), ("LIB-VER", __version__)):
+            await conn.send_command("CLIENT", "SETINFO", field, value, check_health=False)
+            with contextlib.suppress(ResponseError):
+                await conn.read_response()
+        return client_id
 
     async def _drop(self) -> None:
         self.client_id = None
