@@ -315,11 +315,17 @@ def build(
             else None
         )
         if dup is not None:
+            other = next((o for o in defs if o.key == d.key and o.name == dup), None)
+            relation = (
+                "has the same columns as"
+                if other is not None and len(other.parts) == len(d.parts)
+                else "is a leading prefix of"
+            )
             findings.append(
                 Finding(
                     kind="duplicate_index",
                     object=f"{d.schema}.{d.table}.{d.name}",
-                    message=f"{d.name} on {d.schema}.{d.table} is a leading prefix of {dup}: "
+                    message=f"{d.name} on {d.schema}.{d.table} {relation} {dup}: "
                     f"{dup} serves every lookup it serves",
                     statement=drop,
                     warning=warning,
