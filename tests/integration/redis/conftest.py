@@ -235,3 +235,30 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         for node in nodes:
             node.stop()
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> dict:
+        import json
+
+        return json.loads(self.out)
+
+
+def dbtop(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Run:
+    """The real CLI in its own process, as a user runs it."""
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "dbtop.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)

@@ -64,7 +64,7 @@ def client_rows(
     rows.lock_waits.extend(blocked_edges(blocked, now=now, prefix=prefix))
     paused = sum(1 for _, kind in blocked if kind is PAUSE)
     if paused:
-        rows.sessions.append(pause_session(paused, node=node, prefix=prefix, now=now))
+        rows.sessions.append(pause_session(paused, node=node, prefix=prefix))
 
 
 def busy_rows(
@@ -95,7 +95,7 @@ def busy_rows(
     ]
     rows.sessions.append(script)
     rows.sessions.extend(stale)
-    rows.lock_waits.extend(script_edges(stale, prefix=prefix, now=now))
+    rows.lock_waits.extend(script_edges(stale, prefix=prefix))
     when = f" (as of {previous_at:%H:%M:%S} UTC)" if previous_at else ""
     rows.notices.append(
         Notice(

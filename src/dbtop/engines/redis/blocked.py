@@ -74,7 +74,7 @@ def script_session(
     )
 
 
-def script_edges(waiters: Iterable[Session], *, prefix: str, now: datetime) -> list[LockWait]:
+def script_edges(waiters: Iterable[Session], *, prefix: str) -> list[LockWait]:
     """Every other client waits while a script runs: Redis answers them BUSY."""
     return [
         LockWait(

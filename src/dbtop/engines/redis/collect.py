@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.exceptions import ResponseError
+
 from dbtop.engines.redis.clients import parse_client_list
 from dbtop.engines.redis.info import config_map, integer, parse_info, text
 from dbtop.engines.redis.link import Link, busy
@@ -98,7 +100,10 @@ async def poll_node(
 
     info_reply, clients_reply, slowlog_reply = replies[:3]
     if busy(info_reply):
-        poll.busy = await _busy_script(link)
+        try:
+            poll.busy = await _busy_script(link)
+        except DbtopError as exc:
+            poll.error = exc
         poll.elapsed_ms = (time.monotonic() - started) * 1000
         return poll
     if isinstance(info_reply, Exception):
@@ -151,9 +156,7 @@ async def _busy_script(link: Link) -> BusyScript:
     """What runs while the server answers BUSY: FUNCTION STATS knows about functions only."""
     try:
         reply = await link.call("FUNCTION", "STATS")
-    except DbtopError:
-        raise
-    except Exception:  # BUSY again: an EVAL script, which Redis does not describe
+    except ResponseError:  # BUSY again: an EVAL script, which Redis does not describe
         return BusyScript(function=None, command=None, duration_s=None)
     fields = _pairs(reply)
     running = fields.get("running_script")

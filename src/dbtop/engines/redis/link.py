@@ -63,7 +63,8 @@ def translate(exc: BaseException, where: str, timeout_s: float) -> DbtopError:
         return exc
     if isinstance(exc, AuthenticationError):
         lowered = text.lower()
-        if "authentication required" in lowered or "noauth" in lowered:
+        code = str(getattr(exc, "status_code", "") or "")
+        if code == "NOAUTH" or "authentication required" in lowered or "noauth" in lowered:
             return AuthError(
                 f"{where} requires a password: give it in the URL "
                 "(redis://[user]:PASSWORD@host) or in REDISCLI_AUTH"
