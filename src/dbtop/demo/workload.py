@@ -48,6 +48,7 @@ LOCK_HOLD_S = 10.0
 LOCK_PERIOD_S = 15.0
 #: how long the report session stays idle inside its transaction before starting another
 IDLE_TRANSACTION_S = 120.0
+IDLE_POLL_S = 0.25
 #: the slow family's pace: about three full scans of ``orders`` a second
 SLOW_PAUSE_S = (0.2, 0.45)
 SHOP_PAUSE_S = (0.01, 0.05)
@@ -299,5 +300,11 @@ class Workload:
                 "SELECT category, count(*) FROM products WHERE price > $1 GROUP BY category",
                 Decimal(100),
             )
-            # The report tool's user went for coffee: the session sits idle in the transaction.
-            await asyncio.sleep(IDLE_TRANSACTION_S)
+            # The report tool's user went for coffee: the session sits idle in the transaction,
+            # until the transaction ends or a DBA terminates the session (then it comes back
+            # at once, as a connection pool would).
+            deadline = asyncio.get_running_loop().time() + IDLE_TRANSACTION_S
+            while asyncio.get_running_loop().time() < deadline and not conn.is_closed():
+                await asyncio.sleep(IDLE_POLL_S)
+            if conn.is_closed():
+                raise asyncpg.ConnectionDoesNotExistError("terminated while idle in transaction")
