@@ -38,7 +38,7 @@ def blocked_edges(
     return edges
 
 
-def pause_session(paused: int, *, node: str | None, prefix: str, now: datetime) -> Session:
+def pause_session(paused: int, *, node: str | None, prefix: str) -> Session:
     """A row standing for CLIENT PAUSE, so that ``k`` on it runs CLIENT UNPAUSE."""
     return Session(
         id=f"{prefix}{PAUSE.blocker}",
