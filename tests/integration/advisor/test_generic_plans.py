@@ -159,3 +159,29 @@ async def test_oracle_on_18_refuses_hypothetical_indexes_without_hypopg(pg18_con
             await oracle.costs(frozenset({Candidate(TableRef("public", "orders"), ("id",))}), [])
     finally:
         await oracle.close()
+
+
+async def test_the_advisors_explains_stay_out_of_pg_stat_statements(advisor_url):
+    conn = await asyncpg.connect(advisor_url)
+    try:
+        if not await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
+            pytest.skip("only a superuser (or a role granted SET on it) may stop the tracking")
+        try:
+            await conn.execute(
+                "SELECT pg_stat_statements_reset(0, "
+                "(SELECT oid FROM pg_database WHERE datname = current_database()), 0)"
+            )
+        except asyncpg.PostgresError as exc:
+            pytest.skip(f"pg_stat_statements is not usable: {exc}")
+        advice = await advise_connection(
+            conn, statements=[Statement("q", TEXTS[0], 10, 100.0, database=DB)]
+        )
+        assert advice.extra["untracked"] is True and advice.suggestions
+        recorded = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_statements WHERE dbid = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND (query LIKE '%EXPLAIN%' OR query LIKE '%hypopg_create_index%')"
+        )
+        assert recorded == 0
+    finally:
+        await conn.close()

@@ -205,6 +205,7 @@ async def advise_connection(
         hypopg=server.hypopg,
         verified=verified,
         plan_mode=oracle.plans.mode,
+        untracked=oracle.plans.untracked,
         statements=len(items),
         analyzed=len(workload.queries),
         not_indexable=built.not_indexable,

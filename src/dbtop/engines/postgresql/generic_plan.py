@@ -87,6 +87,8 @@ class GenericPlans:
         self._version = version
         self.mode = "generic_plan" if version >= GENERIC_PLAN_VERSION else "prepare"
         self._plpgsql = False
+        #: whether pg_stat_statements ignores this transaction (None: not tried yet)
+        self._untracked: bool | None = None
         self._prepared: dict[str, str] = {}
         self._sql: dict[str, str] = {}
         self._answers: list[str] = []
@@ -98,6 +100,10 @@ class GenericPlans:
     @property
     def batched(self) -> bool:
         return self._plpgsql
+
+    @property
+    def untracked(self) -> bool:
+        return bool(self._untracked)
 
     async def begin(self) -> None:
         self._plpgsql = bool(
@@ -117,6 +123,23 @@ class GenericPlans:
             MARK + "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_generic_plan; "
             "SET LOCAL client_min_messages = notice"
         )
+        if self._untracked is not False:
+            self._untracked = await self._untrack()
+
+    async def _untrack(self) -> bool:
+        """Keep the advisor's thousands of EXPLAINs out of pg_stat_statements, where they
+        would push out the very workload being advised on: allowed to a superuser or a role
+        granted SET on the parameter; the others' EXPLAINs are recorded (marked /* dbtop */)
+        and left out of the next run."""
+        try:
+            await self._conn.execute(
+                MARK + "SAVEPOINT dbtop_track; SET LOCAL pg_stat_statements.track = 'none'; "
+                "RELEASE SAVEPOINT dbtop_track"
+            )
+        except asyncpg.PostgresError:
+            await self._conn.execute(MARK + "ROLLBACK TO SAVEPOINT dbtop_track")
+            return False
+        return True
 
     async def restart(self) -> None:
         await self._conn.execute(MARK + "ROLLBACK")
