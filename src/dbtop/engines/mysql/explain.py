@@ -298,12 +298,13 @@ def parse_json_plan(document: str | Mapping[str, Any]) -> tuple[PlanNode, Any]:
 
 
 _TREE_LINE = re.compile(r"^(?P<indent>\s*)-> (?P<body>.*)$")
+_NUMBER = r"\d+(?:\.\d+)?(?:e[+-]?\d+)?"
 _TREE_COST = re.compile(
-    r"\(cost=(?P<start>[\d.e+]+)(?:\.\.(?P<total>[\d.e+]+))? rows=(?P<rows>[\d.e+]+)\)"
+    rf"\(cost=(?P<start>{_NUMBER})(?:\.\.(?P<total>{_NUMBER}))? rows=(?P<rows>{_NUMBER})\)"
 )
 _TREE_ACTUAL = re.compile(
-    r"\(actual time=(?P<first>[\d.e+]+)\.\.(?P<last>[\d.e+]+) "
-    r"rows=(?P<rows>[\d.e+]+) loops=(?P<loops>\d+)\)"
+    rf"\(actual time=(?P<first>{_NUMBER})\.\.(?P<last>{_NUMBER}) "
+    rf"rows=(?P<rows>{_NUMBER}) loops=(?P<loops>\d+)\)"
 )
 
 
@@ -325,8 +326,9 @@ def parse_tree_plan(text: str) -> PlanNode:
                 name = name.replace(found.group(0), "")
         item: dict[str, Any] = {
             "name": " ".join(name.split()),
-            "startup_cost": _num(cost.group("start")) if cost else None,
-            "total_cost": _num(cost.group("total")) if cost and cost.group("total") else None,
+            # "(cost=12.5 rows=…)" is the total; "(cost=0.3..12.5 rows=…)" start and total.
+            "startup_cost": _num(cost.group("start")) if cost and cost.group("total") else None,
+            "total_cost": (_num(cost.group("total") or cost.group("start")) if cost else None),
             "rows": _num(cost.group("rows")) if cost else None,
             "actual_ms": _num(actual.group("last")) if actual else None,
             "actual_rows": _num(actual.group("rows")) if actual else None,

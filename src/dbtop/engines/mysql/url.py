@@ -201,22 +201,22 @@ def read_option_files(
     values: dict[str, str | None] = {}
     sources: dict[str, str] = {}
     for path in files:
-        for group, key, value in _read(path, depth=0):
+        for group, key, value, origin in _read(path, depth=0):
             if group in groups:
                 values[key] = value
-                sources[key] = str(path)
+                sources[key] = origin
     return values, sources
 
 
-def _read(path: Path, depth: int) -> list[tuple[str, str, str | None]]:
-    """(group, key, value) in file order; unreadable or missing files give nothing."""
+def _read(path: Path, depth: int) -> list[tuple[str, str, str | None, str]]:
+    """(group, key, value, file) in file order; unreadable or missing files give nothing."""
     if depth > 10:
         return []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
-    entries: list[tuple[str, str, str | None]] = []
+    entries: list[tuple[str, str, str | None, str]] = []
     group = ""
     for raw in text.splitlines():
         line = raw.strip()
@@ -241,7 +241,7 @@ def _read(path: Path, depth: int) -> list[tuple[str, str, str | None]]:
         name = key.strip().lower().replace("_", "-")
         if name.startswith("loose-"):
             name = name[len("loose-") :]
-        entries.append((group, name, _value(value) if sep else None))
+        entries.append((group, name, _value(value) if sep else None, str(path)))
     return entries
 
 
