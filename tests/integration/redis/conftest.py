@@ -262,3 +262,54 @@ def dbtop(*args: str, env: dict[str, str] | None = None, timeout: float = 60) ->
         stdin=subprocess.DEVNULL,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
+    """A private redis-server speaking TLS only, with a self-signed certificate."""
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed")
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed: no certificate for the TLS test")
+    directory = tmp_path_factory.mktemp("redis-tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    port = free_port()
+    log = directory / "redis.log"
+    process = subprocess.Popen(
+        [
+            *(REDIS_SERVER, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1"),
+            *("--tls-cert-file", str(cert), "--tls-key-file", str(key)),
+            *("--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no"),
+            *("--save", "", "--dir", str(directory), "--logfile", str(log)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = Server(port, directory, process)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=str(cert)).ping()
+            break
+        except redis.exceptions.ConnectionError:
+            if process.poll() is not None:
+                pytest.skip(
+                    f"this redis-server has no TLS: {log.read_text(errors='replace')[-300:]}"
+                )
+            if time.monotonic() > deadline:
+                server.stop()
+                raise
+            time.sleep(0.05)
+    yield server, cert
+    server.stop()

@@ -158,3 +158,12 @@ async def test_engine_errors_are_typed(private: Server):
             await engine.connect()
         await engine.close()
         await asyncio.sleep(0)
+
+
+def test_tls_with_and_without_the_ca(tls_server):
+    server, cert = tls_server
+    run = dbtop("snapshot", f"rediss://127.0.0.1:{server.port}/0?ssl_ca_certs={cert}", "--json")
+    assert run.code == 0, run.err
+    assert run.json()["server"]["address"] == f"127.0.0.1:{server.port}/0 (TLS)"
+    untrusted = dbtop("snapshot", f"rediss://127.0.0.1:{server.port}/0", "--interval", "0")
+    one_line_error(untrusted, "not trusted", "ssl_ca_certs")

@@ -207,12 +207,14 @@ class RedisEngine:
                 self._search.add(name)
 
     async def _build_capabilities(self) -> Capabilities:
-        config = await self._read_config(self._entry)
-        self._config[self._entry.node] = config
-        self._config_at = time.monotonic()
+        read = await self._read_config(self._entry)
+        config = read or {}
+        if read is not None:
+            self._config[self._entry.node] = read
+            self._config_at = time.monotonic()
         version = version_number(self._version) or 0
         notices: list[Notice] = []
-        if not config:
+        if read is not None and not read:
             notices.append(
                 Notice(
                     feature="statements",
@@ -294,8 +296,11 @@ class RedisEngine:
             ),
         )
 
-    async def _read_config(self, link: Link) -> dict[str, str]:
+    async def _read_config(self, link: Link) -> dict[str, str] | None:
+        """The settings dbtop reads; None while a busy script refuses CONFIG GET."""
         replies = await link.pipeline([["CONFIG", "GET", key] for key in CONFIG_KEYS])
+        if replies and all(busy(r) for r in replies):
+            return None
         config: dict[str, str] = {}
         for reply in replies:
             if not isinstance(reply, Exception):

@@ -84,6 +84,11 @@ def translate(exc: BaseException, where: str, timeout_s: float) -> DbtopError:
     if isinstance(exc, InvalidResponse):
         return ConnectError(f"{where} does not speak the Redis protocol ({text})")
     if isinstance(exc, ConnectionError):
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            return ConnectError(
+                f"{where}: the server's TLS certificate is not trusted ({text}); give its CA "
+                "with ?ssl_ca_certs=PATH in the URL (or ?ssl_cert_reqs=none to skip the check)"
+            )
         if "closed by server" in text.lower():
             return ConnectError(f"{where} closed the connection: is it a Redis server? ({text})")
         return ConnectError(f"cannot reach {where}: {text}")
