@@ -404,3 +404,14 @@ def _queries():
 
     text = "SELECT * FROM orders WHERE customer_id = $1 AND shop_id = $2 AND product_code = $3"
     return [QueryInfo("q", text, 1, 1.0, extra={"params": 3})]
+
+
+async def test_hidden_statements_of_other_roles_are_told(advisor_conn):
+    rows = [
+        Statement("a", "<insufficient privilege>", 10, 500.0, database=DB),
+        Statement("b", "SELECT * FROM orders WHERE customer_id = $1", 10, 500.0, database=DB),
+    ]
+    advice = await advise_connection(advisor_conn, statements=rows)
+    (notice,) = [n for n in advice.notices if "hidden" in n.message]
+    assert "pg_read_all_stats" in (notice.hint or "")
+    assert advice.suggestions[0].queries[0].share == pytest.approx(0.5)

@@ -77,6 +77,8 @@ from dbtop.model import (
 if TYPE_CHECKING:
     from dbtop.engines.postgresql import PostgresEngine
 
+#: the text pg_stat_statements shows for another role's statement without pg_read_all_stats
+HIDDEN_TEXT = "<insufficient privilege>"
 #: a sequential scan "filters most rows" when it keeps at most this share of the table
 SEQ_SCAN_KEEPS = 0.1
 
@@ -394,6 +396,15 @@ def _search_path(setting: str) -> list[str]:
 
 
 def _skipped_notice(skipped: Sequence[tuple[_Item, str]]) -> Notice:
+    hidden = [item for item, _ in skipped if item.text.strip() == HIDDEN_TEXT]
+    if hidden:
+        return Notice(
+            feature="suggest",
+            message=f"{len(hidden)} statement(s) of other roles are hidden from this role "
+            f"(pg_stat_statements shows {HIDDEN_TEXT}) and were not analyzed",
+            hint="GRANT pg_read_all_stats TO this role to advise on the whole workload",
+            severity=Severity.WARNING,
+        )
     item, why = skipped[0]
     text = " ".join(item.text.split())
     example = text[:80] + ("…" if len(text) > 80 else "")
