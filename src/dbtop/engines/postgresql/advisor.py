@@ -1,10 +1,11 @@
 """Index advice for PostgreSQL: the workload, the catalog facts, the verified choice.
 
-``advise(engine)`` takes the statements of pg_stat_statements (and the running sessions'
-queries) from a snapshot, parses them with pglast (``workload.py``), reads the statistics and
-indexes of the tables they reach, lets the engine-neutral core (``dbtop.analysis.advisor``)
-generate candidates and choose a small set, and checks every choice with the planner's
-generic plans and hypopg's hypothetical indexes (``hypopg.py``).
+``advise(engine)`` takes the database's top statements of pg_stat_statements
+(``advisor_source.py``) and the running sessions' queries, parses them with pglast
+(``workload.py``), reads the statistics and indexes of the tables they reach, lets the
+engine-neutral core (``dbtop.analysis.advisor``) generate candidates and choose a small set,
+and costs every choice with the planner's generic plans (``generic_plan.py``) and hypopg's
+hypothetical indexes (``hypopg.py``). docs/advisor.md tells the whole story.
 
 Without hypopg the current plans are read instead: a sequential scan that filters most of
 a large table's rows (or feeds a sort under a LIMIT) makes that table's candidates
