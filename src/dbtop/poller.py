@@ -212,6 +212,8 @@ class Poller:
                 await self._resumed.wait()
                 if self._stopping:
                     break
+                # This poll answers every refresh asked for until now.
+                self._wake.clear()
                 started = self._clock()
                 if await self._poll_once() is None:
                     continue
@@ -332,9 +334,10 @@ class Poller:
 
     async def _sleep(self, seconds: float) -> None:
         """Wait, but wake early for stop, a new interval or a refresh request."""
-        self._wake.clear()
+        # Cleared after waking, not before: a refresh asked for during a poll still counts.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
+        self._wake.clear()
 
     async def _close_engine(self) -> None:
         engine, self._engine = self._engine, None

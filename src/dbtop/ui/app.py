@@ -96,6 +96,8 @@ class DbtopApp(App[int]):
             clock=clock,
         )
         self.latest_result: PollResult | None = None
+        #: how many snapshots were shown (tests and benchmarks wait on it)
+        self.results_shown = 0
         #: the first connection failed: run_app reports it and exits with status 2
         self.fatal: BaseException | None = None
         self.main_screen: MainScreen | None = None
@@ -173,6 +175,7 @@ class DbtopApp(App[int]):
         self.latest_result = message.result
         if self.main_screen is not None and self.main_screen.is_mounted:
             self.main_screen.apply_result(message.result)
+        self.results_shown += 1
         if not self._first_result_seen:
             self._first_result_seen = True
             if self._on_ready is not None:

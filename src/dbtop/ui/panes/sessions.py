@@ -47,6 +47,12 @@ def session_key(session: Session) -> str:
     return f"{session.node}/{session.id}" if session.node else session.id
 
 
+def idle_in_transaction(session: Session) -> bool:
+    """Engines differ on whether "idle in transaction" is idle; the state word settles it."""
+    state = (session.state or "").casefold()
+    return session.in_transaction and (session.is_idle or state.startswith("idle"))
+
+
 def session_flag(session: Session, forest: LockForest, long_query_s: float) -> str:
     if session.is_self:
         return "*"
@@ -56,7 +62,7 @@ def session_flag(session: Session, forest: LockForest, long_query_s: float) -> s
         return "W"
     if session.id in forest.blocker_ids:
         return "b"
-    if session.in_transaction and session.is_idle:
+    if idle_in_transaction(session):
         return "T"
     if not session.is_idle and (session.duration_s or 0) >= long_query_s:
         return "L"

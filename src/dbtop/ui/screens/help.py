@@ -43,7 +43,7 @@ def key_rows(bindings: Iterable[tuple[str, Binding]]) -> list[KeyHelp]:
         rows.setdefault(key, [])
         if display not in rows[key]:
             rows[key].append(display)
-        ids[key] = binding.id
+        ids[key] = ids.get(key) or binding.id
     return [
         KeyHelp(", ".join(keys), desc, ids[(action, desc)]) for (action, desc), keys in rows.items()
     ]

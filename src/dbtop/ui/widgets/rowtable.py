@@ -243,7 +243,12 @@ class RowTable(ScrollView, can_focus=True):
         """Sort by the next sortable column that is on screen."""
         if not self.sortable:
             return None
-        candidates = [i for i, c in enumerate(self.columns) if c.sortable]
+        on_screen = {i for i, _x, _w in self._layout.spans} if self._layout else None
+        candidates = [
+            i
+            for i, c in enumerate(self.columns)
+            if c.sortable and (on_screen is None or i in on_screen)
+        ]
         if not candidates:
             return None
         current = self._sort_index

@@ -1,0 +1,80 @@
+"""Fixtures for the UI tests: the recorded snapshots, a replaying engine, and an app
+built on them with a frozen clock, no signal handlers and no animation."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from dbtop.model import Snapshot
+from dbtop.ui.app import AppSettings, DbtopApp
+from tests.ui.recorded import ReplayEngine, load_advice, load_plan, load_snapshots
+
+#: one poll, then a wait longer than any test: polls happen when a test asks for them
+TEST_INTERVAL = 3600.0
+FROZEN_CLOCK = 5000.0
+
+
+@pytest.fixture(autouse=True)
+def _no_user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own themes and keymap must not leak into the tests."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("DBTOP_THEME", raising=False)
+    monkeypatch.delenv("DBTOP_KEYMAP", raising=False)
+
+
+@pytest.fixture(scope="session")
+def snapshots() -> list[Snapshot]:
+    return load_snapshots()
+
+
+def replay(snapshots: list[Snapshot], **kwargs: object) -> ReplayEngine:
+    return ReplayEngine(list(snapshots), plan=load_plan(), advice=load_advice(), **kwargs)
+
+
+@pytest.fixture
+def engine(snapshots: list[Snapshot]) -> ReplayEngine:
+    return replay(snapshots)
+
+
+def make_app(engine: ReplayEngine, **settings: object) -> DbtopApp:
+    options = {"interval_s": TEST_INTERVAL, **settings}
+    if engine.read_only:
+        options["read_only"] = True
+    return DbtopApp(
+        lambda: engine,
+        AppSettings(**options),  # type: ignore[arg-type]
+        clock=lambda: FROZEN_CLOCK,
+        handle_signals=False,
+    )
+
+
+@pytest.fixture
+def app_for() -> Callable[..., DbtopApp]:
+    return make_app
+
+
+async def polled(pilot: Pilot, engine: ReplayEngine, polls: int = 2) -> None:
+    """Wait until ``polls`` snapshots in all were taken and shown (the second has rates)."""
+    app: DbtopApp = pilot.app  # type: ignore[assignment]
+    for _ in range(500):
+        if app.results_shown >= polls:
+            break
+        if engine.polls == app.results_shown:
+            app.poller.refresh_now()  # the interval is long: ask for the next poll now
+        await pilot.pause(0.01)
+    else:
+        raise AssertionError(f"{app.results_shown} of {polls} snapshot(s) shown")
+    await pilot.pause()
+
+
+def without_locks(snapshot: Snapshot) -> Snapshot:
+    sessions = tuple(
+        dataclasses.replace(s, waiting_on_lock=False, blocked_by=()) for s in snapshot.sessions
+    )
+    return dataclasses.replace(snapshot, lock_waits=(), sessions=sessions)

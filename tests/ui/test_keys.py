@@ -1,0 +1,442 @@
+"""Every key of the main screen and of its dialogs, driven with Textual's Pilot on the
+recorded PostgreSQL snapshot (a three-deep lock chain, a long query, an idle session)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from textual.widgets import Tree
+
+from dbtop.model import KillMode
+from dbtop.ui.panes.base import Pane
+from dbtop.ui.screens.confirm import ConfirmScreen
+from dbtop.ui.screens.details import DetailsScreen, field_rows
+from dbtop.ui.screens.help import HelpScreen
+from dbtop.ui.screens.main import MainScreen
+from dbtop.ui.screens.plan import PlanScreen
+from dbtop.ui.screens.suggest import SuggestScreen
+from dbtop.ui.widgets.rowtable import RowTable
+from tests.ui.conftest import make_app, polled, replay
+
+ROOT, MIDDLE, LEAF, BATCH, TRICKY, IDLE = "9675", "9676", "9677", "9678", "9679", "9680"
+
+
+def main_screen(app) -> MainScreen:
+    assert app.main_screen is not None
+    return app.main_screen
+
+
+def table(app, table_id: str) -> RowTable:
+    return main_screen(app).query_one(f"#{table_id}", RowTable)
+
+
+def sessions_shown(app) -> list[str]:
+    return table(app, "sessions-table").ordered_keys
+
+
+async def test_number_keys_and_tab_move_between_panes(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await polled(pilot, engine)
+        screen = main_screen(app)
+        assert not screen.wide and screen.active_pane == "sessions"
+        assert app.focused is table(app, "sessions-table")
+        for key, pane_id in (
+            ("2", "statements"),
+            ("3", "indexes"),
+            ("4", "locks"),
+            ("1", "sessions"),
+        ):
+            await pilot.press(key)
+            assert screen.active_pane == pane_id
+            pane = screen.pane(pane_id)
+            assert pane.display and pane.has_class("-active")
+            assert app.focused in pane.tables
+            others = [p for p in screen.panes if p is not pane]
+            assert all(not p.has_class("-active") for p in others)
+        await pilot.press("tab")
+        assert screen.active_pane == "statements"
+        await pilot.press("shift+tab")
+        assert screen.active_pane == "sessions"
+        await pilot.press("shift+tab")
+        assert screen.active_pane == "locks"
+
+
+async def test_all_four_panes_show_at_once_on_a_large_terminal(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await polled(pilot, engine)
+        screen = main_screen(app)
+        assert screen.wide
+        assert all(p.region.width > 0 and p.region.height > 0 for p in screen.panes)
+        # Every pane got the snapshot, not only the focused one.
+        assert all(p.result is app.latest_result for p in screen.panes)
+        await pilot.press("tab")
+        assert app.focused is table(app, "statements-table")
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        assert not screen.wide
+        assert [p.pane_id for p in screen.panes if p.display and p.region.height] == ["statements"]
+
+
+async def test_sessions_stand_out_and_idle_toggles(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await polled(pilot, engine)
+        t = table(app, "sessions-table")
+        flags = {key: t.row(key).cells[0] for key in t.ordered_keys}
+        kinds = {key: t.row(key).kind for key in t.ordered_keys}
+        assert flags[ROOT] == "B" and kinds[ROOT] == "alarm"
+        assert flags[MIDDLE] == "W" and flags[LEAF] == "W" and kinds[LEAF] == "warning"
+        assert IDLE not in flags, "idle sessions are hidden at first"
+        own = next(k for k in t.ordered_keys if t.row(k).cells[0] == "*")
+        assert kinds[own] == "muted"
+        await pilot.press("a")
+        assert IDLE in sessions_shown(app)
+        await pilot.press("a")
+        assert IDLE not in sessions_shown(app)
+
+
+async def test_sort_cycles_and_reverses_keeping_the_cursor(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await polled(pilot, engine)
+        t = table(app, "sessions-table")
+        assert t.sort_column.key == "duration" and t.sort_descending
+        await pilot.press("down", "down")
+        chosen = t.cursor_key
+        await pilot.press("s")
+        assert t.sort_column.key == "xact"
+        assert t.cursor_key == chosen
+        await pilot.press("s", "s", "s")
+        assert t.sort_column.key == "query"
+        await pilot.press("s")
+        assert t.sort_column.key == "flag", "after the last column, the first"
+        await pilot.press("s", "s", "s", "s")
+        assert t.sort_column.key == "state", "columns hidden at this width are skipped"
+        await pilot.press("s", "s", "s", "s", "s", "s")
+        assert t.sort_column.key == "flag"
+        assert t.ordered_keys[0] == ROOT, "the root blocker sorts first by flag"
+        await pilot.press("S")
+        assert not t.sort_descending
+        assert t.cursor_key == chosen
+
+
+async def test_filter_narrows_every_column_and_escape_clears(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await polled(pilot, engine)
+        t = table(app, "sessions-table")
+        before = len(t.ordered_keys)
+        await pilot.press("slash")
+        assert app.focused.id == "filter"
+        await pilot.press(*"ui-rep")
+        assert t.ordered_keys == [MIDDLE]
+        await pilot.press("enter")
+        assert app.focused is t and t.filter_text == "ui-rep"
+        assert "/ui-rep" in (main_screen(app).pane("sessions").border_subtitle or "")
+        await pilot.press("slash", "escape")
+        assert t.filter_text == "" and len(t.ordered_keys) == before
+        assert app.focused is t
+
+
+async def test_space_pauses_and_plus_minus_change_the_interval(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("space")
+        assert app.poller.paused
+        header = main_screen(app).query_one("#header")
+        assert "PAUSED" in header.render().plain
+        polls = engine.polls
+        await pilot.press("r")
+        await pilot.pause(0.1)
+        assert engine.polls == polls, "paused: no poll, not even on request"
+        await pilot.press("space")
+        assert not app.poller.paused
+        await pilot.press("minus")
+        assert app.poller.interval_s == 60.0
+        await pilot.press("minus", "minus")
+        assert app.poller.interval_s == 10.0
+        await pilot.press("plus")
+        assert app.poller.interval_s == 30.0
+        assert "every 30s" in header.render().plain
+
+
+async def test_r_polls_now(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await polled(pilot, engine, polls=1)
+        await pilot.press("r")
+        await polled(pilot, engine, polls=2)
+        assert engine.polls >= 2
+
+
+async def test_enter_shows_every_field_and_c_copies_the_query(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine)
+        t = table(app, "sessions-table")
+        t.move_cursor_to(MIDDLE)
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailsScreen)
+        text = app.screen.query_one("#details-text").text
+        assert text == "LOCK TABLE dbtop_ui_accounts IN SHARE MODE"
+        fields = dict(field_rows(app.screen._item))
+        assert fields["application"] == "dbtop-ui-report"
+        assert fields["blocked_by"] == ROOT
+        assert fields["extra.wait_event"] == "relation"
+        await pilot.press("c")
+        assert app.clipboard == text
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_k_asks_then_cancels_and_n_does_nothing(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("4")
+        assert table(app, "locks-table").cursor_key == ROOT
+        await pilot.press("k")
+        assert isinstance(app.screen, ConfirmScreen)
+        body = app.screen.query_one("#confirm-body").render().plain
+        assert "dbtop-ui-billing" in body and "UPDATE dbtop_ui_accounts" in body
+        await pilot.press("n")
+        assert engine.kills == []
+        await pilot.press("k", "y")
+        await pilot.pause(0.1)
+        assert engine.kills == [(ROOT, KillMode.CANCEL)]
+        await pilot.press("K")
+        assert "Terminate" in app.screen.query_one("#confirm-box").border_title
+        await pilot.press("y")
+        await pilot.pause(0.1)
+        assert engine.kills[-1] == (ROOT, KillMode.TERMINATE)
+        # Enter on the focused "No" button declines.
+        await pilot.press("K", "enter")
+        await pilot.pause(0.1)
+        assert len(engine.kills) == 2
+
+
+async def test_kill_refuses_dbtops_own_connection(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine)
+        t = table(app, "sessions-table")
+        own = next(k for k in t.ordered_keys if t.row(k).cells[0] == "*")
+        t.move_cursor_to(own)
+        await pilot.press("k")
+        assert isinstance(app.screen, MainScreen)
+        assert engine.kills == []
+
+
+async def test_read_only_has_no_kill_keys(snapshots):
+    engine = replay(snapshots, read_only=True)
+    app = make_app(engine)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine)
+        bound = {b.binding.action for b in app.screen.active_bindings.values()}
+        assert not any(action.startswith("kill") for action in bound)
+        await pilot.press("k", "K")
+        assert isinstance(app.screen, MainScreen) and engine.kills == []
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = [row.binding_id for row in app.screen._keys]
+        assert "session.cancel" not in keys and "session.terminate" not in keys
+
+
+async def test_e_shows_the_plan_tree_and_j_the_raw_json(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine)
+        table(app, "sessions-table").move_cursor_to(MIDDLE)
+        await pilot.press("e")
+        await pilot.pause(0.1)
+        screen = app.screen
+        assert isinstance(screen, PlanScreen)
+        assert engine.explains == [{"query": None, "session_id": MIDDLE, "analyze": False}]
+        tree = screen.query_one(Tree)
+        labels = [node.label.plain for node in _walk(tree.root)]
+        assert any("Seq Scan on dbtop_ui_orders" in label for label in labels)
+        assert sum("costliest" in label for label in labels) == 1
+        await pilot.press("j")
+        assert screen.query_one("#plan-switcher").current == "plan-json"
+        assert '"Node Type"' in screen.query_one("#plan-json").text
+        await pilot.press("c")
+        assert '"Node Type"' in app.clipboard
+        await pilot.press("j", "escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+def _walk(node):
+    for child in node.children:
+        yield child
+        yield from _walk(child)
+
+
+async def test_e_on_a_statement_explains_its_text(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("2", "e")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, PlanScreen)
+        statement_query = engine.explains[0]["query"]
+        assert statement_query and engine.explains[0]["session_id"] is None
+
+
+async def test_shift_e_asks_before_explain_analyze(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("2", "E")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, PlanScreen)
+        assert engine.explains[-1]["analyze"] is True
+
+
+async def test_i_shows_suggestions_and_copies_the_statement(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("i")
+        await pilot.pause(0.1)
+        screen = app.screen
+        assert isinstance(screen, SuggestScreen) and engine.suggests == 1
+        detail = screen.query_one("#suggest-detail").render().plain
+        assert "CREATE INDEX" in detail
+        await pilot.press("c")
+        assert app.clipboard.startswith("CREATE INDEX")
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_i_falls_back_to_the_snapshot_findings(snapshots):
+    no_advisor = [
+        dataclasses.replace(s, capabilities=dataclasses.replace(s.capabilities, can_suggest=False))
+        for s in snapshots
+    ]
+    engine = replay(no_advisor)
+    app = make_app(engine)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("i")
+        await pilot.pause(0.1)
+        screen = app.screen
+        assert isinstance(screen, SuggestScreen) and engine.suggests == 0
+        assert (
+            "findings of the last snapshot" in screen.query_one("#suggest-summary").render().plain
+        )
+        kinds = [
+            screen.query_one(RowTable).row(k).cells[0]
+            for k in screen.query_one(RowTable).ordered_keys
+        ]
+        assert "unused_index" in kinds and "duplicate_index" in kinds
+
+
+async def test_question_mark_lists_every_key_with_its_id(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("question_mark")
+        screen = app.screen
+        assert isinstance(screen, HelpScreen)
+        ids = {row.binding_id for row in screen._keys}
+        for expected in (
+            "pane.sessions",
+            "pane.locks",
+            "session.cancel",
+            "session.terminate",
+            "query.explain",
+            "advisor.suggest",
+            "table.filter",
+            "table.sort",
+            "poll.pause",
+            "poll.slower",
+            "poll.faster",
+            "row.details",
+            "app.quit",
+        ):
+            assert expected in ids
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_keymap_remaps_a_binding_by_id(engine):
+    app = make_app(engine, keymap={"session.cancel": "x"})
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("4", "x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n", "k")
+        assert isinstance(app.screen, MainScreen), "k no longer cancels"
+
+
+async def test_command_palette_runs_an_action(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.1)
+        await pilot.press(*"Locks")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert main_screen(app).active_pane == "locks"
+
+
+async def test_q_quits_and_closes_the_connection(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("q")
+        await pilot.pause(0.1)
+    assert app.return_code == 0
+    assert engine.closed >= 1 and not engine.connected
+
+
+async def test_rows_update_in_place_and_the_cursor_stays(snapshots):
+    first, second = snapshots
+    # Third poll: the batch query has run much longer, so it moves to the top.
+    later = dataclasses.replace(
+        second,
+        monotonic=second.monotonic + 1,
+        sessions=tuple(
+            dataclasses.replace(s, duration_s=9999.0) if s.id == BATCH else s
+            for s in second.sessions
+        ),
+    )
+    engine = replay([first, second, later])
+    app = make_app(engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await polled(pilot, engine)
+        t = table(app, "sessions-table")
+        t.move_cursor_to(MIDDLE)
+        before = t.ordered_keys
+        untouched = t.row(ROOT)
+        await polled(pilot, engine, polls=3)
+        assert t.cursor_key == MIDDLE
+        assert t.ordered_keys[0] == BATCH and t.ordered_keys != before
+        assert t.row(ROOT) == untouched
+
+
+async def test_pane_labels_come_from_the_engine(snapshots):
+    labels = dataclasses.replace(
+        snapshots[0].capabilities.labels,
+        sessions="Clients",
+        statements="Slow log",
+        indexes="Keyspace",
+        locks="Blocked",
+    )
+    relabelled = [
+        dataclasses.replace(s, capabilities=dataclasses.replace(s.capabilities, labels=labels))
+        for s in snapshots
+    ]
+    engine = replay(relabelled)
+    app = make_app(engine)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await polled(pilot, engine)
+        titles = [str(p.border_title) for p in main_screen(app).query(Pane)]
+        assert titles == ["1 Clients", "2 Slow log", "3 Keyspace", "4 Blocked"]
