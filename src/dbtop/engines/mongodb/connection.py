@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from bson.codec_options import DatetimeConversion
 from pymongo import AsyncMongoClient
 from pymongo.errors import (
     AutoReconnect,
@@ -121,7 +122,7 @@ def client_options(options: ConnectOptions, app_name: str, analyze_timeout_ms: i
         "retryWrites": False,
         # Dates outside Python's range (year 0, year 20000) come back as DatetimeMS instead
         # of failing the whole reply; broken UTF-8 in a string is replaced, not fatal.
-        "datetime_conversion": "datetime_auto",
+        "datetime_conversion": DatetimeConversion.DATETIME_AUTO,
         "unicode_decode_error_handler": "replace",
     }
 

@@ -5,7 +5,8 @@ Each operation reports ``locks`` (resource type -> mode, in the legacy letters `
 per resource type and mode). A waiting operation waits for the deepest resource it reports
 (locks are taken Global, then Database, then Collection); the mode it asks for is its mode
 there. It is blocked by every other operation that holds a conflicting mode on the same
-resource (the same database, the same namespace); when none holds one it is queued behind
+resource (the same database, the same namespace; an idle transaction reports no namespace,
+so it counts as holding its locks on any); when none holds one it is queued behind
 an earlier waiter that asks for a conflicting mode (MongoDB grants locks in order, so an IX
 request waits behind a queued X request: the createIndex-behind-a-long-transaction chain).
 
@@ -140,6 +141,8 @@ def infer_waits(ops: Iterable[LockInfo]) -> list[LockWait]:
     """Edges waiter -> blocker for every waiting operation."""
     infos = list(ops)
     held: dict[tuple[str, str, str | None], list[tuple[LockInfo, str]]] = defaultdict(list)
+    #: holders that name no namespace (an idle transaction): they may hold any resource
+    held_anywhere: dict[tuple[str, str | None], list[tuple[LockInfo, str]]] = defaultdict(list)
     queued: dict[tuple[str, str, str | None], list[tuple[LockInfo, str]]] = defaultdict(list)
     waits: dict[str, tuple[str, str]] = {}
     for info in infos:
@@ -151,7 +154,10 @@ def infer_waits(ops: Iterable[LockInfo]) -> list[LockWait]:
         for kind, mode in info.locks.items():
             if target is not None and kind == target[0]:
                 continue  # asked for, not held
-            held[(*resource_key(kind, info.namespace), info.node)].append((info, mode))
+            if info.namespace is None and (kind in _PER_DATABASE or kind in _PER_NAMESPACE):
+                held_anywhere[(kind, info.node)].append((info, mode))
+            else:
+                held[(*resource_key(kind, info.namespace), info.node)].append((info, mode))
     edges: list[LockWait] = []
     for info in infos:
         target = waits.get(info.id)
@@ -160,9 +166,10 @@ def infer_waits(ops: Iterable[LockInfo]) -> list[LockWait]:
         kind, mode = target
         key = (*resource_key(kind, info.namespace), info.node)
         conflicting = CONFLICTS.get(mode, CONFLICTS["X"])
+        holders = [*held.get(key, ()), *held_anywhere.get((kind, info.node), ())]
         blockers = [
-            (other, held_mode, "holds")
-            for other, held_mode in held.get(key, ())
+            (other, held_mode, "holds" if other.namespace is not None else "may hold")
+            for other, held_mode in holders
             if other.id != info.id and held_mode in conflicting
         ]
         if not blockers:

@@ -75,11 +75,16 @@ def operation_id(doc: Mapping[str, Any]) -> str | None:
 
 
 def running_seconds(doc: Mapping[str, Any]) -> float | None:
+    """How long the operation has run; for an idle session, how long its transaction has
+    been open (what it has held its locks for)."""
     micros = number(doc.get("microsecs_running"))
     if micros is not None:
         return micros / 1_000_000
     secs = number(doc.get("secs_running"))
-    return secs
+    if secs is not None:
+        return secs
+    opened = number(section(doc, "transaction").get("timeOpenMicros"))
+    return opened / 1_000_000 if opened is not None else None
 
 
 def is_internal(doc: Mapping[str, Any]) -> bool:
@@ -123,7 +128,7 @@ def command_of(doc: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def query_text(doc: Mapping[str, Any], limit: int = QUERY_LIMIT) -> str | None:
     command = command_of(doc)
-    if command is None:
+    if not command:
         return None
     _, coll = split_namespace(doc.get("ns") if isinstance(doc.get("ns"), str) else None)
     op = doc.get("op") if isinstance(doc.get("op"), str) else None
