@@ -89,6 +89,9 @@ STRUCTURE_TTL_S = 60.0
 #: the slow log table (a CSV scan) is re-read this often
 SLOW_LOG_TTL_S = 5.0
 DATABASE_SIZE_TTL_S = 60.0
+#: server settings (log_output, userstat …) and connection attributes are re-read this often:
+#: every statement is a round trip, and on a loaded server each one waits for a CPU
+SETTINGS_TTL_S = 10.0
 #: the server-side limit of an ANALYZE the user asked for (it runs the statement)
 ANALYZE_LIMIT_MS = 60_000
 
@@ -122,6 +125,8 @@ class MySQLEngine:
         self._slow: tuple[float, tuple[Any, ...]] | None = None
         self._db_size: tuple[float, int | None] | None = None
         self._use_threads = False
+        self._variables: tuple[float, dict[str, str]] | None = None
+        self._programs: tuple[float, dict[str, str]] | None = None
         self._capabilities = Capabilities()
 
     # -- protocol ---------------------------------------------------------------------------
@@ -378,7 +383,13 @@ class MySQLEngine:
 
     async def _collect(self, link: Link, notices: list[Notice], started: float) -> Snapshot:
         taken_at = session_mod.now_utc()
-        variables = server_mod.name_values(await link.fetch(server_mod.VARIABLES_SQL))
+        now = time.monotonic()
+        if self._variables is None or now - self._variables[0] >= SETTINGS_TTL_S:
+            self._variables = (
+                now,
+                server_mod.name_values(await link.fetch(server_mod.VARIABLES_SQL)),
+            )
+        variables = self._variables[1]
         status = server_mod.name_values(await link.fetch(server_mod.STATUS_SQL))
         old = self.flavor
         fresh = flavor_mod.from_variables(
@@ -414,7 +425,9 @@ class MySQLEngine:
             grants.performance_schema() if self._use_threads else grants.process(),
         )
         programs: dict[str, str] = {}
-        if self._use_threads:
+        if self._programs is not None and now - self._programs[0] < SETTINGS_TTL_S:
+            programs = self._programs[1]
+        elif self._use_threads:
             program_rows = await self._guard(
                 "performance_schema",
                 "connection attributes",
@@ -426,6 +439,7 @@ class MySQLEngine:
             programs = {
                 str(r["ID"]): str(r["ATTR_VALUE"]) for r in program_rows if r.get("ID") is not None
             }
+            self._programs = (now, programs)
         trx: dict[str, session_mod.Transaction] = {}
         if self._process:
             trx = session_mod.transactions(
