@@ -26,6 +26,7 @@ from typing import Any
 
 from bson import Code, Decimal128, Int64, MaxKey, MinKey, ObjectId, Timestamp
 from bson.binary import Binary
+from bson.errors import BSONError
 from bson.json_util import object_hook
 from bson.regex import Regex
 
@@ -161,7 +162,7 @@ class _Parser:
                 break
         try:
             return object_hook(doc)
-        except (TypeError, ValueError, KeyError) as exc:
+        except (TypeError, ValueError, KeyError, BSONError) as exc:
             raise self.fail(f"invalid Extended JSON: {exc}") from None
 
     def array(self) -> list[Any]:
@@ -280,7 +281,7 @@ class _Parser:
         args = self.arguments()
         try:
             return _construct(name, args)
-        except (TypeError, ValueError, IndexError) as exc:
+        except (TypeError, ValueError, IndexError, KeyError, BSONError) as exc:
             raise self.fail(f"invalid {name}(…): {exc}") from None
 
 
@@ -311,7 +312,9 @@ def _construct(name: str, args: Sequence[Any]) -> Any:
     if name == "UUID":
         return Binary.from_uuid(uuid.UUID(str(first)) if first is not None else uuid.uuid4())
     if name == "BinData":
-        return Binary(base64.b64decode(str(args[1])), int(first))  # type: ignore[arg-type]
+        data = base64.b64decode(str(args[1]), validate=True)
+        subtype = int(first)  # type: ignore[arg-type]
+        return data if subtype == 0 else Binary(data, subtype)  # as the driver decodes them
     if name == "Timestamp":
         if isinstance(first, Mapping):
             return Timestamp(int(first["t"]), int(first["i"]))

@@ -146,6 +146,8 @@ def scalar_text(value: Any) -> str | None:
         if math.isinf(value):
             return "Infinity" if value > 0 else "-Infinity"
         return repr(value)
+    if isinstance(value, Code):  # a str subclass: before str
+        return f"Code({_string(str(value))})"
     if isinstance(value, str):
         return _string(value)
     if isinstance(value, ObjectId):
@@ -164,8 +166,6 @@ def scalar_text(value: Any) -> str | None:
         return f"Timestamp({{ t: {value.time}, i: {value.inc} }})"
     if isinstance(value, uuid.UUID):
         return f'UUID("{value}")'
-    if isinstance(value, Code):
-        return f"Code({_string(str(value))})"
     if isinstance(value, bytes | bytearray):
         return _binary(value)
     if isinstance(value, MinKey):
