@@ -77,7 +77,7 @@ def test_own_connection_is_marked_and_library_is_kept():
     session, _ = sessions()["19"]
     assert session.is_self
     assert session.query == "CLIENT LIST"
-    assert session.extra["lib_name"] == "redis-py"
+    assert session.extra["lib-name"] == "redis-py"
     assert session.extra["flag_words"] == ["unix socket"]
 
 
@@ -90,11 +90,12 @@ def test_multi_pubsub_replica_and_idle():
     assert all_["23"][0].state == "idle" and all_["23"][0].query is None
 
 
-def test_memory_fields_are_numbers():
+def test_fields_keep_their_redis_names_and_numbers_are_numbers():
     session, _ = sessions()["20"]
-    assert session.extra["multi_mem"] == 120
-    assert session.extra["tot_mem"] == 2000
-    assert "id" not in session.extra
+    assert session.extra["multi-mem"] == 120
+    assert session.extra["tot-mem"] == 2000
+    assert session.extra["multi"] == 3 and session.extra["idle"] == 2
+    assert session.extra["addr"] == "10.0.0.5:6000"
 
 
 def test_cluster_ids_name_the_node():

@@ -7,35 +7,46 @@ blocked: in a blocking command (waiting for data, for replicas) or postponed by 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from dbtop.engines.redis.commands import PAUSE, BlockingKind, blocking_kind, display_name
 from dbtop.engines.redis.flags import client_kind, decode_flags
-from dbtop.engines.redis.info import integer, text
-from dbtop.model import Session, frozen
+from dbtop.engines.redis.info import text
+from dbtop.model import Session
 
 #: Fields kept as text; every other field of CLIENT LIST is a number.
 _TEXT_FIELDS = frozenset(
     {"addr", "laddr", "name", "flags", "events", "cmd", "user", "lib-name", "lib-ver", "id"}
 )
 
-
-#: Fields already in the Session itself (id) or renamed with their unit (age_s, idle_s).
-_SESSION_FIELDS = frozenset({"id", "age", "idle"})
+Row = dict[str, Any]
 
 
-def parse_client_list(reply: object) -> list[dict[str, str]]:
-    """One ``field -> value`` map per line (a value may contain ``=``, never a space)."""
-    rows: list[dict[str, str]] = []
-    for line in text(reply).splitlines():
-        if not line.strip():
+def parse_client_list(reply: object) -> list[Row]:
+    """One ``field -> value`` map per line, numbers as ints (a value may contain ``=``, never
+    a space). The map becomes the Session's ``extra`` as it is: fields keep Redis's names.
+
+    This runs on every refresh over thousands of lines: it stays one plain pass.
+    """
+    rows: list[Row] = []
+    for line in text(reply).split("\n"):
+        if not line or line == "\r":
             continue
-        row: dict[str, str] = {}
-        for token in line.split(" "):
+        row: Row = {}
+        for token in line.rstrip("\r").split(" "):
             name, sep, value = token.partition("=")
-            if sep:
+            if not sep:
+                continue
+            if name in _TEXT_FIELDS:
+                row[name] = value
+                continue
+            try:
+                row[name] = int(value)
+            except ValueError:
                 row[name] = value
         if "id" in row:
             rows.append(row)
@@ -53,39 +64,44 @@ def split_session_id(session_id: str) -> tuple[str | None, str]:
     return (node, local) if sep else (None, session_id)
 
 
-def client_extra(row: dict[str, str]) -> dict[str, Any]:
-    extra: dict[str, Any] = {}
-    for name, value in row.items():
-        if name in _SESSION_FIELDS:
-            continue
-        key = name.replace("-", "_")
-        if name in _TEXT_FIELDS:
-            extra[key] = value
-        else:
-            number = integer(value)
-            extra[key] = value if number is None else number
-    return extra
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else 0
+
+
+@lru_cache(maxsize=512)
+def _flag_words(flags: str) -> tuple[str, ...]:
+    return decode_flags(flags)
+
+
+@lru_cache(maxsize=2048)
+def _query(cmd: str) -> str | None:
+    return display_name(cmd) if cmd and cmd != "NULL" else None
 
 
 def client_session(
-    row: dict[str, str],
+    row: Row,
     *,
     now: datetime,
     node: str | None,
     prefix: str,
-    self_ids: Iterable[int],
+    self_ids: AbstractSet[int],
     module_commands: frozenset[str] = frozenset(),
 ) -> tuple[Session, BlockingKind | None]:
-    """The Session for one client, and what it is blocked on (None when not blocked)."""
-    flags = row.get("flags", "N")
-    cmd = row.get("cmd", "")
-    idle = integer(row.get("idle"), 0) or 0
-    age = integer(row.get("age"), 0) or 0
-    subscriptions = sum(integer(row.get(k), 0) or 0 for k in ("sub", "psub", "ssub"))
+    """The Session for one client, and what it is blocked on (None when not blocked).
+
+    Called for every client on every refresh (thousands): kept to plain operations.
+    """
+    flags = str(row.get("flags", "N"))
+    cmd = str(row.get("cmd", ""))
+    idle = _int(row.get("idle"))
+    age = _int(row.get("age"))
+    subscriptions = _int(row.get("sub")) + _int(row.get("psub")) + _int(row.get("ssub"))
     kind = client_kind(flags, subscriptions)
-    blocked = blocking_kind(cmd, blocked="b" in flags, module_commands=module_commands)
+    blocked = (
+        blocking_kind(cmd, blocked=True, module_commands=module_commands) if "b" in flags else None
+    )
     in_multi = "x" in flags
-    query = display_name(cmd) if cmd and cmd != "NULL" else None
+    query = _query(cmd)
 
     if blocked is PAUSE:
         state, wait = "paused", f"{query or 'command'} postponed by CLIENT PAUSE"
@@ -100,16 +116,13 @@ def client_session(
     else:
         state, wait = ("active" if idle == 0 else "idle"), None
 
-    own_id = integer(row.get("id"))
-    extra = client_extra(row)
-    extra["flag_words"] = list(decode_flags(flags))
-    extra["age_s"] = age
-    extra["idle_s"] = idle
+    extra = row  # parsed for this poll only: it becomes the Session's extra without a copy
+    extra["flag_words"] = list(_flag_words(flags))
     if blocked is not None:
         extra["blocked_on"] = blocked.blocker
-    db = integer(row.get("db"))
+    db = row.get("db")
     session = Session(
-        id=session_id(prefix, row["id"]),
+        id=f"{prefix}{row['id']}",
         user=row.get("user") or None,
         database=None if db is None else f"db{db}",
         application=row.get("name") or row.get("lib-name") or None,
@@ -125,8 +138,9 @@ def client_session(
         wait=wait,
         waiting_on_lock=blocked is not None,
         blocked_by=(f"{prefix}{blocked.blocker}",) if blocked is not None else (),
-        is_self=own_id is not None and own_id in set(self_ids),
+        is_self=row["id"].isdigit() and int(row["id"]) in self_ids,
         node=node,
-        extra=frozen(extra),
+        # A fresh dict nobody else holds: wrapped read-only without a copy.
+        extra=MappingProxyType(extra),
     )
     return session, blocked
