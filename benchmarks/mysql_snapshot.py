@@ -198,6 +198,11 @@ def main() -> None:
         d_wall0 = time.monotonic()
         times, cpu, wall, sessions, waits = asyncio.run(_poll(server.url(DB), args.seconds))
         d_cpu = (_tree_cpu(dolphie[1]) - d_cpu0) if dolphie else None
+        screen = ""
+        if dolphie:
+            # What dolphie showed, to see it was monitoring and not on an error screen.
+            capture = ["tmux", "capture-pane", "-p", "-t", dolphie[0]]
+            screen = subprocess.run(capture, capture_output=True, text=True).stdout
         d_wall = time.monotonic() - d_wall0
         times.sort()
         p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
@@ -216,6 +221,8 @@ def main() -> None:
                 f"  dolphie CPU at 1 s refresh (TUI in tmux): {d_cpu / d_wall:.1%} of one core "
                 f"({d_cpu:.2f} s in {d_wall:.1f} s)"
             )
+            lines = [" ".join(x.split()) for x in screen.splitlines() if x.strip()]
+            print("  dolphie's screen began with: " + " | ".join(lines[:3])[:300])
         else:
             print(f"  dolphie: not run ({args.dolphie} or tmux missing)")
     finally:
