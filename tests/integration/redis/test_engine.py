@@ -175,14 +175,22 @@ async def test_explain_key_anatomy_and_command_complexity(shared_url, shared):
 async def test_busy_script_is_shown_and_killed(private: Server, private_db):
     script = "local i = 0 while true do i = i + 1 end"
     runner = redis.Redis(port=private.port, password=private.password, socket_timeout=30)
+    bystander = redis.Redis(port=private.port, password=private.password, client_name="bystander")
+    bystander_id = bystander.client_id()
     loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(None, lambda: _swallow(lambda: runner.eval(script, 0)))
     try:
         async with connected(private.url(9)) as engine:
+            before = await engine.snapshot()  # a good poll first: its clients stay visible
+            assert before.session(str(bystander_id)) is not None
+            future = loop.run_in_executor(None, lambda: _swallow(lambda: runner.eval(script, 0)))
             snapshot = await wait_for(lambda s: s.session("script") is not None, engine)
             script_row = snapshot.session("script")
             assert script_row.state == "busy script"
             assert any(n.severity == "critical" and "busy" in n.message for n in snapshot.notices)
+            assert snapshot.server.version == before.server.version
+            assert snapshot.server.extra["stale"] is True
+            edge = next(w for w in snapshot.lock_waits if w.waiter == str(bystander_id))
+            assert edge.blocker == "script"
             result = await engine.kill("script", KillMode.CANCEL)
             assert result.ok, result.message
             await asyncio.wait_for(future, 10)
@@ -194,6 +202,7 @@ async def test_busy_script_is_shown_and_killed(private: Server, private_db):
         with contextlib.suppress(redis.exceptions.RedisError):
             private_db.script_kill()
         runner.close()
+        bystander.close()
 
 
 async def test_busy_function_is_named_and_killed(private: Server, private_db):

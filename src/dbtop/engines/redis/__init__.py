@@ -8,6 +8,7 @@ every command O(1) or bounded (INFO, CLIENT LIST, SLOWLOG GET, a budgeted SCAN s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -62,6 +63,7 @@ from dbtop.model import (
     Notice,
     PaneLabels,
     Plan,
+    ServerSummary,
     Session,
     Severity,
     Snapshot,
@@ -107,6 +109,7 @@ class RedisEngine:
         self._previous_at: float | None = None
         self._last_sessions: list[Session] = []
         self._last_taken: datetime | None = None
+        self._last_server: ServerSummary | None = None
         self._version = "?"
         self._capabilities = Capabilities(labels=LABELS, read_only=options.read_only)
 
@@ -423,6 +426,14 @@ class RedisEngine:
         if ok_polls:
             self._last_sessions = [s for s in rows.sessions if s.kind not in ("script", "pause")]
             self._last_taken = now
+            self._last_server = server
+        elif self._last_server is not None:
+            # Busy everywhere: the last header, marked stale, without counters (no rates).
+            server = dataclasses.replace(
+                self._last_server,
+                counters=frozen(),
+                extra=frozen(self._last_server.extra, stale=True),
+            )
         extra: dict[str, Any] = {
             "sampling": sampling,
             "latency_events": rows.latency,
