@@ -106,6 +106,8 @@ class EsrKey:
     #: leading fields compared with single values (their order does not matter)
     lookups: int
     why: str
+    #: trailing range fields (their direction does not matter)
+    ranges: int = 0
 
 
 def esr_key(shape: QueryShape, max_fields: int = SETTINGS.max_key_columns) -> EsrKey | None:
@@ -150,6 +152,7 @@ def esr_key(shape: QueryShape, max_fields: int = SETTINGS.max_key_columns) -> Es
         tuple(directions),
         min(len(equality), len(fields)),
         "ESR: " + ", then ".join(parts),
+        ranges=max(len(fields) - len(equality) - len(sort_fields), 0),
     )
 
 
@@ -201,6 +204,27 @@ def _access(shape: QueryShape, table: TableRef) -> TableAccess:
         limit=shape.limit,
         selected=None,
     )
+
+
+def _range_variants(cand: Candidate, ranges: int) -> list[Candidate]:
+    """The candidate with its trailing range fields in either direction: a range is served
+    the same scanned forwards or backwards."""
+    if not ranges:
+        return [cand]
+    width = len(cand.columns)
+    head = tuple(cand.is_descending(i) for i in range(width - ranges))
+    return [
+        replace(cand, descending=(*head, *((flag,) * ranges)) if any((*head, flag)) else ())
+        for flag in (False, True)
+    ]
+
+
+def _served(indexes: Sequence[ExistingIndex], cand: Candidate, ranges: int) -> ExistingIndex | None:
+    for variant in _range_variants(cand, ranges):
+        index, _ = served_by(indexes, variant)
+        if index is not None:
+            return index
+    return None
 
 
 def _fold_prefixes(candidates: list[Candidate]) -> list[Candidate]:
@@ -310,7 +334,7 @@ async def advise(
                 )
             )
             continue
-        index, _ = served_by(facts_of.indexes, cand)
+        index = _served(facts_of.indexes, cand, key.ranges)
         if index is not None:
             rejected.append(
                 cand.rejection(f"already served by index {index.name} through its prefix")

@@ -217,6 +217,8 @@ def translate(
         code_name = _details(exc).get("codeName")
         name = f" ({code_name})" if code_name else ""
         return QueryError(f"{action}: {message}{name}")
+    if isinstance(exc, ProtocolError):
+        return ConnectError(f"MongoDB at {address}: {_reason(exc, timeout_s)}")
     if isinstance(exc, AutoReconnect | ConnectionFailure):
         return ConnectError(
             f"lost the connection to MongoDB at {address} ({action}): {_reason(exc, timeout_s)}"

@@ -354,6 +354,7 @@ def _mark_redundant(rows: list[IndexStat], merged: Sequence[_Merged]) -> list[In
         if index_type(key) != "btree" or m.building:
             continue
         keyed.append((row, key, _comparable(m.spec)))
+    keyed.sort(key=lambda k: (-len(k[1]), k[0].name))  # name the longest index that serves
     out = []
     for row in rows:
         m = specs[row.name]
