@@ -41,6 +41,7 @@ from dbtop.engines.mysql import explain as explain_mod
 from dbtop.engines.mysql import indexes as index_mod
 from dbtop.engines.mysql.locks import objects_filter
 from dbtop.engines.mysql.workload import NotAnalyzable, analyze, parse, table_refs, with_values
+from dbtop.errors import DbtopError
 from dbtop.model import (
     Advice,
     Notice,
@@ -429,7 +430,15 @@ async def _explain_check(
                 prepared = explain_mod.prepare(sql)
                 rows = await engine.work_fetch(f"EXPLAIN FORMAT=JSON {prepared.sql}")
                 root, _ = explain_mod.parse_json_plan(str(next(iter(rows[0].values()))))
-            except (pymysql.err.MySQLError, Exception) as exc:
+            except (
+                pymysql.err.MySQLError,
+                DbtopError,
+                ValueError,
+                IndexError,
+                StopIteration,
+            ) as exc:
+                # A statement EXPLAIN cannot take (a sample cut short, a refused form) leaves
+                # the candidate with the model's evidence only.
                 found = found or f"EXPLAIN failed ({str(exc).splitlines()[0][:80]})"
                 continue
             for table, access, key in explain_mod.tables_scanned(root):
