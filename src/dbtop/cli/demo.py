@@ -142,11 +142,12 @@ async def _serve(server: DemoServer, started: float) -> int:
                 f"the demo workload could not connect within {READY_TIMEOUT_S:.0f} s"
             ) from None
         url = server.url
-        print(url, flush=True)
         first = " (first run: sample database built)" if server.first_run else ""
         _say(f"PostgreSQL 18 ready in {time.monotonic() - started:.1f} s{first}")
         _say(f"watch it from another terminal: dbtop {shlex.quote(url)}")
         _say("Ctrl-C stops it and deletes its data")
+        # The URL last: whoever waits for it finds everything else done.
+        print(url, flush=True)
         while not stop.is_set():
             if not server.alive():
                 raise DemoError(f"PostgreSQL stopped unexpectedly: {server.log_tail()}")

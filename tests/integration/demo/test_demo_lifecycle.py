@@ -126,3 +126,35 @@ def test_runs_as_an_unprivileged_user(tmp_path: Path) -> None:
     assert demo.stop() == 0, demo.messages()
     assert _wait_gone(postmaster, 1.0)
     assert not demo.run_dir.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another account")
+def test_as_root_binaries_out_of_reach_are_copied_once_where_the_server_can_run_them() -> None:
+    from dbtop.demo.server import Install, find_install, server_account, usable_install
+
+    private = Path(tempfile.mkdtemp(prefix="dbtop-demo-private-"))  # mode 700, like /root
+    home = Path(tempfile.mkdtemp(prefix="dbtop-demo-home-"))
+    home.chmod(0o755)
+    try:
+        shipped = find_install()
+        hidden = Install(private / "pginstall", "test")
+        for part in ("bin", "lib", "share"):
+            shutil.copytree(shipped.root / part, hidden.root / part, copy_function=os.link)
+        account = server_account()
+        usable = usable_install(hidden, account, home)
+        assert usable.root == home / "pginstall-test"
+        version = subprocess.run(
+            [usable.tool("postgres"), "--version"],
+            capture_output=True,
+            text=True,
+            cwd="/",
+            timeout=30,
+            user=account.uid,
+            group=account.gid,
+            extra_groups=[],
+        )
+        assert version.returncode == 0 and "PostgreSQL" in version.stdout, version.stderr
+        assert usable_install(hidden, account, home) == usable  # copied once, then reused
+    finally:
+        shutil.rmtree(private)
+        shutil.rmtree(home)
