@@ -92,6 +92,9 @@ class RedisEngine:
         self._options = options
         self._entry = Link(self._target, options)
         self._links: dict[str, Link] = {self._entry.node: self._entry}
+        #: a second connection per node, opened on first use, for the user's actions (kill,
+        #: explain, suggest): an action never waits behind a poll
+        self._actions: dict[str, Link] = {}
         self._cluster = False
         self._nodes: list[ClusterNode] = []
         self._slots: SlotMap | None = None
@@ -160,8 +163,24 @@ class RedisEngine:
         self._capabilities = await self._build_capabilities()
 
     async def close(self) -> None:
-        for link in list(self._links.values()):
+        for link in [*self._links.values(), *self._actions.values()]:
             await link.close()
+
+    async def _action(self, node: str) -> Link:
+        """The action connection to ``node`` (opened now if it is not yet)."""
+        link = self._actions.get(node)
+        if link is None:
+            poll = self._links.get(node, self._entry)
+            link = Link(poll.target, self._options)
+            link.node = poll.node
+            await link.open()
+            self._actions[node] = link
+        return link
+
+    def _own_ids(self, node: str) -> set[int]:
+        """dbtop's own client ids on ``node``: never shown as others, never killed."""
+        links = (self._links.get(node), self._actions.get(node))
+        return {link.client_id for link in links if link is not None and link.client_id}
 
     async def _discover(self) -> None:
         """Read CLUSTER NODES and hold one link per usable node."""
@@ -181,6 +200,8 @@ class RedisEngine:
             if name not in wanted and self._links[name] is not self._entry:
                 await self._links.pop(name).close()
                 self._samplers.pop(name, None)
+                if name in self._actions:
+                    await self._actions.pop(name).close()
         opening: list[tuple[str, Link]] = []
         for name, node in wanted.items():
             if name not in self._links:
@@ -360,9 +381,8 @@ class RedisEngine:
                     previous_at=self._last_taken,
                 )
                 continue
-            own = self._links[poll.node].client_id
             client_rows(
-                poll, rows, now=now, cluster=self._cluster, self_ids={own} if own else set()
+                poll, rows, now=now, cluster=self._cluster, self_ids=self._own_ids(poll.node)
             )
             slowlog_rows(poll, rows, cluster=self._cluster, own_name=self._options.application_name)
             sizes = table_rows(poll, rows, cluster=self._cluster)
@@ -517,7 +537,8 @@ class RedisEngine:
 
     # -- actions --------------------------------------------------------------------------
 
-    def _link_for_session(self, session_id: str) -> tuple[Link, str]:
+    async def _link_for_session(self, session_id: str) -> tuple[Link, str]:
+        """The action link of the session's node, and the session's id on that node."""
         node, local = split_session_id(session_id.strip())
         if node is None:
             if self._cluster and local not in SYNTHETIC:
@@ -525,28 +546,28 @@ class RedisEngine:
                     f"in a cluster a client id names its node: NODE/ID, e.g. "
                     f"{self._entry.node}/{local}"
                 )
-            return self._entry, local
-        link = self._links.get(node)
-        if link is None:
+            return await self._action(self._entry.node), local
+        if node not in self._links:
             raise NotFoundError(
                 f"no node {node} in this {'cluster' if self._cluster else 'server'}"
             )
-        return link, local
+        return await self._action(node), local
 
     async def kill(self, session_id: str, mode: KillMode) -> KillResult:
         if self._options.read_only:
             raise RefusedError("dbtop runs read-only: kill is refused")
-        link, local = self._link_for_session(session_id)
-        own = {link.client_id} if link.client_id is not None else set()
+        link, local = await self._link_for_session(session_id)
+        own = self._own_ids(link.node)
         return await kill_client(link, session_id.strip(), local, mode, own_ids=own)
 
     # -- explain --------------------------------------------------------------------------
 
     async def _anatomy(self, key: bytes) -> KeyAnatomy:
-        link = self._entry
+        node = self._entry.node
         if self._cluster and self._slots is not None:
-            node = self._slots.node_for(key)
-            link = self._links.get(node or "", self._entry)
+            owner = self._slots.node_for(key)
+            node = owner if owner in self._links else node
+        link = await self._action(node)
         return await key_anatomy(
             link, key, db=self._target.db, select=not self._cluster, node=self._node_name(link)
         )
@@ -554,12 +575,14 @@ class RedisEngine:
     async def _db_keys(self) -> int | None:
         if self._cluster:
             total = 0
-            for name, link in self._links.items():
+            for name in list(self._links):
                 node = next((n for n in self._nodes if n.name == name), None)
                 if node is None or node.is_master:
+                    link = await self._action(name)
                     total += integer(await link.call("DBSIZE"), 0) or 0
             return total
-        replies = await self._entry.pipeline([["SELECT", self._target.db], ["DBSIZE"]])
+        link = await self._action(self._entry.node)
+        replies = await link.pipeline([["SELECT", self._target.db], ["DBSIZE"]])
         return integer(replies[-1])
 
     async def explain(
@@ -579,7 +602,7 @@ class RedisEngine:
         if query is None:
             raise UsageError("explain needs a key name or a command line")
         return await explain_query(
-            self._entry,
+            await self._action(self._entry.node),
             query,
             anatomy_of=self._anatomy,
             db=self._target.db,
@@ -587,7 +610,7 @@ class RedisEngine:
         )
 
     async def _explain_session(self, session_id: str) -> Plan:
-        link, local = self._link_for_session(session_id)
+        link, local = await self._link_for_session(session_id)
         if not local.isdigit():
             raise UsageError(f"{session_id} is not a client: explain takes a client id")
         rows = parse_client_list(await link.call("CLIENT", "LIST", "ID", int(local)))
@@ -625,13 +648,10 @@ class RedisEngine:
         candidates.sort(key=lambda c: -(c[2].memory_bytes or 0))
         big: list[KeyAnatomy] = []
         for name, db, record in candidates[:SUGGEST_BIG_KEYS]:
+            link = await self._action(name)
             big.append(
                 await key_anatomy(
-                    self._links[name],
-                    record.key,
-                    db=db,
-                    select=not self._cluster,
-                    node=self._node_name(self._links[name]),
+                    link, record.key, db=db, select=not self._cluster, node=self._node_name(link)
                 )
             )
 
@@ -645,7 +665,7 @@ class RedisEngine:
             except ValueError:
                 continue
             args_of[event.id] = args
-            link, _ = self._link_for_slow_event(event.node)
+            link = await self._action(event.node if event.node in self._links else self._entry.node)
             try:
                 keys = await command_keys(link, args)
             except DbtopError:
@@ -692,8 +712,3 @@ class RedisEngine:
             for t in snapshot.tables
             if t.node in (None, node) and t.table[2:].isdigit()
         }
-
-    def _link_for_slow_event(self, node: str | None) -> tuple[Link, str | None]:
-        if node is not None and node in self._links:
-            return self._links[node], node
-        return self._entry, None
