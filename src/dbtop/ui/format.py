@@ -51,10 +51,10 @@ def count(value: float | None) -> str:
     magnitude = abs(value)
     if magnitude >= 1e9:
         return f"{value / 1e9:.1f}G"
-    if magnitude >= 1e7:
+    if magnitude >= 1e6:
         return f"{value / 1e6:.1f}M"
-    if float(value).is_integer():
-        return f"{int(value):,}"
+    if float(value).is_integer() or magnitude >= 1000:
+        return f"{round(value):,}"
     return f"{value:,.1f}"
 
 

@@ -25,7 +25,7 @@ from dbtop.ui.widgets.rowtable import Column, Row, RowTable
 COLUMNS = (
     Column("session", "session", 18, sortable=False),
     Column("user", "user", 10, optional=3, sortable=False),
-    Column("mode", "wants", 18, sortable=False),
+    Column("mode", "wants / holds", 20, sortable=False),
     Column("object", "on", 22, optional=2, sortable=False),
     Column("wait", "waited", 7, align="right", sortable=False),
     Column("state", "state", 13, optional=4, sortable=False),
@@ -63,8 +63,11 @@ def lock_rows(forest: LockForest, sessions: dict[str, Session]) -> Iterator[tupl
                 mode = " ".join(p for p in (wait.mode, wait.lock_type) if p)
                 obj = wait.object or ""
                 waited = human_seconds(wait.wait_s) if wait.wait_s is not None else ""
-            elif is_root and session is not None and session.wait:
-                mode = f"({session.wait})"
+            elif is_root:
+                held = sorted(
+                    {c.wait.held_mode for c in node.children if c.wait and c.wait.held_mode}
+                )
+                mode = "holds " + ", ".join(held) if held else "holds the lock"
             cells = (
                 label,
                 one_line(session.user) if session else "",

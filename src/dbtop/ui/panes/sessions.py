@@ -43,6 +43,18 @@ SLOWISH_S = 1.0
 _FLAG_RANK = {"B": 6, "W": 5, "b": 4, "T": 3, "L": 2, "": 1, "*": 0}
 
 
+#: long state words shortened for the cell (the details show the engine's own word)
+_SHORT_STATES = {
+    "idle in transaction": "idle in xact",
+    "idle in transaction (aborted)": "idle in xact (abort)",
+}
+
+
+def short_state(state: str | None) -> str:
+    text = one_line(state)
+    return _SHORT_STATES.get(text, text)
+
+
 def session_key(session: Session) -> str:
     return f"{session.node}/{session.id}" if session.node else session.id
 
@@ -84,7 +96,7 @@ def session_row(session: Session, forest: LockForest, view: ViewOptions) -> Row:
         one_line(session.database),
         one_line(session.application),
         one_line(session.client),
-        one_line(session.state or session.kind),
+        short_state(session.state or session.kind),
         human_seconds(duration) if duration is not None else "",
         human_seconds(session.xact_age_s) if session.xact_age_s is not None else "",
         one_line(session.wait),

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Tab, Tabs
+from textual.widgets import Footer, Input
 
 from dbtop.errors import DbtopError
 from dbtop.model import Advice, KillMode, PaneLabels, Plan, Session, Snapshot
@@ -27,7 +27,7 @@ from dbtop.ui.keymap import binding_ids
 from dbtop.ui.panes.base import Pane, Selection, ViewOptions
 from dbtop.ui.panes.indexes import IndexesPane
 from dbtop.ui.panes.locks import LocksPane
-from dbtop.ui.panes.sessions import SessionsPane
+from dbtop.ui.panes.sessions import SessionsPane, idle_in_transaction
 from dbtop.ui.panes.statements import StatementsPane
 from dbtop.ui.screens.confirm import ConfirmScreen
 from dbtop.ui.screens.details import DetailsScreen
@@ -35,6 +35,7 @@ from dbtop.ui.screens.help import HelpScreen, key_rows
 from dbtop.ui.screens.plan import PlanScreen
 from dbtop.ui.screens.suggest import AdviceResult, SuggestScreen
 from dbtop.ui.widgets.header import Header
+from dbtop.ui.widgets.panebar import PaneBar
 from dbtop.ui.widgets.rowtable import RowTable
 
 CSS_FILE = Path(__file__).with_suffix(".tcss")
@@ -46,6 +47,10 @@ if TYPE_CHECKING:
 WIDE_MIN = (160, 45)
 PANE_IDS = ("sessions", "statements", "indexes", "locks")
 FALLBACK = "showing the findings of the last snapshot"
+#: Textual's own bindings that mean nothing here (the tables do not scroll sideways)
+_NOT_IN_HELP = frozenset(
+    {"scroll_left", "scroll_right", "page_left", "page_right", "screen.copy_text"}
+)
 
 
 class FilterInput(Input):
@@ -70,8 +75,8 @@ class MainScreen(Screen[None]):
         Binding("tab", "cycle_focus(1)", "Next pane", id="pane.next", show=False),
         Binding("shift+tab", "cycle_focus(-1)", "Previous pane", id="pane.previous", show=False),
         Binding("enter", "details", "Details", id="row.details"),
-        Binding("k", "kill('cancel')", "Cancel query", id="session.cancel"),
-        Binding("K", "kill('terminate')", "Terminate", id="session.terminate"),
+        Binding("k", "kill('cancel')", "Cancel", id="session.cancel"),
+        Binding("K", "kill('terminate')", "Terminate", id="session.terminate", show=False),
         Binding("e", "explain", "Explain", id="query.explain"),
         Binding("E", "explain_analyze", "Explain analyze", id="query.explain-analyze", show=False),
         Binding("i", "suggest", "Suggest", id="advisor.suggest"),
@@ -104,15 +109,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(clock=self.dbtop.clock, id="header")
-        tabs = Tabs(
-            *(
-                Tab(f"{p.number} {p.default_label(p, _LABELS)}", id=f"tab-{p.pane_id}")
-                for p in _PANES
-            ),
-            id="tabs",
-        )
-        tabs.can_focus = False
-        yield tabs
+        yield PaneBar([(p.pane_id, p.default_label(p, _LABELS)) for p in _PANES], id="tabs")
         with Container(id="panes"):
             for pane_class in _PANES:
                 yield pane_class()
@@ -121,12 +118,15 @@ class MainScreen(Screen[None]):
         )
         filter_input.cursor_blink = False
         yield filter_input
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#filter", FilterInput).display = False
         self._apply_layout(self.size.width, self.size.height)
         self.pane("sessions").focus_table()
+        self.apply_status(self.dbtop.poller.status)
+        if self.dbtop.latest_result is not None:
+            self.apply_result(self.dbtop.latest_result)
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_layout(event.size.width, event.size.height)
@@ -162,15 +162,10 @@ class MainScreen(Screen[None]):
     def _show_active(self) -> None:
         for pane in self.panes:
             pane.set_class(pane.pane_id == self.active_pane, "-active")
-        tabs = self.query_one(Tabs)
-        if tabs.active != f"tab-{self.active_pane}":
-            tabs.active = f"tab-{self.active_pane}"
+        self.query_one(PaneBar).set_active(self.active_pane)
 
-    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
-        if event.tab.id and event.tab.id.startswith("tab-"):
-            pane_id = event.tab.id.removeprefix("tab-")
-            if pane_id != self.active_pane:
-                self.action_show_pane(pane_id)
+    def on_pane_bar_chosen(self, event: PaneBar.Chosen) -> None:
+        self.action_show_pane(event.pane_id)
 
     # -- data ---------------------------------------------------------------------------
 
@@ -182,7 +177,9 @@ class MainScreen(Screen[None]):
             if not any(n.feature in pane.features for pane in self.panes)
         ]
         with self.app.batch_update():
-            self.query_one(Header).show_result(result, header_notices)
+            header = self.query_one(Header)
+            header.show_status(self.dbtop.poller.status)
+            header.show_result(result, header_notices)
             for pane in self.visible_panes():
                 pane.show(result, self.view)
             self._update_tab_labels(snapshot)
@@ -196,8 +193,7 @@ class MainScreen(Screen[None]):
         if names == self._labels_seen:
             return
         self._labels_seen = names
-        for pane_id, name, number in zip(PANE_IDS, names, range(1, 5), strict=True):
-            self.query_one(f"#tab-{pane_id}", Tab).label = Text(f"{number} {one_line(name)}")
+        self.query_one(PaneBar).set_labels(list(zip(PANE_IDS, names, strict=True)))
 
     def _refresh_hidden_panes(self) -> None:
         """A pane that was off screen gets the newest snapshot when it shows."""
@@ -352,7 +348,7 @@ class MainScreen(Screen[None]):
         bindings = [
             (self.app.get_key_display(active.binding), active.binding)
             for active in self.active_bindings.values()
-            if active.binding.description
+            if active.binding.description and active.binding.action not in _NOT_IN_HELP
         ]
         self.app.push_screen(HelpScreen(key_rows(bindings), read_only=self.dbtop.read_only))
 
@@ -507,7 +503,13 @@ def describe_session(session: Session | None, session_id: str, mode: KillMode) -
     text.append(f"{'query':>12}  ", style="bold")
     text.append(one_line(session.query, 500) or "(none)")
     text.append("\n\n")
-    if mode is KillMode.CANCEL:
+    if mode is KillMode.CANCEL and idle_in_transaction(session):
+        text.append(
+            "It is idle in a transaction: there is no statement to cancel, and its locks stay. "
+            "K (terminate) ends the session and releases them.",
+            style="bold",
+        )
+    elif mode is KillMode.CANCEL:
         text.append(
             "The current statement is stopped; the session stays connected.", style="italic"
         )

@@ -131,6 +131,8 @@ class Header(Widget):
         if snapshot is not None:
             server = snapshot.server
             version = server.version or ""
+            if len(version) > 24 and " (" in version:
+                version = version.split(" (", 1)[0]  # "… (Debian 15.4-1.pgdg120+1)": noise here
             # "PostgreSQL 15.4 (Debian …)" names its engine already; "7.2.4" does not.
             if server.engine.casefold()[:5] not in version.casefold():
                 version = f"{server.engine} {version}".strip()

@@ -440,9 +440,22 @@ class RowTable(ScrollView, can_focus=True):
             strip = self._render_row(self._rows[key], layout, base)
             self._strips[key] = strip
         if position == self._cursor:
-            cursor = self._style("cursor" if self.has_focus else "cursor-blurred")
-            strip = strip.apply_style(cursor)
+            strip = self._cursor_strip(strip)
         return strip
+
+    def _cursor_strip(self, strip: Strip) -> Strip:
+        """The row under the cursor: the cursor's background and text style on top, the
+        row's own colours kept (a root blocker stays red under the cursor)."""
+        cursor = self._style("cursor" if self.has_focus else "cursor-blurred")
+        over = Style(
+            bgcolor=cursor.bgcolor,
+            bold=cursor.bold,
+            reverse=cursor.reverse,
+            underline=cursor.underline,
+            italic=cursor.italic,
+        )
+        segments = Segment.apply_style(list(strip), post_style=over)
+        return Strip(segments, strip.cell_length)
 
     def _header(self, layout: _Layout, base: Style) -> Strip:
         style = base + self._style("header")
