@@ -153,13 +153,19 @@ def world() -> World:
     return shop_world()
 
 
-@pytest.fixture
-def mongo(world: World) -> Iterator[ScriptedMongo]:
-    server = ScriptedMongo(world).start()
+@pytest.fixture(scope="session")
+def shared_server() -> Iterator[ScriptedMongo]:
+    server = ScriptedMongo(World()).start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def mongo(shared_server: ScriptedMongo, world: World) -> ScriptedMongo:
+    """The scripted server, serving this test's world."""
+    return shared_server.reset(world)
 
 
 @pytest.fixture

@@ -87,6 +87,15 @@ class ScriptedMongo:
         self._lock = threading.Lock()
         self.port = 0
 
+    def reset(self, world: World) -> ScriptedMongo:
+        """Serve another world (one server is shared by the tests: stopping one takes a
+        second, mockupdb's accept loop polls)."""
+        with self._lock:
+            self.world = world
+            self.received.clear()
+            self._cursors.clear()
+        return self
+
     def start(self) -> ScriptedMongo:
         self.server.autoresponds(self._handle)
         self.port = self.server.run()
