@@ -45,13 +45,13 @@ from dbtop.engines.redis.info import (
     version_number,
 )
 from dbtop.engines.redis.info import keyspace as db_keyspace
-from dbtop.engines.redis.link import Link, busy
+from dbtop.engines.redis.link import CommandError, Link, busy
 from dbtop.engines.redis.sampler import KeySampler, SampleBudget, SampleStats
 from dbtop.engines.redis.search import REFRESH_S, has_search, search_indexes
 from dbtop.engines.redis.statements import merge_command_stats
 from dbtop.engines.redis.summary import server_summary
 from dbtop.engines.redis.url import Target, parse_target
-from dbtop.errors import DbtopError, NotFoundError, RefusedError, UsageError
+from dbtop.errors import DbtopError, NotFoundError, PrivilegeError, RefusedError, UsageError
 from dbtop.model import (
     Advice,
     Capabilities,
@@ -142,11 +142,9 @@ class RedisEngine:
         await self._entry.open()
         try:
             info = parse_info(await self._entry.call("INFO", "server"))
-        except DbtopError:
-            raise
-        except Exception as exc:
+        except CommandError as exc:
             if not busy(exc):
-                raise self._entry.error(exc) from None
+                raise
             info = {}  # a busy script: the snapshot will show it
         mode = info.get("redis_mode", "standalone")
         self._version = info.get("redis_version", "?")
@@ -223,9 +221,7 @@ class RedisEngine:
         for name, link in self._links.items():
             try:
                 modules = await link.call("MODULE", "LIST")
-            except DbtopError:
-                raise
-            except Exception:
+            except (CommandError, PrivilegeError):
                 continue
             if has_search(modules):
                 self._search.add(name)

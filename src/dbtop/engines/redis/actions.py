@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dbtop.engines.redis.commands import PAUSE, SCRIPT, SYNTHETIC
 from dbtop.engines.redis.info import integer
-from dbtop.engines.redis.link import Link
-from dbtop.errors import DbtopError, NotFoundError, PrivilegeError, RefusedError
+from dbtop.engines.redis.link import CommandError, Link
+from dbtop.errors import NotFoundError, RefusedError
 from dbtop.model import KillMode, KillResult
 
 
@@ -25,10 +25,8 @@ async def kill_script(link: Link, session_id: str, mode: KillMode) -> KillResult
     for command in attempts:
         try:
             await link.call(*command)
-        except DbtopError:
-            raise
-        except Exception as exc:
-            last = _message(exc)
+        except CommandError as exc:
+            last = _message(exc.reply)
             if last.startswith("UNKILLABLE"):
                 return KillResult(
                     session_id,
@@ -38,8 +36,6 @@ async def kill_script(link: Link, session_id: str, mode: KillMode) -> KillResult
                     "SHUTDOWN NOSAVE stops it (losing every write since the last save): "
                     "dbtop leaves that to you",
                 )
-            if last.startswith("NOPERM"):
-                raise PrivilegeError(f"{' '.join(command)} refused: {last}") from None
             continue  # NOTBUSY, or BUSY "use FUNCTION KILL": try the other
         what = "script" if command[0] == "SCRIPT" else "function"
         return KillResult(
@@ -53,10 +49,8 @@ async def kill_script(link: Link, session_id: str, mode: KillMode) -> KillResult
 async def unpause(link: Link, session_id: str, mode: KillMode) -> KillResult:
     try:
         await link.call("CLIENT", "UNPAUSE")
-    except DbtopError:
-        raise
-    except Exception as exc:
-        return KillResult(session_id, mode, False, f"CLIENT UNPAUSE failed: {_message(exc)}")
+    except CommandError as exc:
+        return KillResult(session_id, mode, False, f"CLIENT UNPAUSE failed: {_message(exc.reply)}")
     return KillResult(session_id, mode, True, "CLIENT UNPAUSE: paused clients go on")
 
 
@@ -64,9 +58,7 @@ async def client_exists(link: Link, client_id: int) -> bool | None:
     """None when the server cannot tell (CLIENT LIST ID is Redis 6.2+)."""
     try:
         reply = await link.call("CLIENT", "LIST", "ID", client_id)
-    except DbtopError:
-        raise
-    except Exception:
+    except CommandError:
         return None
     return bool(reply and bytes(reply).strip())
 
@@ -109,13 +101,8 @@ async def kill_client(
                 "(K closes its connection)",
             )
         killed = await link.call("CLIENT", "KILL", "ID", client_id)
-    except DbtopError:
-        raise
-    except Exception as exc:
-        message = _message(exc)
-        if message.startswith("NOPERM"):
-            raise PrivilegeError(f"{link.node}: {message}") from None
-        return KillResult(session_id, mode, False, f"{link.node}: {message}")
+    except CommandError as exc:
+        return KillResult(session_id, mode, False, f"{link.node}: {_message(exc.reply)}")
     if integer(killed) == 1:
         return KillResult(session_id, mode, True, f"client {session_id} disconnected (CLIENT KILL)")
     raise NotFoundError(f"no client {session_id} on {link.node} (it may have disconnected)")

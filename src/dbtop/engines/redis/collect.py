@@ -11,11 +11,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.exceptions import ResponseError
-
 from dbtop.engines.redis.clients import parse_client_list
 from dbtop.engines.redis.info import config_map, integer, parse_info, text
-from dbtop.engines.redis.link import Link, busy
+from dbtop.engines.redis.link import CommandError, Link, busy
 from dbtop.errors import DbtopError, PrivilegeError
 from dbtop.model import Notice, Severity
 
@@ -156,7 +154,7 @@ async def _busy_script(link: Link) -> BusyScript:
     """What runs while the server answers BUSY: FUNCTION STATS knows about functions only."""
     try:
         reply = await link.call("FUNCTION", "STATS")
-    except ResponseError:  # BUSY again: an EVAL script, which Redis does not describe
+    except CommandError:  # BUSY again: an EVAL script, which Redis does not describe
         return BusyScript(function=None, command=None, duration_s=None)
     fields = _pairs(reply)
     running = fields.get("running_script")

@@ -16,8 +16,8 @@ from dbtop.engines.redis.anatomy import KeyAnatomy, anatomy_node
 from dbtop.engines.redis.commands import display_name, join_command, split_command_line
 from dbtop.engines.redis.complexity import estimate_work
 from dbtop.engines.redis.info import integer, text
-from dbtop.engines.redis.link import Link
-from dbtop.errors import DbtopError, NotFoundError, QueryError, UsageError
+from dbtop.engines.redis.link import CommandError, Link
+from dbtop.errors import NotFoundError, PrivilegeError, QueryError, UsageError
 from dbtop.model import Plan, PlanNode, frozen
 
 #: At most this many keys of a multi-key command are inspected.
@@ -89,9 +89,7 @@ async def command_doc(link: Link, words: list[bytes]) -> CommandDoc | None:
     try:
         reply = await link.call("COMMAND", "DOCS", name)
         docs = _pairs(_pairs(reply).get(name))
-    except DbtopError:
-        raise
-    except Exception:  # Redis before 7.0 has no COMMAND DOCS
+    except (CommandError, PrivilegeError):  # Redis before 7.0 has no COMMAND DOCS
         docs = {}
     return CommandDoc(
         name=name,
@@ -107,10 +105,8 @@ async def command_keys(link: Link, args: list[bytes]) -> list[bytes]:
     """The key arguments, as the server finds them (the command is not run)."""
     try:
         reply = await link.call("COMMAND", "GETKEYS", *args)
-    except DbtopError:
-        raise
-    except Exception as exc:
-        message = " ".join(str(exc).split())
+    except CommandError as exc:
+        message = " ".join(str(exc.reply).split())
         if "no key arguments" in message:
             return []
         raise QueryError(f"{join_command(args)}: {message}") from None

@@ -43,16 +43,26 @@ from dbtop.errors import (
 
 #: The commands dbtop needs, for an ACL user that may not have +@admin (docs/engines/redis.md).
 ACL_HINT = (
-    "ACL SETUSER <user> +info +client|list +client|id +client|setname +client|setinfo "
+    "ACL SETUSER <user> +info +client|list +client|id +client|setname "
     "+slowlog|get +config|get +latency|latest +command|docs +command|info +command|getkeys "
-    "+cluster|nodes +scan +type +pttl +memory|usage +object|encoding +select"
+    "+cluster|nodes +scan +type +pttl +memory|usage +object|encoding +select +hello"
 )
 
 Command = Sequence[Any]
 
 
-def busy(exc: BaseException) -> bool:
+class CommandError(QueryError):
+    """The server answered a command with an error reply (kept in ``reply``)."""
+
+    def __init__(self, where: str, reply: ResponseError) -> None:
+        super().__init__(f"{where}: {reply}")
+        self.reply = reply
+
+
+def busy(exc: object) -> bool:
     """The server is running a script or function past busy-reply-threshold."""
+    if isinstance(exc, CommandError):
+        exc = exc.reply
     return isinstance(exc, ResponseError) and str(exc).startswith("BUSY")
 
 
@@ -162,15 +172,24 @@ class Link:
             fields = dict(zip(hello[0::2], hello[1::2], strict=False))
             client_id = int(fields[b"id"])
         except ResponseError as exc:
-            if busy(exc) or "unknown command" not in str(exc).lower():
+            refused = isinstance(exc, NoPermissionError) or "unknown command" in str(exc).lower()
+            if busy(exc) or not refused:
                 raise
             await conn.send_command("CLIENT", "SETNAME", self.client_name, check_health=False)
             await conn.read_response()
             await conn.send_command("CLIENT", "ID", check_health=False)
             client_id = int(await conn.read_response())
-        # The library name shows in CLIENT LIST on Redis 7.2+; older servers refuse it.
-        for field, value in (("LIB-NAME", "dbtop"), ("LIB-VER", __version__)):
-            await conn.send_command("CLIENT", "SETINFO", field, value, check_health=False)
+        # The library name shows in CLIENT LIST on Redis 7.2+; older servers refuse it. The
+        # URL's database is selected for the looks of CLIENT LIST only: every key command
+        # dbtop sends selects its database itself, and a busy server refuses SELECT.
+        tail: list[tuple[Any, ...]] = [
+            ("CLIENT", "SETINFO", "LIB-NAME", "dbtop"),
+            ("CLIENT", "SETINFO", "LIB-VER", __version__),
+        ]
+        if self.target.db:
+            tail.append(("SELECT", self.target.db))
+        await conn.send_packed_command(conn.pack_commands(tail), check_health=False)
+        for _ in tail:
             with contextlib.suppress(ResponseError):
                 await conn.read_response()
         return client_id
@@ -181,14 +200,17 @@ class Link:
             await self._conn.disconnect(nowait=True)
 
     async def call(self, *args: Any) -> Any:
-        """One command; ResponseError for an error reply, DbtopError when the link fails."""
+        """One command. An error reply raises CommandError (PrivilegeError for NOPERM); a
+        failed link any other DbtopError."""
         async with self._lock:
             await self._ensure()
             try:
                 await self._conn.send_command(*args, check_health=False)
                 return await self._conn.read_response()
-            except ResponseError:
-                raise
+            except NoPermissionError as exc:
+                raise self.error(exc) from None
+            except ResponseError as exc:
+                raise CommandError(self.where, exc) from None
             except (RedisError, OSError, TimeoutError) as exc:
                 await self._drop()
                 raise self.error(exc) from None
