@@ -273,3 +273,38 @@ async def test_password_from_rediscli_auth(private: Server, private_db, monkeypa
     async with connected(private.url(9, password=False)) as engine:
         snapshot = await engine.snapshot()
     assert snapshot.server.version
+
+
+async def test_acl_user_with_few_rights_gets_notices_not_failures(private: Server, private_db):
+    from dbtop.errors import PrivilegeError
+
+    private_db.acl_setuser(
+        "dbtop-test-limited",
+        enabled=True,
+        passwords=["+limited-pw"],
+        keys=["*"],
+        commands=[
+            "+info",
+            "+client|list",
+            "+client|id",
+            "+client|setname",
+            "+scan",
+            "+type",
+            "+pttl",
+            "+memory|usage",
+            "+select",
+        ],
+    )
+    url = f"redis://dbtop-test-limited:limited-pw@127.0.0.1:{private.port}/9"
+    try:
+        async with connected(url) as engine:
+            snapshot = await engine.snapshot()
+            assert any(s.is_self for s in snapshot.sessions)
+            assert any("SLOWLOG GET refused" in n.message for n in snapshot.notices)
+            assert any("CONFIG GET" in n.message for n in snapshot.capabilities.notices)
+            with pytest.raises(PrivilegeError, match="ACL SETUSER"):
+                await engine.explain(query="GET a")
+            with pytest.raises(PrivilegeError):
+                await engine.kill("script", KillMode.CANCEL)
+    finally:
+        private_db.acl_deluser("dbtop-test-limited")
