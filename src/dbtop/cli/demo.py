@@ -13,11 +13,10 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from dbtop.demo import schema
 from dbtop.demo.server import DemoError, DemoServer
@@ -35,8 +34,14 @@ READY_TIMEOUT_S = 30.0
 WATCH_INTERVAL_S = 1.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
+#: dbtop.cli.tui.run_app(url, args) -> exit status
+RunApp = Callable[[str, argparse.Namespace], int]
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from dbtop.cli.tui import add_ui_arguments
+
+    add_ui_arguments(parser)  # --interval, --theme …: the demo opens the same UI
     parser.add_argument(
         "--serve",
         action="store_true",
@@ -86,7 +91,8 @@ def _signals_ignored() -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    run_app = None if args.serve else _tui_entry()
+    # The UI is loaded before the server starts: a broken install fails at once.
+    run_app = None if args.serve else _load_ui()
     server = DemoServer(
         populate=schema.populate,
         template_tag=schema.VERSION,
@@ -106,17 +112,14 @@ def run(args: argparse.Namespace) -> int:
                 server.stop()
 
 
-def _tui_entry() -> Any:
-    try:
-        from dbtop.cli.tui import run_app
-    except ImportError as exc:
-        raise DemoError(
-            f"the dbtop UI is not available ({exc}); dbtop demo --serve runs the demo without it"
-        ) from None
+def _load_ui() -> RunApp:
+    import dbtop.ui.app  # noqa: F401 - Textual and the app, loaded here to fail early
+    from dbtop.cli.tui import run_app
+
     return run_app
 
 
-def _tui(server: DemoServer, run_app: Any, args: argparse.Namespace) -> int:
+def _tui(server: DemoServer, run_app: RunApp, args: argparse.Namespace) -> int:
     from dbtop.demo.background import BackgroundWorkload
 
     workload = BackgroundWorkload(server.url)
