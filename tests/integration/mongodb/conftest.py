@@ -145,7 +145,7 @@ def explain_reply(world: World, db: str, command: dict[str, Any], verbosity: str
 
 
 def options(**changes: Any) -> ConnectOptions:
-    return ConnectOptions(connect_timeout_s=2.0, **changes)
+    return ConnectOptions(**{"connect_timeout_s": 2.0, **changes})
 
 
 @pytest.fixture

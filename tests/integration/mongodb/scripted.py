@@ -68,8 +68,8 @@ class World:
     #: command keys refused with Unauthorized: "serverStatus", "currentOp-allUsers",
     #: "indexStats", "collStats", "profile", "profile-read", "killOp"
     refuse: set[str] = field(default_factory=set)
-    #: authentication always fails when set (wrong credentials)
-    reject_auth: bool = False
+    #: commands answered by closing the connection (a server going away mid-poll)
+    hangup: set[str] = field(default_factory=set)
     ops_counter: int = 0
     #: opids whose killOp makes them disappear
     killed: list[Any] = field(default_factory=list)
@@ -126,6 +126,8 @@ class ScriptedMongo:
         lowered = name.lower()
         with self._lock:
             self.received.append((lowered, doc))
+        if lowered in self.world.hangup:
+            return request.hangup()
         port = request.client_port
         if lowered in ("ismaster", "hello"):
             meta = doc.get("client")

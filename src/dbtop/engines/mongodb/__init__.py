@@ -34,6 +34,7 @@ from dbtop.engines.mongodb.connection import (
     COMMAND_NOT_SUPPORTED_ON_VIEW,
     MONITOR_ROLE_HINT,
     NAMESPACE_NOT_FOUND,
+    HeartbeatLog,
     address_of,
     is_code,
     is_connection_error,
@@ -102,6 +103,7 @@ class MongoEngine:
         # A name of its own, so that dbtop's operations are known in $currentOp.
         self._app_name = f"{options.application_name}-{secrets.token_hex(4)}"
         self._client: Any = None
+        self._heartbeats = HeartbeatLog()
         self._hello: Mapping[str, Any] = {}
         self._node: str | None = None
         self._all_users = True
@@ -139,7 +141,9 @@ class MongoEngine:
     async def connect(self) -> None:
         if self._client is not None:
             return
-        client = make_client(self._url, self._options, self._app_name, ANALYZE_TIMEOUT_MS)
+        client = make_client(
+            self._url, self._options, self._app_name, ANALYZE_TIMEOUT_MS, self._heartbeats
+        )
         try:
             try:
                 hello = await client.admin.command("hello")
@@ -392,6 +396,7 @@ class MongoEngine:
             timeout_s=self._options.connect_timeout_s,
             user=self._parts.user,
             hint=hint,
+            heartbeats=self._heartbeats,
         )
 
     async def _guard(self, work: Awaitable[T], action: str, notices: list[Notice]) -> T | None:

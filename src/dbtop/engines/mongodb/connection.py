@@ -8,13 +8,14 @@ only adds its own options (application name, timeouts, a small pool) on top.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
 from bson.codec_options import DatetimeConversion
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import (
     AutoReconnect,
     ConfigurationError,
@@ -58,6 +59,30 @@ MONITOR_ROLE_HINT = (
 )
 
 _TIMEOUTS_NOTE = re.compile(r"\s*\(configured timeouts:[^)]*\)")
+
+
+class HeartbeatLog(monitoring.ServerHeartbeatListener):
+    """The handshake failures per server: the driver keeps only the latest, and after a
+    port answered with something that is not MongoDB the retry only sees a closed
+    connection; the first, telling, error is the one to show."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, BaseException] = {}
+
+    def started(self, event: monitoring.ServerHeartbeatStartedEvent) -> None:
+        return None
+
+    def succeeded(self, event: monitoring.ServerHeartbeatSucceededEvent) -> None:
+        self.errors.pop(_host(event.connection_id), None)
+
+    def failed(self, event: monitoring.ServerHeartbeatFailedEvent) -> None:
+        host = _host(event.connection_id)
+        if isinstance(event.reply, ProtocolError) or host not in self.errors:
+            self.errors[host] = event.reply
+
+
+def _host(address: object) -> str:
+    return f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +138,9 @@ def client_options(options: ConnectOptions, app_name: str, analyze_timeout_ms: i
     return {
         "appname": app_name,
         "serverSelectionTimeoutMS": connect_ms,
-        "connectTimeoutMS": connect_ms,
+        # A little shorter than the selection timeout, so that a server that does not
+        # answer is reported as such (its error is recorded before selection gives up).
+        "connectTimeoutMS": max(int(connect_ms * 0.8), 1),
         # Every command carries maxTimeMS; the socket timeout is the backstop for a server
         # that stops answering, long enough for an explain that runs the query.
         "socketTimeoutMS": max(options.statement_timeout_ms, analyze_timeout_ms) + connect_ms,
@@ -127,11 +154,33 @@ def client_options(options: ConnectOptions, app_name: str, analyze_timeout_ms: i
     }
 
 
-def make_client(url: str, options: ConnectOptions, app_name: str, analyze_timeout_ms: int) -> Any:
-    try:
-        return AsyncMongoClient(url, **client_options(options, app_name, analyze_timeout_ms))
-    except (ConfigurationError, InvalidURI, ValueError, TypeError) as exc:
-        raise UsageError(f"bad MongoDB URL: {redact_message(str(exc))}") from None
+def make_client(
+    url: str,
+    options: ConnectOptions,
+    app_name: str,
+    analyze_timeout_ms: int,
+    heartbeats: HeartbeatLog | None = None,
+) -> Any:
+    """The client (not yet connected); an invalid URL or option is a UsageError.
+
+    pymongo only warns about an invalid option value and then ignores it: dbtop says so
+    instead, since a silently ignored ``tls=ture`` or ``readPreference`` changes what the
+    user gets.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            client = AsyncMongoClient(
+                url,
+                event_listeners=[heartbeats] if heartbeats is not None else None,
+                **client_options(options, app_name, analyze_timeout_ms),
+            )
+        except (ConfigurationError, InvalidURI, ValueError, TypeError, OSError) as exc:
+            raise UsageError(f"bad MongoDB URL: {redact_message(str(exc))}") from None
+    problems = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    if problems:
+        raise UsageError(f"bad MongoDB URL option: {redact_message(problems[0])}")
+    return client
 
 
 def redact_message(text: str) -> str:
@@ -163,7 +212,9 @@ def _reason(error: BaseException | None, timeout_s: float) -> str:
     return text
 
 
-def describe_selection_failure(client: Any, timeout_s: float) -> str:
+def describe_selection_failure(
+    client: Any, timeout_s: float, heartbeats: HeartbeatLog | None = None
+) -> str:
     """Why no server could be selected, per server, from the driver's topology view."""
     try:
         topology = client.topology_description
@@ -171,12 +222,20 @@ def describe_selection_failure(client: Any, timeout_s: float) -> str:
     except Exception:
         return "no server answered"
     reasons = []
+    logged = heartbeats.errors if heartbeats is not None else {}
     for address, server in servers.items():
-        host = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
-        if server.error is not None:
-            reasons.append(f"{host}: {_reason(server.error, timeout_s)}")
+        host = _host(address)
+        error = logged.get(host, server.error)
+        if error is not None:
+            reasons.append(f"{host}: {_reason(error, timeout_s)}")
     if reasons:
         return "; ".join(reasons)
+    silent = [_host(a) for a, server in servers.items() if server.server_type_name == "Unknown"]
+    if silent:
+        return (
+            f"{', '.join(silent)}: no answer to the MongoDB handshake within {timeout_s:g}s: "
+            "is this a MongoDB port (or does a firewall drop the packets)?"
+        )
     kind = getattr(topology, "topology_type_name", "")
     if kind == "ReplicaSetNoPrimary":
         return "the replica set has no primary (add readPreference=secondaryPreferred)"
@@ -192,12 +251,17 @@ def translate(
     timeout_s: float = 5.0,
     user: str | None = None,
     hint: str | None = None,
+    heartbeats: HeartbeatLog | None = None,
 ) -> DbtopError:
     """A driver exception as one clear line (``action`` says what dbtop was doing)."""
     if isinstance(exc, DbtopError):
         return exc
     if isinstance(exc, ServerSelectionTimeoutError):
-        why = describe_selection_failure(client, timeout_s) if client is not None else str(exc)
+        why = (
+            describe_selection_failure(client, timeout_s, heartbeats)
+            if client is not None
+            else str(exc)
+        )
         return ConnectError(f"cannot reach MongoDB at {address}: {why}")
     if isinstance(exc, ExecutionTimeout):
         return QueryError(f"{action}: the server stopped it at its time limit (maxTimeMS)")
