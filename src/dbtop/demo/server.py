@@ -21,7 +21,6 @@ PR_SET_PDEATHSIG, so it goes away with its owner instead of lingering.
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import json
 import os
 import shutil
@@ -213,6 +212,10 @@ def usable_install(install: Install, account: Account, home: Path) -> Install:
         return install
     mirror = home / f"pginstall-{install.version}"
     if not (mirror / ".complete").exists():
+        # Called under the home lock: what is here is an older version or a copy that was
+        # interrupted, never one in use.
+        for old in (*home.glob(".pginstall-*"), *home.glob("pginstall-*")):
+            shutil.rmtree(old, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(prefix=".pginstall-", dir=home))
         for part in ("bin", "lib", "share"):
             shutil.copytree(install.root / part, staging / part, symlinks=True)
@@ -227,7 +230,6 @@ def usable_install(install: Install, account: Account, home: Path) -> Install:
                     os.chmod(path, mode | extra)
         staging.chmod(0o755)
         (staging / ".complete").touch()
-        shutil.rmtree(mirror, ignore_errors=True)
         staging.rename(mirror)
     return Install(mirror, install.version)
 
@@ -251,9 +253,10 @@ def default_home() -> Path:
 def prepare_home(home: Path, account: Account) -> Path:
     home = home.expanduser().resolve()
     try:
-        home.mkdir(parents=True, exist_ok=True)
-        if account.switch:
-            home.chmod(0o755)
+        if not home.exists():
+            home.mkdir(parents=True)
+            if account.switch:
+                home.chmod(0o755)  # whatever root's umask: the server account walks through
     except OSError as exc:
         raise DemoError(f"cannot create the demo directory {home}: {exc.strerror}") from None
     if account.switch and not _reachable_by_others(home):
@@ -267,6 +270,8 @@ def prepare_home(home: Path, account: Account) -> Path:
 @contextmanager
 def _home_lock(home: Path) -> Iterator[None]:
     """Serialises template builds and sweeps between concurrent ``dbtop demo`` runs."""
+    import fcntl
+
     with open(home / ".lock", "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -625,10 +630,13 @@ class DemoServer:
         return self.postmaster.url(self.database)
 
     def start(self) -> str:
+        if os.name != "posix":
+            # Unix sockets, fcntl locks and signals to the postmaster: POSIX only.
+            raise DemoError("dbtop demo runs on Linux and macOS only")
         account = server_account()
         home = prepare_home(self.home_arg or default_home(), account)
-        install = usable_install(find_install(), account, home)
         with _home_lock(home):
+            install = usable_install(find_install(), account, home)
             sweep_stale(home)
         name = f"template-pg{install.version}-{self.template_tag}"
         self.first_run = not (home / name / "READY").exists()
