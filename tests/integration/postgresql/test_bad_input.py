@@ -68,8 +68,8 @@ async def test_a_role_without_pg_monitor_still_works_and_says_what_it_misses(pg_
         await engine.close()
 
 
-async def test_query_text_that_is_not_utf8_does_not_break_the_poll(pg15_url):
-    admin = await asyncpg.connect(pg15_url)
+async def _ascii_database(url: str) -> str:
+    admin = await asyncpg.connect(url)
     try:
         if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = 'dbtop_it_ascii'"):
             await admin.execute(
@@ -78,15 +78,27 @@ async def test_query_text_that_is_not_utf8_does_not_break_the_poll(pg15_url):
             )
     finally:
         await admin.close()
-    # psql passes the bytes through: a SQL_ASCII database stores them unchecked
-    url = pg15_url.replace("/dbtop_pg_it", "/dbtop_it_ascii")
-    app = f"dbtop-test-latin1-{os.getpid()}"
-    proc = subprocess.Popen(
-        ["psql", url, "-q", "-c", b"SELECT pg_sleep(8) /* caf\xe9 */"],
-        env={**os.environ, "PGCLIENTENCODING": "LATIN1", "PGAPPNAME": app},
+    return url.replace("/dbtop_pg_it", "/dbtop_it_ascii")
+
+
+def _latin1_client(url: str, app: str, sql: bytes, *, track: bool) -> subprocess.Popen:
+    """psql passes the bytes through: a SQL_ASCII database stores them unchecked."""
+    env = {**os.environ, "PGCLIENTENCODING": "LATIN1", "PGAPPNAME": app}
+    if not track:
+        # keeps the shared server's pg_stat_statements clean for everyone else
+        env["PGOPTIONS"] = "-c pg_stat_statements.track=none"
+    return subprocess.Popen(
+        ["psql", url, "-q", "-c", sql],
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+async def test_query_text_that_is_not_utf8_does_not_break_the_poll(pg15_url):
+    url = await _ascii_database(pg15_url)
+    app = f"dbtop-test-latin1-{os.getpid()}"
+    proc = _latin1_client(url, app, b"SELECT pg_sleep(8) /* caf\xe9 */", track=False)
     engine = PostgresEngine(pg15_url, ConnectOptions())
     await engine.connect()
     try:
@@ -100,4 +112,29 @@ async def test_query_text_that_is_not_utf8_does_not_break_the_poll(pg15_url):
     finally:
         proc.kill()
         await asyncio.to_thread(proc.wait)
+        await engine.close()
+
+
+async def test_a_statement_text_that_is_not_utf8_keeps_the_counters(pg18_url):
+    """One such text makes pg_stat_statements(true) fail for every UTF-8 database: the
+    statements still come, with their counters, and a notice says why texts are missing.
+    Run on the private PostgreSQL 18, and cleaned up: the poison would stay otherwise."""
+    url = await _ascii_database(pg18_url)
+    admin = await asyncpg.connect(pg18_url)
+    engine = PostgresEngine(pg18_url, ConnectOptions())
+    try:
+        await admin.execute("SELECT pg_stat_statements_reset()")
+        proc = _latin1_client(url, "dbtop-test-poison", b"SELECT 1 /* caf\xe9 */", track=True)
+        await asyncio.to_thread(proc.wait)
+        for _ in range(5):
+            await admin.fetchval("SELECT count(*) + 0 AS dbtop_it_poisoned FROM pg_class")
+        await engine.connect()
+        snap = await engine.snapshot()
+        hits = [s for s in snap.statements if s.calls >= 5 and s.database == "dbtop_pg_it"]
+        assert hits, "the counters are still read"
+        assert all(s.query == "<query text unavailable>" for s in snap.statements)
+        assert any("not valid in this database's encoding" in n.message for n in snap.notices)
+    finally:
+        await admin.execute("SELECT pg_stat_statements_reset()")
+        await admin.close()
         await engine.close()

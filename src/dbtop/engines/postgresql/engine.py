@@ -145,6 +145,9 @@ class PostgresEngine:
             stmts = await self._section(
                 notices, "statements", statements.fetch_statements(conn, self._statements), ()
             )
+            text_notice = statements.text_notice(self._statements)
+            if text_notice is not None:
+                notices.append(text_notice)
         indexes, tables = await self._section(
             notices, "indexes", self._catalog_now(conn), self._catalog
         )

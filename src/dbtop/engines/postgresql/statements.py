@@ -28,6 +28,9 @@ RECENT_S = 120.0
 TEXT_CACHE_MAX = 20000
 #: the comment every monitor query of dbtop starts with
 OWN_TAG = "/* dbtop */"
+#: shown for a statement whose text could not be read (as pg's "<insufficient privilege>")
+TEXT_UNAVAILABLE = "<query text unavailable>"
+TEXT_RETRY_S = 60.0
 
 _OPTIONAL = (
     "toplevel",
@@ -57,6 +60,9 @@ class StatementsSource:
     version: str
     columns: frozenset[str]
     texts: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    #: why the texts cannot be read right now, and when to try again (monotonic)
+    text_error: str | None = None
+    text_retry_at: float = 0.0
     last_calls: dict[tuple[Any, ...], tuple[int, float]] = field(default_factory=dict)
 
     @property
@@ -172,13 +178,13 @@ async def fetch_statements(
             keep.append(row)
     source.last_calls = seen
     missing = [_key(r) for r in keep if _key(r) not in source.texts]
-    if missing:
+    if missing and now >= source.text_retry_at:
         await _fetch_texts(conn, source, {k[0] for k in missing if k[0] is not None})
     # dbtop's own monitor queries (tagged /* dbtop */) are not the workload being tuned.
     return tuple(
         _statement(row, source)
         for row in keep
-        if not source.texts.get(_key(row), "").startswith(OWN_TAG)
+        if not source.texts.get(_key(row), TEXT_UNAVAILABLE).startswith(OWN_TAG)
     )
 
 
@@ -187,9 +193,31 @@ async def _fetch_texts(
 ) -> None:
     if len(source.texts) > TEXT_CACHE_MAX:
         source.texts.clear()
-    for row in await conn.fetch(source.texts_sql(), list(queryids)):
+    try:
+        rows = await conn.fetch(source.texts_sql(), list(queryids))
+    except (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError) as exc:
+        # pg_stat_statements converts every stored text to this database's encoding before
+        # any WHERE applies, so one text from a SQL_ASCII or LATIN1 database that is not
+        # valid here fails the whole read. The counters still come; the texts wait.
+        source.text_error = str(exc)
+        source.text_retry_at = time.monotonic() + TEXT_RETRY_S
+        return
+    source.text_error = None
+    for row in rows:
         raw = row["query"]
         source.texts[_key(row)] = raw.decode("utf-8", "replace") if raw is not None else ""
+
+
+def text_notice(source: StatementsSource) -> Notice | None:
+    if source.text_error is None:
+        return None
+    return Notice(
+        "statements",
+        "pg_stat_statements holds a query text that is not valid in this database's "
+        f"encoding, so no texts can be read ({source.text_error}); counters are shown",
+        "connect to a database with the same encoding as the one that ran it, or clear "
+        "the texts with SELECT pg_stat_statements_reset()",
+    )
 
 
 def _statement(row: asyncpg.Record, source: StatementsSource) -> Statement:
@@ -215,7 +243,7 @@ def _statement(row: asyncpg.Record, source: StatementsSource) -> Statement:
     }
     return Statement(
         id=_id(key),
-        query=source.texts.get(key, ""),
+        query=source.texts.get(key, TEXT_UNAVAILABLE),
         calls=row["calls"],
         total_ms=float(row["total_ms"] or 0.0),
         mean_ms=float(row["mean_ms"]) if row["mean_ms"] is not None else None,
