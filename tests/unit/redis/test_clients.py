@@ -113,3 +113,45 @@ def test_flags_in_words():
     assert client_kind("M", 0) == "master"
     assert client_kind("O", 0) == "monitor"
     assert client_kind("N", 1) == "pubsub"
+
+
+def test_client_line_is_a_read_only_mapping_over_the_line():
+    rows = parse_client_list(LIST.encode())
+    row = rows[0]
+    assert row["fd"] == 8 and row["addr"] == "127.0.0.1:49178" and row["name"] == ""
+    assert row.get("nosuch") is None and "qbuf-free" in row
+    assert dict(row)["tot-mem"] == 22303
+    assert len(row) == len(list(row))
+    assert not hasattr(row, "__setitem__")
+
+
+def test_a_line_with_other_fields_gets_its_own_layout():
+    odd = LIST.splitlines()[0] + " extra-field=7\n" + LIST.splitlines()[1] + "\nnoise\n"
+    rows = parse_client_list(odd.encode())
+    assert [r["id"] for r in rows] == ["15", "18"]
+    assert rows[0]["extra-field"] == 7 and "extra-field" not in rows[1]
+
+
+def test_client_list_is_fetched_less_often_when_it_costs_the_server_more():
+    from dbtop.engines.redis.collect import ClientPace, NodePoll
+
+    pace = ClientPace()
+    assert pace.due(0.0)
+
+    def poll(usec, calls, fetched=True):
+        return NodePoll(
+            node="n",
+            info={"cmdstat_client|list": f"calls={calls},usec={usec},usec_per_call=1"},
+            clients=parse_client_list(LIST.encode()) if fetched else [],
+            clients_fetched=fetched,
+        )
+
+    pace.update(poll(1_000, 10), now=0.0)
+    pace.update(poll(31_000, 11), now=1.0)  # one call took 30 ms of the server's time
+    assert pace.cost_ms == 30.0
+    assert not pace.due(2.0)  # 30 ms at 1% of the server's time: every 3 s
+    assert pace.due(4.0)
+    skipped = poll(31_000, 11, fetched=False)
+    pace.update(skipped, now=2.0)
+    assert len(skipped.clients) == 7  # the last list stands in
+    assert pace.age_s(3.0) == 2.0

@@ -34,7 +34,7 @@ from dbtop.engines.redis.assemble import (
 )
 from dbtop.engines.redis.clients import parse_client_list, split_session_id
 from dbtop.engines.redis.cluster import ClusterNode, SlotMap, parse_cluster_nodes
-from dbtop.engines.redis.collect import CONFIG_KEYS, NodePoll, poll_node
+from dbtop.engines.redis.collect import CONFIG_KEYS, ClientPace, NodePoll, poll_node
 from dbtop.engines.redis.commands import SYNTHETIC, split_command_line
 from dbtop.engines.redis.explain import command_doc, command_keys, doc_only_plan, explain_query
 from dbtop.engines.redis.info import (
@@ -103,6 +103,7 @@ class RedisEngine:
         #: the per-refresh sampling budget (benchmarks and tests may change it)
         self.sample_budget = SampleBudget()
         self._samplers: dict[str, KeySampler] = {}
+        self._client_pace: dict[str, ClientPace] = {}
         self._config: dict[str, dict[str, str]] = {}
         self._config_at = 0.0
         self._search: set[str] = set()
@@ -198,6 +199,7 @@ class RedisEngine:
             if name not in wanted and self._links[name] is not self._entry:
                 await self._links.pop(name).close()
                 self._samplers.pop(name, None)
+                self._client_pace.pop(name, None)
                 if name in self._actions:
                     await self._actions.pop(name).close()
         opening: list[tuple[str, Link]] = []
@@ -455,6 +457,15 @@ class RedisEngine:
             "latency_events": rows.latency,
             "errorstats": rows.errors,
             "poll_ms": {p.node: round(p.elapsed_ms, 2) for p in polls},
+            # how old each node's client list is: CLIENT LIST is fetched less often when it
+            # costs the server more than 1% of its time (tens of thousands of clients)
+            "clients_age_s": {
+                node: round(pace.age_s(time.monotonic()), 3)
+                for node, pace in self._client_pace.items()
+            },
+            "client_list_ms": {
+                node: round(pace.cost_ms, 3) for node, pace in self._client_pace.items()
+            },
         }
         if self._cluster:
             extra["cluster_nodes"] = [
@@ -502,7 +513,13 @@ class RedisEngine:
     async def _poll_and_sample(
         self, link: Link, with_config: bool
     ) -> tuple[NodePoll, SampleStats | DbtopError | None]:
-        poll = await poll_node(link, with_config=with_config, cluster=self._cluster)
+        pace = self._client_pace.setdefault(link.node, ClientPace())
+        now = time.monotonic()
+        poll = await poll_node(
+            link, with_config=with_config, cluster=self._cluster, with_clients=pace.due(now)
+        )
+        if poll.ok:
+            pace.update(poll, now)
         if not poll.ok or not self._samples_here(link):
             return poll, None
         sizes = {db: figures.keys for db, figures in db_keyspace(poll.info).items()}

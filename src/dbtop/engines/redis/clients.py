@@ -10,47 +10,13 @@ from __future__ import annotations
 from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 from functools import lru_cache
-from types import MappingProxyType
-from typing import Any
 
+from dbtop.engines.redis.clientline import ClientLine, parse_client_list
 from dbtop.engines.redis.commands import PAUSE, BlockingKind, blocking_kind, display_name
 from dbtop.engines.redis.flags import client_kind, decode_flags
-from dbtop.engines.redis.info import text
 from dbtop.model import Session
 
-#: Fields kept as text; every other field of CLIENT LIST is a number.
-_TEXT_FIELDS = frozenset(
-    {"addr", "laddr", "name", "flags", "events", "cmd", "user", "lib-name", "lib-ver", "id"}
-)
-
-Row = dict[str, Any]
-
-
-def parse_client_list(reply: object) -> list[Row]:
-    """One ``field -> value`` map per line, numbers as ints (a value may contain ``=``, never
-    a space). The map becomes the Session's ``extra`` as it is: fields keep Redis's names.
-
-    This runs on every refresh over thousands of lines: it stays one plain pass.
-    """
-    rows: list[Row] = []
-    for line in text(reply).split("\n"):
-        if not line or line == "\r":
-            continue
-        row: Row = {}
-        for token in line.rstrip("\r").split(" "):
-            name, sep, value = token.partition("=")
-            if not sep:
-                continue
-            if name in _TEXT_FIELDS:
-                row[name] = value
-                continue
-            try:
-                row[name] = int(value)
-            except ValueError:
-                row[name] = value
-        if "id" in row:
-            rows.append(row)
-    return rows
+__all__ = ["ClientLine", "client_session", "parse_client_list", "split_session_id"]
 
 
 def session_id(prefix: str, client_id: str | int) -> str:
@@ -64,8 +30,18 @@ def split_session_id(session_id: str) -> tuple[str | None, str]:
     return (node, local) if sep else (None, session_id)
 
 
-def _int(value: object) -> int:
-    return value if isinstance(value, int) else 0
+#: The fields a Session is made of, read in one go from each line.
+_FIELDS = ("id", "flags", "cmd", "idle", "age", "sub", "psub", "ssub", "db", "user", "name")
+_FIELDS += ("lib-name", "addr")
+
+
+def _number(value: str | None) -> int:
+    if not value:
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        return 0
 
 
 @lru_cache(maxsize=512)
@@ -79,7 +55,7 @@ def _query(cmd: str) -> str | None:
 
 
 def client_session(
-    row: Row,
+    row: ClientLine,
     *,
     now: datetime,
     node: str | None,
@@ -91,11 +67,14 @@ def client_session(
 
     Called for every client on every refresh (thousands): kept to plain operations.
     """
-    flags = str(row.get("flags", "N"))
-    cmd = str(row.get("cmd", ""))
-    idle = _int(row.get("idle"))
-    age = _int(row.get("age"))
-    subscriptions = _int(row.get("sub")) + _int(row.get("psub")) + _int(row.get("ssub"))
+    (client_id, flags, cmd, idle_text, age_text, sub, psub, ssub, db, user, name, lib, addr) = (
+        row.pick(_FIELDS)
+    )
+    flags = flags or "N"
+    cmd = cmd or ""
+    idle = _number(idle_text)
+    age = _number(age_text)
+    subscriptions = _number(sub) + _number(psub) + _number(ssub)
     kind = client_kind(flags, subscriptions)
     blocked = (
         blocking_kind(cmd, blocked=True, module_commands=module_commands) if "b" in flags else None
@@ -116,17 +95,16 @@ def client_session(
     else:
         state, wait = ("active" if idle == 0 else "idle"), None
 
-    extra = row  # parsed for this poll only: it becomes the Session's extra without a copy
-    extra["flag_words"] = list(_flag_words(flags))
+    row.add("flag_words", list(_flag_words(flags)))
     if blocked is not None:
-        extra["blocked_on"] = blocked.blocker
-    db = row.get("db")
+        row.add("blocked_on", blocked.blocker)
+    client_id = client_id or ""
     session = Session(
-        id=f"{prefix}{row['id']}",
-        user=row.get("user") or None,
+        id=prefix + client_id,
+        user=user or None,
         database=None if db is None else f"db{db}",
-        application=row.get("name") or row.get("lib-name") or None,
-        client=row.get("addr") or None,
+        application=name or lib or None,
+        client=addr or None,
         kind=kind,
         state=state,
         is_idle=state in ("idle", "subscribed"),
@@ -138,9 +116,8 @@ def client_session(
         wait=wait,
         waiting_on_lock=blocked is not None,
         blocked_by=(f"{prefix}{blocked.blocker}",) if blocked is not None else (),
-        is_self=row["id"].isdigit() and int(row["id"]) in self_ids,
+        is_self=client_id.isdigit() and int(client_id) in self_ids,
         node=node,
-        # A fresh dict nobody else holds: wrapped read-only without a copy.
-        extra=MappingProxyType(extra),
+        extra=row,  # a read-only Mapping over the line, fields under Redis's names
     )
     return session, blocked

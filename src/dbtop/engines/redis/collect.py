@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbtop.engines.redis.clients import parse_client_list
-from dbtop.engines.redis.info import config_map, integer, parse_info, text
+from dbtop.engines.redis.clientline import ClientLine, parse_client_list
+from dbtop.engines.redis.info import config_map, integer, parse_fields, parse_info, text
 from dbtop.engines.redis.link import CommandError, Link, busy
 from dbtop.errors import DbtopError, PrivilegeError
 from dbtop.model import Notice, Severity
@@ -36,6 +36,42 @@ CONFIG_KEYS = (
 SLOWLOG_ENTRIES = 128
 
 
+#: Share of Redis's time that CLIENT LIST may take: at tens of thousands of clients one call
+#: costs tens of milliseconds of a single-threaded server, so it is then fetched less often.
+CLIENT_LIST_BUDGET = 0.01
+
+
+@dataclass(slots=True)
+class ClientPace:
+    """When to fetch CLIENT LIST again, from what it cost the server last time."""
+
+    fetched_at: float = float("-inf")
+    rows: list[ClientLine] = field(default_factory=list)
+    cost_ms: float = 0.0
+    usec: int | None = None
+    calls: int | None = None
+
+    def due(self, now: float) -> bool:
+        return now - self.fetched_at >= self.cost_ms / 1000 / CLIENT_LIST_BUDGET
+
+    def update(self, poll: NodePoll, now: float) -> None:
+        """Learn the server's cost per CLIENT LIST (INFO commandstats) and keep the rows."""
+        stats = parse_fields(poll.info.get("cmdstat_client|list", ""))
+        usec, calls = integer(stats.get("usec")), integer(stats.get("calls"))
+        known = None not in (usec, calls, self.usec, self.calls)
+        if known and calls > self.calls and usec >= self.usec:  # type: ignore[operator]
+            self.cost_ms = (usec - self.usec) / (calls - self.calls) / 1000  # type: ignore[operator]
+        self.usec, self.calls = usec, calls
+        if poll.clients_fetched:
+            self.fetched_at = now
+            self.rows = poll.clients
+        else:
+            poll.clients = self.rows
+
+    def age_s(self, now: float) -> float:
+        return max(now - self.fetched_at, 0.0)
+
+
 @dataclass(slots=True)
 class BusyScript:
     function: str | None
@@ -51,7 +87,9 @@ class NodePoll:
     error: DbtopError | None = None
     busy: BusyScript | None = None
     info: dict[str, str] = field(default_factory=dict)
-    clients: list[dict[str, str]] = field(default_factory=list)
+    clients: list[ClientLine] = field(default_factory=list)
+    #: False when CLIENT LIST was left out of this poll and ``clients`` is the last list
+    clients_fetched: bool = True
     slowlog: list[Any] = field(default_factory=list)
     latency: list[Any] = field(default_factory=list)
     cluster_info: dict[str, str] = field(default_factory=dict)
@@ -73,20 +111,28 @@ def _denied(feature: str, what: str, exc: Exception, node: str) -> Notice:
 
 
 async def poll_node(
-    link: Link, *, with_config: bool, cluster: bool, latency: bool = True
+    link: Link,
+    *,
+    with_config: bool,
+    cluster: bool,
+    with_clients: bool = True,
+    latency: bool = True,
 ) -> NodePoll:
+    """One round trip; ``with_clients`` False leaves CLIENT LIST out (see ClientPace)."""
     started = time.monotonic()
-    poll = NodePoll(node=link.node)
-    commands: list[list[Any]] = [
-        ["INFO", "all"],
-        ["CLIENT", "LIST"],
-        ["SLOWLOG", "GET", SLOWLOG_ENTRIES],
+    poll = NodePoll(node=link.node, clients_fetched=with_clients)
+    wanted: list[tuple[str, list[Any]]] = [
+        ("info", ["INFO", "all"]),
+        ("slowlog", ["SLOWLOG", "GET", SLOWLOG_ENTRIES]),
     ]
+    if with_clients:
+        wanted.append(("clients", ["CLIENT", "LIST"]))
     if latency:
-        commands.append(["LATENCY", "LATEST"])
+        wanted.append(("latency", ["LATENCY", "LATEST"]))
     if cluster:
-        commands.append(["CLUSTER", "INFO"])
-    config_at = len(commands)
+        wanted.append(("cluster", ["CLUSTER", "INFO"]))
+    config_at = len(wanted)
+    commands = [command for _, command in wanted]
     if with_config:
         commands.extend(["CONFIG", "GET", name] for name in CONFIG_KEYS)
     try:
@@ -96,37 +142,32 @@ async def poll_node(
         poll.elapsed_ms = (time.monotonic() - started) * 1000
         return poll
 
-    info_reply, clients_reply, slowlog_reply = replies[:3]
-    if busy(info_reply):
+    reply = {name: replies[i] for i, (name, _) in enumerate(wanted)}
+    if busy(reply["info"]):
         try:
             poll.busy = await _busy_script(link)
         except DbtopError as exc:
             poll.error = exc
         poll.elapsed_ms = (time.monotonic() - started) * 1000
         return poll
-    if isinstance(info_reply, Exception):
-        poll.error = PrivilegeError(f"{link.node}: INFO refused: {info_reply}")
+    if isinstance(reply["info"], Exception):
+        poll.error = PrivilegeError(f"{link.node}: INFO refused: {reply['info']}")
         poll.elapsed_ms = (time.monotonic() - started) * 1000
         return poll
-    poll.info = parse_info(info_reply)
-    if isinstance(clients_reply, Exception):
-        poll.notices.append(_denied("sessions", "CLIENT LIST", clients_reply, link.node))
+    poll.info = parse_info(reply["info"])
+    if "clients" in reply:
+        if isinstance(reply["clients"], Exception):
+            poll.notices.append(_denied("sessions", "CLIENT LIST", reply["clients"], link.node))
+        else:
+            poll.clients = parse_client_list(reply["clients"])
+    if isinstance(reply["slowlog"], Exception):
+        poll.notices.append(_denied("statements", "SLOWLOG GET", reply["slowlog"], link.node))
     else:
-        poll.clients = parse_client_list(clients_reply)
-    if isinstance(slowlog_reply, Exception):
-        poll.notices.append(_denied("statements", "SLOWLOG GET", slowlog_reply, link.node))
-    else:
-        poll.slowlog = list(slowlog_reply or [])
-    position = 3
-    if latency:
-        latency_reply = replies[position]
-        position += 1
-        if not isinstance(latency_reply, Exception):
-            poll.latency = list(latency_reply or [])
-    if cluster:
-        cluster_reply = replies[position]
-        if not isinstance(cluster_reply, Exception):
-            poll.cluster_info = parse_info(cluster_reply)
+        poll.slowlog = list(reply["slowlog"] or [])
+    if "latency" in reply and not isinstance(reply["latency"], Exception):
+        poll.latency = list(reply["latency"] or [])
+    if "cluster" in reply and not isinstance(reply["cluster"], Exception):
+        poll.cluster_info = parse_info(reply["cluster"])
     if with_config:
         config: dict[str, str] = {}
         denied: Exception | None = None
