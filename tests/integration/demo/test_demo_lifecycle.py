@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import alive, cache_dir, start_demo
+from .conftest import NEEDS_DEMO, alive, cache_dir, start_demo
 
-pytestmark = pytest.mark.pg18
+pytestmark = NEEDS_DEMO
 
 
 def _wait_gone(pid: int, timeout: float = 10.0) -> bool:

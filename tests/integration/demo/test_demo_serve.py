@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
-
 from dbtop.demo import schema
 from dbtop.demo.workload import (
     APP_IDLE_IN_TRANSACTION,
@@ -19,6 +17,7 @@ from dbtop.demo.workload import (
 )
 
 from .conftest import (
+    NEEDS_DEMO,
     Demo,
     dbtop_cli,
     fetch,
@@ -27,7 +26,7 @@ from .conftest import (
     wait_for_chain,
 )
 
-pytestmark = pytest.mark.pg18
+pytestmark = NEEDS_DEMO
 
 
 def test_prints_only_the_url_on_stdout_and_how_to_attach_on_stderr(demo: Demo) -> None:

