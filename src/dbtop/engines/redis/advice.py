@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from dbtop.engines.redis.anatomy import KeyAnatomy, human_bytes
+from dbtop.engines.redis.clientline import ClientLine
 from dbtop.engines.redis.commands import quote_arg
 from dbtop.engines.redis.complexity import ALTERNATIVES, LARGE, estimate_work
 from dbtop.engines.redis.info import CommandStat, integer, keyspace, number
@@ -182,7 +183,10 @@ def client_findings(sessions: Iterable[Session]) -> list[Finding]:
     for session in sessions:
         if session.is_self:
             continue
-        omem = integer(session.extra.get("omem"), 0) or 0
+        extra = session.extra
+        # A ClientLine reads one field without building the others (thousands of rows).
+        omem = extra.number("omem") if isinstance(extra, ClientLine) else extra.get("omem", 0)
+        omem = integer(omem, 0) or 0
         if omem >= OUTPUT_BUFFER_BYTES:
             found.append(
                 Finding(
