@@ -361,6 +361,10 @@ def sweep_stale(home: Path) -> list[Path]:
         pid = _postmaster_of(work_dir / "pgdata")
         if pid is not None:
             _kill_postmaster(pid, 5.0)
+        with suppress(OSError, ValueError, KeyError, TypeError):
+            socket_dir = json.loads((work_dir / OWNER_FILE).read_text())["socket_dir"]
+            if Path(socket_dir).name.startswith("dbtop-demo-"):
+                shutil.rmtree(socket_dir, ignore_errors=True)
         shutil.rmtree(work_dir, ignore_errors=True)
         removed.append(work_dir)
     return removed

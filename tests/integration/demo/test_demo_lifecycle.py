@@ -158,3 +158,27 @@ def test_as_root_binaries_out_of_reach_are_copied_once_where_the_server_can_run_
     finally:
         shutil.rmtree(private)
         shutil.rmtree(home)
+
+
+def test_a_cache_dir_too_deep_for_a_socket_gets_a_short_socket_dir(tmp_path: Path) -> None:
+    base = Path(tempfile.mkdtemp(prefix="dbtop-demo-deep-"))
+    base.chmod(0o755)
+    deep = base / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True, mode=0o755)
+    try:
+        # The template is never written to (each run copies it): hard links to the shared
+        # cache's spare a rebuild.
+        warm = start_demo(cache_dir(), log_dir=tmp_path)
+        assert warm.stop() == 0
+        for template in cache_dir().glob("template-*"):
+            shutil.copytree(template, deep / template.name, symlinks=True, copy_function=os.link)
+        demo = start_demo(deep, log_dir=tmp_path)
+        socket_dir = demo.socket_dir
+        assert not socket_dir.is_relative_to(deep)
+        assert len(str(socket_dir)) < 60
+        runs = list(deep.glob("run-*"))
+        assert len(runs) == 1
+        assert demo.stop() == 0, demo.messages()
+        assert not socket_dir.exists() and not runs[0].exists()
+    finally:
+        shutil.rmtree(base)

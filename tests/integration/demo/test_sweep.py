@@ -32,7 +32,10 @@ def test_sweep_removes_dead_runs_and_keeps_live_ones(tmp_path: Path) -> None:
 
     me = {"pid": os.getpid(), "started": psutil.Process().create_time()}
     live = _work_dir(tmp_path, "run-live", me)
-    dead = _work_dir(tmp_path, "run-dead", {"pid": _dead_pid(), "started": 1.0})
+    socket_dir = tmp_path / "dbtop-demo-socket"  # where a deep cache dir puts the socket
+    socket_dir.mkdir()
+    dead_owner = {"pid": _dead_pid(), "started": 1.0, "socket_dir": str(socket_dir)}
+    dead = _work_dir(tmp_path, "run-dead", dead_owner)
     reused = _work_dir(tmp_path, "build-reused", {"pid": os.getpid(), "started": 1.0})
     starting = _work_dir(tmp_path, "run-starting", None)
     abandoned = _work_dir(tmp_path, "run-abandoned", None)
@@ -45,3 +48,4 @@ def test_sweep_removes_dead_runs_and_keeps_live_ones(tmp_path: Path) -> None:
 
     assert sorted(removed) == sorted([dead, reused, abandoned])
     assert live.exists() and starting.exists() and template.exists()
+    assert not socket_dir.exists()
