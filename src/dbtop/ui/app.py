@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ from dbtop.ui.screens.main import MainScreen
 #: how often the terminal is checked for having gone away (a dropped SSH session whose
 #: SIGHUP was lost), seconds
 TERMINAL_CHECK_S = 2.0
+#: the most a signal-driven exit waits for the connections to close and the screen to be
+#: restored before the process ends anyway
+LEAVE_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,8 @@ class DbtopApp(App[int]):
         self._handle_signals = handle_signals
         self._poll_task: asyncio.Task[None] | None = None
         self._stopped = False
+        self._leaving = False
+        self._leave_task: asyncio.Task[None] | None = None
         if self.settings.keymap:
             self.set_keymap(dict(self.settings.keymap))
 
@@ -134,16 +140,36 @@ class DbtopApp(App[int]):
             self.set_interval(TERMINAL_CHECK_S, self._check_terminal)
 
     def _signalled(self, signum: int) -> None:
-        self.exit(128 + signum)
+        if not self._leaving:
+            self._leaving = True
+            self._leave_task = asyncio.create_task(self._leave(signum))
+
+    async def _leave(self, signum: int) -> None:
+        """Leave on a signal: the server's connections first, then the process.
+
+        When the terminal is gone (SIGHUP) there is nothing to restore, and Textual's own
+        shutdown can hang writing to it (the kernel follows SIGHUP with SIGCONT, which
+        restarts Textual's output thread): the process ends right after the connections
+        are closed. On SIGTERM the terminal is restored, with a deadline all the same.
+        """
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.stop_polling(), LEAVE_TIMEOUT_S)
+        code = 128 + signum
+        if signum == signal.SIGHUP:
+            os._exit(code)
+        timer = threading.Timer(LEAVE_TIMEOUT_S, os._exit, args=(code,))
+        timer.daemon = True
+        timer.start()
+        self.exit(code)
 
     def _check_terminal(self) -> None:
-        """Exit when the terminal is gone (its SIGHUP lost): never spin without one."""
+        """Leave when the terminal is gone but its SIGHUP was lost: never run without one."""
         try:
             gone = not os.isatty(0) or os.getppid() == 1
         except OSError:
             gone = True
         if gone:
-            self.exit(128 + signal.SIGHUP)
+            self._signalled(signal.SIGHUP)
 
     async def stop_polling(self) -> None:
         """Stop the poller and close the connections; safe to call twice."""
