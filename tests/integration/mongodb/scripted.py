@@ -291,6 +291,8 @@ class ScriptedMongo:
                 docs = [d for d in docs if matches(d, stage["$match"])]
             elif "$limit" in stage:
                 docs = docs[: stage["$limit"]]
+            elif "$project" in stage:
+                docs = [project(d, stage["$project"]) for d in docs]
         return self._cursor(ns, docs, doc)
 
     def _current_op(self, options: Mapping[str, Any], request: dict, port: int) -> list[dict]:
@@ -357,6 +359,21 @@ class ScriptedMongo:
             for key in excluded:
                 entry.pop(key, None)
         return self._cursor(f"{database}.system.profile", entries, doc)
+
+
+def project(doc: dict[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A $project of field paths: all 0 (exclusion) or all 1 (inclusion, with _id)."""
+    if all(not v for v in spec.values()):
+        out = copy.deepcopy(doc)
+        for path in spec:
+            *parents, last = path.split(".")
+            target: Any = out
+            for part in parents:
+                target = target.get(part) if isinstance(target, dict) else None
+            if isinstance(target, dict):
+                target.pop(last, None)
+        return out
+    return {k: v for k, v in doc.items() if k in spec or k == "_id"}
 
 
 def _get(doc: Mapping[str, Any], path: str) -> Any:

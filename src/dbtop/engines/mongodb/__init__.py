@@ -112,6 +112,7 @@ class MongoEngine:
         self._profiles: dict[str, profile.DatabaseProfile] = {}
         self._profiles_checked: float | None = None
         self._ops: dict[str, operations.Parsed] = {}
+        self._texts: dict[str, str | None] = {}
         self._sticky: dict[str, Notice] = {}
         self._semaphore = asyncio.Semaphore(CONCURRENCY)
         self._capabilities = Capabilities(labels=LABELS, read_only=options.read_only)
@@ -423,13 +424,20 @@ class MongoEngine:
         return await self._timed(self._require()[database].command(command))
 
     async def _aggregate(
-        self, database: str, collection: str | None, pipeline: list[dict[str, Any]]
+        self,
+        database: str,
+        collection: str | None,
+        pipeline: list[dict[str, Any]],
+        batch_size: int | None = None,
     ) -> list[dict[str, Any]]:
         client = self._require()
         target = client[database] if collection is None else client[database][collection]
+        extra = {"batchSize": batch_size} if batch_size else {}
 
         async def run() -> list[dict[str, Any]]:
-            cursor = await target.aggregate(pipeline, maxTimeMS=self._options.statement_timeout_ms)
+            cursor = await target.aggregate(
+                pipeline, maxTimeMS=self._options.statement_timeout_ms, **extra
+            )
             return await cursor.to_list(None)
 
         return await self._timed(run())
@@ -462,7 +470,7 @@ class MongoEngine:
             all_users=self._all_users, idle_connections=self.include_idle
         )
         try:
-            docs = await self._aggregate("admin", None, pipeline)
+            docs = await self._aggregate("admin", None, pipeline, operations.BATCH_SIZE)
         except PyMongoError as exc:
             if not (self._all_users and is_unauthorized(exc)):
                 raise
@@ -478,7 +486,9 @@ class MongoEngine:
             pipeline = operations.currentop_pipeline(
                 all_users=False, idle_connections=self.include_idle
             )
-            docs = await self._aggregate("admin", None, pipeline)
+            docs = await self._aggregate("admin", None, pipeline, operations.BATCH_SIZE)
+        if any(doc.get("waitingForLock") for doc in docs):
+            await self._add_lock_stats(docs)
         parsed = []
         for doc in docs:
             op = operations.parse(doc, app_name=self._app_name, node=self._node)
@@ -496,23 +506,50 @@ class MongoEngine:
             )
         return parsed
 
+    async def _add_lock_stats(self, docs: list[dict[str, Any]]) -> None:
+        """lockStats of the waiting operations: what they wait for, when ``locks`` alone
+        leaves it open."""
+        try:
+            stats = await self._aggregate(
+                "admin", None, operations.waiters_pipeline(all_users=self._all_users)
+            )
+        except PyMongoError as exc:
+            if is_connection_error(exc):
+                raise
+            return  # the deepest lock in ``locks`` still says it
+        by_opid = {str(s.get("opid")): s.get("lockStats") for s in stats if "opid" in s}
+        for doc in docs:
+            if doc.get("waitingForLock") and str(doc.get("opid")) in by_opid:
+                doc["lockStats"] = by_opid[str(doc.get("opid"))]
+
     def _sessions(
         self, parsed: Sequence[operations.Parsed], now: dt.datetime
     ) -> tuple[list[Session], list[Any]]:
         infos = []
-        for op in parsed:
-            info = locks.lock_info(op.id, op.doc, op.running_s or 0.0, op.node)
-            if info is not None:
-                infos.append(info)
+        if any(op.doc.get("waitingForLock") for op in parsed):  # else: no edge to find
+            for op in parsed:
+                info = locks.lock_info(op.id, op.doc, op.running_s or 0.0, op.node)
+                if info is not None:
+                    infos.append(info)
         waits = {i.id: locks.waited_resource(i) for i in infos if i.waiting}
         edges = locks.infer_waits(infos)
         blocked = locks.blocked_by(edges)
+        texts: dict[str, str | None] = {}
+        previous = self._texts
+        for op in parsed:
+            if op.id in previous:
+                texts[op.id] = previous[op.id]
         sessions = [
             operations.to_session(
-                op, now=now, lock_wait=waits.get(op.id), blocked_by=blocked.get(op.id, ())
+                op,
+                now=now,
+                lock_wait=waits.get(op.id),
+                blocked_by=blocked.get(op.id, ()),
+                texts=texts,
             )
             for op in parsed
         ]
+        self._texts = texts
         return sessions, edges
 
     def _slowms(self) -> int:

@@ -26,6 +26,19 @@ from dbtop.model import Session, frozen
 QUERY_LIMIT = 2000
 #: cap on the documents one poll reads (a pathological server must not drown the monitor)
 MAX_OPERATIONS = 20_000
+#: documents per cursor batch (fewer round trips with thousands of operations)
+BATCH_SIZE = 1000
+#: fields never shown, left on the server (lockStats is read for waiting operations only)
+EXCLUDED = (
+    "lockStats",
+    "flowControlStats",
+    "clientMetadata.os",
+    "clientMetadata.platform",
+    "lsid.uid",
+    "command.lsid",
+    "command.$clusterTime",
+    "command.$readPreference",
+)
 
 
 def currentop_pipeline(
@@ -34,6 +47,7 @@ def currentop_pipeline(
     idle_connections: bool = False,
     match: Mapping[str, Any] | None = None,
     limit: int = MAX_OPERATIONS,
+    exclude: tuple[str, ...] = EXCLUDED,
 ) -> list[dict[str, Any]]:
     stage = {
         "allUsers": all_users,
@@ -44,8 +58,28 @@ def currentop_pipeline(
     pipeline: list[dict[str, Any]] = [{"$currentOp": stage}]
     if match:
         pipeline.append({"$match": dict(match)})
+    if exclude:
+        pipeline.append({"$project": dict.fromkeys(exclude, 0)})
     pipeline.append({"$limit": limit})
     return pipeline
+
+
+def waiters_pipeline(*, all_users: bool = True) -> list[dict[str, Any]]:
+    """The lock statistics of the operations waiting for a lock (a second, small read, only
+    when some operation waits: lockStats is large and needed for nothing else)."""
+    return [
+        {
+            "$currentOp": {
+                "allUsers": all_users,
+                "idleConnections": False,
+                "idleSessions": False,
+                "idleCursors": False,
+            }
+        },
+        {"$match": {"waitingForLock": True}},
+        {"$project": {"opid": 1, "lockStats": 1}},
+        {"$limit": MAX_OPERATIONS},
+    ]
 
 
 def lsid_of(doc: Mapping[str, Any]) -> Binary | None:
@@ -200,6 +234,14 @@ def parse(doc: Mapping[str, Any], *, app_name: str, node: str | None) -> Parsed 
     )
 
 
+def _cached_text(op: Parsed, texts: dict[str, str | None] | None) -> str | None:
+    if texts is None or op.doc.get("opid") is None:
+        return query_text(op.doc)
+    if op.id not in texts:
+        texts[op.id] = query_text(op.doc)
+    return texts[op.id]
+
+
 def _transaction(doc: Mapping[str, Any]) -> Mapping[str, Any]:
     txn = doc.get("transaction")
     return txn if isinstance(txn, Mapping) else {}
@@ -211,7 +253,10 @@ def to_session(
     now: dt.datetime,
     lock_wait: tuple[str, str] | None = None,
     blocked_by: tuple[str, ...] = (),
+    texts: dict[str, str | None] | None = None,
 ) -> Session:
+    """The Session of a parsed document; ``texts`` caches the command text by opid (an opid
+    is never reused while the server runs, so its command does not change)."""
     doc = op.doc
     ns = doc.get("ns") if isinstance(doc.get("ns"), str) else None
     database, _ = split_namespace(ns)
@@ -223,6 +268,7 @@ def to_session(
     txn_open = number(txn.get("timeOpenMicros"))
     kind = doc.get("op") if doc.get("type") in (None, "op") else doc.get("type")
     command = command_of(doc)
+    lsid = lsid_of(doc)
     extra: dict[str, Any] = {
         "opid": values.plain(doc.get("opid")),
         "type": values.text(doc.get("type")),
@@ -236,7 +282,7 @@ def to_session(
         "kill_pending": bool(doc.get("killPending")),
         "waiting_for_lock": bool(doc.get("waitingForLock")),
         "write_conflicts": integer(doc.get("writeConflicts")),
-        "lsid": values.plain(lsid_of(doc)) if lsid_of(doc) is not None else None,
+        "lsid": values.plain(lsid) if lsid is not None else None,
         "shard": values.text(doc.get("shard")),
         "host": values.text(doc.get("host")),
         "msg": values.text(doc.get("msg")),
@@ -257,7 +303,7 @@ def to_session(
         state=state,
         is_idle=idle,
         in_transaction=bool(txn),
-        query=query_text(doc),
+        query=_cached_text(op, texts),
         query_start=started if not idle else None,
         xact_start=txn_start,
         backend_start=None,

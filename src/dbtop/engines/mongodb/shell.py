@@ -132,6 +132,13 @@ def _regex(pattern: str, flags: int | str) -> str:
 
 def scalar_text(value: Any) -> str | None:
     """The literal of a non-container value, None for a document or an array."""
+    kind = type(value)
+    if kind is str:  # the common cases first: this runs for every value shown
+        return _string(value)
+    if kind is int:
+        return str(value)
+    if kind is dict or kind is list:
+        return None
     if value is None:
         return "null"
     if value is PLACEHOLDER:
