@@ -308,3 +308,17 @@ async def test_acl_user_with_few_rights_gets_notices_not_failures(private: Serve
                 await engine.kill("script", KillMode.CANCEL)
     finally:
         private_db.acl_deluser("dbtop-test-limited")
+
+
+async def test_explain_finds_a_bare_key_in_another_database(private: Server, private_db):
+    other = private.client(10)
+    other.rpush(f"{PREFIX}elsewhere", *range(10))
+    try:
+        async with connected(private.url(9)) as engine:
+            plan = await engine.explain(query=f"{PREFIX}elsewhere")
+            assert plan.root.extra["db"] == 10 and plan.root.extra["length"] == 10
+            with pytest.raises(QueryError):  # a command line stays in the URL's database
+                await engine.explain(query=f"LLEN {PREFIX}elsewhere extra")
+    finally:
+        other.flushdb()
+        other.close()

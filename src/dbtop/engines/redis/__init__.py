@@ -104,6 +104,8 @@ class RedisEngine:
         self.sample_budget = SampleBudget()
         self._samplers: dict[str, KeySampler] = {}
         self._client_pace: dict[str, ClientPace] = {}
+        #: databases that had keys at the last poll (explain looks a bare key up in them)
+        self._db_sizes_seen: set[int] = set()
         self._config: dict[str, dict[str, str]] = {}
         self._config_at = 0.0
         self._search: set[str] = set()
@@ -523,6 +525,7 @@ class RedisEngine:
         if not poll.ok or not self._samples_here(link):
             return poll, None
         sizes = {db: figures.keys for db, figures in db_keyspace(poll.info).items()}
+        self._db_sizes_seen = set(sizes) if not self._cluster else set()
         sampler = self._samplers.setdefault(link.node, KeySampler(self.sample_budget))
         sampler.budget = self.sample_budget
         try:
@@ -585,6 +588,24 @@ class RedisEngine:
             link, key, db=self._target.db, select=not self._cluster, node=self._node_name(link)
         )
 
+    async def _find_key(self, key: bytes) -> KeyAnatomy:
+        """The key in the URL's database, or else in the first other database that has it."""
+        anatomy = await self._anatomy(key)
+        if anatomy.exists or self._cluster:
+            return anatomy
+        link = await self._action(self._entry.node)
+        seen = self._db_sizes_seen or set(
+            db_keyspace(parse_info(await link.call("INFO", "keyspace")))
+        )
+        dbs = [db for db in sorted(seen) if db != self._target.db]
+        if not dbs:
+            return anatomy
+        replies = await link.pipeline([c for db in dbs for c in (["SELECT", db], ["EXISTS", key])])
+        for db, exists in zip(dbs, replies[1::2], strict=True):
+            if integer(exists) == 1:
+                return await key_anatomy(link, key, db=db, select=True)
+        return anatomy
+
     async def _db_keys(self) -> int | None:
         if self._cluster:
             total = 0
@@ -620,6 +641,7 @@ class RedisEngine:
             anatomy_of=self._anatomy,
             db=self._target.db,
             db_keys=self._db_keys,
+            find_key=self._find_key,
         )
 
     async def _explain_session(self, session_id: str) -> Plan:

@@ -190,11 +190,17 @@ async def explain_query(
     anatomy_of: AnatomyOf,
     db: int,
     db_keys: Callable[[], Awaitable[int | None]],
+    find_key: AnatomyOf | None = None,
 ) -> Plan:
-    """The plan for a key name or a command line (see the module's docstring)."""
+    """The plan for a key name or a command line (see the module's docstring).
+
+    ``find_key`` looks a bare key up beyond the URL's database (the Keyspace pane lists the
+    keys of every database); command lines run against the URL's database only.
+    """
     args = parse_query(query)
+    find = find_key or anatomy_of
     if len(args) == 1:
-        anatomy = await anatomy_of(args[0])
+        anatomy = await find(args[0])
         if anatomy.exists:
             return key_plan(anatomy)
         doc = await command_doc(link, args)
@@ -204,7 +210,7 @@ async def explain_query(
     doc = await command_doc(link, args)
     if doc is None:
         whole = query.strip().encode()
-        anatomy = await anatomy_of(whole)
+        anatomy = await find(whole)
         if anatomy.exists:
             return key_plan(anatomy)
         word = args[0].decode("utf-8", "backslashreplace")
