@@ -373,11 +373,13 @@ def sweep_stale(home: Path) -> list[Path]:
 # --------------------------------------------------------------------------- processes
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec hook that makes the postmaster quit when the process that started it dies.
+def die_with_parent(signum: int = signal.SIGQUIT) -> Callable[[], None] | None:
+    """A preexec hook: the child gets ``signum`` when the thread that started it ends.
 
-    Linux only (PR_SET_PDEATHSIG). The prctl symbol is resolved here, in the parent, so the
-    forked child only makes one system call.
+    Linux only (PR_SET_PDEATHSIG); None elsewhere. Start the child from the main thread,
+    whose end is the process's end. The prctl symbol is resolved here, in the parent, so
+    the forked child only makes one system call. The postmaster takes SIGQUIT (immediate
+    shutdown).
     """
     if not sys.platform.startswith("linux"):
         return None
@@ -386,10 +388,10 @@ def _die_with_parent() -> Callable[[], None] | None:
     except (OSError, AttributeError):
         return None
     pr_set_pdeathsig = 1
-    quit_signal = int(signal.SIGQUIT)
+    signal_number = int(signum)
 
     def hook() -> None:
-        prctl(pr_set_pdeathsig, quit_signal, 0, 0, 0)
+        prctl(pr_set_pdeathsig, signal_number, 0, 0, 0)
 
     return hook
 
@@ -459,9 +461,9 @@ class Postmaster:
                 # Its own session: the terminal's Ctrl-C reaches dbtop, which then stops the
                 # workload before the server, instead of the server dying under it.
                 start_new_session=True,
-                # Safe here: the demo starts its server before it starts any thread, and
-                # from the main thread, whose exit is what PR_SET_PDEATHSIG watches.
-                preexec_fn=_die_with_parent(),
+                # Safe here: the demo starts its server from the main thread and before
+                # any other thread exists.
+                preexec_fn=die_with_parent(),
                 **account.popen_kwargs(),  # type: ignore[arg-type]
             )
         try:

