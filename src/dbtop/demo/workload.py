@@ -44,8 +44,8 @@ APPLICATIONS = (
 
 SHOP_CONNECTIONS = 3
 #: how long the root blocker holds its row lock, and how often the chain forms
-LOCK_HOLD_S = 10.0
-LOCK_PERIOD_S = 15.0
+LOCK_HOLD_S = 8.0
+LOCK_PERIOD_S = 12.0
 #: how long the report session stays idle inside its transaction before starting another
 IDLE_TRANSACTION_S = 120.0
 IDLE_POLL_S = 0.25
