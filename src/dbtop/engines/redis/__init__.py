@@ -15,13 +15,7 @@ from typing import Any, ClassVar
 
 from dbtop.engines.base import ConnectOptions
 from dbtop.engines.redis.actions import kill_client
-from dbtop.engines.redis.advice import (
-    client_findings,
-    commandstat_findings,
-    keyspace_findings,
-    server_findings,
-    slowlog_findings,
-)
+from dbtop.engines.redis.advice import client_findings, server_findings
 from dbtop.engines.redis.anatomy import KeyAnatomy, key_anatomy
 from dbtop.engines.redis.assemble import (
     Rows,
@@ -32,23 +26,23 @@ from dbtop.engines.redis.assemble import (
     statement_rows,
     table_rows,
 )
+from dbtop.engines.redis.capabilities import LABELS, build_capabilities
 from dbtop.engines.redis.clients import parse_client_list, split_session_id
 from dbtop.engines.redis.cluster import ClusterNode, SlotMap, parse_cluster_nodes
 from dbtop.engines.redis.collect import CONFIG_KEYS, ClientPace, NodePoll, poll_node
-from dbtop.engines.redis.commands import SYNTHETIC, split_command_line
-from dbtop.engines.redis.explain import command_doc, command_keys, doc_only_plan, explain_query
+from dbtop.engines.redis.commands import SYNTHETIC
+from dbtop.engines.redis.explain import command_doc, doc_only_plan, explain_query
 from dbtop.engines.redis.info import (
     CommandStat,
     config_map,
     integer,
     parse_info,
-    version_number,
 )
 from dbtop.engines.redis.info import keyspace as db_keyspace
 from dbtop.engines.redis.link import CommandError, Link, busy
 from dbtop.engines.redis.sampler import KeySampler, SampleBudget, SampleStats
 from dbtop.engines.redis.search import REFRESH_S, has_search, search_indexes
-from dbtop.engines.redis.statements import merge_command_stats
+from dbtop.engines.redis.suggest import gather_advice
 from dbtop.engines.redis.summary import server_summary
 from dbtop.engines.redis.url import Target, parse_target
 from dbtop.errors import DbtopError, NotFoundError, PrivilegeError, RefusedError, UsageError
@@ -61,7 +55,6 @@ from dbtop.model import (
     KillMode,
     KillResult,
     Notice,
-    PaneLabels,
     Plan,
     ServerSummary,
     Session,
@@ -72,14 +65,9 @@ from dbtop.model import (
 
 __all__ = ["RedisEngine", "SampleBudget"]
 
-LABELS = PaneLabels(sessions="Clients", statements="Slow log", indexes="Keyspace", locks="Blocked")
 #: How often settings, the cluster's node table and the module list are read again.
 CONFIG_EVERY_S = 30.0
 NODES_EVERY_S = 30.0
-#: What ``suggest`` may spend on sampling and on inspecting keys, per node.
-SUGGEST_BUDGET = SampleBudget(max_keys=50_000, max_ms=3000.0, scan_count=1000)
-SUGGEST_BIG_KEYS = 20
-SUGGEST_SLOW_EVENTS = 64
 
 
 class RedisEngine:
@@ -232,92 +220,18 @@ class RedisEngine:
 
     async def _build_capabilities(self) -> Capabilities:
         read = await self._read_config(self._entry)
-        config = read or {}
         if read is not None:
             self._config[self._entry.node] = read
             self._config_at = time.monotonic()
-        version = version_number(self._version) or 0
-        notices: list[Notice] = []
-        if read is not None and not read:
-            notices.append(
-                Notice(
-                    feature="statements",
-                    message="CONFIG GET is refused or renamed: limits, the slow-log threshold "
-                    "and the eviction policy are unknown",
-                    hint="grant +config|get to dbtop's user",
-                    severity=Severity.INFO,
-                )
-            )
-        slower = integer(config.get("slowlog-log-slower-than"))
-        if slower is not None and slower < 0:
-            notices.append(
-                Notice(
-                    feature="statements",
-                    message="the slow log is off (slowlog-log-slower-than is negative)",
-                    hint="CONFIG SET slowlog-log-slower-than 10000 (µs) to log commands over 10 ms",
-                )
-            )
-        if config and integer(config.get("latency-monitor-threshold"), 0) == 0:
-            notices.append(
-                Notice(
-                    feature="statements",
-                    message="the latency monitor is off: no latency spikes are recorded",
-                    hint="CONFIG SET latency-monitor-threshold 100 (ms)",
-                    severity=Severity.INFO,
-                )
-            )
-        if version and version < 70000:
-            notices.append(
-                Notice(
-                    feature="explain",
-                    message=f"Redis {self._version} has no COMMAND DOCS and no latencystats: "
-                    "explain cannot show a command's complexity, nor percentiles per command",
-                    hint="Redis 7.0 or later has both",
-                    severity=Severity.INFO,
-                )
-            )
-        elif config.get("latency-tracking") == "no":
-            notices.append(
-                Notice(
-                    feature="statements",
-                    message="latency-tracking is off: no per-command percentiles",
-                    hint="CONFIG SET latency-tracking yes",
-                    severity=Severity.INFO,
-                )
-            )
-        if self._cluster and self._target.db != 0:
-            notices.append(
-                Notice(
-                    feature="indexes",
-                    message=f"a cluster has only database 0; the URL's db{self._target.db} "
-                    "is ignored",
-                    severity=Severity.INFO,
-                )
-            )
-        for name, error in self._node_errors.items():
-            notices.append(Notice(feature="sessions", message=f"node {name}: {error}"))
-        return Capabilities(
-            can_cancel=not version or version >= 50000,
-            can_terminate=True,
-            can_explain=True,
-            can_explain_analyze=False,
-            can_explain_session=True,
-            has_statement_stats=True,
-            has_index_stats=True,
-            has_lock_graph=True,
-            has_hypothetical_indexes=False,
-            can_suggest=True,
+        return build_capabilities(
+            read,
+            version=self._version,
+            cluster=self._cluster,
+            db=self._target.db,
             read_only=self._options.read_only,
-            labels=LABELS,
-            notices=tuple(notices),
-            extra=frozen(
-                cluster=self._cluster,
-                nodes=list(self._links),
-                search=sorted(self._search),
-                version=self._version,
-                session_ids="client id; NODE/id in a cluster; 'script' (busy script), "
-                "'pause' (CLIENT PAUSE)",
-            ),
+            nodes=self._links,
+            node_errors=self._node_errors,
+            search=self._search,
         )
 
     async def _read_config(self, link: Link) -> dict[str, str] | None:
@@ -668,82 +582,15 @@ class RedisEngine:
     async def suggest(self) -> Advice:
         started = time.monotonic()
         snapshot = await self.snapshot()
-        # A deeper pass than one refresh's: more keys seen, so the biggest are likelier met.
-        for name, sampler in self._samplers.items():
-            sizes = self._db_sizes(snapshot, name)
-            await sampler.step(
-                self._links[name], sizes, select=not self._cluster, budget=SUGGEST_BUDGET
-            )
-        patterns: list[KeyPattern] = []
-        candidates: list[tuple[str, int, Any]] = []
-        for name, sampler in self._samplers.items():
-            sizes = self._db_sizes(snapshot, name)
-            patterns.extend(sampler.patterns(sizes, node=name if self._cluster else None))
-            candidates.extend((name, db, record) for db, record in sampler.records())
-        candidates.sort(key=lambda c: -(c[2].memory_bytes or 0))
-        big: list[KeyAnatomy] = []
-        for name, db, record in candidates[:SUGGEST_BIG_KEYS]:
-            link = await self._action(name)
-            big.append(
-                await key_anatomy(
-                    link, record.key, db=db, select=not self._cluster, node=self._node_name(link)
-                )
-            )
-
-        events = list(snapshot.slow_events)[:SUGGEST_SLOW_EVENTS]
-        args_of: dict[str, list[bytes]] = {}
-        key_args: dict[str, list[bytes]] = {}
-        anatomies: dict[tuple[str | None, bytes], KeyAnatomy] = {}
-        for event in events:
-            try:
-                args = split_command_line(event.query.split(" … (")[0])
-            except ValueError:
-                continue
-            args_of[event.id] = args
-            link = await self._action(event.node if event.node in self._links else self._entry.node)
-            try:
-                keys = await command_keys(link, args)
-            except DbtopError:
-                continue
-            key_args[event.id] = keys
-            for key in keys[:1]:
-                if (event.node, key) not in anatomies:
-                    anatomies[(event.node, key)] = await key_anatomy(
-                        link,
-                        key,
-                        db=self._target.db,
-                        select=not self._cluster,
-                        node=self._node_name(link),
-                    )
-        policy = self._config.get(self._entry.node, {}).get("maxmemory-policy")
-        findings = [
-            *snapshot.findings,
-            *keyspace_findings(patterns, big, policy=policy),
-            *slowlog_findings(events, anatomies, args_of, key_args),
-        ]
-        seen = {(f.kind, f.object) for f in findings}
-        findings.extend(
-            f
-            for f in commandstat_findings(merge_command_stats(self._previous_stats))
-            if (f.kind, f.object) not in seen
+        return await gather_advice(
+            snapshot,
+            started=started,
+            samplers=self._samplers,
+            poll_links=self._links,
+            action=self._action,
+            entry=self._entry.node,
+            cluster=self._cluster,
+            db=self._target.db,
+            policy=self._config.get(self._entry.node, {}).get("maxmemory-policy"),
+            stats=self._previous_stats,
         )
-        return Advice(
-            findings=tuple(findings),
-            notices=tuple((*snapshot.capabilities.notices, *snapshot.notices)),
-            extra=frozen(
-                statements=len(events) + len(snapshot.statements),
-                analyzed=len(events),
-                candidates=0,
-                sampled_keys=len(candidates),
-                patterns=len(patterns),
-                big_keys_checked=len(big),
-                elapsed_s=time.monotonic() - started,
-            ),
-        )
-
-    def _db_sizes(self, snapshot: Snapshot, node: str) -> dict[int, int]:
-        return {
-            int(t.table[2:]): t.live_rows or 0
-            for t in snapshot.tables
-            if t.node in (None, node) and t.table[2:].isdigit()
-        }
