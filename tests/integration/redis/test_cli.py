@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import threading
 import time
 
@@ -167,3 +168,36 @@ def test_tls_with_and_without_the_ca(tls_server):
     assert run.json()["server"]["address"] == f"127.0.0.1:{server.port}/0 (TLS)"
     untrusted = dbtop("snapshot", f"rediss://127.0.0.1:{server.port}/0", "--interval", "0")
     one_line_error(untrusted, "not trusted", "ssl_ca_certs")
+
+
+def test_a_sentinel_is_refused_with_a_hint(private: Server, tmp_path):
+    from .conftest import REDIS_SERVER, free_port
+
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    config = tmp_path / "sentinel.conf"
+    config.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\n"
+        f"sentinel monitor dbtoptest 127.0.0.1 {private.port} 1\n"
+        f"sentinel auth-pass dbtoptest {private.password}\n"
+    )
+    process = subprocess.Popen(
+        [REDIS_SERVER, str(config), "--sentinel"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis(port=port).ping()
+                break
+            except redis.exceptions.ConnectionError:
+                assert time.monotonic() < deadline, "the sentinel did not start"
+                time.sleep(0.05)
+        run = dbtop("snapshot", f"redis://127.0.0.1:{port}", "--interval", "0")
+        one_line_error(run, "Sentinel", "get-master-addr-by-name")
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -121,7 +121,9 @@ async def test_slow_log_and_command_stats(private: Server, private_db):
     private_db.config_set("slowlog-log-slower-than", "1000000")
     async with connected(private.url(9)) as engine:
         snapshot = await engine.snapshot()
-    event = next(e for e in snapshot.slow_events if e.query == f"HGETALL {PREFIX}big")
+        event = next(e for e in snapshot.slow_events if e.query == f"HGETALL {PREFIX}big")
+        plan = await engine.explain(query=event.query)  # e on a slow-log row
+        assert plan.root.name == "HGETALL" and plan.root.rows == 5000
     assert event.extra["client_name"] == "app-1"
     assert event.client and event.client.startswith("127.0.0.1:")
     assert event.duration_ms >= 0 and event.at is not None
