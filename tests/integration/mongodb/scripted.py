@@ -28,6 +28,8 @@ from mockupdb import MockupDB
 from tests.integration.mongodb import fixtures as fx
 
 Reply = dict[str, Any]
+#: commands a mongod with authorization on answers before authentication
+_NO_AUTH = frozenset({"ismaster", "hello", "saslstart", "saslcontinue", "ping", "endsessions"})
 
 
 class CommandError(Exception):
@@ -68,6 +70,9 @@ class World:
     #: command keys refused with Unauthorized: "serverStatus", "currentOp-allUsers",
     #: "indexStats", "collStats", "profile", "profile-read", "killOp"
     refuse: set[str] = field(default_factory=set)
+    #: every command but the handshake is refused as unauthenticated (auth is on and the
+    #: URL names no user)
+    require_auth: bool = False
     #: commands answered by closing the connection (a server going away mid-poll)
     hangup: set[str] = field(default_factory=set)
     ops_counter: int = 0
@@ -135,6 +140,8 @@ class ScriptedMongo:
                 app = meta.get("application", {}).get("name")
                 self._apps[port] = app
         try:
+            if self.world.require_auth and lowered not in _NO_AUTH:
+                raise CommandError(13, "Unauthorized", f"command {name} requires authentication")
             handler = getattr(self, f"on_{lowered}", None)
             if handler is None:
                 raise CommandError(59, "CommandNotFound", f"no such command: '{name}'")

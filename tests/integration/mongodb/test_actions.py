@@ -101,6 +101,15 @@ async def test_kill_on_a_mongos_uses_the_shard_opid(mongo):
     assert server.commands("killOp")[0]["op"] == "shard01:404"
 
 
+async def test_idle_connections_cannot_be_killed(engine):
+    engine.include_idle = True
+    await engine.snapshot()
+    with pytest.raises(RefusedError, match="no operation to kill"):
+        await engine.kill("conn77", KillMode.CANCEL)
+    with pytest.raises(RefusedError, match="no logical session"):
+        await engine.kill("conn77", KillMode.TERMINATE)
+
+
 async def test_kill_bad_id(engine):
     with pytest.raises(UsageError, match="not an operation id"):
         await engine.kill("'; drop", KillMode.CANCEL)
@@ -150,6 +159,16 @@ async def test_explain_a_write_plans_it_and_never_runs_it(engine, mongo):
             query='db.getSiblingDB("shop").orders.deleteMany({ a: 1 })', analyze=True
         )
     assert len(mongo.commands("explain")) == 1
+
+
+async def test_explain_a_slow_query_from_its_sample(engine, mongo):
+    snap = await engine.snapshot()
+    slow = max(snap.statements, key=lambda s: s.total_ms)
+    plan = await engine.explain(query=slow.extra["sample"])
+    assert plan.root.name == "SORT"
+    sent = mongo.commands("explain")[0]
+    assert sent["$db"] == "shop"
+    assert sent["explain"]["filter"] == {"customer_id": 4704, "total": {"$gte": 104}}
 
 
 async def test_explain_errors_are_one_line(engine, mongo):

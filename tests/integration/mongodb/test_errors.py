@@ -176,3 +176,13 @@ async def test_close_twice_and_before_connect(mongo):
     await engine.close()
     with pytest.raises(ConnectError, match="not connected"):
         await engine.snapshot()
+
+
+async def test_a_server_that_requires_authentication(engine, world):
+    world.require_auth = True
+    with pytest.raises(AuthError) as err:
+        await engine.snapshot()
+    assert str(err.value) == (
+        f"MongoDB at {engine.address} requires authentication: put the user in the URL "
+        "(mongodb://USER:PASSWORD@host/?authSource=admin)"
+    )

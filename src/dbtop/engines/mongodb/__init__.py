@@ -44,7 +44,14 @@ from dbtop.engines.mongodb.connection import (
     translate,
 )
 from dbtop.engines.mongodb.shapes import shape_of_entry
-from dbtop.errors import ConnectError, DbtopError, NotFoundError, RefusedError, UsageError
+from dbtop.errors import (
+    AuthError,
+    ConnectError,
+    DbtopError,
+    NotFoundError,
+    RefusedError,
+    UsageError,
+)
 from dbtop.model import (
     Advice,
     Capabilities,
@@ -171,7 +178,11 @@ class MongoEngine:
         now = dt.datetime.now(dt.UTC)
         notices: list[Notice] = []
         if self._catalog.stale(started):
-            await self._guard(self._refresh_catalog(started), "listing collections", notices)
+            listed = await self._guard(
+                self._refresh_catalog(started), "listing collections", notices
+            )
+            if listed is None:
+                self._catalog.refreshed = started  # try again in a minute, not every poll
         summary_task = self._guard(self._status(), "reading serverStatus", notices)
         ops_task = self._guard(self._operations(notices), "reading $currentOp", notices)
         profile_task = self._guard(self._profile(started, notices), "reading the profiler", notices)
@@ -406,7 +417,7 @@ class MongoEngine:
         try:
             return await work
         except DbtopError as err:
-            if isinstance(err, ConnectError):
+            if isinstance(err, ConnectError | AuthError):
                 raise
             notices.append(Notice(feature="server", message=str(err)))
             return None
@@ -414,7 +425,7 @@ class MongoEngine:
             if isinstance(exc, asyncio.CancelledError):
                 raise
             error = self._translate(exc, action)
-            if isinstance(error, ConnectError):
+            if isinstance(error, ConnectError | AuthError):
                 raise error from None
             notices.append(Notice(feature="server", message=str(error)))
             return None
@@ -677,7 +688,7 @@ class MongoEngine:
 
     # -- indexes --------------------------------------------------------------------------------
 
-    async def _refresh_catalog(self, now: float) -> None:
+    async def _refresh_catalog(self, now: float) -> bool:
         default = self._default_database()
         sizes: dict[str, int] = {}
         if default:
@@ -708,6 +719,7 @@ class MongoEngine:
             collections[db] = colls[:room]
             total += len(collections[db])
         self._catalog.replace(collections, sizes, now)
+        return True
 
     async def _list_collections(self, database: str) -> list[str]:
         reply = await self._command(

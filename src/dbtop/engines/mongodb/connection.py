@@ -274,6 +274,11 @@ def translate(
                 f"authentication failed{who} at {address}: check the user name, the password "
                 "and authSource (the database the user was created in)"
             )
+        if "requires authentication" in message.lower():
+            return AuthError(
+                f"MongoDB at {address} requires authentication: put the user in the URL "
+                "(mongodb://USER:PASSWORD@host/?authSource=admin)"
+            )
         if code == UNAUTHORIZED or "not authorized" in message.lower():
             return PrivilegeError(f"{action}: {message}; {hint or MONITOR_ROLE_HINT}")
         if code == MAX_TIME_MS_EXPIRED:
