@@ -324,3 +324,34 @@ async def test_explain_finds_a_bare_key_in_another_database(private: Server, pri
     finally:
         other.flushdb()
         other.close()
+
+
+async def test_replica_and_its_master_see_each_other(private: Server, private_db, tmp_path):
+    from .conftest import start_server
+
+    private_db.config_set("repl-diskless-sync-delay", "0")  # our own server: sync at once
+    replica = start_server(
+        tmp_path / "replica",
+        args=(
+            "--replicaof",
+            "127.0.0.1",
+            str(private.port),
+            "--masterauth",
+            private.password or "",
+        ),
+    )
+    try:
+        async with connected(replica.url(9)) as engine:
+            snapshot = await wait_for(
+                lambda s: any(x.kind == "master" for x in s.sessions), engine, tries=100
+            )
+        assert snapshot.server.role == "replica"
+        assert snapshot.server.extra["master_link_status"] == "up"
+        link = next(s for s in snapshot.sessions if s.kind == "master")
+        assert link.state == "master" and not link.is_idle and "master" in link.extra["flag_words"]
+        async with connected(private.url(9)) as engine:
+            snapshot = await engine.snapshot()
+        assert snapshot.server.role == "master"
+        assert any(s.kind == "replica" and s.state == "replica" for s in snapshot.sessions)
+    finally:
+        replica.stop()
