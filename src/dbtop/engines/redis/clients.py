@@ -19,11 +19,6 @@ from dbtop.model import Session
 __all__ = ["ClientLine", "client_session", "parse_client_list", "split_session_id"]
 
 
-def session_id(prefix: str, client_id: str | int) -> str:
-    """A client id, prefixed with its node in a cluster (client ids repeat across nodes)."""
-    return f"{prefix}{client_id}"
-
-
 def split_session_id(session_id: str) -> tuple[str | None, str]:
     """``127.0.0.1:7001/12`` -> (node, "12"); ``12`` -> (None, "12")."""
     node, sep, local = session_id.rpartition("/")
@@ -61,7 +56,6 @@ def client_session(
     node: str | None,
     prefix: str,
     self_ids: AbstractSet[int],
-    module_commands: frozenset[str] = frozenset(),
 ) -> tuple[Session, BlockingKind | None]:
     """The Session for one client, and what it is blocked on (None when not blocked).
 
@@ -76,9 +70,7 @@ def client_session(
     age = _number(age_text)
     subscriptions = _number(sub) + _number(psub) + _number(ssub)
     kind = client_kind(flags, subscriptions)
-    blocked = (
-        blocking_kind(cmd, blocked=True, module_commands=module_commands) if "b" in flags else None
-    )
+    blocked = blocking_kind(cmd, blocked=True) if "b" in flags else None
     in_multi = "x" in flags
     query = _query(cmd)
 

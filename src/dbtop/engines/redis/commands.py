@@ -48,19 +48,18 @@ SYNTHETIC = {k.blocker: k for k in (LIST_PUSH, ZSET_ADD, STREAM_ADD, REPLICA_ACK
 }
 
 
-def blocking_kind(
-    cmd: str, *, blocked: bool, module_commands: frozenset[str] = frozenset()
-) -> BlockingKind | None:
+def blocking_kind(cmd: str, *, blocked: bool) -> BlockingKind | None:
     """What a client with the ``b`` flag and last command ``cmd`` waits for.
 
-    A client blocked in a command that cannot block was postponed by ``CLIENT PAUSE``.
+    Module commands are named ``module.command``; a client blocked in a command that cannot
+    block was postponed by ``CLIENT PAUSE``.
     """
     if not blocked:
         return None
     name = cmd.lower()
     if name in BLOCKING:
         return BLOCKING[name]
-    if name in module_commands or "." in name:
+    if "." in name:
         return MODULE
     return PAUSE
 
