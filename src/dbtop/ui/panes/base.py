@@ -57,6 +57,7 @@ class Pane(Vertical):
         self.result: PollResult | None = None
         self._pane_label = self.default_label(PaneLabels())
         self._counts = ""
+        self._notices_shown: tuple[Notice, ...] | None = None
         self._update_title()
 
     # -- subclass hooks -----------------------------------------------------------------
@@ -132,15 +133,24 @@ class Pane(Vertical):
         self._update_title()
 
     def _update_title(self) -> None:
-        self.border_title = f"{self.number} {self._pane_label}"
-        self.border_subtitle = self._counts or None
+        # Set only on change: a new border repaints the whole pane, tables included.
+        title = f"{self.number} {self._pane_label}"
+        subtitle = self._counts or None
+        if self.border_title != title:
+            self.border_title = title
+        if self.border_subtitle != subtitle:
+            self.border_subtitle = subtitle
 
     def _show_notices(self, notices: Iterable[Notice]) -> None:
+        shown = tuple(notices)
+        if shown == self._notices_shown:
+            return
+        self._notices_shown = shown
         lines = [
             Text("! ")
             + Text(one_line(n.message))
             + (Text(" — " + one_line(n.hint)) if n.hint else Text(""))
-            for n in notices
+            for n in shown
         ]
         box = self.query_one(".pane-notices", Static)
         box.update(Text("\n").join(lines) if lines else "")

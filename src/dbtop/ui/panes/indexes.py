@@ -7,7 +7,9 @@ indexes), with a short title when more than one is shown.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable, Mapping
+from operator import attrgetter
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.widgets import Static
@@ -100,6 +102,29 @@ def index_row(index: IndexStat, scans_s: float | None) -> Row:
         ),
         cell_kinds=(badge_kind,),
     )
+
+
+def index_sort_getter(n: int, rates: Mapping[str, float]) -> Callable[[IndexStat], Any]:
+    getters: dict[int, Callable[[IndexStat], Any]] = {
+        0: lambda i: _BADGE_RANK[index_badges(i)[0]],
+        3: attrgetter("scans"),
+        4: lambda i: rates.get(i.key),
+        5: attrgetter("size_bytes"),
+    }
+    return getters.get(n) or (lambda i: index_row(i, rates.get(i.key)).sort[n])
+
+
+def table_sort_getter(
+    n: int, rates: Mapping[str, Mapping[str, float]]
+) -> Callable[[TableStat], Any]:
+    getters: dict[int, Callable[[TableStat], Any]] = {
+        1: attrgetter("seq_scans"),
+        3: attrgetter("seq_rows_read"),
+        5: attrgetter("index_scans"),
+        7: attrgetter("live_rows"),
+        8: attrgetter("size_bytes"),
+    }
+    return getters.get(n) or (lambda t: table_row(t, dict(rates.get(t.key, {}))).sort[n])
 
 
 def table_row(table: TableStat, rates: dict[str, float]) -> Row:
@@ -217,8 +242,16 @@ class IndexesPane(Pane):
         indexes = self.query_one("#indexes-table", RowTable)
         tables = self.query_one("#tables-table", RowTable)
         keys = self.query_one("#keys-table", RowTable)
-        indexes.set_rows(index_row(i, index_rates.get(i.key)) for i in snapshot.indexes)
-        tables.set_rows(table_row(t, dict(table_rates.get(t.key, {}))) for t in scanned)
+        indexes.set_items(
+            self._indexes,
+            lambda i: index_row(i, index_rates.get(i.key)),
+            lambda n: index_sort_getter(n, index_rates),
+        )
+        tables.set_items(
+            self._tables,
+            lambda t: table_row(t, dict(table_rates.get(t.key, {}))),
+            lambda n: table_sort_getter(n, table_rates),
+        )
         keys.set_rows(key_pattern_row(p) for p in snapshot.keyspace)
         has_keys = bool(snapshot.keyspace)
         indexes.display = bool(snapshot.indexes) or not has_keys

@@ -9,14 +9,16 @@ transaction, L long running, * dbtop's own connection.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from operator import attrgetter
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 
 from dbtop.analysis.lockgraph import LockForest
 from dbtop.model import PaneLabels, Session
 from dbtop.poller import PollResult
-from dbtop.safetext import one_line
+from dbtop.ui.cells import cell
 from dbtop.ui.format import human_seconds
 from dbtop.ui.panes.base import Pane, Selection, ViewOptions, natural
 from dbtop.ui.widgets.rowtable import Column, Row, RowTable
@@ -51,7 +53,7 @@ _SHORT_STATES = {
 
 
 def short_state(state: str | None) -> str:
-    text = one_line(state)
+    text = cell(state)
     return _SHORT_STATES.get(text, text)
 
 
@@ -84,24 +86,27 @@ def session_flag(session: Session, forest: LockForest, long_query_s: float) -> s
 _KIND_OF_FLAG = {"B": "alarm", "W": "warning", "b": "warning", "T": "idle-tx", "L": "long"}
 
 
-def session_row(session: Session, forest: LockForest, view: ViewOptions) -> Row:
-    flag = session_flag(session, forest, view.long_query_s)
+def session_row(
+    session: Session, forest: LockForest, view: ViewOptions, flag: str | None = None
+) -> Row:
+    if flag is None:
+        flag = session_flag(session, forest, view.long_query_s)
     kind = _KIND_OF_FLAG.get(flag, "muted" if session.is_idle or session.is_self else "")
     duration = session.duration_s
     blocked_by = ",".join(session.blocked_by)
     cells = (
         flag,
         session.id,
-        one_line(session.user),
-        one_line(session.database),
-        one_line(session.application),
-        one_line(session.client),
+        cell(session.user),
+        cell(session.database),
+        cell(session.application),
+        cell(session.client),
         short_state(session.state or session.kind),
         human_seconds(duration) if duration is not None else "",
         human_seconds(session.xact_age_s) if session.xact_age_s is not None else "",
-        one_line(session.wait),
-        one_line(blocked_by),
-        one_line(session.query, QUERY_CELL),
+        cell(session.wait),
+        cell(blocked_by),
+        cell(session.query, QUERY_CELL),
     )
     time_kind = ""
     if not session.is_idle and duration is not None and duration >= SLOWISH_S and not kind:
@@ -128,6 +133,31 @@ def session_row(session: Session, forest: LockForest, view: ViewOptions) -> Row:
     )
 
 
+#: what each column sorts by, from the session (same order as COLUMNS)
+_SORT_VALUES: tuple[Callable[[Session], Any], ...] = (
+    lambda s: 0,  # the flag: computed with the lock forest, see session_sort_getter
+    lambda s: natural(s.id),
+    lambda s: cell(s.user),
+    lambda s: cell(s.database),
+    lambda s: cell(s.application),
+    lambda s: cell(s.client),
+    lambda s: short_state(s.state or s.kind),
+    attrgetter("duration_s"),
+    attrgetter("xact_age_s"),
+    lambda s: cell(s.wait),
+    lambda s: ",".join(s.blocked_by),
+    lambda s: cell(s.query, QUERY_CELL),
+)
+
+
+def session_sort_getter(
+    index: int, forest: LockForest, view: ViewOptions
+) -> Callable[[Session], Any]:
+    if index == 0:
+        return lambda s: _FLAG_RANK.get(session_flag(s, forest, view.long_query_s), 1)
+    return _SORT_VALUES[index]
+
+
 class SessionsPane(Pane):
     pane_id: ClassVar[str] = "sessions"
     number: ClassVar[int] = 1
@@ -135,7 +165,6 @@ class SessionsPane(Pane):
 
     def __init__(self) -> None:
         super().__init__()
-        self._by_key: dict[str, Session] = {}
         self._idle_hidden = 0
 
     def default_label(self, labels: PaneLabels) -> str:
@@ -151,24 +180,26 @@ class SessionsPane(Pane):
 
     def update(self, result: PollResult, view: ViewOptions) -> None:
         forest = result.forest
-        shown: dict[str, Session] = {}
-        rows: list[Row] = []
+        blockers = forest.blocker_ids
+        items: dict[str, Session] = {}
         idle_hidden = 0
+        show_idle = view.show_idle
         for session in result.snapshot.sessions:
             if (
-                not view.show_idle
+                not show_idle
                 and session.is_idle
                 and not session.in_transaction
-                and session.id not in forest.blocker_ids
+                and session.id not in blockers
             ):
                 idle_hidden += 1
                 continue
-            row = session_row(session, forest, view)
-            shown[row.key] = session
-            rows.append(row)
-        self._by_key = shown
+            items[session.id if session.node is None else session_key(session)] = session
         self._idle_hidden = idle_hidden
-        self.query_one(RowTable).set_rows(rows)
+        self.query_one(RowTable).set_items(
+            items,
+            lambda session: session_row(session, forest, view),
+            lambda index: session_sort_getter(index, forest, view),
+        )
         self.refresh_counts()
 
     def refresh_counts(self) -> None:
@@ -182,8 +213,7 @@ class SessionsPane(Pane):
         self.set_counts(counts)
 
     def selection(self) -> Selection | None:
-        key = self.query_one(RowTable).cursor_key
-        session = self._by_key.get(key) if key else None
+        session = self.query_one(RowTable).cursor_item
         if session is None:
             return None
         return Selection(

@@ -8,7 +8,9 @@ single slow executions (MySQL's slow log, Redis SLOWLOG, MongoDB's profiler) fil
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable, Mapping
+from operator import attrgetter
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.widgets import Static
@@ -16,6 +18,7 @@ from textual.widgets import Static
 from dbtop.model import PaneLabels, SlowEvent, Statement, StatementRate
 from dbtop.poller import PollResult
 from dbtop.safetext import one_line
+from dbtop.ui.cells import cell
 from dbtop.ui.format import clock, count, human_ms, rate
 from dbtop.ui.panes.base import Pane, Selection, ViewOptions
 from dbtop.ui.widgets.rowtable import Column, Row, RowTable
@@ -61,9 +64,9 @@ def statement_row(statement: Statement, now: StatementRate | None) -> Row:
         human_ms(statement.total_ms),
         human_ms(mean),
         count(statement.rows),
-        one_line(statement.user),
-        one_line(statement.database),
-        one_line(statement.query, QUERY_CELL),
+        cell(statement.user),
+        cell(statement.database),
+        cell(statement.query, QUERY_CELL),
     )
     busy = now is not None and now.total_ms_s >= 100  # a tenth of a core or more, right now
     return Row(
@@ -83,6 +86,24 @@ def statement_row(statement: Statement, now: StatementRate | None) -> Row:
         ),
         kind="long" if busy else "",
     )
+
+
+def statement_sort_getter(
+    index: int, rates: Mapping[str, StatementRate]
+) -> Callable[[Statement], Any]:
+    if index == 0:
+        return lambda s: r.total_ms_s if (r := rates.get(s.id)) else None
+    if index == 1:
+        return lambda s: r.calls_s if (r := rates.get(s.id)) else None
+    if index == 2:
+        return lambda s: r.mean_ms if (r := rates.get(s.id)) else None
+    if index == 3:
+        return attrgetter("calls")
+    if index == 4:
+        return attrgetter("total_ms")
+    if index == 6:
+        return attrgetter("rows")
+    return lambda s: statement_row(s, rates.get(s.id)).sort[index]
 
 
 def event_key(event: SlowEvent) -> str:
@@ -121,7 +142,6 @@ class StatementsPane(Pane):
 
     def __init__(self) -> None:
         super().__init__()
-        self._statements: dict[str, Statement] = {}
         self._events: dict[str, SlowEvent] = {}
 
     def default_label(self, labels: PaneLabels) -> str:
@@ -149,9 +169,12 @@ class StatementsPane(Pane):
         rates = snapshot.rates.statements if snapshot.rates else {}
         statements = self.query_one("#statements-table", RowTable)
         events = self.query_one("#events-table", RowTable)
-        self._statements = {statement_key(s): s for s in snapshot.statements}
         self._events = {event_key(e): e for e in snapshot.slow_events}
-        statements.set_rows(statement_row(s, rates.get(s.id)) for s in snapshot.statements)
+        statements.set_items(
+            {statement_key(s): s for s in snapshot.statements},
+            lambda s: statement_row(s, rates.get(s.id)),
+            lambda index: statement_sort_getter(index, rates),
+        )
         events.set_rows(event_row(e) for e in snapshot.slow_events)
         has_events = bool(snapshot.slow_events)
         # An engine with only a slow log shows only that; one with both shows both.
@@ -169,7 +192,7 @@ class StatementsPane(Pane):
             if event is None:
                 return None
             return Selection("slow_event", f"Slow execution {event.id}", event, query=event.query)
-        statement = self._statements.get(table.cursor_key)
+        statement = table.cursor_item
         if statement is None:
             return None
         return Selection("statement", f"Statement {statement.id}", statement, query=statement.query)

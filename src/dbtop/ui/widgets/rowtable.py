@@ -4,14 +4,18 @@ Why not Textual's DataTable: at thousands of rows it re-lays out on each removal
 cursor follows a row *index* (so a re-sort moves the cursor to another session), and its
 auto-sized columns change width as values change (the screen jumps). This table:
 
-- keeps rows in a dict by key; :meth:`RowTable.set_rows` diffs the new rows against the old
-  ones and re-sorts only when a sort value, the set of rows or the filter changed;
+- keeps items in a dict by key and builds a row's cells only when the row is drawn (or
+  the filter needs its text): with 5,000 sessions a refresh costs one sort value per item,
+  a sort when a value moved, and the few dozen rows on screen;
+- redraws only the lines whose row changed (a refresh is not a repaint of the table);
 - keeps the cursor on its *key* across updates and re-sorts, and keeps that row on the same
   screen line when it can (nothing jumps);
 - lays columns out once per width: fixed widths, one flexible column taking the rest, and
   optional columns dropped (most optional first) when the terminal is narrow;
-- renders a line from a per-row cache, so an update that changes 200 of 5,000 rows costs
-  the diff plus the few dozen visible lines.
+- renders a line from a per-row cache of strips, kept while the row is equal.
+
+Small tables hand over finished rows (:meth:`RowTable.set_rows`); big ones hand over their
+items with a row builder and a sort-value function (:meth:`RowTable.set_items`).
 
 Cells are plain strings already made safe by ``dbtop.safetext`` (no markup is parsed: they
 become Segments directly).
@@ -19,7 +23,7 @@ become Segments directly).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -33,6 +37,9 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+#: column index -> the function giving an item's sort value in that column
+SortGetter = Callable[[int], Callable[[Any], Any]]
 
 #: How a row (or a single cell) stands out; each kind is a component class in the .tcss.
 KINDS = ("alarm", "warning", "idle-tx", "long", "muted", "ok", "accent")
@@ -140,14 +147,19 @@ class RowTable(ScrollView, can_focus=True):
         self._descending = (
             self.columns[self._sort_index].descending if self._sort_index is not None else False
         )
+        self._items: dict[str, Any] = {}
+        self._build: Callable[[Any], Row] = _as_row
+        self._sort_getter: SortGetter = _row_sort_getter
+        self._sort_values: dict[str, Any] = {}
         self._rows: dict[str, Row] = {}
+        self._drawn: dict[int, tuple[str, Row, bool]] = {}
         self._order: list[str] = []
         self._position: dict[str, int] = {}
         self._filter = ""
         self._cursor_key: str | None = None
         self._cursor = 0
         self._layout: _Layout | None = None
-        self._strips: dict[str, Strip] = {}
+        self._strips: dict[str, tuple[Row, Strip]] = {}
         self._styles: dict[str, Style] = {}
         self.empty_message = empty_message
         #: what a row is, for counts ("3 of 10 indexes")
@@ -162,7 +174,7 @@ class RowTable(ScrollView, can_focus=True):
 
     @property
     def total_count(self) -> int:
-        return len(self._rows)
+        return len(self._items)
 
     @property
     def cursor_key(self) -> str | None:
@@ -171,7 +183,12 @@ class RowTable(ScrollView, can_focus=True):
     @property
     def cursor_row(self) -> Row | None:
         key = self.cursor_key
-        return self._rows.get(key) if key is not None else None
+        return self.row(key) if key is not None else None
+
+    @property
+    def cursor_item(self) -> Any:
+        key = self.cursor_key
+        return self._items.get(key) if key is not None else None
 
     @property
     def ordered_keys(self) -> list[str]:
@@ -189,39 +206,56 @@ class RowTable(ScrollView, can_focus=True):
     def sort_descending(self) -> bool:
         return self._descending
 
+    def item(self, key: str) -> Any:
+        return self._items.get(key)
+
     def row(self, key: str) -> Row | None:
-        return self._rows.get(key)
+        """The row of ``key``, built now if it was not yet."""
+        row = self._rows.get(key)
+        if row is None:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            row = self._rows[key] = self._build(item)
+        return row
 
     def set_rows(self, rows: Iterable[Row]) -> None:
-        """Replace the rows, updating in place by key; cheap when little changed."""
-        new: dict[str, Row] = {}
-        for row in rows:
-            new[row.key] = row
-        old = self._rows
-        reorder = len(new) != len(old)
-        sort_index = self._sort_index
-        filtering = bool(self._filter)
-        strips = self._strips
-        for key, row in new.items():
-            before = old.get(key)
-            if before is None:
-                reorder = True
-            elif before is not row and before != row:
-                strips.pop(key, None)
-                if not reorder and (
-                    (sort_index is not None and before.sort[sort_index] != row.sort[sort_index])
-                    or (filtering and before.cells != row.cells)
-                ):
-                    reorder = True
-        if not reorder and new.keys() != old.keys():
+        """Replace the rows with finished ones (small tables)."""
+        self.set_items({row.key: row for row in rows}, _as_row, _row_sort_getter)
+
+    def set_items(
+        self,
+        items: dict[str, Any],
+        build: Callable[[Any], Row],
+        sort_getter: SortGetter,
+    ) -> None:
+        """Replace the items (by key, in the engine's order); rows are built when drawn.
+
+        ``build(item)`` makes the row; ``sort_getter(column_index)`` returns the function
+        giving what that column sorts an item by (None sorts last). The order is
+        recomputed only when the set of keys, a sort value or (while filtering) a row's
+        text changed.
+        """
+        old = self._items
+        self._items = items
+        self._build = build
+        self._sort_getter = sort_getter
+        self._rows = {}
+        reorder = len(items) != len(old) or bool(self._filter)
+        index = self._sort_index if self.sortable else None
+        if index is not None:
+            value_of = sort_getter(index)
+            values = {key: value_of(item) for key, item in items.items()}
+            reorder = reorder or values != self._sort_values
+            self._sort_values = values
+        elif not reorder:
+            reorder = list(items) != list(old)
+        if not reorder and items.keys() != old.keys():
             reorder = True
-        for key in old.keys() - new.keys() if reorder else ():
-            strips.pop(key, None)
-        self._rows = new
         if reorder:
             self._reorder()
         else:
-            self.refresh()
+            self._refresh_changed_lines()
 
     def set_filter(self, text: str) -> None:
         text = text.strip().casefold()
@@ -237,7 +271,13 @@ class RowTable(ScrollView, can_focus=True):
         if descending is None:
             descending = self.columns[index].descending if index is not None else False
         self._descending = descending
+        if index is not None:
+            value_of = self._sort_getter(index)
+            self._sort_values = {key: value_of(item) for key, item in self._items.items()}
+        else:
+            self._sort_values = {}
         self._reorder()
+        self.refresh()  # the header's sort mark moved
 
     def cycle_sort(self) -> Column | None:
         """Sort by the next sortable column that is on screen."""
@@ -261,6 +301,7 @@ class RowTable(ScrollView, can_focus=True):
         if self.sortable and self._sort_index is not None:
             self._descending = not self._descending
             self._reorder()
+            self.refresh()
 
     def move_cursor_to(self, key: str) -> bool:
         position = self._position.get(key)
@@ -274,20 +315,27 @@ class RowTable(ScrollView, can_focus=True):
     def _reorder(self) -> None:
         previous_key = self.cursor_key if self._cursor_key is None else self._cursor_key
         screen_line = self._cursor - int(self.scroll_y)
-        keys = list(self._rows)
+        keys = list(self._items)
         if self._filter:
             needle = self._filter
-            keys = [k for k in keys if needle in self._rows[k].search_text]
+            keys = [k for k in keys if needle in self.row(k).search_text]  # type: ignore[union-attr]
         index = self._sort_index
         if index is not None and self.sortable:
-            rows = self._rows
-            known = [k for k in keys if rows[k].sort[index] is not None]
-            unknown = [k for k in keys if rows[k].sort[index] is None]
-            known.sort(key=lambda k: _sortable(rows[k].sort[index]), reverse=self._descending)
+            values = self._sort_values
+            known = [k for k in keys if values.get(k) is not None]
+            unknown = [k for k in keys if values.get(k) is None]
+            if known and isinstance(values[known[0]], str):
+                known.sort(key=lambda k: values[k].casefold(), reverse=self._descending)
+            else:
+                known.sort(key=values.__getitem__, reverse=self._descending)
             keys = known + unknown
         self._order = keys
         self._position = {k: i for i, k in enumerate(keys)}
-        self.virtual_size = Size(0, len(keys) + 1)
+        if len(self._strips) > 2 * len(self._items) + 100:
+            self._strips = {k: v for k, v in self._strips.items() if k in self._items}
+        size = Size(0, len(keys) + 1)
+        if self.virtual_size != size:
+            self.virtual_size = size
         # The cursor stays on its row; if the row is gone, on the same line.
         position = self._position.get(previous_key) if previous_key is not None else None
         if position is None:
@@ -295,9 +343,32 @@ class RowTable(ScrollView, can_focus=True):
         self._cursor = position
         self._set_cursor_key(keys[position] if keys else None)
         if keys and 0 <= screen_line < self._body_height():
-            self.scroll_to(y=max(position - screen_line, 0), animate=False, immediate=True)
+            top = max(position - screen_line, 0)
+            if top != int(self.scroll_y):
+                self.scroll_to(y=top, animate=False, immediate=True)
         self._scroll_cursor_into_view()
-        self.refresh()
+        self._refresh_changed_lines()
+
+    def _refresh_changed_lines(self) -> None:
+        """Redraw only the lines whose row, key or cursor state is not what is drawn."""
+        if not self.is_mounted or self._layout is None:
+            self.refresh()
+            return
+        top = int(self.scroll_y)
+        width = self.size.width
+        for y in range(1, self.size.height):
+            position = top + y - 1
+            drawn = self._drawn.get(y)
+            if position >= len(self._order):
+                if drawn is not None or (y == 1 and not self._order):
+                    self.refresh(Region(0, y, width, 1))
+                continue
+            key = self._order[position]
+            if drawn is None or drawn[0] != key or drawn[2] != (position == self._cursor):
+                self.refresh(Region(0, y, width, 1))
+                continue
+            if drawn[1] != self.row(key):
+                self.refresh(Region(0, y, width, 1))
 
     # -- cursor -------------------------------------------------------------------------
 
@@ -423,9 +494,10 @@ class RowTable(ScrollView, can_focus=True):
             return self._header(layout, base)
         position = int(self.scroll_y) + y - 1
         if not self._order:
+            self._drawn.pop(y, None)
             if y == 1:
                 message = self.empty_message
-                if self._rows and self._filter:
+                if self._items and self._filter:
                     message = f"no row matches {self._filter!r}"
                 return Strip(
                     [Segment(set_cell_size(" " + message, width), base + self._style("empty"))],
@@ -433,13 +505,20 @@ class RowTable(ScrollView, can_focus=True):
                 )
             return Strip.blank(width, base)
         if position >= len(self._order):
+            self._drawn.pop(y, None)
             return Strip.blank(width, base)
         key = self._order[position]
-        strip = self._strips.get(key)
-        if strip is None:
-            strip = self._render_row(self._rows[key], layout, base)
-            self._strips[key] = strip
-        if position == self._cursor:
+        row = self.row(key)
+        assert row is not None
+        cached = self._strips.get(key)
+        if cached is not None and (cached[0] is row or cached[0] == row):
+            strip = cached[1]
+        else:
+            strip = self._render_row(row, layout, base)
+            self._strips[key] = (row, strip)
+        on_cursor = position == self._cursor
+        self._drawn[y] = (key, row, on_cursor)
+        if on_cursor:
             strip = self._cursor_strip(strip)
         return strip
 
@@ -488,13 +567,13 @@ class RowTable(ScrollView, can_focus=True):
                 segments.append(Segment(" ", row_style))
         return Strip(segments).adjust_cell_length(layout.width, row_style)
 
-    def refresh_row(self, key: str) -> None:
-        position = self._position.get(key)
-        if position is None:
-            return
-        y = position - int(self.scroll_y) + 1
-        if 1 <= y < self.size.height:
-            self.refresh(Region(0, y, self.size.width, 1))
+
+def _as_row(item: Any) -> Row:
+    return item  # type: ignore[no-any-return]
+
+
+def _row_sort_getter(index: int) -> Callable[[Any], Any]:
+    return lambda row: row.sort[index]
 
 
 def _fit(text: str, width: int, align: str) -> str:
@@ -506,8 +585,3 @@ def _fit(text: str, width: int, align: str) -> str:
     if align == "right":
         return " " * (width - length) + text
     return text + " " * (width - length)
-
-
-def _sortable(value: Any) -> Any:
-    """Text sorts case-insensitively; tuples and numbers as they are."""
-    return value.casefold() if isinstance(value, str) else value
