@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,6 +50,14 @@ ACL_HINT = (
 )
 
 Command = Sequence[Any]
+
+# dbtop names its library itself (see _handshake); redis-py 7+ takes ``driver_info=None`` for
+# "send no CLIENT SETINFO", older versions ``lib_name=None, lib_version=None``.
+_NO_LIBRARY_INFO: dict[str, Any] = (
+    {"driver_info": None}
+    if "driver_info" in inspect.signature(AbstractConnection.__init__).parameters
+    else {"lib_name": None, "lib_version": None}
+)
 
 
 class CommandError(QueryError):
@@ -126,7 +135,7 @@ class Link:
             socket_timeout=self.timeout_s,
             socket_connect_timeout=options.connect_timeout_s,
             client_name=None,
-            driver_info=None,
+            **_NO_LIBRARY_INFO,
             retry=None,
             retry_on_error=[],
             decode_responses=False,
