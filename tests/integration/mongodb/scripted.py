@@ -147,8 +147,11 @@ class ScriptedMongo:
                 raise CommandError(59, "CommandNotFound", f"no such command: '{name}'")
             reply = handler(database, doc, port)
         except CommandError as err:
-            return request.replies(err.reply)
-        return request.replies(reply)
+            reply = err.reply
+        try:
+            return request.replies(reply)
+        except OSError:
+            return True  # the client went away meanwhile (a cancelled poll): as a mongod, move on
 
     # -- handshake and server state -------------------------------------------------------------
 

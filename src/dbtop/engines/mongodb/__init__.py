@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import inspect
 import secrets
 import time
 from collections.abc import Awaitable, Mapping, Sequence
@@ -160,9 +161,10 @@ class MongoEngine:
                     raise
                 hello = await client.admin.command("isMaster")  # servers before 4.4.2
         except BaseException as exc:
-            error = self._translate(exc, "connecting", client=client)
             await client.close()
-            raise error from None
+            if not isinstance(exc, Exception):  # cancelled, interrupted: not an error to word
+                raise
+            raise self._translate(exc, "connecting", client=client) from None
         self._client = client
         self._hello = hello
         self._node = hello.get("me") if isinstance(hello.get("me"), str) else None
@@ -189,7 +191,7 @@ class MongoEngine:
         index_task = self._guard(
             self._indexes(started, now, notices), "reading index statistics", notices
         )
-        summary, ops, _, index_part = await asyncio.gather(
+        summary, ops, _, index_part = await self._together(
             summary_task, ops_task, profile_task, index_task
         )
         if summary is None:
@@ -393,9 +395,13 @@ class MongoEngine:
 
     async def _timed(self, awaitable: Awaitable[T], limit_s: float | None = None) -> T:
         """Client-side backstop to the server's maxTimeMS (a server that stops answering)."""
-        async with self._semaphore:
-            async with asyncio.timeout((limit_s or 0) + self._deadline_s()):
-                return await awaitable
+        try:
+            async with self._semaphore:
+                async with asyncio.timeout((limit_s or 0) + self._deadline_s()):
+                    return await awaitable
+        finally:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()  # never started when cancelled while queued: no warning
 
     def _translate(
         self, exc: BaseException, action: str, *, client: Any = None, hint: str | None = None
@@ -410,6 +416,20 @@ class MongoEngine:
             hint=hint,
             heartbeats=self._heartbeats,
         )
+
+    @staticmethod
+    async def _together(*works: Awaitable[Any]) -> list[Any]:
+        """Run the sections at once; when one fails the poll (a lost connection), the others
+        are cancelled rather than left running, and its error is raised as it is."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(_awaited(work)) for work in works]
+        except BaseExceptionGroup as group_error:
+            first = group_error.exceptions[0]
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            raise first from None
+        return [task.result() for task in tasks]
 
     async def _guard(self, work: Awaitable[T], action: str, notices: list[Notice]) -> T | None:
         """One section of a snapshot: a lost connection fails the poll, anything else
@@ -974,3 +994,7 @@ class MongoEngine:
                 cancel="killOp",
             ),
         )
+
+
+async def _awaited(work: Awaitable[T]) -> T:
+    return await work
