@@ -129,3 +129,15 @@ def test_slowlog_o_n_on_a_big_key():
     }
     on = next(f for f in found if f.kind == "on_command")
     assert "SSCAN" in on.statement and "80,000" in on.message
+
+
+def test_no_memory_limit_near_the_hosts_memory_and_slow_forks():
+    info = {
+        "used_memory": str(900 * MB),
+        "total_system_memory": str(1000 * MB),
+        "latest_fork_usec": "800000",
+    }
+    found = server_findings(info, {"maxmemory": "0", "maxmemory-policy": "noeviction"})
+    assert kinds(found) == {"no_memory_limit", "slow_fork"}
+    assert next(f for f in found if f.kind == "no_memory_limit").severity is Severity.CRITICAL
+    assert "800 ms" in next(f for f in found if f.kind == "slow_fork").message

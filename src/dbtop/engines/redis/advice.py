@@ -23,6 +23,8 @@ FRAGMENTATION_RATIO = 1.5
 FRAGMENTATION_MIN_BYTES = 100 * 1024 * 1024
 NO_TTL_MIN_KEYS = 1000
 OUTPUT_BUFFER_BYTES = 32 * 1024 * 1024
+#: a fork (BGSAVE, BGREWRITEAOF, full sync) blocks the server this long or more: worth saying
+SLOW_FORK_USEC = 500_000
 #: patterns whose names say they are transient: they should expire
 TRANSIENT_WORDS = ("cache", "session", "sess", "tmp", "temp", "token", "otp", "lock", "rate")
 
@@ -126,6 +128,32 @@ def server_findings(
                     "allkeys-lru",
                 )
             )
+    system = integer(info.get("total_system_memory"))
+    if not maxmemory and used and system and used >= 0.75 * system:
+        found.append(
+            Finding(
+                kind="no_memory_limit",
+                object=obj,
+                message=f"no maxmemory set{where} and Redis already uses {used / system:.0%} of "
+                "the host's memory: past it, the OS kills Redis (or it swaps)",
+                severity=Severity.CRITICAL if used >= 0.9 * system else Severity.WARNING,
+                statement="CONFIG SET maxmemory <bytes> (leave room for fork copy-on-write) and "
+                "a maxmemory-policy",
+            )
+        )
+    fork_usec = integer(info.get("latest_fork_usec"), 0) or 0
+    if fork_usec >= SLOW_FORK_USEC:
+        found.append(
+            Finding(
+                kind="slow_fork",
+                object=obj,
+                message=f"the last fork for a snapshot or AOF rewrite stopped the server for "
+                f"{fork_usec / 1000:,.0f} ms{where}",
+                severity=Severity.WARNING,
+                statement="disable transparent huge pages on the host, make the data set smaller, "
+                "or move persistence to a replica",
+            )
+        )
     evicted = integer(info.get("evicted_keys"), 0) or 0
     if evicted:
         found.append(

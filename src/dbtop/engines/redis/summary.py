@@ -53,6 +53,12 @@ EXTRA_FIELDS = (
     "aof_last_write_status",
     "loading",
     "cluster_enabled",
+    "rdb_bgsave_in_progress",
+    "aof_rewrite_in_progress",
+    "latest_fork_usec",
+    "total_system_memory",
+    "tracking_clients",
+    "pubsub_clients",
 )
 
 
