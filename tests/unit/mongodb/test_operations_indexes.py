@@ -54,7 +54,8 @@ def test_sessions_from_current_op(ops):
     assert create.wait == "lock Collection X"
     assert create.duration_s == pytest.approx(40.123456)
     assert create.query_start == NOW - dt.timedelta(seconds=40.123456)
-    assert create.user == "dba@admin" and create.database == "shop"
+    assert create.user == "dba" and create.extra["user_db"] == "admin"
+    assert create.database == "shop"
     assert create.node == "db1.example.net:27017"
     assert create.extra["command_name"] == "createIndexes"
     assert create.extra["locks"]["Collection"] == "W"

@@ -129,14 +129,15 @@ def is_internal(doc: Mapping[str, Any]) -> bool:
     return not (isinstance(desc, str) and desc.startswith("conn"))
 
 
-def user_of(doc: Mapping[str, Any]) -> str | None:
+def user_of(doc: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The user's name and the database it was created in (``extra.user_db``)."""
     users = doc.get("effectiveUsers")
     if isinstance(users, list) and users and isinstance(users[0], Mapping):
         first = users[0]
         name, db = first.get("user"), first.get("db")
         if name:
-            return f"{name}@{db}" if db else str(name)
-    return None
+            return str(name), values.text(db)
+    return None, None
 
 
 def client_of(doc: Mapping[str, Any]) -> str | None:
@@ -269,7 +270,9 @@ def to_session(
     kind = doc.get("op") if doc.get("type") in (None, "op") else doc.get("type")
     command = command_of(doc)
     lsid = lsid_of(doc)
+    user, user_db = user_of(doc)
     extra: dict[str, Any] = {
+        "user_db": user_db,
         "opid": values.plain(doc.get("opid")),
         "type": values.text(doc.get("type")),
         "op": values.text(doc.get("op")),
@@ -295,7 +298,7 @@ def to_session(
     }
     return Session(
         id=op.id,
-        user=user_of(doc),
+        user=user,
         database=database,
         application=values.text(doc.get("appName")),
         client=client_of(doc),

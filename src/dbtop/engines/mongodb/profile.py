@@ -77,7 +77,7 @@ class ShapeStats:
         if isinstance(entry.get("queryHash"), str):
             self.query_hash = entry["queryHash"]
         if entry.get("user"):
-            self.user = values.text(entry.get("user"))
+            self.user = user_name(entry)
         if at is not None and (self.last_seen is None or at >= self.last_seen):
             self.last_seen = at
             self.sample = sample_text(entry, self.database)
@@ -135,6 +135,15 @@ def sample_text(entry: Mapping[str, Any], database: str | None, limit: int = SAM
     if database and text.startswith("db."):
         text = f"db.getSiblingDB({shell.quote(database)})" + text[2:]
     return text
+
+
+def user_name(entry: Mapping[str, Any]) -> str | None:
+    """The profiler writes ``name@database``; the name is shown, as for operations."""
+    text = values.text(entry.get("user"))
+    if not text:
+        return None
+    name, _, _ = text.rpartition("@")
+    return name or text
 
 
 def entry_key(entry: Mapping[str, Any]) -> str:
@@ -215,7 +224,7 @@ class ProfileBook:
             duration_ms=number(entry.get("millis")) or 0.0,
             at=at,
             client=values.text(entry.get("client")),
-            user=values.text(entry.get("user")) or None,
+            user=user_name(entry),
             database=database or shape.database,
             node=node,
             extra=frozen({k: v for k, v in extra.items() if v is not None}),
