@@ -7,6 +7,7 @@ import pytest
 from bson.binary import Binary
 from pymongo.errors import (
     AutoReconnect,
+    ConfigurationError,
     ExecutionTimeout,
     NetworkTimeout,
     OperationFailure,

@@ -293,7 +293,10 @@ def translate(
             f"lost the connection to MongoDB at {address} ({action}): {_reason(exc, timeout_s)}"
         )
     if isinstance(exc, ConfigurationError):
-        return UsageError(f"MongoDB configuration: {redact_message(str(exc))}")
+        text = redact_message(str(exc))
+        if "dns" in text.lower():  # a mongodb+srv name that does not resolve
+            return ConnectError(f"cannot reach MongoDB at {address}: {text}")
+        return UsageError(f"MongoDB configuration: {text}")
     if isinstance(exc, PyMongoError):
         return QueryError(f"{action}: {redact_message(str(exc))}")
     if isinstance(exc, TimeoutError):
