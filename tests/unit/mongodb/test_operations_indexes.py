@@ -153,6 +153,9 @@ def test_driver_errors_become_one_line():
     assert "not a MongoDB server" in str(
         err(ProtocolError("Message length (1347703880) is larger"))
     )
+    srv = err(ConfigurationError("The DNS query name does not exist: _mongodb._tcp.x.invalid."))
+    assert isinstance(srv, ConnectError) and str(srv).startswith("cannot reach MongoDB at h:1: ")
+    assert isinstance(err(ConfigurationError("bad option")), UsageError)
 
 
 def test_index_rows_unused_redundant_and_sizes():
