@@ -16,6 +16,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from dbtop.analysis.lockgraph import LockForest, LockNode, build_lock_forest
+from dbtop.analysis.plans import costliest as costliest_node
 from dbtop.model import Notice, Plan, PlanNode, Session, Snapshot, Statement
 from dbtop.safetext import literal, one_line
 
@@ -227,6 +228,59 @@ def indexes_table(snapshot: Snapshot, limit: int = 15) -> Table:
     return table
 
 
+def slow_events_table(snapshot: Snapshot, limit: int = 10) -> Table:
+    """Single logged slow executions (Redis SLOWLOG, MySQL slow log, MongoDB profiler)."""
+    events = sorted(snapshot.slow_events, key=lambda e: -e.duration_ms)[:limit]
+    table = Table(
+        title=f"Slow executions: {len(snapshot.slow_events)} (longest {len(events)})",
+        title_justify="left",
+        show_edge=False,
+    )
+    for column in ("duration", "at", "client", "query"):
+        table.add_column(
+            column,
+            justify="right" if column == "duration" else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+    for event in events:
+        table.add_row(
+            human_seconds(event.duration_ms / 1000),
+            event.at.strftime("%H:%M:%S") if event.at else "-",
+            text(event.client, 24),
+            text(event.query, QUERY_WIDTH),
+        )
+    return table
+
+
+def keyspace_table(snapshot: Snapshot, limit: int = 15) -> Table:
+    """Key patterns from a bounded sample (Redis), biggest memory first."""
+    patterns = sorted(snapshot.keyspace, key=lambda k: -(k.memory_bytes or 0))[:limit]
+    table = Table(
+        title=f"{snapshot.capabilities.labels.indexes}: {len(snapshot.keyspace)} key patterns",
+        title_justify="left",
+        show_edge=False,
+    )
+    for column in ("pattern", "db", "type", "keys", "memory", "no TTL", "biggest key"):
+        table.add_column(
+            column,
+            justify="right" if column in ("keys", "memory", "no TTL") else "left",
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+    for k in patterns:
+        table.add_row(
+            text(k.pattern, 40),
+            text(k.database),
+            text(k.type),
+            _num(k.estimated_keys if k.estimated_keys is not None else k.sampled_keys),
+            human_bytes(k.memory_bytes),
+            f"{k.no_ttl_share:.0%}" if k.no_ttl_share is not None else "-",
+            text(k.biggest_key, 40),
+        )
+    return table
+
+
 def lock_tree(snapshot: Snapshot, forest: LockForest) -> RenderableType:
     label = snapshot.capabilities.labels.locks
     if not forest.roots:
@@ -282,20 +336,16 @@ def snapshot_report(snapshot: Snapshot, *, include_idle: bool = False) -> list[R
         sessions_table(snapshot, forest, include_idle=include_idle),
         lock_tree(snapshot, forest),
         statements_table(snapshot) if snapshot.statements else None,
+        slow_events_table(snapshot) if snapshot.slow_events else None,
         indexes_table(snapshot) if snapshot.indexes else None,
+        keyspace_table(snapshot) if snapshot.keyspace else None,
         findings_table(snapshot),
     ]
     return [p for p in parts if p is not None]
 
 
 def plan_tree(plan: Plan) -> RenderableType:
-    nodes = plan.root.walk()
-    costliest = max(
-        nodes,
-        key=lambda n: (
-            (n.actual_ms if plan.analyzed and n.actual_ms is not None else n.total_cost) or 0.0
-        ),
-    )
+    costliest = costliest_node(plan.root)
 
     def describe(node: PlanNode) -> Text:
         line = Text(one_line(node.name), style="bold red" if node is costliest else "bold")

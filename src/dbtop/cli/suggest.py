@@ -112,7 +112,7 @@ def report(server: ServerSummary, advice: Advice, *, rejected: bool) -> list[Ren
     parts: list[RenderableType | None] = [
         Group(head, Text(" · ".join(figures))),
         render.notices(advice.notices),
-        _suggestions(advice),
+        _suggestions(advice, server.engine),
         _findings(advice),
         _rejected(advice.rejected) if rejected else None,
     ]
@@ -123,9 +123,10 @@ def report(server: ServerSummary, advice: Advice, *, rejected: bool) -> list[Ren
     return [p for p in parts if p is not None]
 
 
-def _suggestions(advice: Advice) -> RenderableType:
+def _suggestions(advice: Advice, engine: str) -> RenderableType | None:
     if not advice.suggestions:
-        return Text("No index to suggest.")
+        # Redis has no indexes to suggest: its advice is all findings.
+        return None if engine == "redis" else Text("No index to suggest.")
     table = Table(title="Suggested indexes", title_justify="left", show_edge=False)
     for column in ("#", "index", "verified", "cost before", "after", "gain", "size", "time"):
         table.add_column(column, justify="left" if column in ("index", "verified") else "right")
@@ -159,8 +160,13 @@ def _suggestions(advice: Advice) -> RenderableType:
 def _findings(advice: Advice) -> RenderableType | None:
     if not advice.findings:
         return None
-    table = Table(title="Index health", title_justify="left", show_edge=False)
-    for column in ("kind", "index", "finding", "fix"):
+    about_indexes = all(f.kind.endswith("_index") for f in advice.findings)
+    table = Table(
+        title="Index health" if about_indexes else "Findings",
+        title_justify="left",
+        show_edge=False,
+    )
+    for column in ("kind", "index" if about_indexes else "what", "finding", "fix"):
         table.add_column(column)
     for finding in advice.findings:
         fix = render.text(finding.statement, 70)
