@@ -152,7 +152,7 @@ class RowTable(ScrollView, can_focus=True):
         self._sort_getter: SortGetter = _row_sort_getter
         self._sort_values: dict[str, Any] = {}
         self._rows: dict[str, Row] = {}
-        self._drawn: dict[int, tuple[str, Row, bool]] = {}
+        self._drawn: dict[int, tuple[str, Any, bool]] = {}
         self._order: list[str] = []
         self._position: dict[str, int] = {}
         self._filter = ""
@@ -360,7 +360,8 @@ class RowTable(ScrollView, can_focus=True):
             position = top + y - 1
             drawn = self._drawn.get(y)
             if position >= len(self._order):
-                if drawn is not None or (y == 1 and not self._order):
+                expected = ("", self._empty_text(), False) if (y == 1 and not self._order) else None
+                if drawn != expected:
                     self.refresh(Region(0, y, width, 1))
                 continue
             key = self._order[position]
@@ -496,9 +497,8 @@ class RowTable(ScrollView, can_focus=True):
         if not self._order:
             self._drawn.pop(y, None)
             if y == 1:
-                message = self.empty_message
-                if self._items and self._filter:
-                    message = f"no row matches {self._filter!r}"
+                message = self._empty_text()
+                self._drawn[1] = ("", message, False)
                 return Strip(
                     [Segment(set_cell_size(" " + message, width), base + self._style("empty"))],
                     width,
@@ -552,6 +552,11 @@ class RowTable(ScrollView, can_focus=True):
             if n < len(layout.spans) - 1:
                 segments.append(Segment(" ", style))
         return Strip(segments).adjust_cell_length(layout.width, style)
+
+    def _empty_text(self) -> str:
+        if self._items and self._filter:
+            return f"no row matches {self._filter!r}"
+        return self.empty_message
 
     def _render_row(self, row: Row, layout: _Layout, base: Style) -> Strip:
         row_style = base + self._style(row.kind) if row.kind else base
