@@ -205,7 +205,12 @@ class IndexStat:
 
     @property
     def key(self) -> str:
-        return f"{self.schema}.{self.name}" if self.schema else f"{self.table}.{self.name}"
+        """Unique on a server: index names repeat across tables on MySQL (PRIMARY) and
+        MongoDB (_id_), and across nodes of a cluster."""
+        base = f"{self.table}.{self.name}"
+        if self.schema:
+            base = f"{self.schema}.{base}"
+        return f"{self.node}/{base}" if self.node else base
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,29 +21,29 @@ def ix(name, *columns, table="t", unique=False, primary=False, method="btree", *
 
 def test_exact_duplicate_keeps_the_first_by_name():
     found = find_redundant([ix("b_idx", "a", "b"), ix("a_idx", "a", "b")])
-    assert set(found) == {"public.b_idx"}
-    assert found["public.b_idx"].kind == "duplicate"
-    assert found["public.b_idx"].covered_by == "public.a_idx"
+    assert set(found) == {"public.t.b_idx"}
+    assert found["public.t.b_idx"].kind == "duplicate"
+    assert found["public.t.b_idx"].covered_by == "public.t.a_idx"
 
 
 def test_a_duplicate_of_a_unique_index_is_the_plain_one():
     found = find_redundant([ix("a_plain", "a"), ix("z_unique", "a", unique=True)])
-    assert set(found) == {"public.a_plain"}
-    assert found["public.a_plain"].covered_by == "public.z_unique"
+    assert set(found) == {"public.t.a_plain"}
+    assert found["public.t.a_plain"].covered_by == "public.t.z_unique"
 
 
 def test_left_prefix_is_redundant_but_not_a_unique_prefix():
     found = find_redundant([ix("p", "a"), ix("wide", "a", "b")])
-    assert found["public.p"].kind == "redundant"
-    assert found["public.p"].covered_by == "public.wide"
+    assert found["public.t.p"].kind == "redundant"
+    assert found["public.t.p"].covered_by == "public.t.wide"
     found = find_redundant([ix("u", "a", unique=True), ix("wide", "a", "b")])
-    assert "public.u" not in found
-    assert "public.wide" not in found
+    assert "public.t.u" not in found
+    assert "public.t.wide" not in found
 
 
 def test_primary_key_is_never_redundant():
     found = find_redundant([ix("t_pkey", "id", primary=True), ix("t_id_x", "id", "x")])
-    assert "public.t_pkey" not in found
+    assert "public.t.t_pkey" not in found
 
 
 def test_different_methods_predicates_tables_and_non_prefixes_are_left_alone():
@@ -60,7 +60,7 @@ def test_different_methods_predicates_tables_and_non_prefixes_are_left_alone():
 
 def test_hash_duplicates_are_still_duplicates_but_never_prefixes():
     found = find_redundant([ix("h1", "a", method="hash"), ix("h2", "a", method="hash")])
-    assert set(found) == {"public.h2"}
+    assert set(found) == {"public.t.h2"}
 
 
 def test_invalid_or_columnless_indexes_are_ignored():
@@ -71,5 +71,5 @@ def test_invalid_or_columnless_indexes_are_ignored():
 
 def test_include_columns_must_be_covered_for_a_duplicate():
     found = find_redundant([ix("cov", "a", include=("x",)), ix("plain", "a")])
-    assert set(found) == {"public.plain"}
-    assert found["public.plain"].covered_by == "public.cov"
+    assert set(found) == {"public.t.plain"}
+    assert found["public.t.plain"].covered_by == "public.t.cov"

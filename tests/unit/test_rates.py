@@ -88,7 +88,7 @@ def test_index_and_table_rates_by_key():
     t0 = TableStat("public", "t", seq_scans=1, seq_rows_read=1000, index_scans=None)
     t1 = TableStat("public", "t", seq_scans=3, seq_rows_read=5000, index_scans=None)
     rates = compute_rates(snap(0, indexes=[i0], tables=[t0]), snap(2, indexes=[i1], tables=[t1]))
-    assert rates.indexes["public.t_a_idx"] == 15
+    assert rates.indexes["public.t.t_a_idx"] == 15
     assert rates.tables["public.t"] == {"seq_scans": 1, "seq_rows_read": 2000}
 
 

@@ -22,7 +22,9 @@ ORDERED_METHODS = frozenset({"btree", None})
 class Redundancy:
     index: str
     kind: str  # "duplicate" or "redundant"
+    #: the IndexStat.key and the name of the index that covers this one
     covered_by: str
+    covered_by_name: str
 
 
 def _group_key(index: IndexStat) -> tuple[object, ...]:
@@ -70,10 +72,10 @@ def _in_group(members: Sequence[IndexStat]) -> dict[str, Redundancy]:
             if other is index or other.key in found:
                 continue
             if _duplicate(index, other) and members.index(other) < pos:
-                found[index.key] = Redundancy(index.key, "duplicate", other.key)
+                found[index.key] = Redundancy(index.key, "duplicate", other.key, other.name)
                 break
             if _prefix_of(index, other):
-                found[index.key] = Redundancy(index.key, "redundant", other.key)
+                found[index.key] = Redundancy(index.key, "redundant", other.key, other.name)
                 break
     return found
 

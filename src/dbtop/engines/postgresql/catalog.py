@@ -130,7 +130,7 @@ def with_redundancy(indexes: Sequence[IndexStat]) -> tuple[IndexStat, ...]:
         if hit is None:
             result.append(index)
             continue
-        other = hit.covered_by.split(".", 1)[-1]
+        other = hit.covered_by_name
         result.append(
             dataclasses.replace(
                 index,
@@ -145,12 +145,14 @@ def findings_for(indexes: Sequence[IndexStat], tables: Sequence[TableStat]) -> t
     findings: list[Finding] = []
     for index in indexes:
         where = f"{index.schema}.{index.table}"
+        # what DROP INDEX takes: index names are unique within a PostgreSQL schema
+        name = f"{index.schema}.{index.name}"
         if not index.valid:
             findings.append(
                 Finding(
                     "invalid_index",
-                    index.key,
-                    f"index {index.key} on {where} is invalid (a failed CREATE INDEX "
+                    name,
+                    f"index {name} on {where} is invalid (a failed CREATE INDEX "
                     "CONCURRENTLY?): it is maintained on writes but never used",
                     Severity.WARNING,
                 )
@@ -160,8 +162,8 @@ def findings_for(indexes: Sequence[IndexStat], tables: Sequence[TableStat]) -> t
             findings.append(
                 Finding(
                     f"{kind}_index",
-                    index.key,
-                    f"index {index.key} is {_RELATION[kind]} "
+                    name,
+                    f"index {name} is {_RELATION[kind]} "
                     f"{index.schema}.{index.duplicate_of} on {where}",
                     Severity.WARNING,
                     extra=frozen(covered_by=f"{index.schema}.{index.duplicate_of}"),
@@ -171,8 +173,8 @@ def findings_for(indexes: Sequence[IndexStat], tables: Sequence[TableStat]) -> t
             findings.append(
                 Finding(
                     "unused_index",
-                    index.key,
-                    f"index {index.key} on {where} has not been scanned since the statistics "
+                    name,
+                    f"index {name} on {where} has not been scanned since the statistics "
                     "were reset",
                     Severity.INFO,
                     extra=frozen(size_bytes=index.size_bytes),

@@ -52,7 +52,7 @@ async def index_health(
             continue
         index = _index_for(finding.object, by_name, by_plain)
         result.append(_complete(finding, index, age_s, since, exact))
-        seen.add((finding.kind, index.key if index else finding.object))
+        seen.add((finding.kind, _qualified_name(index) if index else finding.object))
     # what the snapshot's findings do not carry, the index rows still flag
     for index in indexes:
         for kind, flagged, message in (
@@ -64,10 +64,11 @@ async def index_health(
                 f"made redundant by {index.duplicate_of}",
             ),
         ):
-            if flagged and (kind, index.key) not in seen:
-                finding = Finding(kind=kind, object=index.key, message=f"index {message}")
+            name = _qualified_name(index)
+            if flagged and (kind, name) not in seen:
+                finding = Finding(kind=kind, object=name, message=f"index {message}")
                 result.append(_complete(finding, index, age_s, since, exact))
-                seen.add((kind, index.key))
+                seen.add((kind, name))
     notices = []
     if (
         age_s is not None
@@ -86,6 +87,11 @@ async def index_health(
             )
         )
     return result, notices, stats
+
+
+def _qualified_name(index: IndexStat) -> str:
+    """What DROP INDEX takes (names are unique within a PostgreSQL schema)."""
+    return f"{index.schema}.{index.name}" if index.schema else index.name
 
 
 def _index_for(
