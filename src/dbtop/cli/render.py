@@ -372,7 +372,8 @@ def plan_tree(plan: Plan) -> RenderableType:
         for sub in node.children:
             add(child, sub)
 
-    title = "Plan" + (" (analyzed, rolled back)" if plan.analyzed else "")
+    # How it ran (rolled back, read-only …) is the engine's to say, in the notes.
+    title = "Plan" + (" (analyzed)" if plan.analyzed else "")
     title += " (generic plan)" if plan.generic else ""
     tree = Tree(Text(title, style="bold"))
     add(tree, plan.root)
