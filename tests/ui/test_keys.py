@@ -4,7 +4,9 @@ recorded PostgreSQL snapshot (a three-deep lock chain, a long query, an idle ses
 from __future__ import annotations
 
 import dataclasses
+import io
 
+from rich.console import Console
 from textual.widgets import Tree
 
 from dbtop.model import KillMode
@@ -19,6 +21,12 @@ from dbtop.ui.widgets.rowtable import RowTable
 from tests.ui.conftest import make_app, polled, replay
 
 ROOT, MIDDLE, LEAF, BATCH, TRICKY, IDLE = "9675", "9676", "9677", "9678", "9679", "9680"
+
+
+def plain(renderable) -> str:
+    console = Console(width=120, file=io.StringIO(), record=True)
+    console.print(renderable)
+    return console.export_text()
 
 
 def main_screen(app) -> MainScreen:
@@ -200,7 +208,7 @@ async def test_k_asks_then_cancels_and_n_does_nothing(engine):
         assert table(app, "locks-table").cursor_key == ROOT
         await pilot.press("k")
         assert isinstance(app.screen, ConfirmScreen)
-        body = app.screen.query_one("#confirm-body").render().plain
+        body = plain(app.screen._body)
         assert "dbtop-ui-billing" in body and "UPDATE dbtop_ui_accounts" in body
         await pilot.press("n")
         assert engine.kills == []

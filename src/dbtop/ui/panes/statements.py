@@ -191,8 +191,10 @@ class StatementsPane(Pane):
             event = self._events.get(table.cursor_key)
             if event is None:
                 return None
-            return Selection("slow_event", f"Slow execution {event.id}", event, query=event.query)
+            title = f"Slow execution: {one_line(event.query, 60)}"
+            return Selection("slow_event", title, event, query=event.query)
         statement = table.cursor_item
         if statement is None:
             return None
-        return Selection("statement", f"Statement {statement.id}", statement, query=statement.query)
+        title = f"Statement: {one_line(statement.query, 60)}"
+        return Selection("statement", title, statement, query=statement.query)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from rich.text import Text
+from rich.console import RenderableType
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -26,7 +26,9 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
     ]
 
-    def __init__(self, title: str, body: Text, *, yes: str = "Yes", danger: bool = True) -> None:
+    def __init__(
+        self, title: str, body: RenderableType, *, yes: str = "Yes", danger: bool = True
+    ) -> None:
         super().__init__()
         self._title = title
         self._body = body

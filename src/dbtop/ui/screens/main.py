@@ -11,6 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -480,12 +482,14 @@ def all_binding_ids() -> set[str]:
     return ids
 
 
-def describe_session(session: Session | None, session_id: str, mode: KillMode) -> Text:
-    """Who and what, for the kill confirmation."""
-    text = Text()
+def describe_session(session: Session | None, session_id: str, mode: KillMode) -> Group:
+    """Who and what, for the kill confirmation: one field a line, long values wrapped
+    under themselves."""
     if session is None:
-        text.append(f"session {session_id} is not in the last snapshot any more")
-        return text
+        return Group(Text(f"session {session_id} is not in the last snapshot any more"))
+    fields = Table.grid(padding=(0, 2))
+    fields.add_column(justify="right", style="bold", no_wrap=True)
+    fields.add_column(overflow="fold")
     rows = (
         ("session", session_id),
         ("user", session.user),
@@ -495,29 +499,26 @@ def describe_session(session: Session | None, session_id: str, mode: KillMode) -
         ("state", session.state),
         ("running for", None if session.duration_s is None else f"{session.duration_s:,.1f}s"),
         ("blocked by", ", ".join(session.blocked_by) or None),
+        ("query", one_line(session.query, 500) or "(none)"),
     )
     for name, value in rows:
         if value:
-            text.append(f"{name:>12}  ", style="bold")
-            text.append(one_line(value) + "\n")
-    text.append(f"{'query':>12}  ", style="bold")
-    text.append(one_line(session.query, 500) or "(none)")
-    text.append("\n\n")
+            fields.add_row(Text(name), Text(one_line(value, 500)))
     if mode is KillMode.CANCEL and idle_in_transaction(session):
-        text.append(
+        note = Text(
             "It is idle in a transaction: there is no statement to cancel, and its locks stay. "
             "K (terminate) ends the session and releases them.",
             style="bold",
         )
     elif mode is KillMode.CANCEL:
-        text.append(
+        note = Text(
             "The current statement is stopped; the session stays connected.", style="italic"
         )
     else:
-        text.append(
+        note = Text(
             "The whole session is ended; its open transaction is rolled back.", style="italic"
         )
-    return text
+    return Group(fields, Text(""), note)
 
 
 _PANES: tuple[type[Pane], ...] = (SessionsPane, StatementsPane, IndexesPane, LocksPane)

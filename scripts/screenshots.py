@@ -1,0 +1,207 @@
+"""Regenerate screenshots/ with dbtop's own screenshot support (``App.save_screenshot``).
+
+    .venv/bin/python scripts/screenshots.py [URL] [--out screenshots] [--wait-locks 60]
+
+URL (or $DBTOP_SCREENSHOT_URL) is the server to show, normally the demo's:
+
+    dbtop demo --serve            # prints the URL; then, in another terminal:
+    .venv/bin/python scripts/screenshots.py postgresql://…
+
+Each picture is taken at 100x30 and at 200x50, in the dark and in the ANSI (16-colour)
+theme: the four panes one by one at 100x30 (all four at once at 200x50), the lock tree,
+the kill confirmation for the root blocker, the plan view, the index suggestions and the
+help. The app runs headless on the real server; a picture is taken once its data is on
+screen (two polls, so rates show; the plan and suggestions loaded). The demo's lock chain
+comes and goes: the lock pictures wait for it up to --wait-locks seconds.
+
+SVG always; PNG too when cairosvg is installed (``pip install cairosvg``: it needs the
+system's libcairo), rendered with a local monospace font.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from dbtop.engines.base import ConnectOptions
+from dbtop.engines.registry import create_engine
+from dbtop.ui.app import AppSettings, DbtopApp
+from dbtop.ui.screens.plan import PlanScreen
+from dbtop.ui.screens.suggest import SuggestScreen
+from dbtop.ui.widgets.rowtable import RowTable
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = ((100, 30), (200, 50))
+THEMES = ("dark", "ansi")
+
+
+@dataclass(frozen=True)
+class Shot:
+    name: str
+    steps: Callable[[Pilot, DbtopApp], Awaitable[bool]]
+    sizes: tuple[tuple[int, int], ...] = SIZES
+
+
+async def _keys(pilot: Pilot, *keys: str) -> None:
+    for key in keys:
+        await pilot.press(key)
+        await pilot.pause(0.05)
+
+
+def _pane(number: str) -> Callable[[Pilot, DbtopApp], Awaitable[bool]]:
+    async def steps(pilot: Pilot, app: DbtopApp) -> bool:
+        await _keys(pilot, number)
+        return True
+
+    return steps
+
+
+async def _wait(pilot: Pilot, ready: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ready():
+            return True
+        await pilot.pause(0.2)
+    return ready()
+
+
+def _locks(wait_s: float) -> Callable[[Pilot, DbtopApp], Awaitable[bool]]:
+    async def steps(pilot: Pilot, app: DbtopApp) -> bool:
+        await _keys(pilot, "4")
+        return await _wait(
+            pilot, lambda: bool(app.latest_result and app.latest_result.forest.roots), wait_s
+        )
+
+    return steps
+
+
+def _kill(wait_s: float) -> Callable[[Pilot, DbtopApp], Awaitable[bool]]:
+    async def steps(pilot: Pilot, app: DbtopApp) -> bool:
+        if not await _locks(wait_s)(pilot, app):
+            return False
+        await _keys(pilot, "home", "k")
+        return True
+
+    return steps
+
+
+async def _plan(pilot: Pilot, app: DbtopApp) -> bool:
+    await _keys(pilot, "2")
+    # The costliest SELECT: a plan worth looking at (utility statements have none).
+    table = app.main_screen.query_one("#statements-table", RowTable)  # type: ignore[union-attr]
+    for key in table.ordered_keys:
+        item = table.item(key)
+        if item is not None and item.query.lstrip().upper().startswith("SELECT"):
+            table.move_cursor_to(key)
+            break
+    await _keys(pilot, "e")
+    return await _wait(
+        pilot, lambda: isinstance(app.screen, PlanScreen) and app.screen.plan is not None, 20
+    )
+
+
+async def _suggest(pilot: Pilot, app: DbtopApp) -> bool:
+    await _keys(pilot, "i")
+    return await _wait(
+        pilot, lambda: isinstance(app.screen, SuggestScreen) and app.screen.result is not None, 60
+    )
+
+
+async def _help(pilot: Pilot, app: DbtopApp) -> bool:
+    await _keys(pilot, "question_mark")
+    return True
+
+
+def shots(wait_locks: float) -> list[Shot]:
+    small = (SIZES[0],)
+    return [
+        Shot("overview", _pane("1")),
+        Shot("slow-queries", _pane("2"), small),
+        Shot("indexes", _pane("3"), small),
+        Shot("lock-tree", _locks(wait_locks)),
+        Shot("kill-confirmation", _kill(wait_locks)),
+        Shot("plan", _plan),
+        Shot("suggestions", _suggest),
+        Shot("help", _help, small),
+    ]
+
+
+async def take(url: str, shot: Shot, size: tuple[int, int], theme: str, out: Path) -> Path | None:
+    options = ConnectOptions()
+    app = DbtopApp(
+        lambda: create_engine(url, options),
+        AppSettings(interval_s=2.0, theme=theme),
+        handle_signals=False,
+    )
+    path: Path | None = None
+    async with app.run_test(size=size) as pilot:
+        if not await _wait(pilot, lambda: app.results_shown >= 2, 30):
+            raise SystemExit(f"no data from {url} after 30 s")
+        if await shot.steps(pilot, app):
+            await pilot.pause(0.5)
+            name = f"{shot.name}-{size[0]}x{size[1]}-{theme}.svg"
+            path = Path(app.save_screenshot(filename=name, path=str(out)))
+        await app.stop_polling()
+    return path
+
+
+def to_png(svg: Path, columns: int) -> Path | None:
+    try:
+        import cairosvg
+    except (ImportError, OSError):
+        return None
+    # The SVG names Fira Code (a web font); a local monospace renders the same cells.
+    text = svg.read_text(encoding="utf-8").replace("Fira Code", "DejaVu Sans Mono")
+    png = svg.with_suffix(".png")
+    # About 9 pixels a column: sharp text, files small enough for a README.
+    cairosvg.svg2png(
+        bytestring=text.encode("utf-8"), write_to=str(png), output_width=columns * 9 + 40
+    )
+    return png
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    made: list[Path] = []
+    skipped: list[str] = []
+    for shot in shots(args.wait_locks):
+        for size in shot.sizes:
+            for theme in THEMES:
+                svg = await take(args.url, shot, size, theme, out)
+                label = f"{shot.name} {size[0]}x{size[1]} {theme}"
+                if svg is None:
+                    skipped.append(label)
+                    continue
+                made.append(svg)
+                png = to_png(svg, size[0])
+                print(
+                    f"{label}: {svg.relative_to(out.parent) if out.is_absolute() else svg}"
+                    + (" + png" if png else "")
+                )
+    if skipped:
+        print("not taken (nothing to show at the time): " + ", ".join(skipped), file=sys.stderr)
+    print(f"{len(made)} screenshot(s) in {out}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url", nargs="?", default=os.environ.get("DBTOP_SCREENSHOT_URL"))
+    parser.add_argument("--out", default=str(ROOT / "screenshots"))
+    parser.add_argument("--wait-locks", type=float, default=60.0, metavar="S")
+    args = parser.parse_args()
+    if not args.url:
+        parser.error("give the server's URL (or set DBTOP_SCREENSHOT_URL)")
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
