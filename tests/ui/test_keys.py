@@ -3,13 +3,16 @@ recorded PostgreSQL snapshot (a three-deep lock chain, a long query, an idle ses
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 
 from rich.console import Console
 from textual.widgets import Tree
 
+from dbtop.errors import ConnectError
 from dbtop.model import KillMode
+from dbtop.ui.app import AppSettings, DbtopApp
 from dbtop.ui.panes.base import Pane
 from dbtop.ui.screens.confirm import ConfirmScreen
 from dbtop.ui.screens.details import DetailsScreen, field_rows
@@ -448,3 +451,80 @@ async def test_pane_labels_come_from_the_engine(snapshots):
         await polled(pilot, engine)
         titles = [str(p.border_title) for p in main_screen(app).query(Pane)]
         assert titles == ["1 Clients", "2 Slow log", "3 Keyspace", "4 Blocked"]
+
+
+async def test_a_hung_server_never_freezes_the_keys(snapshots):
+    engine = replay(snapshots)
+    hang = asyncio.Event()
+    original = engine.snapshot
+
+    async def hangs_after_the_first():
+        if engine.polls >= 1:
+            engine.polls += 1
+            await hang.wait()
+        return await original()
+
+    engine.snapshot = hangs_after_the_first
+    app = make_app(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await polled(pilot, engine, polls=1)
+        await pilot.press("r")  # the next poll starts and never ends
+        await pilot.pause(0.1)
+        assert engine.polls == 2
+        await pilot.press("4")
+        assert main_screen(app).active_pane == "locks"
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape", "space")
+        assert app.poller.paused
+        hang.set()
+
+
+async def test_a_lost_server_shows_reconnecting_and_comes_back(snapshots, monkeypatch):
+    monkeypatch.setattr("dbtop.poller.BACKOFF_FIRST_S", 0.2)
+    engine = replay(snapshots)
+    original = engine.snapshot
+    down = {"now": False}
+
+    async def flaky():
+        if down["now"]:
+            raise ConnectError("server closed the connection unexpectedly")
+        return await original()
+
+    engine.snapshot = flaky
+    app = make_app(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await polled(pilot, engine, polls=1)
+        header = main_screen(app).query_one("#header")
+        down["now"] = True
+        app.poller.refresh_now()
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if "reconnecting" in header.render().plain:
+                break
+        text = header.render().plain
+        assert "reconnecting" in text and "closed the connection" in text
+        down["now"] = False
+        shown = app.results_shown
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if app.results_shown > shown:
+                break
+        assert app.results_shown > shown, "the server that came back is picked up"
+        await pilot.pause()
+        assert "live" in header.render().plain
+
+
+async def test_on_ready_is_called_once_after_the_first_snapshot(snapshots):
+    engine = replay(snapshots)
+    calls = []
+    app = DbtopApp(
+        lambda: engine,
+        AppSettings(interval_s=3600),
+        on_ready=lambda: calls.append(app.results_shown),
+        handle_signals=False,
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await polled(pilot, engine, polls=2)
+        await pilot.pause(0.05)
+    assert len(calls) == 1 and calls[0] >= 1
