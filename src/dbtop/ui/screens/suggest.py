@@ -26,11 +26,11 @@ from dbtop.ui.format import human_bytes
 from dbtop.ui.widgets.rowtable import Column, Row, RowTable
 
 COLUMNS = (
-    Column("kind", "kind", 12, descending=False),
-    Column("object", "what", 34, descending=False),
+    Column("kind", "kind", 15, descending=False),
+    Column("object", "what", 44, descending=False),
     Column("gain", "gain", 6, align="right"),
     Column("verified", "checked", 7, optional=2),
-    Column("message", "why", 20, flex=True, descending=False),
+    Column("message", "why", 16, flex=True, descending=False),
 )
 
 
