@@ -1,8 +1,9 @@
 """The plan view: the plan as a tree with cost, rows and (when analyzed) actual time, the
 costliest node highlighted, and the raw JSON one key (``j``) away.
 
-"Costliest" is the node's own share (its cost or time minus its children's), so the
-answer is the Seq Scan that hurts, not the root that contains everything.
+"Costliest" is the node's own share (its cost or time minus its children's, from
+``dbtop.analysis.plans``), so the answer is the Seq Scan that hurts, not the root that
+contains everything.
 """
 
 from __future__ import annotations
@@ -20,24 +21,10 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, LoadingIndicator, Static, TextArea, Tree
 from textual.widgets.tree import TreeNode
 
+from dbtop.analysis.plans import costliest
 from dbtop.errors import DbtopError
 from dbtop.model import Plan, PlanNode, to_jsonable
 from dbtop.safetext import literal, one_line
-
-
-def own_cost(node: PlanNode, analyzed: bool) -> float:
-    """What this node costs by itself, without its children."""
-    if analyzed and node.actual_ms is not None:
-        total = node.actual_ms * (node.loops or 1)
-        children = sum((c.actual_ms or 0.0) * (c.loops or 1) for c in node.children)
-    else:
-        total = node.total_cost or 0.0
-        children = sum(c.total_cost or 0.0 for c in node.children)
-    return max(total - children, 0.0)
-
-
-def costliest(plan: Plan) -> PlanNode:
-    return max(plan.root.walk(), key=lambda n: own_cost(n, plan.analyzed))
 
 
 def node_label(node: PlanNode, *, hot: bool) -> Text:
@@ -124,7 +111,7 @@ class PlanScreen(Screen[None]):
         self.query_one("#plan-query", Static).update(head)
         tree = self.query_one("#plan-tree", Tree)
         tree.clear()
-        hot = costliest(plan)
+        hot = costliest(plan.root)
 
         def add(parent: TreeNode[PlanNode], node: PlanNode) -> None:
             label = node_label(node, hot=node is hot)
