@@ -106,3 +106,34 @@ async def test_several_blockers_of_one_waiter(engine, clients):
     assert all(e.object and e.object.endswith("dbtop_it_multi") for e in edges)
     forest = build_lock_forest(snap.lock_waits)
     assert set(forest.root_ids) >= {p1, p2}
+
+
+async def test_idle_sessions_are_reread_every_few_seconds_on_a_busy_server(
+    engine, clients, monkeypatch
+):
+    from dbtop.engines.postgresql import sessions as pg_sessions
+
+    # as on a server with thousands of connections: the cache is used from the first poll
+    monkeypatch.setattr(pg_sessions, "IDLE_CACHE_FROM", 0)
+    monkeypatch.setattr(pg_sessions, "IDLE_REFRESH_S", 4.0)
+    old = await clients.connect("dbtop-test-idle-old")
+    first = await engine.snapshot()  # full read
+    assert first.session(str(old.get_server_pid())).state == "idle"
+    busy = await clients.connect("dbtop-test-busy")
+    clients.start(busy, "SELECT pg_sleep(20)")
+    new_idle = await clients.connect("dbtop-test-idle-new")
+
+    async def busy_seen():
+        snap = await engine.snapshot()
+        return snap if snap.session(str(busy.get_server_pid())) else None
+
+    snap = await eventually(busy_seen, timeout=2.5)
+    assert engine._idle.partial_reads >= 1
+    assert snap.session(str(old.get_server_pid())) is not None, "kept from the last full read"
+    assert snap.session(str(new_idle.get_server_pid())) is None, "not read yet"
+
+    async def refreshed():
+        snap = await engine.snapshot()
+        return snap.session(str(new_idle.get_server_pid()))
+
+    assert (await eventually(refreshed, timeout=10)).state == "idle"

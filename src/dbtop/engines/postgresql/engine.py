@@ -28,7 +28,7 @@ from dbtop.engines.postgresql.explain import explain as explain_query
 from dbtop.engines.postgresql.kill import kill as kill_backend
 from dbtop.engines.postgresql.kill import parse_pid
 from dbtop.engines.postgresql.locks import fetch_lock_waits
-from dbtop.engines.postgresql.sessions import fetch_sessions
+from dbtop.engines.postgresql.sessions import IdleCache, fetch_sessions
 from dbtop.engines.postgresql.summary import REPLICATION_SQL, SUMMARY_SQL, build_summary
 from dbtop.errors import ConnectError, NotFoundError, QueryError, RefusedError
 from dbtop.model import (
@@ -91,6 +91,7 @@ class PostgresEngine:
         self._catalog_at = -1e9
         self._db_size: int | None = None
         self._db_size_at = -1e9
+        self._idle = IdleCache()
 
     # -- protocol -------------------------------------------------------------------------
     @property
@@ -134,7 +135,9 @@ class PostgresEngine:
         notices: list[Notice] = []
         try:
             summary_row = await conn.fetchrow(SUMMARY_SQL)
-            sessions, now = await fetch_sessions(conn, self.server_version_num, self.own_pids)
+            sessions, now = await fetch_sessions(
+                conn, self.server_version_num, self.own_pids, self._idle
+            )
         except Exception as exc:
             raise self._lost_or_query(exc, "reading pg_stat_activity") from None
         lock_waits = await self._section(
@@ -174,6 +177,7 @@ class PostgresEngine:
             collect_ms=(time.perf_counter() - started) * 1000,
             extra=frozen(
                 own_pids=sorted(self.own_pids),
+                idle_sessions_age_s=round(time.monotonic() - self._idle.read_at, 1),
                 pg_stat_statements=self._statements.version if self._statements else None,
             ),
         )

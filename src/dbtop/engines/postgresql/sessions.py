@@ -5,19 +5,39 @@ partition lock while it runs, so it is evaluated (inside CASE, which PostgreSQL 
 lazily) only for backends that are waiting on a heavyweight lock, never for every row.
 The query text comes through ``textsend`` as bytes: a backend in a SQL_ASCII database can
 hold text that is not valid UTF-8, and that must not break the poll.
+
+On a server with many connections most of them are idle, and idle rows change little: they
+are read in full every ``IDLE_REFRESH_S`` and only the others in between (the poll's cost is
+then proportional to the busy sessions, as in pg_activity), merged with the last idle rows.
+A session that just went idle shows again at the next full read.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
 from dbtop.model import Session, frozen
 
+#: idle rows are re-read this often, once the server has more than IDLE_CACHE_FROM sessions
+IDLE_REFRESH_S = 5.0
+IDLE_CACHE_FROM = 200
 
-def sessions_sql(version_num: int) -> str:
+
+@dataclass
+class IdleCache:
+    sessions: tuple[Session, ...] = ()
+    read_at: float = -1e9
+    total: int = 0
+    #: full reads and partial ones, for the snapshot's extra
+    partial_reads: int = 0
+
+
+def sessions_sql(version_num: int, *, with_idle: bool = True) -> str:
     leader = "a.leader_pid" if version_num >= 130000 else "NULL::int"
     query_id = "a.query_id" if version_num >= 140000 else "NULL::bigint"
     return f"""/* dbtop */
@@ -32,6 +52,7 @@ def sessions_sql(version_num: int) -> str:
                    AS blocked_by,
                now() AS now
         FROM pg_stat_activity a
+        {"" if with_idle else "WHERE a.state IS DISTINCT FROM 'idle'"}
     """
 
 
@@ -100,9 +121,26 @@ def to_session(row: asyncpg.Record, own_pids: Iterable[int]) -> Session:
 
 
 async def fetch_sessions(
-    conn: asyncpg.Connection, version_num: int, own_pids: Iterable[int]
+    conn: asyncpg.Connection,
+    version_num: int,
+    own_pids: Iterable[int],
+    idle: IdleCache | None = None,
 ) -> tuple[tuple[Session, ...], datetime | None]:
-    rows = await conn.fetch(sessions_sql(version_num))
     own = frozenset(own_pids)
+    clock = time.monotonic()
+    full = (
+        idle is None or idle.total < IDLE_CACHE_FROM or clock - idle.read_at >= IDLE_REFRESH_S
+    )
+    rows = await conn.fetch(sessions_sql(version_num, with_idle=full))
     now = rows[0]["now"] if rows else None
-    return tuple(to_session(row, own) for row in rows), now
+    sessions = tuple(to_session(row, own) for row in rows)
+    if idle is None:
+        return sessions, now
+    if full:
+        idle.sessions = tuple(s for s in sessions if s.state == "idle")
+        idle.read_at = clock
+        idle.total = len(sessions)
+        return sessions, now
+    idle.partial_reads += 1
+    busy = {s.id for s in sessions}
+    return sessions + tuple(s for s in idle.sessions if s.id not in busy), now
