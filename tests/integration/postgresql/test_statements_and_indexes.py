@@ -32,6 +32,15 @@ async def test_statements_show_their_call_counts(engine, clients):
     assert engine.capabilities.has_statement_stats
 
 
+async def test_dbtops_own_monitor_queries_are_not_listed(engine):
+    for _ in range(3):
+        snap = await engine.snapshot()
+    # recognised by their text, whatever the server keeps of the tag
+    own = [s.query for s in snap.statements if "pg_blocking_pids(a.pid)" in s.query]
+    assert own == []
+    assert snap.statements, "other statements are"
+
+
 async def test_missing_extension_is_a_clear_capability_notice(pg_url):
     admin = await asyncpg.connect(pg_url)
     try:

@@ -23,8 +23,8 @@ _RELATION = {"duplicate": "a duplicate of", "redundant": "a left prefix of"}
 def indexes_sql(version_num: int) -> str:
     key_atts = "i.indnkeyatts" if version_num >= 110000 else "i.indnatts"
     last_scan = "s.last_idx_scan" if version_num >= 160000 else "NULL::timestamptz"
-    return f"""/* dbtop */
-        SELECT s.schemaname, s.relname, s.indexrelname, s.idx_scan, s.idx_tup_read,
+    return f"""
+        SELECT /* dbtop */ s.schemaname, s.relname, s.indexrelname, s.idx_scan, s.idx_tup_read,
                s.idx_tup_fetch, {last_scan} AS last_idx_scan,
                c.relpages::bigint * current_setting('block_size')::bigint AS size_bytes,
                i.indisunique, i.indisprimary, i.indisvalid, i.indisready,
@@ -48,8 +48,9 @@ def indexes_sql(version_num: int) -> str:
     """
 
 
-TABLES_SQL = f"""/* dbtop */
-    SELECT t.schemaname, t.relname, t.seq_scan, t.seq_tup_read, t.idx_scan, t.n_live_tup,
+TABLES_SQL = f"""
+    SELECT /* dbtop */ t.schemaname, t.relname, t.seq_scan, t.seq_tup_read, t.idx_scan,
+           t.n_live_tup,
            t.n_dead_tup, t.last_autovacuum, t.last_vacuum, t.last_autoanalyze, t.last_analyze,
            c.relpages::bigint * current_setting('block_size')::bigint AS size_bytes
     FROM pg_stat_user_tables t

@@ -54,8 +54,8 @@ DATABASE_SIZE_EVERY_S = 60.0
 #: an idle-in-transaction session is worth a finding after this long
 IDLE_IN_XACT_S = 60.0
 
-_ROLE_SQL = """/* dbtop */
-    SELECT current_user AS role, r.rolsuper,
+_ROLE_SQL = """
+    SELECT /* dbtop */ current_user AS role, r.rolsuper,
            pg_has_role(current_user, 'pg_read_all_stats', 'member') AS read_all_stats,
            pg_has_role(current_user, 'pg_signal_backend', 'member') AS signal_backend,
            current_database() AS database,
@@ -286,7 +286,7 @@ class PostgresEngine:
             return
         self._db_size_at = time.monotonic()
         self._db_size = await conn.fetchval(
-            "/* dbtop */ SELECT pg_database_size(current_database())"
+            "SELECT /* dbtop */ pg_database_size(current_database())"
         )
 
     async def _session_query(

@@ -14,8 +14,8 @@ from dbtop.model import KillMode, KillResult
 #: how long to watch the backend for the effect of a cancel or terminate
 SETTLE_S = 3.0
 
-_STATE_SQL = """/* dbtop */
-    SELECT pid, usename, datname, state, query_start, backend_type
+_STATE_SQL = """
+    SELECT /* dbtop */ pid, usename, datname, state, query_start, backend_type
     FROM pg_stat_activity WHERE pid = $1
 """
 

@@ -33,8 +33,8 @@ _TARGET = (
 
 def locks_sql(version_num: int) -> str:
     waitstart = "l.waitstart" if version_num >= 140000 else "NULL::timestamptz"
-    return f"""/* dbtop */
-        SELECT l.pid, l.granted, l.mode, l.locktype, l.database, l.relation,
+    return f"""
+        SELECT /* dbtop */ l.pid, l.granted, l.mode, l.locktype, l.database, l.relation,
                CASE WHEN l.relation IS NOT NULL
                     AND l.database IN (0, (SELECT oid FROM pg_database
                                            WHERE datname = current_database()))

@@ -40,8 +40,8 @@ class IdleCache:
 def sessions_sql(version_num: int, *, with_idle: bool = True) -> str:
     leader = "a.leader_pid" if version_num >= 130000 else "NULL::int"
     query_id = "a.query_id" if version_num >= 140000 else "NULL::bigint"
-    return f"""/* dbtop */
-        SELECT a.pid, a.usename, a.datname, a.application_name,
+    return f"""
+        SELECT /* dbtop */ a.pid, a.usename, a.datname, a.application_name,
                host(a.client_addr) AS client_addr, a.client_hostname, a.client_port,
                a.backend_type, a.state, a.wait_event_type, a.wait_event,
                a.backend_start, a.xact_start, a.query_start, a.state_change,

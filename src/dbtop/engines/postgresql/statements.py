@@ -26,7 +26,8 @@ TOP_N = 300
 #: a statement that ran within this many seconds stays in the snapshot
 RECENT_S = 120.0
 TEXT_CACHE_MAX = 20000
-#: the comment every monitor query of dbtop starts with
+#: the comment in the first words of every monitor query of dbtop (after the first keyword:
+#: PostgreSQL 18's pg_stat_statements leaves out comments before the statement)
 OWN_TAG = "/* dbtop */"
 #: shown for a statement whose text could not be read (as pg's "<insufficient privilege>")
 TEXT_UNAVAILABLE = "<query text unavailable>"
@@ -73,8 +74,8 @@ class StatementsSource:
         total = "s.total_exec_time" if "total_exec_time" in self.columns else "s.total_time"
         mean = "s.mean_exec_time" if "mean_exec_time" in self.columns else "s.mean_time"
         optional = ", ".join(f"s.{c}" if c in self.columns else f"NULL AS {c}" for c in _OPTIONAL)
-        return f"""/* dbtop */
-            SELECT s.queryid, s.dbid, s.userid, s.calls, s.rows, {total} AS total_ms,
+        return f"""
+            SELECT /* dbtop */ s.queryid, s.dbid, s.userid, s.calls, s.rows, {total} AS total_ms,
                    {mean} AS mean_ms, d.datname, r.rolname, {optional}
             FROM {self.function}(false) s
             LEFT JOIN pg_database d ON d.oid = s.dbid
@@ -83,8 +84,8 @@ class StatementsSource:
 
     def texts_sql(self) -> str:
         toplevel = "s.toplevel" if "toplevel" in self.columns else "NULL AS toplevel"
-        return f"""/* dbtop */
-            SELECT s.queryid, s.dbid, s.userid, {toplevel}, textsend(s.query) AS query
+        return f"""
+            SELECT /* dbtop */ s.queryid, s.dbid, s.userid, {toplevel}, textsend(s.query) AS query
             FROM {self.function}(true) s
             WHERE s.queryid = ANY($1::bigint[])
         """
@@ -184,7 +185,7 @@ async def fetch_statements(
     return tuple(
         _statement(row, source)
         for row in keep
-        if not source.texts.get(_key(row), TEXT_UNAVAILABLE).startswith(OWN_TAG)
+        if OWN_TAG not in source.texts.get(_key(row), TEXT_UNAVAILABLE)[:40]
     )
 
 

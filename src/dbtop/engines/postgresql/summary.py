@@ -30,8 +30,8 @@ COUNTERS = (
     "deadlocks",
 )
 
-SUMMARY_SQL = f"""/* dbtop */
-    SELECT current_setting('server_version') AS version,
+SUMMARY_SQL = f"""
+    SELECT /* dbtop */ current_setting('server_version') AS version,
            current_setting('server_version_num')::int AS version_num,
            extract(epoch FROM now() - pg_postmaster_start_time()) AS uptime_s,
            current_setting('max_connections')::int AS max_connections,
@@ -46,8 +46,8 @@ SUMMARY_SQL = f"""/* dbtop */
 """
 
 # pg_stat_replication rows are visible to pg_monitor / superuser; others see no lag figures.
-REPLICATION_SQL = """/* dbtop */
-    SELECT count(*) AS replicas,
+REPLICATION_SQL = """
+    SELECT /* dbtop */ count(*) AS replicas,
            max(extract(epoch FROM replay_lag)) AS replay_lag_s,
            max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn))::float8 AS replay_lag_bytes
     FROM pg_stat_replication
