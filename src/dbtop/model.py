@@ -166,6 +166,9 @@ class Statement:
     database: str | None = None
     node: str | None = None
     extra: Mapping[str, Any] = field(default_factory=_empty)
+    #: other cumulative counters of the statement (rows examined, docs examined, blocks
+    #: read, temp tables …) by name; analysis/ turns them into per-second rates
+    counters: Mapping[str, float] = field(default_factory=_empty)
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,6 +387,8 @@ class StatementRate:
     total_ms_s: float
     rows_s: float | None
     mean_ms: float | None
+    #: Statement.counters per second over the interval
+    counters: Mapping[str, float] = field(default_factory=_empty)
 
 
 @dataclass(frozen=True, slots=True)

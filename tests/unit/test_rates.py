@@ -99,3 +99,18 @@ def test_with_rates_keeps_the_snapshot_immutable():
     assert out.rates.server["x"] == 1
     with pytest.raises(TypeError):
         out.rates.server["x"] = 5  # frozen mapping
+
+
+def test_statement_counters_become_rates_and_resets_are_left_out():
+    a0 = Statement(
+        "1", "q", calls=10, total_ms=100.0, counters=frozen(docs_examined=1000, reset_me=50)
+    )
+    a1 = Statement(
+        "1",
+        "q",
+        calls=20,
+        total_ms=200.0,
+        counters=frozen(docs_examined=9000, reset_me=10, new_one=5),
+    )
+    rate = compute_rates(snap(0, statements=[a0]), snap(2, statements=[a1])).statements["1"]
+    assert dict(rate.counters) == {"docs_examined": 4000}

@@ -58,11 +58,17 @@ def _statement_rate(before: Statement, after: Statement, interval: float) -> Sta
     if calls is None or total is None:
         return None
     rows = _delta(before.rows, after.rows)
+    counters = {}
+    for name, value in after.counters.items():
+        diff = _delta(before.counters.get(name), value)
+        if diff is not None:
+            counters[name] = diff / interval
     return StatementRate(
         calls_s=calls / interval,
         total_ms_s=total / interval,
         rows_s=None if rows is None else rows / interval,
         mean_ms=total / calls if calls else None,
+        counters=frozen(counters),
     )
 
 

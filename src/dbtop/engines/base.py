@@ -72,3 +72,23 @@ class Engine(Protocol):
     async def suggest(self) -> Advice:
         """Index suggestions and findings for the current workload."""
         ...
+
+
+@runtime_checkable
+class ProfilerControl(Protocol):
+    """Optional: an engine whose statement statistics must be switched on (MongoDB's
+    profiler). A write on the server: the UI asks first and never offers it read-only.
+    Offered when ``capabilities.extra["can_set_profiling"]`` is true, for the databases in
+    ``capabilities.extra["watched_databases"]``."""
+
+    async def set_profiling(self, database: str, slowms: int = 100, level: int = 1) -> str:
+        """Level 1: operations slower than ``slowms``; 2: all; 0: off. One line back."""
+        ...
+
+
+@runtime_checkable
+class IdleToggle(Protocol):
+    """Optional: an engine that leaves idle sessions out of its polls unless asked (MongoDB
+    lists idle connections only on request). The UI's idle toggle sets it."""
+
+    include_idle: bool
