@@ -102,6 +102,7 @@ async def test_slow_queries_from_the_profiler_and_running_operations(engine, wor
     slow2 = {s.query: s for s in second.statements}[slow.query]
     assert slow2.calls == 7
     assert second.rates is not None and slow.id in second.rates.statements
+    assert second.rates.statements[slow.id].counters["docs_examined"] > 0
     assert second.rates.server["ops"] > 0
 
 

@@ -35,6 +35,9 @@ async def test_digests_appear_with_counts_and_rates(pfs_server, pfs_url, engine_
     rated = with_rates(first, second)
     assert rated.rates is not None
     assert rated.rates.statements[stmt.id].calls_s > 0
+    # rows examined vs sent, no index used: per second over the interval, as calls are
+    assert rated.rates.statements[stmt.id].counters["rows_examined"] > 0
+    assert rated.rates.statements[stmt.id].counters["no_index_used"] > 0
     assert "Questions" in rated.rates.server
 
 

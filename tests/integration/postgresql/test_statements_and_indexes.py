@@ -29,6 +29,7 @@ async def test_statements_show_their_call_counts(engine, clients):
     assert "$1" in stmt.query
     assert stmt.database == "dbtop_pg_it"
     assert stmt.extra["queryid"] is not None
+    assert stmt.counters["shared_blks_hit"] > 0
     assert engine.capabilities.has_statement_stats
 
 

@@ -117,6 +117,12 @@ class ShapeStats:
             database=self.database,
             node=self.node,
             extra=frozen({k: v for k, v in extra.items() if v is not None}),
+            counters=frozen(
+                docs_examined=self.docs_examined,
+                keys_examined=self.keys_examined,
+                in_memory_sorts=self.sort_stages,
+                collscans=self.collscans,
+            ),
         )
 
 

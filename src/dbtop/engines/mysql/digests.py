@@ -73,6 +73,20 @@ def statements(rows: Iterable[Mapping[str, Any]]) -> tuple[Statement, ...]:
                 mean_ms=total_ms / calls if calls else None,
                 rows=sent + affected,
                 database=schema,
+                counters=frozen(
+                    {
+                        name: value
+                        for name, value in (
+                            ("rows_examined", _int(row.get("SUM_ROWS_EXAMINED"))),
+                            ("rows_sent", sent),
+                            ("no_index_used", _int(row.get("SUM_NO_INDEX_USED"))),
+                            ("tmp_disk_tables", _int(row.get("SUM_CREATED_TMP_DISK_TABLES"))),
+                            ("sort_merge_passes", _int(row.get("SUM_SORT_MERGE_PASSES"))),
+                            ("full_scans", _int(row.get("SUM_SELECT_SCAN"))),
+                        )
+                        if value is not None
+                    }
+                ),
                 extra=frozen(
                     digest=row["DIGEST"],
                     rows_sent=sent,

@@ -252,4 +252,17 @@ def _statement(row: asyncpg.Record, source: StatementsSource) -> Statement:
         user=row["rolname"],
         database=row["datname"],
         extra=frozen({k: v for k, v in extra.items() if v is not None}),
+        counters=frozen(
+            {
+                name: float(extra[name])
+                for name in (
+                    "shared_blks_hit",
+                    "shared_blks_read",
+                    "shared_blks_dirtied",
+                    "temp_blks_written",
+                    "wal_bytes",
+                )
+                if extra[name] is not None
+            }
+        ),
     )

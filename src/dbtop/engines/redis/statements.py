@@ -48,6 +48,7 @@ def command_statement(
         mean_ms=stat.usec / stat.calls / 1000 if stat.calls else None,
         node=node,
         extra=frozen(extra),
+        counters=frozen(rejected_calls=stat.rejected_calls, failed_calls=stat.failed_calls),
     )
 
 
