@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -23,7 +23,7 @@ from textual.app import App
 from textual.message import Message
 from textual.theme import Theme
 
-from dbtop.engines.base import Engine
+from dbtop.engines.base import Engine, IdleToggle
 from dbtop.poller import Poller, PollResult, PollStatus
 from dbtop.ui import theming
 from dbtop.ui.commands import DbtopCommands
@@ -92,8 +92,9 @@ class DbtopApp(App[int]):
         self.animation_level = "none"
         self.read_only = self.settings.read_only
         self.clock = clock
+        self._engine_factory = engine_factory
         self.poller = Poller(
-            engine_factory,
+            self._make_engine,
             interval_s=self.settings.interval_s,
             on_result=lambda result: self.post_message(PollUpdated(result)),
             on_status=lambda status: self.post_message(PollStatusChanged(status)),
@@ -194,6 +195,24 @@ class DbtopApp(App[int]):
     async def action_quit(self) -> None:
         await self.stop_polling()
         self.exit(0)
+
+    def _make_engine(self) -> Engine:
+        """A new engine for each (re)connection, told the user's idle choice: the poller
+        re-creates engines, and the choice must survive a reconnect."""
+        engine = self._engine_factory()
+        if isinstance(engine, IdleToggle):
+            engine.include_idle = self.settings.show_idle
+        return engine
+
+    def set_show_idle(self, show: bool) -> None:
+        """The idle toggle: kept in the settings (for the next engine) and, on an engine
+        that leaves idle sessions out of its polls, applied to the current one with a poll
+        right away so the idle rows arrive."""
+        self.settings = replace(self.settings, show_idle=show)
+        engine = self.poller.engine
+        if isinstance(engine, IdleToggle):
+            engine.include_idle = show
+            self.poller.refresh_now()
 
     # -- data from the poller -----------------------------------------------------------
 

@@ -320,6 +320,7 @@ class MainScreen(Screen[None]):
 
     def action_toggle_idle(self) -> None:
         self.view = replace(self.view, show_idle=not self.view.show_idle)
+        self.dbtop.set_show_idle(self.view.show_idle)
         self._rerender()
         self.notify(
             "idle sessions shown" if self.view.show_idle else "idle sessions hidden", timeout=2
