@@ -36,7 +36,7 @@ def describe(session: Session | None, session_id: str) -> str:
 
 def confirm(prompt: str) -> bool:
     if not sys.stdin.isatty():
-        raise UsageError("kill needs a confirmation: run it in a terminal, or pass --yes")
+        raise UsageError("this needs a confirmation: run it in a terminal, or pass --yes")
     try:
         answer = input(f"{prompt} [y/N] ")
     except EOFError:
