@@ -17,6 +17,7 @@ from rich.tree import Tree
 
 from dbtop.analysis.lockgraph import LockForest, LockNode, build_lock_forest
 from dbtop.analysis.plans import costliest as costliest_node
+from dbtop.humanize import human_bytes, human_seconds
 from dbtop.model import Notice, Plan, PlanNode, Session, Snapshot, Statement
 from dbtop.safetext import literal, one_line
 
@@ -33,33 +34,6 @@ def console() -> Console:
 
 def text(value: object, limit: int | None = None, style: str = "") -> Text:
     return Text(one_line(value, limit), style=style)
-
-
-def human_bytes(value: int | None) -> str:
-    if value is None:
-        return "-"
-    size = float(value)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(size) < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TB"
-
-
-def human_seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value < 1:
-        return f"{value * 1000:.0f}ms"
-    if value < 120:
-        return f"{value:.1f}s"
-    minutes, seconds = divmod(int(value), 60)
-    if minutes < 120:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h{minutes:02d}m"
-    return f"{hours // 24}d{hours % 24:02d}h"
 
 
 def _num(value: float | None, digits: int = 1) -> str:
