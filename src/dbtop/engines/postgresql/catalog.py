@@ -175,8 +175,7 @@ def findings_for(indexes: Sequence[IndexStat], tables: Sequence[TableStat]) -> t
                 Finding(
                     "unused_index",
                     name,
-                    f"index {name} on {where} has not been scanned since the statistics "
-                    "were reset",
+                    f"index {name} on {where} has not been scanned since the statistics were reset",
                     Severity.INFO,
                     extra=frozen(size_bytes=index.size_bytes),
                 )

@@ -128,9 +128,7 @@ async def fetch_sessions(
 ) -> tuple[tuple[Session, ...], datetime | None]:
     own = frozenset(own_pids)
     clock = time.monotonic()
-    full = (
-        idle is None or idle.total < IDLE_CACHE_FROM or clock - idle.read_at >= IDLE_REFRESH_S
-    )
+    full = idle is None or idle.total < IDLE_CACHE_FROM or clock - idle.read_at >= IDLE_REFRESH_S
     rows = await conn.fetch(sessions_sql(version_num, with_idle=full))
     now = rows[0]["now"] if rows else None
     sessions = tuple(to_session(row, own) for row in rows)
