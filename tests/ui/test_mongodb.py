@@ -4,12 +4,17 @@ header; driven with Pilot on a MongoDB-like test double (tests/ui/mongo_like.py)
 
 from __future__ import annotations
 
+from textual.widgets import Footer, Input, Static
+from textual.widgets._footer import FooterKey
+
 from dbtop.errors import ConnectError
 from dbtop.model import Snapshot
 from dbtop.ui.app import AppSettings, DbtopApp
+from dbtop.ui.screens.help import HelpScreen
+from dbtop.ui.screens.profiler import ProfilerScreen
 from tests.ui.conftest import FROZEN_CLOCK, TEST_INTERVAL, make_app, polled
 from tests.ui.mongo_like import MongoLikeEngine
-from tests.ui.test_keys import IDLE, sessions_shown
+from tests.ui.test_keys import IDLE, main_screen, plain, sessions_shown
 
 
 async def next_poll(pilot, app: DbtopApp) -> None:
@@ -79,3 +84,129 @@ async def test_idle_choice_is_given_to_each_new_engine(snapshots: list[Snapshot]
         down["now"] = False
         assert len(engines) > 1, "the poller reconnected on a new engine"
         assert not engines[-1].include_idle, "the user's choice, not the start-up setting"
+
+
+def footer_keys(app: DbtopApp) -> set[str]:
+    screen = main_screen(app)
+    return {b.binding.id for b in screen.active_bindings.values() if b.binding.id}
+
+
+async def open_profiler(pilot, app: DbtopApp) -> ProfilerScreen:
+    await pilot.press("2")
+    await pilot.pause()
+    assert "statements.profiler" in footer_keys(app)
+    await pilot.press("p")
+    await pilot.pause()
+    assert isinstance(app.screen, ProfilerScreen)
+    return app.screen
+
+
+async def test_profiler_key_only_in_the_slow_queries_pane(snapshots: list[Snapshot]):
+    engine = MongoLikeEngine(snapshots)
+    app = make_app(engine, layout="tabs")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await polled(pilot, engine)
+        assert "statements.profiler" not in footer_keys(app), "not in the Sessions pane"
+        await pilot.press("p")
+        assert not isinstance(app.screen, ProfilerScreen)
+        await pilot.press("2")
+        await pilot.pause()
+        assert "statements.profiler" in footer_keys(app)
+        footer = app.screen.query_one(Footer)
+        assert any(k.description == "Profiler on" for k in footer.query(FooterKey))
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert "statements.profiler" in plain(app.screen._content())
+        await pilot.press("escape")
+        await pilot.press("3")
+        await pilot.pause()
+        assert "statements.profiler" not in footer_keys(app)
+
+
+async def test_profiler_turned_on_after_choosing_database_and_threshold(
+    snapshots: list[Snapshot],
+):
+    engine = MongoLikeEngine(snapshots)
+    app = make_app(engine, layout="tabs")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("2")
+        await pilot.pause()
+        notices = main_screen(app).pane("statements").query_one(".pane-notices", Static)
+        assert "the profiler is off" in str(notices.render())
+        dialog = await open_profiler(pilot, app)
+        body = plain(dialog.query_one("#profiler-explanation", Static).render())
+        assert "write on the server" in body
+        assert dialog.database == "shop"
+        await pilot.press("enter")  # a stray Enter on the list picks, never confirms
+        assert app.screen is dialog and engine.profiling == []
+        await pilot.press("down", "enter")
+        assert dialog.database == "billing"
+        slowms = dialog.query_one("#profiler-slowms", Input)
+        assert slowms.value == "100"
+        slowms.focus()
+        await pilot.press("ctrl+u", *"250", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not isinstance(app.screen, ProfilerScreen)
+        assert engine.profiling == [("billing", 250, 1)]
+        assert any(
+            "profiler of billing: level 1, slowms 250" in n.message for n in app._notifications
+        )
+
+
+async def test_profiler_dialog_cancels_and_checks_the_threshold(snapshots: list[Snapshot]):
+    engine = MongoLikeEngine(snapshots)
+    app = make_app(engine, layout="tabs")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await polled(pilot, engine)
+        dialog = await open_profiler(pilot, app)
+        await pilot.press("escape")
+        assert app.screen is not dialog
+        dialog = await open_profiler(pilot, app)
+        slowms = dialog.query_one("#profiler-slowms", Input)
+        slowms.value = ""
+        await pilot.click("#profiler-yes")
+        await pilot.pause()
+        assert app.screen is dialog, "no threshold: the dialog stays and says why"
+        error = dialog.query_one("#profiler-error", Static)
+        assert error.display and "whole number" in str(error.render())
+        await pilot.click("#profiler-no")
+        await pilot.pause()
+        assert app.screen is not dialog and engine.profiling == []
+
+
+async def test_profiler_refusal_is_shown_on_one_line(snapshots: list[Snapshot]):
+    engine = MongoLikeEngine(snapshots, refuse_profiling="not authorized on shop\nto profile")
+    app = make_app(engine, layout="tabs")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await polled(pilot, engine)
+        await open_profiler(pilot, app)
+        await pilot.click("#profiler-yes")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        errors = [n for n in app._notifications if n.severity == "error"]
+        assert errors and errors[-1].message == "not authorized on shop to profile"
+
+
+async def test_profiler_is_absent_in_read_only_mode(snapshots: list[Snapshot]):
+    engine = MongoLikeEngine(snapshots)
+    app = make_app(engine, layout="tabs", read_only=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("2")
+        await pilot.pause()
+        assert "statements.profiler" not in footer_keys(app)
+        await pilot.press("p")
+        await pilot.pause()
+        assert not isinstance(app.screen, ProfilerScreen) and engine.profiling == []
+
+
+async def test_profiler_is_absent_for_engines_without_the_switch(engine):
+    app = make_app(engine, layout="tabs")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("2")
+        await pilot.pause()
+        assert "statements.profiler" not in footer_keys(app)

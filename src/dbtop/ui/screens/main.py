@@ -21,7 +21,8 @@ from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from dbtop.errors import DbtopError
+from dbtop.engines.base import Engine, ProfilerControl
+from dbtop.errors import DbtopError, RefusedError
 from dbtop.model import Advice, KillMode, PaneLabels, Plan, Session, Snapshot
 from dbtop.poller import PollResult, PollStatus
 from dbtop.safetext import one_line
@@ -35,6 +36,7 @@ from dbtop.ui.screens.confirm import ConfirmScreen
 from dbtop.ui.screens.details import DetailsScreen
 from dbtop.ui.screens.help import HelpScreen, key_rows
 from dbtop.ui.screens.plan import PlanScreen
+from dbtop.ui.screens.profiler import ProfilerChoice, ProfilerScreen
 from dbtop.ui.screens.suggest import AdviceResult, SuggestScreen
 from dbtop.ui.widgets.header import Header
 from dbtop.ui.widgets.panebar import PaneBar
@@ -82,6 +84,7 @@ class MainScreen(Screen[None]):
         Binding("e", "explain", "Explain", id="query.explain"),
         Binding("E", "explain_analyze", "Explain analyze", id="query.explain-analyze", show=False),
         Binding("i", "suggest", "Suggest", id="advisor.suggest"),
+        Binding("p", "profiler", "Profiler on", id="statements.profiler"),
         Binding("s", "sort", "Sort", id="table.sort"),
         Binding("S", "reverse_sort", "Reverse sort", id="table.reverse", show=False),
         Binding("slash", "filter", "Filter", id="table.filter"),
@@ -102,6 +105,7 @@ class MainScreen(Screen[None]):
         self.view = ViewOptions()
         self._filter_target: RowTable | None = None
         self._labels_seen: tuple[str, ...] = ()
+        self._profiler_offered = False
 
     @property
     def dbtop(self) -> DbtopApp:
@@ -185,6 +189,11 @@ class MainScreen(Screen[None]):
             for pane in self.visible_panes():
                 pane.show(result, self.view)
             self._update_tab_labels(snapshot)
+        offered = self.profiler_offered()
+        if offered != self._profiler_offered:
+            # The footer shows the key only while it is there: tell it when that changes.
+            self._profiler_offered = offered
+            self.refresh_bindings()
 
     def apply_status(self, status: PollStatus) -> None:
         self.query_one(Header).show_status(status)
@@ -242,6 +251,9 @@ class MainScreen(Screen[None]):
                 caps = snapshot.capabilities
                 allowed = caps.can_cancel if parameters == ("cancel",) else caps.can_terminate
                 return True if allowed else None
+        if action == "profiler":
+            # absent unless it can work: a write, so never in read-only mode
+            return self.profiler_offered()
         if action in ("explain", "explain_analyze"):
             snapshot = self.latest_snapshot()
             if snapshot is not None and not snapshot.capabilities.can_explain:
@@ -454,6 +466,56 @@ class MainScreen(Screen[None]):
             return
         self.app.push_screen(PlanScreen(f"Plan · {selection.title}", load))
 
+    # -- the profiler switch -------------------------------------------------------------
+
+    def profiler_databases(self) -> tuple[str, ...] | None:
+        """The databases ``p`` offers to profile, or None when it is not offered: read-only,
+        an engine without a profiler switch, or one that says it cannot set it here."""
+        if self.dbtop.read_only or not isinstance(self.dbtop.poller.engine, ProfilerControl):
+            return None
+        snapshot = self.latest_snapshot()
+        if snapshot is None or snapshot.capabilities.read_only:
+            return None
+        extra = snapshot.capabilities.extra
+        if not extra.get("can_set_profiling"):
+            return None
+        return tuple(str(name) for name in extra.get("watched_databases") or ())
+
+    def profiler_offered(self) -> bool:
+        """``p`` is there: the profiler can be set, and the Slow queries pane has the focus."""
+        if self.profiler_databases() is None:
+            return False
+        return self.is_mounted and self.focused_pane().pane_id == "statements"
+
+    def action_profiler(self) -> None:
+        databases = self.profiler_databases()
+        if databases is None:
+            return
+        if not databases:
+            self.notify("no database to profile was found", severity="warning")
+            return
+
+        def answered(choice: ProfilerChoice | None) -> None:
+            if choice is not None:
+                self.run_worker(self._set_profiling(choice), group="action")
+
+        self.app.push_screen(ProfilerScreen(databases), answered)
+
+    async def _set_profiling(self, choice: ProfilerChoice) -> None:
+        async def switch(engine: Engine) -> str:
+            # The engine may have been replaced by a reconnect since the key was pressed.
+            if not isinstance(engine, ProfilerControl):
+                raise RefusedError("this engine has no profiler switch")
+            return await engine.set_profiling(choice.database, choice.slowms)
+
+        try:
+            line = await self.dbtop.poller.call(switch)
+        except DbtopError as err:
+            self.notify(one_line(str(err)), severity="error", timeout=8)
+            return
+        self.notify(one_line(line), timeout=6)
+        self.dbtop.poller.refresh_now()
+
     # -- suggest ------------------------------------------------------------------------
 
     def action_suggest(self) -> None:
@@ -476,7 +538,15 @@ class MainScreen(Screen[None]):
 
 def all_binding_ids() -> set[str]:
     """Every id a keymap may remap (the main screen's and the dialogs')."""
-    screens = (MainScreen, FilterInput, ConfirmScreen, DetailsScreen, PlanScreen, SuggestScreen)
+    screens = (
+        MainScreen,
+        FilterInput,
+        ConfirmScreen,
+        DetailsScreen,
+        PlanScreen,
+        SuggestScreen,
+        ProfilerScreen,
+    )
     ids: set[str] = set()
     for node in (*screens, HelpScreen):
         ids |= binding_ids(node.BINDINGS)
