@@ -26,11 +26,11 @@ def mongo_like(snapshot: Snapshot, step: int, *, can_set_profiling: bool = True)
         dataclasses.replace(
             s,
             counters=frozen(
-                docs_examined=float(s.calls * 1000 * (i + 1)),
+                docs_examined=float(s.calls * 1000),
                 keys_examined=float(s.calls * 10 + step),
             ),
         )
-        for i, s in enumerate(snapshot.statements)
+        for s in snapshot.statements
     )
     caps = dataclasses.replace(
         snapshot.capabilities,

@@ -10,11 +10,13 @@ from textual.widgets._footer import FooterKey
 from dbtop.errors import ConnectError
 from dbtop.model import Snapshot
 from dbtop.ui.app import AppSettings, DbtopApp
+from dbtop.ui.format import rate
+from dbtop.ui.screens.details import DetailsScreen
 from dbtop.ui.screens.help import HelpScreen
 from dbtop.ui.screens.profiler import ProfilerScreen
 from tests.ui.conftest import FROZEN_CLOCK, TEST_INTERVAL, make_app, polled
 from tests.ui.mongo_like import MongoLikeEngine
-from tests.ui.test_keys import IDLE, main_screen, plain, sessions_shown
+from tests.ui.test_keys import IDLE, main_screen, plain, sessions_shown, table
 
 
 async def next_poll(pilot, app: DbtopApp) -> None:
@@ -210,3 +212,62 @@ async def test_profiler_is_absent_for_engines_without_the_switch(engine):
         await pilot.press("2")
         await pilot.pause()
         assert "statements.profiler" not in footer_keys(app)
+
+
+async def test_examined_per_second_column_only_where_statements_have_it(
+    snapshots: list[Snapshot],
+):
+    engine = MongoLikeEngine(snapshots)
+    app = make_app(engine, layout="tabs")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("2")
+        await pilot.pause()
+        t = table(app, "statements-table")
+        header = t.render_line(0).text
+        assert "examined/s" in header
+        snapshot = app.latest_result.snapshot
+        busy = max(snapshot.statements, key=lambda s: s.calls)
+        now = snapshot.rates.statements[busy.id]
+        assert now.counters["docs_examined"] > 0
+        assert t.row(busy.id).cells[2] == rate(now.counters["docs_examined"])
+        await pilot.press("s")  # the next column after the default sort's
+        t.sort_by("examined_s")
+        assert t.ordered_keys[0] == busy.id
+
+
+async def test_postgresql_statements_have_no_examined_column(engine):
+    app = make_app(engine, layout="tabs")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("2")
+        await pilot.pause()
+        t = table(app, "statements-table")
+        assert "examined" not in t.render_line(0).text
+        await pilot.press("s", "s", "s", "s", "s")
+        assert t.sort_column.key != "examined_s"
+
+
+async def test_statement_details_list_each_counter_with_its_rate(snapshots: list[Snapshot]):
+    engine = MongoLikeEngine(snapshots)
+    app = make_app(engine, layout="tabs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("2")
+        await pilot.pause()
+        t = table(app, "statements-table")
+        snapshot = app.latest_result.snapshot
+        busy = max(snapshot.statements, key=lambda s: s.calls)
+        t.move_cursor_to(busy.id)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailsScreen)
+        text = plain(app.screen._fields())
+        now = snapshot.rates.statements[busy.id].counters
+        lines = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line.strip()}
+        assert lines["docs_examined"] == [
+            f"{busy.counters['docs_examined']:,.0f}",
+            f"{now['docs_examined']:,.1f}",
+        ]
+        assert lines["keys_examined"][1] == f"{now['keys_examined']:,.1f}"
+        assert "counters.docs_examined" not in text, "listed once, in the counters table"

@@ -8,7 +8,7 @@ single slow executions (MySQL's slow log, Redis SLOWLOG, MongoDB's profiler) fil
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from operator import attrgetter
 from typing import Any, ClassVar
 
@@ -24,10 +24,15 @@ from dbtop.ui.panes.base import Pane, Selection, ViewOptions
 from dbtop.ui.widgets.rowtable import Column, Row, RowTable
 
 QUERY_CELL = 400
+#: the statement counters the "examined/s" column shows, the first one present winning
+#: (MySQL's rows examined, MongoDB's documents examined): reading far more than returning
+#: is what a missing index looks like
+EXAMINED_COUNTERS = ("rows_examined", "docs_examined")
 
 STATEMENT_COLUMNS = (
     Column("time_s", "ms/s", 8, align="right"),
     Column("calls_s", "calls/s", 8, align="right"),
+    Column("examined_s", "examined/s", 10, align="right", optional=4),
     Column("mean_now", "ms/call", 9, align="right", optional=3),
     Column("calls", "calls", 9, align="right"),
     Column("total", "total", 9, align="right"),
@@ -52,13 +57,30 @@ def statement_key(statement: Statement) -> str:
     return f"{statement.node}/{statement.id}" if statement.node else statement.id
 
 
-def statement_row(statement: Statement, now: StatementRate | None) -> Row:
+def examined_counter(statements: Iterable[Statement]) -> str | None:
+    """The counter of the "examined/s" column, or None (the column hides) when the
+    statements carry none of EXAMINED_COUNTERS."""
+    present = {name for s in statements for name in s.counters}
+    return next((name for name in EXAMINED_COUNTERS if name in present), None)
+
+
+def examined_rate(now: StatementRate | None, counter: str | None) -> float | None:
+    if now is None or counter is None:
+        return None
+    return now.counters.get(counter)
+
+
+def statement_row(
+    statement: Statement, now: StatementRate | None, examined: str | None = None
+) -> Row:
     mean = statement.mean_ms
     if mean is None and statement.calls:
         mean = statement.total_ms / statement.calls
+    examined_s = examined_rate(now, examined)
     cells = (
         rate(now.total_ms_s) if now else "",
         rate(now.calls_s) if now else "",
+        rate(examined_s) if examined_s is not None else "",
         human_ms(now.mean_ms) if now and now.mean_ms is not None else "",
         count(statement.calls),
         human_ms(statement.total_ms),
@@ -75,35 +97,38 @@ def statement_row(statement: Statement, now: StatementRate | None) -> Row:
         sort=(
             now.total_ms_s if now else None,
             now.calls_s if now else None,
+            examined_s,
             now.mean_ms if now else None,
             statement.calls,
             statement.total_ms,
             mean,
             statement.rows,
-            cells[7],
             cells[8],
             cells[9],
+            cells[10],
         ),
         kind="long" if busy else "",
     )
 
 
 def statement_sort_getter(
-    index: int, rates: Mapping[str, StatementRate]
+    index: int, rates: Mapping[str, StatementRate], examined: str | None = None
 ) -> Callable[[Statement], Any]:
     if index == 0:
         return lambda s: r.total_ms_s if (r := rates.get(s.id)) else None
     if index == 1:
         return lambda s: r.calls_s if (r := rates.get(s.id)) else None
     if index == 2:
-        return lambda s: r.mean_ms if (r := rates.get(s.id)) else None
+        return lambda s: examined_rate(rates.get(s.id), examined)
     if index == 3:
-        return attrgetter("calls")
+        return lambda s: r.mean_ms if (r := rates.get(s.id)) else None
     if index == 4:
+        return attrgetter("calls")
+    if index == 5:
         return attrgetter("total_ms")
-    if index == 6:
+    if index == 7:
         return attrgetter("rows")
-    return lambda s: statement_row(s, rates.get(s.id)).sort[index]
+    return lambda s: statement_row(s, rates.get(s.id), examined).sort[index]
 
 
 def event_key(event: SlowEvent) -> str:
@@ -148,13 +173,15 @@ class StatementsPane(Pane):
         return labels.statements
 
     def compose_tables(self) -> ComposeResult:
-        yield RowTable(
+        statements = RowTable(
             STATEMENT_COLUMNS,
             sort_column="total",
             empty_message="no statement statistics yet",
             noun="statements",
             id="statements-table",
         )
+        statements.set_hidden_columns(("examined_s",))  # until a snapshot carries it
+        yield statements
         yield Static("Slow executions", classes="section-title", id="events-title")
         yield RowTable(
             EVENT_COLUMNS,
@@ -170,10 +197,12 @@ class StatementsPane(Pane):
         statements = self.query_one("#statements-table", RowTable)
         events = self.query_one("#events-table", RowTable)
         self._events = {event_key(e): e for e in snapshot.slow_events}
+        examined = examined_counter(snapshot.statements)
+        statements.set_hidden_columns(() if examined else ("examined_s",))
         statements.set_items(
             {statement_key(s): s for s in snapshot.statements},
-            lambda s: statement_row(s, rates.get(s.id)),
-            lambda index: statement_sort_getter(index, rates),
+            lambda s: statement_row(s, rates.get(s.id), examined),
+            lambda index: statement_sort_getter(index, rates, examined),
         )
         events.set_rows(event_row(e) for e in snapshot.slow_events)
         has_events = bool(snapshot.slow_events)

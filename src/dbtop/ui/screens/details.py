@@ -1,5 +1,7 @@
 """Every field of one row (session, statement, index …), with the full query text in a
-read-only text area: select it with the mouse, or ``c`` copies it to the clipboard."""
+read-only text area: select it with the mouse, or ``c`` copies it to the clipboard. A
+statement's other counters (rows or documents examined, temp tables …) get a table of
+their own: each one's total and its rate over the last interval."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -60,6 +63,23 @@ def show_value(value: Any) -> str:
     return one_line(value, 2000)
 
 
+def counter_table(counters: Mapping[str, float], rates: Mapping[str, float] | None) -> Table:
+    """One line per counter: its name, its total, and its rate per second ("-" when the
+    interval gave none: a first poll, a reset)."""
+    table = Table(box=None, padding=(0, 2), show_edge=False)
+    table.add_column("counter", style="bold", no_wrap=True)
+    table.add_column("total", justify="right", no_wrap=True)
+    table.add_column("per second", justify="right", no_wrap=True)
+    for name, total in counters.items():
+        per_s = rates.get(name) if rates else None
+        table.add_row(
+            Text(one_line(name)),
+            Text(show_value(total)),
+            Text("-" if per_s is None else f"{per_s:,.1f}"),
+        )
+    return table
+
+
 def main_text(item: Any) -> str | None:
     for name in TEXT_FIELDS:
         value = getattr(item, name, None)
@@ -76,11 +96,17 @@ class DetailsScreen(ModalScreen[None]):
         Binding("c", "copy", "Copy query", id="details.copy"),
     ]
 
-    def __init__(self, title: str, item: Any) -> None:
+    def __init__(
+        self, title: str, item: Any, *, counter_rates: Mapping[str, float] | None = None
+    ) -> None:
         super().__init__()
         self._title = title
         self._item = item
         self._text = main_text(item)
+        counters = getattr(item, "counters", None)
+        #: shown as their own table (total and rate), not among the fields
+        self._counters: Mapping[str, float] = counters if isinstance(counters, Mapping) else {}
+        self._counter_rates = counter_rates
 
     def compose(self) -> ComposeResult:
         with Vertical(id="details-box") as box:
@@ -96,16 +122,21 @@ class DetailsScreen(ModalScreen[None]):
                 area.cursor_blink = False
                 yield area
             with VerticalScroll(id="details-fields"):
-                yield Static(self._fields_table())
+                yield Static(self._fields(), id="details-table")
         yield Footer()
 
-    def _fields_table(self) -> Table:
+    def _fields(self) -> Table | Group:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column(overflow="fold")
         for name, value in field_rows(self._item):
+            if self._counters and name.startswith("counters."):
+                continue
             table.add_row(Text(name), Text(value))
-        return table
+        if not self._counters:
+            return table
+        title = Text("Counters (total, and per second over the last interval)", style="bold")
+        return Group(table, Text(""), title, counter_table(self._counters, self._counter_rates))
 
     def on_mount(self) -> None:
         target = self.query("#details-text")

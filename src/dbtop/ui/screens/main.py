@@ -354,7 +354,12 @@ class MainScreen(Screen[None]):
         if selection is None:
             self.notify("no row selected", severity="warning")
             return
-        self.app.push_screen(DetailsScreen(selection.title, selection.item))
+        rates = None
+        snapshot = self.latest_snapshot()
+        if selection.kind == "statement" and snapshot is not None and snapshot.rates:
+            now = snapshot.rates.statements.get(selection.item.id)
+            rates = now.counters if now is not None else None
+        self.app.push_screen(DetailsScreen(selection.title, selection.item, counter_rates=rates))
 
     def on_row_table_activated(self, event: RowTable.Activated) -> None:
         self.action_details()

@@ -159,6 +159,8 @@ class RowTable(ScrollView, can_focus=True):
         self._cursor_key: str | None = None
         self._cursor = 0
         self._layout: _Layout | None = None
+        #: keys of the columns left out whatever the width (data this engine lacks)
+        self._hidden: frozenset[str] = frozenset()
         self._strips: dict[str, tuple[Row, Strip]] = {}
         self._styles: dict[str, Style] = {}
         self.empty_message = empty_message
@@ -218,6 +220,16 @@ class RowTable(ScrollView, can_focus=True):
                 return None
             row = self._rows[key] = self._build(item)
         return row
+
+    def set_hidden_columns(self, keys: Iterable[str]) -> None:
+        """Leave these columns out (a figure the engine does not have); cheap when unchanged."""
+        hidden = frozenset(keys)
+        if hidden == self._hidden:
+            return
+        self._hidden = hidden
+        self._layout = None
+        self._strips.clear()
+        self.refresh()
 
     def set_rows(self, rows: Iterable[Row]) -> None:
         """Replace the rows with finished ones (small tables)."""
@@ -464,7 +476,7 @@ class RowTable(ScrollView, can_focus=True):
         layout = self._layout
         if layout is not None and layout.width == width:
             return layout
-        shown = list(range(len(self.columns)))
+        shown = [i for i, c in enumerate(self.columns) if c.key not in self._hidden]
 
         def needed(indexes: list[int]) -> int:
             return sum(self.columns[i].width for i in indexes) + max(len(indexes) - 1, 0)
