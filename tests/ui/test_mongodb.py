@@ -14,6 +14,7 @@ from dbtop.ui.format import rate
 from dbtop.ui.screens.details import DetailsScreen
 from dbtop.ui.screens.help import HelpScreen
 from dbtop.ui.screens.profiler import ProfilerScreen
+from dbtop.ui.widgets.header import lock_queue
 from tests.ui.conftest import FROZEN_CLOCK, TEST_INTERVAL, make_app, polled
 from tests.ui.mongo_like import MongoLikeEngine
 from tests.ui.test_keys import IDLE, main_screen, plain, sessions_shown, table
@@ -271,3 +272,26 @@ async def test_statement_details_list_each_counter_with_its_rate(snapshots: list
         ]
         assert lines["keys_examined"][1] == f"{now['keys_examined']:,.1f}"
         assert "counters.docs_examined" not in text, "listed once, in the counters table"
+
+
+async def test_header_shows_the_global_lock_queue(snapshots: list[Snapshot]):
+    engine = MongoLikeEngine(snapshots)
+    app = make_app(engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await polled(pilot, engine)
+        text = main_screen(app).query_one("#header").render().plain
+        assert "queue 7" in text.splitlines()[1]
+
+
+async def test_header_has_no_queue_without_one(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await polled(pilot, engine)
+        assert "queue" not in main_screen(app).query_one("#header").render().plain
+
+
+def test_lock_queue_from_total_or_its_parts():
+    assert lock_queue({}) is None
+    assert lock_queue({"lock_queue": {"total": 3, "readers": 1, "writers": 2}}) == 3
+    assert lock_queue({"lock_queue": {"total": None, "readers": 1, "writers": 2}}) == 3
+    assert lock_queue({"lock_queue": {"total": None, "readers": None}}) is None

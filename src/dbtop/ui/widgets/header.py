@@ -2,7 +2,9 @@
 
 Line 1: engine, version, address, role, uptime; on the right the state (live, paused, stale,
 reconnecting) and the refresh interval. Line 2: throughput, connections, cache hit ratio,
-replication lag, active / waiting sessions, each with a sparkline of the last minutes.
+replication lag, active / waiting sessions, and where the engine reports one the queue of
+operations waiting for the global lock (MongoDB's globalLock.currentQueue), each with a
+sparkline of the last minutes.
 Line 3 (only when there is one): what went wrong, or notices that belong to no pane.
 """
 
@@ -10,10 +12,10 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -92,6 +94,9 @@ class Header(Widget):
         self._push("lag", server.replication_lag_s)
         self._push("active", active)
         self._push("waiting", waiting)
+        queue = lock_queue(server.extra)
+        if queue is not None:
+            self._push("queue", queue)
         self.refresh()
 
     def show_status(self, status: PollStatus) -> None:
@@ -206,6 +211,11 @@ class Header(Widget):
         figures.append(
             _Figure("waiting", str(waiting), self._series["waiting"], "alarm" if waiting else "")
         )
+        if lock_queue(server.extra) is not None:
+            queued = int(self._last("queue") or 0)
+            figures.append(
+                _Figure("queue", str(queued), self._series["queue"], "warning" if queued else "")
+            )
         fixed = sum(len(f.label) + len(f.value) + 4 for f in figures)
         spark = max(min((width - fixed) // len(figures), SPARK_MAX), 0)
         line = Text(no_wrap=True, overflow="ellipsis")
@@ -237,6 +247,20 @@ class Header(Widget):
         if not notices:
             return None
         return Text("! " + " · ".join(notices), self._style("warning"), no_wrap=True)
+
+
+def lock_queue(extra: Mapping[str, Any]) -> int | None:
+    """Operations queued for the global lock, from ``extra["lock_queue"]`` (total, else
+    readers + writers), or None when the engine has no such figure."""
+    queue = extra.get("lock_queue")
+    if not isinstance(queue, Mapping):
+        return None
+    total = queue.get("total")
+    if isinstance(total, int | float):
+        return int(total)
+    parts = [queue.get(k) for k in ("readers", "writers")]
+    known = [int(v) for v in parts if isinstance(v, int | float)]
+    return sum(known) if known else None
 
 
 def stale_after(interval_s: float) -> float:
