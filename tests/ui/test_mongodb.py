@@ -235,6 +235,10 @@ async def test_examined_per_second_column_only_where_statements_have_it(
         await pilot.press("s")  # the next column after the default sort's
         t.sort_by("examined_s")
         assert t.ordered_keys[0] == busy.id
+        await pilot.resize_terminal(90, 24)
+        await pilot.pause()
+        header = t.render_line(0).text
+        assert "examined/s" in header and "rows" not in header, "kept longer than rows when narrow"
 
 
 async def test_postgresql_statements_have_no_examined_column(engine):
