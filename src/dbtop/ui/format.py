@@ -4,58 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+# The figures the CLI prints too: one definition for both.
+from dbtop.humanize import count, human_bytes, human_ms, human_seconds
 
-def human_bytes(value: float | None) -> str:
-    if value is None:
-        return "-"
-    size = float(value)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(size) < 1024 or unit == "PB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} PB"
-
-
-def human_seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value < 0:
-        value = 0.0
-    if value < 1:
-        return f"{value * 1000:.0f}ms"
-    if value < 100:
-        return f"{value:.1f}s"
-    minutes, seconds = divmod(int(value), 60)
-    if minutes < 100:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h{minutes:02d}m"
-    return f"{hours // 24}d{hours % 24:02d}h"
-
-
-def human_ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value < 1:
-        return f"{value:.3f}ms"
-    if value < 1000:
-        return f"{value:.1f}ms"
-    return human_seconds(value / 1000)
-
-
-def count(value: float | None) -> str:
-    """A count with thousands separators; large ones shortened (12.3M)."""
-    if value is None:
-        return "-"
-    magnitude = abs(value)
-    if magnitude >= 1e9:
-        return f"{value / 1e9:.1f}G"
-    if magnitude >= 1e6:
-        return f"{value / 1e6:.1f}M"
-    if float(value).is_integer() or magnitude >= 1000:
-        return f"{round(value):,}"
-    return f"{value:,.1f}"
+__all__ = ["clock", "count", "human_bytes", "human_ms", "human_seconds", "percent", "rate"]
 
 
 def rate(value: float | None) -> str:
