@@ -5,6 +5,8 @@ Shared by the live UI and the CLI's reports, so both say the same figure the sam
 
 from __future__ import annotations
 
+from dbtop.model import PlanNode
+
 
 def human_bytes(value: float | None) -> str:
     if value is None:
@@ -57,3 +59,19 @@ def count(value: float | None) -> str:
     if float(value).is_integer() or magnitude >= 1000:
         return f"{round(value):,}"
     return f"{value:,.1f}"
+
+
+def plan_figures(node: PlanNode) -> list[str]:
+    """A plan node's estimate and, when analyzed, what really happened."""
+    figures = []
+    if node.total_cost is not None:
+        figures.append(f"cost {node.startup_cost or 0:.2f}..{node.total_cost:.2f}")
+    if node.rows is not None:
+        figures.append(f"rows {node.rows:,.0f}")
+    if node.actual_ms is not None:
+        figures.append(f"actual {node.actual_ms:,.3f}ms")
+    if node.actual_rows is not None:
+        figures.append(f"actual rows {node.actual_rows:,.0f}")
+    if node.loops not in (None, 1):
+        figures.append(f"loops {node.loops}")
+    return figures

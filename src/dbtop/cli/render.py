@@ -17,7 +17,7 @@ from rich.tree import Tree
 
 from dbtop.analysis.lockgraph import LockForest, LockNode, build_lock_forest
 from dbtop.analysis.plans import costliest as costliest_node
-from dbtop.humanize import human_bytes, human_seconds
+from dbtop.humanize import human_bytes, human_seconds, plan_figures
 from dbtop.model import Notice, Plan, PlanNode, Session, Snapshot, Statement
 from dbtop.safetext import literal, one_line
 
@@ -326,17 +326,7 @@ def plan_tree(plan: Plan) -> RenderableType:
         if node.detail:
             line.append("  ")
             line.append(one_line(node.detail, 80))
-        figures = []
-        if node.total_cost is not None:
-            figures.append(f"cost {node.startup_cost or 0:.2f}..{node.total_cost:.2f}")
-        if node.rows is not None:
-            figures.append(f"rows {node.rows:,.0f}")
-        if node.actual_ms is not None:
-            figures.append(f"actual {node.actual_ms:.3f}ms")
-        if node.actual_rows is not None:
-            figures.append(f"actual rows {node.actual_rows:,.0f}")
-        if node.loops not in (None, 1):
-            figures.append(f"loops {node.loops}")
+        figures = plan_figures(node)
         if figures:
             line.append("  (" + ", ".join(figures) + ")", style="dim")
         return line

@@ -23,23 +23,14 @@ from textual.widgets.tree import TreeNode
 
 from dbtop.analysis.plans import costliest
 from dbtop.errors import DbtopError
+from dbtop.humanize import plan_figures
 from dbtop.model import Plan, PlanNode, to_jsonable
 from dbtop.safetext import literal, one_line
 
 
 def node_label(node: PlanNode, *, hot: bool) -> Text:
     label = Text(one_line(node.name), style="bold")
-    figures = []
-    if node.total_cost is not None:
-        figures.append(f"cost {node.startup_cost or 0:.2f}..{node.total_cost:.2f}")
-    if node.rows is not None:
-        figures.append(f"rows {node.rows:,.0f}")
-    if node.actual_ms is not None:
-        figures.append(f"actual {node.actual_ms:,.3f}ms")
-    if node.actual_rows is not None:
-        figures.append(f"actual rows {node.actual_rows:,.0f}")
-    if node.loops not in (None, 1):
-        figures.append(f"loops {node.loops}")
+    figures = plan_figures(node)
     if figures:
         label.append("  " + "  ".join(figures), style="dim" if not hot else "")
     if hot:
