@@ -50,7 +50,6 @@ from dbtop.engines.postgresql.advisor_source import recorded_workload
 from dbtop.engines.postgresql.hypopg import PlannerOracle, index_body
 from dbtop.engines.postgresql.indexhealth import index_health
 from dbtop.engines.postgresql.workload import (
-    MARK,
     Catalog,
     NotAnalyzable,
     NothingToIndex,
@@ -283,9 +282,8 @@ async def build_workload(
 ) -> BuiltWorkload:
     """The statements of ``conn``'s database, parsed and resolved, with their tables' facts."""
     row = await conn.fetchrow(
-        MARK
-        + """
-        SELECT current_database() AS db,
+        """
+        SELECT /* dbtop */ current_database() AS db,
                current_setting('search_path') AS search_path,
                current_setting('server_version_num')::int AS version,
                (SELECT extversion FROM pg_extension WHERE extname = 'hypopg') AS hypopg,
@@ -420,10 +418,8 @@ def _skipped_notice(skipped: Sequence[tuple[_Item, str]]) -> Notice:
 
 # -- the catalog ----------------------------------------------------------------------------
 
-_TABLES_SQL = (
-    MARK
-    + """
-SELECT c.oid, n.nspname, c.relname, c.reltuples::float8 AS reltuples,
+_TABLES_SQL = """
+SELECT /* dbtop */ c.oid, n.nspname, c.relname, c.reltuples::float8 AS reltuples,
        s.n_live_tup, pg_relation_size(c.oid) AS size
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -433,12 +429,9 @@ WHERE c.relkind IN ('r', 'm')
   AND n.nspname <> 'information_schema'
   AND n.nspname NOT LIKE 'pg\\_%'
 """
-)
 
-_COLUMNS_SQL = (
-    MARK
-    + """
-SELECT a.attrelid, a.attname, st.n_distinct, st.null_frac, st.avg_width,
+_COLUMNS_SQL = """
+SELECT /* dbtop */ a.attrelid, a.attname, st.n_distinct, st.null_frac, st.avg_width,
        (st.most_common_freqs)[1] AS max_frequency
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
@@ -448,12 +441,9 @@ LEFT JOIN pg_stats st
       AND st.attname = a.attname AND NOT st.inherited
 WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
 """
-)
 
-_INDEXES_SQL = (
-    MARK
-    + """
-SELECT i.indrelid, ic.relname AS name, am.amname, i.indisvalid, i.indisunique,
+_INDEXES_SQL = """
+SELECT /* dbtop */ i.indrelid, ic.relname AS name, am.amname, i.indisvalid, i.indisunique,
        i.indnkeyatts, i.indoption::int2[] AS options,
        ARRAY(
            SELECT a.attname
@@ -467,7 +457,6 @@ JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_am am ON am.oid = ic.relam
 WHERE i.indrelid = ANY($1::oid[])
 """
-)
 
 
 async def _catalog(

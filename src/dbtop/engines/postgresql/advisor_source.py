@@ -35,7 +35,7 @@ async def recorded_workload(conn: asyncpg.Connection, limit: int = LIMIT) -> Rec
     try:
         async with conn.transaction(readonly=True):
             schema = await conn.fetchval(
-                MARK + "SELECT n.nspname FROM pg_extension e "
+                "SELECT /* dbtop */ n.nspname FROM pg_extension e "
                 "JOIN pg_namespace n ON n.oid = e.extnamespace "
                 "WHERE e.extname = 'pg_stat_statements'"
             )
@@ -45,7 +45,7 @@ async def recorded_workload(conn: asyncpg.Connection, limit: int = LIMIT) -> Rec
             columns = {
                 row["attname"]
                 for row in await conn.fetch(
-                    MARK + "SELECT attname FROM pg_attribute "
+                    "SELECT /* dbtop */ attname FROM pg_attribute "
                     "WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped",
                     view,
                 )
@@ -53,7 +53,7 @@ async def recorded_workload(conn: asyncpg.Connection, limit: int = LIMIT) -> Rec
             rows = await conn.fetch(_sql(view, columns), limit)
     except asyncpg.PostgresError:
         return None
-    database = await conn.fetchval(MARK + "SELECT current_database()")
+    database = await conn.fetchval("SELECT /* dbtop */ current_database()")
     statements = tuple(_statement(row, database) for row in rows)
     total = rows[0]["all_ms"] if rows else 0.0
     return Recorded(statements, float(total) if total is not None else None)
@@ -63,10 +63,8 @@ def _sql(view: str, columns: set[str]) -> str:
     total = "s.total_exec_time" if "total_exec_time" in columns else "s.total_time"
     toplevel = "s.toplevel" if "toplevel" in columns else "true"
     own = f"s.query LIKE '%{MARK.strip()}%'"
-    return (
-        MARK
-        + f"""
-        SELECT s.queryid, s.dbid, s.userid, {toplevel} AS toplevel, s.query, s.calls,
+    return f"""
+        SELECT /* dbtop */ s.queryid, s.dbid, s.userid, {toplevel} AS toplevel, s.query, s.calls,
                {total} AS total_ms, r.rolname,
                sum({total}) FILTER (WHERE {toplevel} AND NOT {own}) OVER () AS all_ms
         FROM {view} s
@@ -75,7 +73,6 @@ def _sql(view: str, columns: set[str]) -> str:
         ORDER BY {total} DESC
         LIMIT $1
         """
-    )
 
 
 def _statement(row: asyncpg.Record, database: str) -> Statement:

@@ -108,7 +108,7 @@ class GenericPlans:
     async def begin(self) -> None:
         self._plpgsql = bool(
             await self._conn.fetchval(
-                MARK + "SELECT EXISTS (SELECT FROM pg_language WHERE lanname = 'plpgsql') "
+                "SELECT /* dbtop */ EXISTS (SELECT FROM pg_language WHERE lanname = 'plpgsql') "
                 "AND has_language_privilege('plpgsql', 'USAGE')"
             )
         )
@@ -186,7 +186,7 @@ class GenericPlans:
             options.insert(0, "GENERIC_PLAN")
         if verbose:
             options.insert(0, "VERBOSE")
-        return MARK + f"EXPLAIN ({', '.join(options)}) {self._sql[query_id]}"
+        return f"EXPLAIN {MARK}({', '.join(options)}) {self._sql[query_id]}"
 
     async def costs(self, queries: Sequence[QueryInfo]) -> dict[str, float | None]:
         answers = await self._run([q.id for q in queries], full=False, verbose=False)
@@ -240,7 +240,7 @@ class GenericPlans:
         self._answers.clear()
         batch = {"token": self._token, "items": items}
         await self._conn.execute(
-            MARK + f"SELECT set_config('{_SETTING}', $1, true)",
+            f"SELECT /* dbtop */ set_config('{_SETTING}', $1, true)",
             json.dumps(batch, ensure_ascii=False),
         )
         await self._conn.execute(_DO_BLOCK)

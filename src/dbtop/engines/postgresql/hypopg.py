@@ -19,7 +19,7 @@ import asyncpg
 
 from dbtop.analysis.advisor import Candidate, QueryInfo
 from dbtop.engines.postgresql.generic_plan import GenericPlans
-from dbtop.engines.postgresql.workload import MARK, quote_ident, quote_table
+from dbtop.engines.postgresql.workload import quote_ident, quote_table
 from dbtop.model import Rejection
 
 #: hypothetical indexes created before hypopg_reset() is called
@@ -81,7 +81,7 @@ class PlannerOracle:
             await self._room_for(1)
             try:
                 row = await self._conn.fetchrow(
-                    MARK + "SELECT h.indexrelid, hypopg_relation_size(h.indexrelid) AS size "
+                    "SELECT /* dbtop */ h.indexrelid, hypopg_relation_size(h.indexrelid) AS size "
                     "FROM hypopg_create_index($1) AS h",
                     "CREATE INDEX " + index_body(cand),
                 )
@@ -91,13 +91,15 @@ class PlannerOracle:
                 continue
             self._created += 1
             self.sizes[cand] = int(row["size"])
-            await self._conn.execute(MARK + f"SELECT hypopg_drop_index({int(row['indexrelid'])})")
+            await self._conn.execute(
+                f"SELECT /* dbtop */ hypopg_drop_index({int(row['indexrelid'])})"
+            )
             ok.append(cand)
         return ok, bad
 
     async def _room_for(self, count: int) -> None:
         if self._created + count > HYPO_BATCH:
-            await self._conn.execute(MARK + "SELECT hypopg_reset()")
+            await self._conn.execute("SELECT /* dbtop */ hypopg_reset()")
             self._live.clear()
             self._created = 0
             self.resets += 1
@@ -117,12 +119,12 @@ class PlannerOracle:
             return
         if stale:
             await self._conn.execute(
-                MARK + "SELECT hypopg_drop_index(o) FROM unnest($1::oid[]) AS o", stale
+                "SELECT /* dbtop */ hypopg_drop_index(o) FROM unnest($1::oid[]) AS o", stale
             )
             self._live = {c: o for c, o in self._live.items() if c in indexes}
         if missing:
             rows = await self._conn.fetch(
-                MARK + "SELECT d.ord, (hypopg_create_index(d.ddl)).indexrelid "
+                "SELECT /* dbtop */ d.ord, (hypopg_create_index(d.ddl)).indexrelid "
                 "FROM unnest($1::text[]) WITH ORDINALITY AS d(ddl, ord) ORDER BY d.ord",
                 ["CREATE INDEX " + index_body(c) for c in missing],
             )
@@ -147,12 +149,12 @@ class PlannerOracle:
     async def close(self) -> None:
         try:
             if self._hypopg:
-                await self._conn.execute(MARK + "SELECT hypopg_reset()")
+                await self._conn.execute("SELECT /* dbtop */ hypopg_reset()")
         except (asyncpg.PostgresError, asyncpg.InterfaceError):
             pass  # an aborted transaction: the reset below still runs after the rollback
         await self.plans.close()
         try:
             if self._hypopg:
-                await self._conn.execute(MARK + "SELECT hypopg_reset()")
+                await self._conn.execute("SELECT /* dbtop */ hypopg_reset()")
         except (asyncpg.PostgresError, asyncpg.InterfaceError):
             pass  # the caller closes the connection, which drops them anyway

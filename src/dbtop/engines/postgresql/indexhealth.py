@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from dbtop.engines.postgresql.workload import MARK, quote_ident
+from dbtop.engines.postgresql.workload import quote_ident
 from dbtop.model import Finding, IndexStat, Notice, Severity, frozen
 
 #: index-health finding kinds the advisor passes on (and completes)
@@ -27,9 +27,8 @@ async def index_health(
     conn: asyncpg.Connection, findings: Sequence[Finding], indexes: Sequence[IndexStat]
 ) -> tuple[list[Finding], list[Notice], dict[str, Any]]:
     row = await conn.fetchrow(
-        MARK
-        + """
-        SELECT d.stats_reset, pg_postmaster_start_time() AS started, now() AS now
+        """
+        SELECT /* dbtop */ d.stats_reset, pg_postmaster_start_time() AS started, now() AS now
         FROM pg_stat_database d WHERE d.datname = current_database()
         """
     )

@@ -34,8 +34,10 @@ from pglast.stream import RawStream
 
 from dbtop.analysis.advisor import Constant, SortKey, TableAccess, TableRef
 
-#: the comment every statement of the advisor starts with: pg_stat_statements keeps it, so a
-#: later run leaves dbtop's own statements out of the workload it advises on
+#: the comment that marks the advisor's statements: pg_stat_statements keeps it, so a later
+#: run leaves dbtop's own statements out of the workload it advises on. Queries carry it after
+#: their first keyword (PostgreSQL 18 drops comments before a statement); utility statements
+#: (SAVEPOINT, DO …) start with it.
 MARK = "/* dbtop */ "
 
 
