@@ -43,6 +43,9 @@ MIN_GAP_S = 0.1
 #: Reconnect delays grow from the first to the last, doubling.
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 30.0
+#: How long a user action (kill, explain, suggest) may take before the connection is
+#: considered lost.
+ACTION_TIMEOUT_S = 120.0
 #: How long ``close()`` of an engine may take before it is abandoned.
 CLOSE_TIMEOUT_S = 3.0
 
@@ -185,19 +188,47 @@ class Poller:
         self._wake.set()
 
     async def call(self, action: Callable[[Engine], Awaitable[T]]) -> T:
-        """Run a user action on the engine between two polls (never during one)."""
+        """Run a user action on the engine between two polls (never during one).
+
+        Bounded in time like a poll (more generously: an advisor run or an EXPLAIN ANALYZE
+        takes a while): an action that hangs on a dead connection must not stop polling
+        for good. A timeout or a driver failure that is not a DbtopError counts as a lost
+        connection: it is closed, the poll loop reconnects, and the caller gets one line.
+        """
+        lost: str | None = None
         async with self._gate:
             engine = self._engine
             if engine is None:
                 raise ConnectError(self._status.error or "not connected (reconnecting)")
-            return await action(engine)
+            try:
+                return await asyncio.wait_for(
+                    action(engine), max(ACTION_TIMEOUT_S, self._timeout())
+                )
+            except (asyncio.CancelledError, DbtopError):
+                raise
+            except TimeoutError:
+                lost = f"no answer from the server within {ACTION_TIMEOUT_S:.0f}s"
+            except Exception as exc:  # a driver error an engine did not translate
+                lost = f"{type(exc).__name__}: {_one_line(exc)}"
+        await self._close_engine()
+        self._wake.set()  # the loop sees no engine and reconnects now
+        raise ConnectError(f"{lost}; reconnecting")
 
     async def stop(self) -> None:
         """Stop polling and close the connection (bounded in time)."""
         self._stopping = True
         self._wake.set()
         self._resumed.set()
-        await self._close_engine()
+        # Never close under a poll or an action still using the connection; a wait for the
+        # gate that goes on too long (a hung server) gives up and closes anyway.
+        acquired = False
+        with contextlib.suppress(TimeoutError):
+            acquired = await asyncio.wait_for(self._gate.acquire(), CLOSE_TIMEOUT_S)
+        try:
+            await self._close_engine()
+        finally:
+            if acquired:
+                self._gate.release()
         self._set(state=PollState.STOPPED)
 
     # -- the loop -----------------------------------------------------------------------
@@ -265,10 +296,12 @@ class Poller:
         )
 
     async def _poll_once(self) -> PollResult | None:
-        engine = self._engine
-        assert engine is not None
         failure: tuple[bool, str] | None = None  # (connection lost?, message)
         async with self._gate:
+            # An action that ran while this poll waited may have dropped the engine.
+            engine = self._engine
+            if engine is None:
+                return None
             started = self._clock()
             try:
                 snapshot = await asyncio.wait_for(engine.snapshot(), self._timeout())

@@ -213,3 +213,39 @@ async def test_a_failing_first_connect_is_reported(snapshots: list[Snapshot]):
     assert isinstance(status.exception, AuthError) and not status.connected_once
     await poller.stop()
     await task
+
+
+async def test_a_hung_or_broken_action_drops_the_connection_and_polling_goes_on(
+    snapshots: list[Snapshot], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("dbtop.poller.ACTION_TIMEOUT_S", 0.1)
+    monkeypatch.setattr("dbtop.poller.BACKOFF_FIRST_S", 0.05)
+    engines = []
+
+    def factory():
+        engines.append(replay(snapshots))
+        return engines[-1]
+
+    seen = Collect()
+    poller = seen.poller(factory, interval_s=0.05, poll_timeout_s=0.1)
+    task = asyncio.create_task(poller.run())
+    await seen.until(lambda: seen.results, "a first poll")
+
+    async def hangs(engine) -> None:
+        await asyncio.sleep(3600)
+
+    with pytest.raises(ConnectError, match="no answer"):
+        await poller.call(hangs)
+    polls = len(seen.results)
+    await seen.until(lambda: len(seen.results) > polls, "a poll after the hung action")
+    assert len(engines) >= 2 and engines[0].closed >= 1
+
+    async def breaks(engine) -> None:
+        raise ConnectionResetError("connection reset by peer")
+
+    with pytest.raises(ConnectError, match="ConnectionResetError"):
+        await poller.call(breaks)
+    polls = len(seen.results)
+    await seen.until(lambda: len(seen.results) > polls, "a poll after the broken action")
+    await poller.stop()
+    await task
