@@ -132,6 +132,7 @@ class DbtopApp(App[int]):
         return variables
 
     def on_mount(self) -> None:
+        self._parent_pid = os.getppid()
         self._poll_task = asyncio.create_task(self.poller.run(), name="dbtop-poller")
         if self._handle_signals:
             loop = asyncio.get_running_loop()
@@ -166,7 +167,9 @@ class DbtopApp(App[int]):
     def _check_terminal(self) -> None:
         """Leave when the terminal is gone but its SIGHUP was lost: never run without one."""
         try:
-            gone = not os.isatty(0) or os.getppid() == 1
+            # Reparented (the shell that started us died): PID 1 by itself is no sign, a
+            # shell in a container may be PID 1 from the start.
+            gone = not os.isatty(0) or os.getppid() != self._parent_pid
         except OSError:
             gone = True
         if gone:

@@ -17,6 +17,7 @@ from textual.widgets import Static
 from dbtop.model import Notice, PaneLabels
 from dbtop.poller import PollResult
 from dbtop.safetext import one_line
+from dbtop.ui.literal import title as literal_title
 from dbtop.ui.widgets.rowtable import RowTable
 
 
@@ -134,12 +135,16 @@ class Pane(Vertical):
 
     def _update_title(self) -> None:
         # Set only on change: a new border repaints the whole pane, tables included.
+        # Compared as plain text kept here: the border getters return markup, and the
+        # counts can hold a filter the user typed (shown literally, as Content).
         title = f"{self.number} {self._pane_label}"
         subtitle = self._counts or None
-        if self.border_title != title:
-            self.border_title = title
-        if self.border_subtitle != subtitle:
-            self.border_subtitle = subtitle
+        if getattr(self, "_shown_title", None) != title:
+            self._shown_title = title
+            self.border_title = literal_title(title)
+        if getattr(self, "_shown_subtitle", None) != subtitle:
+            self._shown_subtitle = subtitle
+            self.border_subtitle = None if subtitle is None else literal_title(subtitle)
 
     def _show_notices(self, notices: Iterable[Notice]) -> None:
         shown = tuple(notices)

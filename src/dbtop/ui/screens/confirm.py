@@ -17,6 +17,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from dbtop.ui.literal import title as literal_title
+
 
 class ConfirmScreen(ModalScreen[bool]):
     CSS_PATH = Path(__file__).with_suffix(".tcss")
@@ -37,7 +39,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box") as box:
-            box.border_title = self._title
+            box.border_title = literal_title(self._title)
             yield Static(self._body, id="confirm-body")
             with Horizontal(id="confirm-buttons"):
                 yield Button(

@@ -22,6 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, TextArea
 
 from dbtop.safetext import literal, one_line
+from dbtop.ui.literal import title as literal_title
 
 #: fields shown as the big text, not as a table row
 TEXT_FIELDS = ("query", "statement", "definition")
@@ -110,7 +111,7 @@ class DetailsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="details-box") as box:
-            box.border_title = one_line(self._title)
+            box.border_title = literal_title(self._title)
             if self._text is not None:
                 area = TextArea(
                     self._text,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Group
 from rich.table import Table
@@ -262,6 +262,11 @@ class MainScreen(Screen[None]):
                 return True if snapshot.capabilities.can_explain_analyze else None
         return True
 
+    def say(self, message: str, **options: Any) -> None:
+        """A notification whose text is shown literally: it often quotes the server (a
+        query, a key pattern, an error), which must never be read as markup."""
+        self.notify(message, markup=False, **options)
+
     def action_show_pane(self, pane_id: str) -> None:
         if pane_id not in PANE_IDS:
             return
@@ -289,12 +294,12 @@ class MainScreen(Screen[None]):
     def action_sort(self) -> None:
         table = self.focused_table()
         if table is None or not table.sortable:
-            self.notify("this table keeps its own order", severity="warning")
+            self.say("this table keeps its own order", severity="warning")
             return
         column = table.cycle_sort()
         if column is not None:
             direction = "largest first" if table.sort_descending else "smallest first"
-            self.notify(f"sorted by {column.label or 'flag'}, {direction}", timeout=2)
+            self.say(f"sorted by {column.label or 'flag'}, {direction}", timeout=2)
 
     def action_reverse_sort(self) -> None:
         table = self.focused_table()
@@ -334,17 +339,18 @@ class MainScreen(Screen[None]):
         self.view = replace(self.view, show_idle=not self.view.show_idle)
         self.dbtop.set_show_idle(self.view.show_idle)
         self._rerender()
-        self.notify(
-            "idle sessions shown" if self.view.show_idle else "idle sessions hidden", timeout=2
+        self.say(
+            "idle sessions shown" if self.view.show_idle else "idle sessions hidden",
+            timeout=2,
         )
 
     def action_pause(self) -> None:
         paused = self.dbtop.poller.toggle_pause()
-        self.notify("paused: space resumes" if paused else "resumed", timeout=2)
+        self.say("paused: space resumes" if paused else "resumed", timeout=2)
 
     def action_interval(self, step: int) -> None:
         seconds = self.dbtop.poller.step_interval(step)
-        self.notify(f"refresh every {seconds:g}s", timeout=2)
+        self.say(f"refresh every {seconds:g}s", timeout=2)
 
     def action_refresh_now(self) -> None:
         self.dbtop.poller.refresh_now()
@@ -352,7 +358,7 @@ class MainScreen(Screen[None]):
     def action_details(self) -> None:
         selection = self.selection()
         if selection is None:
-            self.notify("no row selected", severity="warning")
+            self.say("no row selected", severity="warning")
             return
         rates = None
         snapshot = self.latest_snapshot()
@@ -383,7 +389,7 @@ class MainScreen(Screen[None]):
         mode = KillMode(mode_name)
         selection = self.selection()
         if selection is None or selection.session_id is None:
-            self.notify(
+            self.say(
                 "k and K act on a session: select one in the Sessions or Locks pane",
                 severity="warning",
             )
@@ -391,7 +397,7 @@ class MainScreen(Screen[None]):
         snapshot = self.latest_snapshot()
         session = snapshot.session(selection.session_id) if snapshot else None
         if session is not None and session.is_self:
-            self.notify("that is dbtop's own connection", severity="warning")
+            self.say("that is dbtop's own connection", severity="warning")
             return
         verb = "Cancel the query of" if mode is KillMode.CANCEL else "Terminate"
         title = f"{verb} session {one_line(selection.session_id)}?"
@@ -413,10 +419,12 @@ class MainScreen(Screen[None]):
         try:
             result = await self.dbtop.poller.call(lambda engine: engine.kill(session_id, mode))
         except DbtopError as err:
-            self.notify(one_line(str(err)), severity="error", timeout=8)
+            self.say(one_line(str(err)), severity="error", timeout=8)
             return
-        self.notify(
-            one_line(result.message), severity="information" if result.ok else "warning", timeout=6
+        self.say(
+            one_line(result.message),
+            severity="information" if result.ok else "warning",
+            timeout=6,
         )
         self.dbtop.poller.refresh_now()
 
@@ -428,7 +436,7 @@ class MainScreen(Screen[None]):
     def action_explain_analyze(self) -> None:
         selection = self.selection()
         if selection is None:
-            self.notify("no row selected", severity="warning")
+            self.say("no row selected", severity="warning")
             return
         body = Text(
             "EXPLAIN ANALYZE runs the statement to measure it. dbtop runs it only if it "
@@ -448,7 +456,7 @@ class MainScreen(Screen[None]):
         selection = self.selection()
         snapshot = self.latest_snapshot()
         if selection is None or snapshot is None:
-            self.notify("no row selected", severity="warning")
+            self.say("no row selected", severity="warning")
             return
         caps = snapshot.capabilities
         poller = self.dbtop.poller
@@ -467,7 +475,7 @@ class MainScreen(Screen[None]):
                 return await poller.call(lambda e: e.explain(query=query, analyze=analyze))
 
         else:
-            self.notify(f"{selection.title}: no query to explain", severity="warning")
+            self.say(f"{selection.title}: no query to explain", severity="warning")
             return
         self.app.push_screen(PlanScreen(f"Plan · {selection.title}", load))
 
@@ -497,7 +505,7 @@ class MainScreen(Screen[None]):
         if databases is None:
             return
         if not databases:
-            self.notify("no database to profile was found", severity="warning")
+            self.say("no database to profile was found", severity="warning")
             return
 
         def answered(choice: ProfilerChoice | None) -> None:
@@ -516,9 +524,9 @@ class MainScreen(Screen[None]):
         try:
             line = await self.dbtop.poller.call(switch)
         except DbtopError as err:
-            self.notify(one_line(str(err)), severity="error", timeout=8)
+            self.say(one_line(str(err)), severity="error", timeout=8)
             return
-        self.notify(one_line(line), timeout=6)
+        self.say(one_line(line), timeout=6)
         self.dbtop.poller.refresh_now()
 
     # -- suggest ------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from dbtop.errors import DbtopError
 from dbtop.humanize import plan_figures
 from dbtop.model import Plan, PlanNode, to_jsonable
 from dbtop.safetext import literal, one_line
+from dbtop.ui.literal import title as literal_title
 
 
 def node_label(node: PlanNode, *, hot: bool) -> Text:
@@ -59,7 +60,7 @@ class PlanScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="plan-box") as box:
-            box.border_title = one_line(self._title)
+            box.border_title = literal_title(self._title)
             yield Static("", id="plan-query")
             with ContentSwitcher(initial="plan-loading", id="plan-switcher"):
                 yield LoadingIndicator(id="plan-loading")

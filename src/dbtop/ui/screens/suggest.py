@@ -23,6 +23,7 @@ from dbtop.errors import DbtopError
 from dbtop.model import Advice, Finding, Severity, Suggestion
 from dbtop.safetext import literal, one_line
 from dbtop.ui.format import human_bytes
+from dbtop.ui.literal import title as literal_title
 from dbtop.ui.widgets.rowtable import Column, Row, RowTable
 
 COLUMNS = (
@@ -121,7 +122,7 @@ class SuggestScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="suggest-box") as box:
-            box.border_title = self._title
+            box.border_title = literal_title(self._title)
             yield Static("", id="suggest-summary")
             with ContentSwitcher(initial="suggest-loading", id="suggest-switcher"):
                 yield LoadingIndicator(id="suggest-loading")

@@ -1,0 +1,47 @@
+"""Server text and typed text reach Textual's own strings (border titles, subtitles,
+notifications) literally: markup in them is shown, never interpreted, never a crash."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from dbtop.model import Snapshot
+from dbtop.ui.screens.details import DetailsScreen
+from tests.ui.conftest import make_app, polled, replay
+from tests.ui.test_keys import table
+
+
+def with_bracketed_index_names(snapshots: list[Snapshot]) -> list[Snapshot]:
+    return [
+        dataclasses.replace(
+            s, indexes=tuple(dataclasses.replace(i, name=i.name + "[/x]") for i in s.indexes)
+        )
+        for s in snapshots
+    ]
+
+
+async def test_a_dialog_titled_with_server_text_shows_it_literally(snapshots):
+    engine = replay(with_bracketed_index_names(snapshots))
+    app = make_app(engine)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("3")
+        table(app, "indexes-table")
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert app.is_running
+        assert isinstance(app.screen, DetailsScreen)
+        box = app.screen.query_one("#details-box")
+        assert "[/x]" in box._border_title.plain
+
+
+async def test_a_filter_with_markup_is_shown_as_typed(snapshots):
+    engine = replay(snapshots)
+    app = make_app(engine)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("slash", *"[/x]")
+        await pilot.pause(0.2)
+        assert app.is_running
+        pane = app.main_screen.pane("sessions")
+        assert "[/x]" in pane._border_subtitle.plain
