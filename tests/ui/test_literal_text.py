@@ -45,3 +45,39 @@ async def test_a_filter_with_markup_is_shown_as_typed(snapshots):
         assert app.is_running
         pane = app.main_screen.pane("sessions")
         assert "[/x]" in pane._border_subtitle.plain
+
+
+async def test_a_kill_confirmed_after_the_session_was_replaced_does_nothing(snapshots):
+    """The id was given to another backend while the dialog was open: no kill."""
+    from dbtop.ui.screens.confirm import ConfirmScreen
+    from tests.ui.test_keys import ROOT
+
+    engine = replay(snapshots)
+    app = make_app(engine)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("4")
+        await pilot.press("k")
+        assert isinstance(app.screen, ConfirmScreen)
+        # the next polls see another backend under the same pid
+        engine.snapshots = [
+            dataclasses.replace(
+                s,
+                sessions=tuple(
+                    dataclasses.replace(x, backend_start=None) if x.id == ROOT else x
+                    for x in s.sessions
+                ),
+            )
+            for s in engine.snapshots
+        ]
+        original = app.latest_result.snapshot.session(ROOT)
+        assert original is not None and original.backend_start is not None
+        app.poller.refresh_now()
+        for _ in range(100):
+            await pilot.pause(0.05)
+            seen = app.latest_result.snapshot.session(ROOT)
+            if seen is not None and seen.backend_start is None:
+                break
+        await pilot.press("y")
+        await pilot.pause(0.2)
+        assert engine.kills == []

@@ -405,8 +405,22 @@ class MainScreen(Screen[None]):
         session_id = selection.session_id
 
         def answered(yes: bool | None) -> None:
-            if yes:
-                self.run_worker(self._kill(session_id, mode), group="action")
+            if not yes:
+                return
+            # Polls went on while the dialog was open: the session may have ended, and its
+            # id (a pid, a client id) been given to someone else since.
+            now = self.latest_snapshot()
+            current = now.session(session_id) if now else None
+            if session is not None and (
+                current is None or current.is_self or current.backend_start != session.backend_start
+            ):
+                self.say(
+                    f"session {one_line(session_id)} is not the one confirmed any more: "
+                    "nothing was done",
+                    severity="warning",
+                )
+                return
+            self.run_worker(self._kill(session_id, mode), group="action")
 
         self.app.push_screen(
             ConfirmScreen(
