@@ -128,6 +128,7 @@ class Poller:
         self._previous: Snapshot | None = None
         self._gate = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._retime = asyncio.Event()
         self._resumed = asyncio.Event()
         self._resumed.set()
         self._stopping = False
@@ -178,7 +179,9 @@ class Poller:
 
     def set_interval(self, seconds: float) -> None:
         self._set(interval_s=max(seconds, MIN_GAP_S))
-        self._wake.set()  # the new interval applies to the wait already running
+        # The new interval applies to the wait already running, without a poll of its own:
+        # tapping - five times must not fire five polls.
+        self._retime.set()
 
     def step_interval(self, step: int) -> float:
         self.set_interval(next_interval(self.interval_s, step))
@@ -248,8 +251,7 @@ class Poller:
                 started = self._clock()
                 if await self._poll_once() is None:
                     continue
-                elapsed = self._clock() - started
-                await self._sleep(max(self.interval_s - elapsed, MIN_GAP_S))
+                await self._wait_next_poll(started, self._clock())
         finally:
             await self._close_engine()
 
@@ -364,6 +366,28 @@ class Poller:
             retry_at=self._clock() + delay,
         )
         await self._sleep(delay)
+
+    async def _wait_next_poll(self, started: float, finished: float) -> None:
+        """Until ``interval`` after the last poll began (at least MIN_GAP_S after it ended),
+        recomputed when the interval changes; a refresh request or stop ends it."""
+        while True:
+            self._retime.clear()
+            due = max(started + self.interval_s, finished + MIN_GAP_S)
+            remaining = due - self._clock()
+            if remaining <= 0:
+                return
+            wake = asyncio.ensure_future(self._wake.wait())
+            retime = asyncio.ensure_future(self._retime.wait())
+            try:
+                done, _ = await asyncio.wait(
+                    (wake, retime), timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                wake.cancel()
+                retime.cancel()
+            if wake in done or not done:
+                self._wake.clear()
+                return
 
     async def _sleep(self, seconds: float) -> None:
         """Wait, but wake early for stop, a new interval or a refresh request."""

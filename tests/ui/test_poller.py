@@ -249,3 +249,21 @@ async def test_a_hung_or_broken_action_drops_the_connection_and_polling_goes_on(
     await seen.until(lambda: len(seen.results) > polls, "a poll after the broken action")
     await poller.stop()
     await task
+
+
+async def test_a_new_interval_applies_to_the_running_wait_without_extra_polls(
+    snapshots: list[Snapshot],
+):
+    engine = replay(snapshots)
+    seen = Collect()
+    poller = seen.poller(lambda: engine, interval_s=3600)
+    task = asyncio.create_task(poller.run())
+    await seen.until(lambda: len(seen.results) == 1, "first poll")
+    for _ in range(5):
+        poller.set_interval(1800)
+    await asyncio.sleep(0.2)
+    assert len(seen.results) == 1, "changing the interval is no refresh"
+    poller.set_interval(0.2)  # shorter than the time already waited: due now
+    await seen.until(lambda: len(seen.results) >= 2, "the poll at the new interval")
+    await poller.stop()
+    await task
