@@ -18,6 +18,7 @@ from dbtop.analysis.lockgraph import LockForest, LockNode
 from dbtop.model import PaneLabels, Session
 from dbtop.poller import PollResult
 from dbtop.safetext import one_line
+from dbtop.ui.cells import cell
 from dbtop.ui.format import human_seconds
 from dbtop.ui.panes.base import Pane, Selection, ViewOptions
 from dbtop.ui.widgets.rowtable import Column, Row, RowTable
@@ -50,7 +51,7 @@ def lock_rows(forest: LockForest, sessions: dict[str, Session]) -> Iterator[tupl
         for key, drawing, node in _walk(root, "", "", True, True):
             session = sessions.get(node.session_id)
             is_root = node.depth == 0
-            label = drawing + node.session_id
+            label = drawing + cell(node.session_id)
             if is_root:
                 label += f" ▲{forest.blocked_count.get(node.session_id, 0)}"
             if node.in_cycle:

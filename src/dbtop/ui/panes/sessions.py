@@ -93,10 +93,10 @@ def session_row(
         flag = session_flag(session, forest, view.long_query_s)
     kind = _KIND_OF_FLAG.get(flag, "muted" if session.is_idle or session.is_self else "")
     duration = session.duration_s
-    blocked_by = ",".join(session.blocked_by)
+    blocked_by = cell(",".join(session.blocked_by))
     cells = (
         flag,
-        session.id,
+        cell(session.id),
         cell(session.user),
         cell(session.database),
         cell(session.application),
