@@ -7,6 +7,7 @@ with an ACCESS EXCLUSIVE lock pending the whole poll would wait on it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import asyncpg
@@ -122,8 +123,6 @@ def _table(row: asyncpg.Record) -> TableStat:
 
 def with_redundancy(indexes: Sequence[IndexStat]) -> tuple[IndexStat, ...]:
     """Fill ``duplicate_of`` from the engine-neutral redundancy analysis."""
-    import dataclasses
-
     found = find_redundant(indexes)
     result = []
     for index in indexes:

@@ -9,6 +9,7 @@ connection is reopened on the next poll, so a server that comes back is picked u
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -225,8 +226,6 @@ class PostgresEngine:
                 conn, query, version_num=self.server_version_num, analyze=analyze
             )
         if notes:
-            import dataclasses
-
             plan = dataclasses.replace(plan, notes=(*notes, *plan.notes))
         return plan
 

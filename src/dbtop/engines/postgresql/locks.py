@@ -90,8 +90,9 @@ def build_edges(
             # Before 14 the wait began, at the latest, when the state last changed.
             age = session.extra.get("state_age_s")
             start = None if age is None or now is None else now - timedelta(seconds=age)
+        target = _target(lock) if lock is not None else None
         for blocker in session.blocked_by:
-            held_mode = held.get(int(blocker), {}).get(_target(lock)) if lock else None
+            held_mode = held.get(int(blocker), {}).get(target) if target else None
             edges.append(
                 LockWait(
                     waiter=session.id,
