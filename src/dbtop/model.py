@@ -44,15 +44,57 @@ class Severity(enum.StrEnum):
     CRITICAL = "critical"
 
 
+class Feature(enum.StrEnum):
+    """Everything an engine may show or do, in one typed list.
+
+    An engine declares the ones it has in ``Capabilities.features``; a ``Notice`` names the
+    one it concerns; the UI offers a pane's keys and explains a pane's gaps from these, so
+    no free-form string, synonym or ``isinstance`` check decides what is on screen.
+    """
+
+    #: the header's server figures (version, role, throughput, replication)
+    SERVER = "server"
+    #: who is connected and what each runs (pg_stat_activity, processlist, $currentOp …)
+    SESSIONS = "sessions"
+    #: per-statement statistics or slow events (pg_stat_statements, digests, profiler, SLOWLOG)
+    STATEMENTS = "statements"
+    #: index and table statistics, or the keyspace on Redis
+    INDEXES = "indexes"
+    #: who waits on whom (lock graph, blocked clients)
+    LOCKS = "locks"
+    #: stop a session's current work (``k``)
+    CANCEL = "cancel"
+    #: end a session (``K``)
+    TERMINATE = "terminate"
+    #: the plan of a query (``e``)
+    EXPLAIN = "explain"
+    #: the plan with execution figures, which runs the statement (``E``)
+    EXPLAIN_ANALYZE = "explain_analyze"
+    #: the plan of what a running session executes
+    EXPLAIN_SESSION = "explain_session"
+    #: index suggestions and findings (``i``)
+    SUGGEST = "suggest"
+    #: suggestions costed with hypothetical indexes (hypopg)
+    HYPOTHETICAL_INDEXES = "hypothetical_indexes"
+    #: statement collection that must be switched on by dbtop (MongoDB's profiler, ``p``)
+    PROFILER = "profiler"
+    #: idle sessions are left out of polls unless asked (``a`` asks the engine, not the pane)
+    IDLE_ON_REQUEST = "idle_on_request"
+
+
+#: the features that are actions on the server: never offered under --read-only
+ACTIONS: frozenset[Feature] = frozenset({Feature.CANCEL, Feature.TERMINATE, Feature.PROFILER})
+
+
 @dataclass(frozen=True, slots=True)
 class Notice:
     """Something dbtop could not show or do, with the reason and how to fix it.
 
-    ``feature`` names what is affected (``statements``, ``locks``, ``kill``, …) so a pane can
-    show the notices that concern it instead of an empty table.
+    ``feature`` names what is affected, so a pane shows the notices that concern it
+    instead of an empty table.
     """
 
-    feature: str
+    feature: Feature
     message: str
     hint: str | None = None
     severity: Severity = Severity.WARNING
@@ -74,23 +116,26 @@ class Capabilities:
 
     The UI hides or explains what is missing instead of failing: ``notices`` carry the
     reason and the fix (e.g. "pg_stat_statements is not loaded: add it to
-    shared_preload_libraries").
+    shared_preload_libraries"). ``extra`` holds facts about the server and role for
+    display (role name, version, extension versions), never a capability.
     """
 
-    can_cancel: bool = False
-    can_terminate: bool = False
-    can_explain: bool = False
-    can_explain_analyze: bool = False
-    can_explain_session: bool = False
-    has_statement_stats: bool = False
-    has_index_stats: bool = False
-    has_lock_graph: bool = False
-    has_hypothetical_indexes: bool = False
-    can_suggest: bool = False
+    features: frozenset[Feature] = frozenset()
     read_only: bool = False
     labels: PaneLabels = PaneLabels()
     notices: tuple[Notice, ...] = ()
+    #: the databases whose profiler ``Feature.PROFILER`` can switch (MongoDB)
+    profiler_databases: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=_empty)
+
+    def has(self, feature: Feature) -> bool:
+        """Whether the feature is there; an action never is under --read-only."""
+        if self.read_only and feature in ACTIONS:
+            return False
+        return feature in self.features
+
+    def notices_for(self, *features: Feature) -> tuple[Notice, ...]:
+        return tuple(n for n in self.notices if n.feature in features)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """A MongoDB-like UI test double: the recorded snapshots dressed as MongoDB's (profiler
 switch, watched databases, docs examined per statement, the global lock queue) served by
-an engine that implements the optional protocols ProfilerControl and IdleToggle.
+an engine that declares Feature.PROFILER and Feature.IDLE_ON_REQUEST.
 
 The real MongoDB engine is tested against a server elsewhere; here only the UI's side of
 those protocols is under test.
@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any, ClassVar
 
 from dbtop.errors import PrivilegeError, RefusedError
-from dbtop.model import Notice, Severity, Snapshot, frozen
+from dbtop.model import Feature, Notice, Severity, Snapshot, frozen
 from tests.ui.recorded import ReplayEngine
 
 WATCHED = ("shop", "billing")
@@ -34,8 +34,13 @@ def mongo_like(snapshot: Snapshot, step: int, *, can_set_profiling: bool = True)
     )
     caps = dataclasses.replace(
         snapshot.capabilities,
-        notices=(Notice("statements", PROFILER_OFF, severity=Severity.INFO),),
-        extra=frozen(can_set_profiling=can_set_profiling, watched_databases=WATCHED),
+        notices=(Notice(Feature.STATEMENTS, PROFILER_OFF, severity=Severity.INFO),),
+        features=(
+            snapshot.capabilities.features | {Feature.PROFILER, Feature.IDLE_ON_REQUEST}
+            if can_set_profiling
+            else snapshot.capabilities.features | {Feature.IDLE_ON_REQUEST}
+        ),
+        profiler_databases=WATCHED,
     )
     server = dataclasses.replace(
         snapshot.server,

@@ -65,7 +65,8 @@ def from_jsonable(kind: Any, value: Any) -> Any:
         item = args[1] if len(args) == 2 else Any
         return frozen({k: from_jsonable(item, v) for k, v in value.items()})
     if origin is frozenset:
-        return frozenset(value)
+        (item,) = typing.get_args(kind)[:1]
+        return frozenset(from_jsonable(item, v) for v in value)
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         return kind(value)
     if kind is datetime:

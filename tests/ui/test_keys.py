@@ -11,7 +11,7 @@ from rich.console import Console
 from textual.widgets import Tree
 
 from dbtop.errors import ConnectError
-from dbtop.model import KillMode
+from dbtop.model import Feature, KillMode
 from dbtop.ui.app import AppSettings, DbtopApp
 from dbtop.ui.panes.base import Pane
 from dbtop.ui.screens.confirm import ConfirmScreen
@@ -326,7 +326,12 @@ async def test_i_shows_suggestions_and_copies_the_statement(engine):
 
 async def test_i_falls_back_to_the_snapshot_findings(snapshots):
     no_advisor = [
-        dataclasses.replace(s, capabilities=dataclasses.replace(s.capabilities, can_suggest=False))
+        dataclasses.replace(
+            s,
+            capabilities=dataclasses.replace(
+                s.capabilities, features=s.capabilities.features - {Feature.SUGGEST}
+            ),
+        )
         for s in snapshots
     ]
     engine = replay(no_advisor)

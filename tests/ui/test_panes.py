@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from textual.app import App, ComposeResult
 
-from dbtop.model import KeyPattern, Notice, PaneLabels, SlowEvent, Statement
+from dbtop.model import Feature, KeyPattern, Notice, PaneLabels, SlowEvent, Statement
 from dbtop.ui.widgets.rowtable import Column, Row, RowTable
 from tests.ui.conftest import make_app, polled, replay
 from tests.ui.test_keys import TRICKY, main_screen, table
@@ -41,7 +41,7 @@ def redis_like(snapshot):
         capabilities=dataclasses.replace(
             snapshot.capabilities,
             labels=labels,
-            notices=(Notice("keyspace", "sampled 1,000 of 52,000 keys", "raise --sample"),),
+            notices=(Notice(Feature.INDEXES, "sampled 1,000 of 52,000 keys", "raise --sample"),),
         ),
         statements=(),
         indexes=(),

@@ -11,7 +11,7 @@ import argparse
 
 from dbtop.cli.common import add_url_argument, connected, run_async
 from dbtop.cli.kill import confirm
-from dbtop.engines.base import ProfilerControl
+from dbtop.model import Feature
 from dbtop.errors import RefusedError, UsageError
 from dbtop.safetext import one_line
 
@@ -35,9 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def _profile(args: argparse.Namespace) -> str:
     async with connected(args) as engine:
-        if not isinstance(engine, ProfilerControl):
+        if not engine.capabilities.has(Feature.PROFILER):
+            why = engine.capabilities.notices_for(Feature.PROFILER)
             raise UsageError(
-                f"{engine.name} keeps its statement statistics without a profiler to switch on"
+                why[0].message
+                if why
+                else f"{engine.name} keeps its statement statistics without a profiler to "
+                "switch on"
             )
         level = 0 if args.off else 2 if args.all else 1
         if not args.yes:

@@ -23,7 +23,8 @@ from textual.app import App
 from textual.message import Message
 from textual.theme import Theme
 
-from dbtop.engines.base import Engine, IdleToggle
+from dbtop.engines.base import Engine
+from dbtop.model import Feature
 from dbtop.poller import Poller, PollResult, PollStatus
 from dbtop.ui import theming
 from dbtop.ui.commands import DbtopCommands
@@ -203,8 +204,7 @@ class DbtopApp(App[int]):
         """A new engine for each (re)connection, told the user's idle choice: the poller
         re-creates engines, and the choice must survive a reconnect."""
         engine = self._engine_factory()
-        if isinstance(engine, IdleToggle):
-            engine.include_idle = self.settings.show_idle
+        engine.include_idle = self.settings.show_idle
         return engine
 
     def set_show_idle(self, show: bool) -> None:
@@ -213,8 +213,8 @@ class DbtopApp(App[int]):
         right away so the idle rows arrive."""
         self.settings = replace(self.settings, show_idle=show)
         engine = self.poller.engine
-        if isinstance(engine, IdleToggle):
-            engine.include_idle = show
+        engine.include_idle = show
+        if engine.capabilities.has(Feature.IDLE_ON_REQUEST):
             self.poller.refresh_now()
 
     # -- data from the poller -----------------------------------------------------------

@@ -7,7 +7,7 @@ from bson.binary import Binary
 
 from dbtop.engines.mongodb import MongoEngine
 from dbtop.errors import NotFoundError, PrivilegeError, QueryError, RefusedError, UsageError
-from dbtop.model import KillMode
+from dbtop.model import Feature, KillMode
 from tests.integration.mongodb import fixtures as fx
 from tests.integration.mongodb.conftest import options, shop_world
 
@@ -73,7 +73,9 @@ async def test_kill_refused_in_read_only_mode(mongo):
     engine = await connected(mongo, read_only=True)
     try:
         snap = await engine.snapshot()
-        assert not snap.capabilities.can_cancel and not snap.capabilities.can_terminate
+        assert not snap.capabilities.has(Feature.CANCEL) and not snap.capabilities.has(
+            Feature.TERMINATE
+        )
         with pytest.raises(RefusedError, match="read-only"):
             await engine.kill("404", KillMode.CANCEL)
         with pytest.raises(RefusedError, match="read-only"):

@@ -10,7 +10,7 @@ from dbtop.analysis.rates import with_rates
 from dbtop.cli.snapshot import snapshot_document
 from dbtop.engines.mongodb import LABELS, MongoEngine
 from dbtop.engines.registry import create_engine
-from dbtop.model import to_jsonable
+from dbtop.model import Feature, to_jsonable
 from tests.integration.mongodb import fixtures as fx
 from tests.integration.mongodb.conftest import options, shop_world
 
@@ -85,7 +85,7 @@ async def test_slow_queries_from_the_profiler_and_running_operations(engine, wor
         "db.orders.find({ customer_id: ?, total: { $gte: ? } }).sort({ created_at: -1 }).limit(?)"
     ]
     assert slow.calls == 5 and slow.database == "shop"
-    assert snap.capabilities.has_statement_stats
+    assert snap.capabilities.has(Feature.STATEMENTS)
     running = [e for e in snap.slow_events if e.extra.get("source") == "currentOp"]
     assert [e.id for e in running][:3] == ["op:404", "op:202", "op:303"]
     assert all(not e.id.startswith("op:9000") for e in running)  # never dbtop's own
@@ -199,7 +199,7 @@ async def test_mongos_shows_shards_and_says_the_profiler_is_per_shard(mongo):
     assert snap.statements == ()
     assert any("mongos" in n.message for n in snap.capabilities.notices)
     assert not server.commands("profile")
-    assert not snap.capabilities.extra["can_set_profiling"]
+    assert not snap.capabilities.has(Feature.PROFILER)
 
 
 async def test_missing_privileges_become_notices(mongo, world):
@@ -220,7 +220,7 @@ async def test_profiling_off_says_how_to_turn_it_on(mongo, world):
     world.profile = {}
     snap = await poll(mongo)
     assert snap.statements == ()
-    assert not snap.capabilities.has_statement_stats
+    assert not snap.capabilities.has(Feature.STATEMENTS)
     (notice,) = [n for n in snap.capabilities.notices if n.feature == "statements"]
     assert "profiler is off" in notice.message
     assert "setProfilingLevel(1, { slowms: 100 })" in notice.hint

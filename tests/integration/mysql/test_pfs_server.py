@@ -11,6 +11,7 @@ import pytest
 
 from dbtop.analysis.lockgraph import build_lock_forest
 from dbtop.analysis.rates import with_rates
+from dbtop.model import Feature
 
 from .conftest import PFS_DB, run, until
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.timeout(60)
 
 async def test_digests_appear_with_counts_and_rates(pfs_server, pfs_url, engine_for, clients):
     engine = await engine_for(pfs_url)
-    assert engine.capabilities.has_statement_stats
+    assert engine.capabilities.has(Feature.STATEMENTS)
     app = await clients.open(pfs_server.port, PFS_DB)
     for i in range(5):
         await run(app, f"SELECT * FROM items WHERE v = 'v{i}'")
@@ -84,7 +85,7 @@ async def test_unused_and_used_indexes(pfs_server, pfs_url, engine_for, clients)
     await run(app, "SELECT * FROM items WHERE k = 2")
     engine = await engine_for(pfs_url)
     snap = await engine.snapshot()
-    assert snap.capabilities.has_index_stats
+    assert snap.capabilities.has(Feature.INDEXES)
     by_name = {(i.table, i.name): i for i in snap.indexes}
     used = by_name[("items", "k_idx")]
     assert used.scans and used.scans > 0 and not used.unused
@@ -109,8 +110,8 @@ async def test_account_without_performance_schema_access(pfs_server, engine_for)
         hints = [n.hint or "" for n in snap.capabilities.notices]
         assert f"GRANT SELECT ON performance_schema.* TO '{name}'@'%'" in hints
         assert f"GRANT PROCESS ON *.* TO '{name}'@'%'" in hints
-        assert not snap.capabilities.has_statement_stats and not snap.statements
-        assert not snap.capabilities.has_lock_graph
+        assert not snap.capabilities.has(Feature.STATEMENTS) and not snap.statements
+        assert not snap.capabilities.has(Feature.LOCKS)
         assert snap.sessions and all(s.user == name for s in snap.sessions)
         assert snap.indexes, "index definitions need no extra privilege"
     finally:

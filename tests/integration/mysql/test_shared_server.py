@@ -19,7 +19,7 @@ from dbtop.errors import (
     RefusedError,
     UsageError,
 )
-from dbtop.model import KillMode
+from dbtop.model import Feature, KillMode
 
 from .conftest import SHARED_DB, SHARED_HOST, SHARED_PORT, run, until
 
@@ -43,7 +43,7 @@ async def test_sessions_show_statements_and_mark_dbtop(shared_url, engine_for, c
     assert sleeper.duration_s is not None and sleeper.duration_s >= 0
     assert snap.server.engine == "mariadb" and snap.server.version_num >= 100000
     assert snap.server.counters["Questions"] > 0
-    assert snap.capabilities.has_lock_graph and not snap.capabilities.has_statement_stats
+    assert snap.capabilities.has(Feature.LOCKS) and not snap.capabilities.has(Feature.STATEMENTS)
     hints = " ".join(n.hint or "" for n in snap.capabilities.notices)
     assert "performance_schema=ON" in hints and "log_output" in hints
     await engine.kill(app_id, KillMode.TERMINATE)

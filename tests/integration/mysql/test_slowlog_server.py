@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from dbtop.analysis.lockgraph import build_lock_forest
+from dbtop.model import Feature
 
 from .conftest import SLOW_DB, run, until
 
@@ -19,7 +20,7 @@ async def test_slow_log_table_gives_slow_events(slowlog_server, slow_url, engine
     await run(app, "SELECT v, 'slow-marker' FROM items WHERE k = 4")
     engine = await engine_for(slow_url)
     snap = await engine.snapshot()
-    assert not snap.capabilities.has_statement_stats and not snap.statements
+    assert not snap.capabilities.has(Feature.STATEMENTS) and not snap.statements
     assert snap.capabilities.extra["slow_log_table"]
     messages = " ".join(n.message for n in snap.capabilities.notices)
     assert "slow log table is shown instead" in messages
@@ -36,7 +37,7 @@ async def test_userstat_gives_index_usage(slowlog_server, slow_url, engine_for, 
     await run(app, "SELECT * FROM items WHERE k = 3")
     engine = await engine_for(slow_url)
     snap = await engine.snapshot()
-    assert snap.capabilities.has_index_stats and snap.extra["index_usage_source"] == "userstat"
+    assert snap.capabilities.has(Feature.INDEXES) and snap.extra["index_usage_source"] == "userstat"
     by_name = {(i.table, i.name): i for i in snap.indexes}
     assert by_name[("items", "k_idx")].tuples_read > 0
     assert by_name[("dupes", "d_again")].unused

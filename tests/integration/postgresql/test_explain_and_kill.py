@@ -11,7 +11,7 @@ from dbtop.analysis.plans import costliest
 from dbtop.engines.base import ConnectOptions
 from dbtop.engines.postgresql import PostgresEngine
 from dbtop.errors import NotFoundError, QueryError, RefusedError, UsageError
-from dbtop.model import KillMode
+from dbtop.model import Feature, KillMode
 
 from .conftest import eventually
 
@@ -148,7 +148,7 @@ async def test_kill_refuses_own_connection_and_read_only(engine, pg_url):
     read_only = PostgresEngine(pg_url, ConnectOptions(read_only=True))
     await read_only.connect()
     try:
-        assert not read_only.capabilities.can_cancel
+        assert not read_only.capabilities.has(Feature.CANCEL)
         with pytest.raises(RefusedError, match="read-only"):
             await read_only.kill(str(own), KillMode.CANCEL)
     finally:

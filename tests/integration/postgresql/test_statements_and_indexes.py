@@ -7,6 +7,7 @@ import pytest
 
 from dbtop.engines.base import ConnectOptions
 from dbtop.engines.postgresql import PostgresEngine
+from dbtop.model import Feature
 
 from .conftest import eventually
 
@@ -30,7 +31,7 @@ async def test_statements_show_their_call_counts(engine, clients):
     assert stmt.database == "dbtop_pg_it"
     assert stmt.extra["queryid"] is not None
     assert stmt.counters["shared_blks_hit"] > 0
-    assert engine.capabilities.has_statement_stats
+    assert engine.capabilities.has(Feature.STATEMENTS)
 
 
 async def test_dbtops_own_monitor_queries_are_not_listed(engine):
@@ -54,7 +55,7 @@ async def test_missing_extension_is_a_clear_capability_notice(pg_url):
     engine = PostgresEngine(url, ConnectOptions())
     await engine.connect()
     try:
-        assert not engine.capabilities.has_statement_stats
+        assert not engine.capabilities.has(Feature.STATEMENTS)
         notices = [n for n in engine.capabilities.notices if n.feature == "statements"]
         assert notices and "pg_stat_statements" in notices[0].message
         assert "CREATE EXTENSION" in (notices[0].hint or "")

@@ -10,6 +10,7 @@ from rich.console import Console
 from dbtop.cli.suggest import document, report
 from dbtop.model import (
     Advice,
+    Feature,
     Finding,
     Notice,
     QueryShare,
@@ -50,7 +51,7 @@ def advice() -> Advice:
             ),
         ),
         rejected=(Rejection("t", ("z",), "not selective", schema="public"),),
-        notices=(Notice("suggest", "hypopg is not installed", "CREATE EXTENSION hypopg"),),
+        notices=(Notice(Feature.SUGGEST, "hypopg is not installed", "CREATE EXTENSION hypopg"),),
         extra=frozen(statements=4, analyzed=3, candidates=7, hypopg="1.3.1", elapsed_s=0.2),
     )
 

@@ -56,6 +56,7 @@ from dbtop.errors import (
 from dbtop.model import (
     Advice,
     Capabilities,
+    Feature,
     Finding,
     IndexStat,
     KillMode,
@@ -970,24 +971,31 @@ class MongoEngine:
                     severity=Severity.INFO,
                 )
             )
+        features = {
+            Feature.SERVER,
+            Feature.SESSIONS,
+            Feature.INDEXES,
+            Feature.LOCKS,
+            Feature.EXPLAIN,
+            Feature.EXPLAIN_ANALYZE,
+            Feature.EXPLAIN_SESSION,
+            Feature.SUGGEST,
+            Feature.IDLE_ON_REQUEST,
+        }
+        if not read_only:
+            features |= {Feature.CANCEL, Feature.TERMINATE}
+            if not self.is_mongos:
+                features.add(Feature.PROFILER)
+        if profiled:
+            features.add(Feature.STATEMENTS)
         return Capabilities(
-            can_cancel=not read_only,
-            can_terminate=not read_only,
-            can_explain=True,
-            can_explain_analyze=True,
-            can_explain_session=True,
-            has_statement_stats=bool(profiled),
-            has_index_stats=True,
-            has_lock_graph=True,
-            has_hypothetical_indexes=False,
-            can_suggest=True,
+            features=frozenset(features),
             read_only=read_only,
             labels=LABELS,
             notices=tuple(notices),
+            profiler_databases=tuple(watched),
             extra=frozen(
-                can_set_profiling=not read_only and not self.is_mongos,
                 profiled_databases=tuple(profiled),
-                watched_databases=tuple(watched),
                 topology=self._topology(),
                 app_name=self._app_name,
                 terminate="killSessions (the operation's logical session)",

@@ -55,6 +55,7 @@ from dbtop.errors import (
 from dbtop.model import (
     Advice,
     Capabilities,
+    Feature,
     KillMode,
     KillResult,
     LockWait,
@@ -494,8 +495,8 @@ class MySQLEngine:
             replica=replica,
         )
         caps = self._capabilities
-        if caps.has_index_stats != (usage_source is not None):
-            caps = dataclasses.replace(caps, has_index_stats=usage_source is not None)
+        if caps.has(Feature.INDEXES) != (usage_source is not None):
+            caps = dataclasses.replace(caps, features=caps.features ^ {Feature.INDEXES})
             self._capabilities = caps
         return Snapshot(
             engine=self.name,

@@ -44,6 +44,7 @@ from dbtop.engines.mysql.workload import NotAnalyzable, analyze, parse, table_re
 from dbtop.errors import DbtopError
 from dbtop.model import (
     Advice,
+    Feature,
     Notice,
     QueryShare,
     Rejection,
@@ -386,7 +387,7 @@ async def advise(engine: MySQLEngine, settings: AdvisorSettings | None = None) -
 
 def _no_workload_notice(snapshot: Snapshot) -> Notice:
     caps = snapshot.capabilities
-    if caps.has_statement_stats or caps.extra.get("slow_log_table"):
+    if caps.has(Feature.STATEMENTS) or caps.extra.get("slow_log_table"):
         message = (
             "no statement examines far more rows than it returns or runs without an index: "
             "nothing to advise on yet"

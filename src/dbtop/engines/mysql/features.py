@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dbtop.engines.mysql.flavor import Flavor
-from dbtop.model import Capabilities, Notice, PaneLabels, Severity, frozen
+from dbtop.model import Capabilities, Feature, Notice, PaneLabels, Severity, frozen
 
 PROBE_PROCESS = "SELECT trx_id FROM information_schema.INNODB_TRX LIMIT 1"
 PROBE_DIGESTS = "SELECT DIGEST FROM performance_schema.events_statements_summary_by_digest LIMIT 1"
@@ -131,7 +131,9 @@ def setting_notices(flavor: Flavor, *, read_only: bool) -> list[Notice]:
             )
         )
     if read_only:
-        notices.append(Notice("kill", "read-only mode: kill is refused", None, Severity.INFO))
+        notices.append(
+            Notice(Feature.CANCEL, "read-only mode: kill is refused", None, Severity.INFO)
+        )
     return notices
 
 
@@ -145,17 +147,21 @@ def capabilities(
     sources: dict[str, str | None],
     notices: list[Notice],
 ) -> Capabilities:
+    features = {Feature.SERVER, Feature.SESSIONS, Feature.EXPLAIN, Feature.SUGGEST}
+    if not read_only:
+        features |= {Feature.CANCEL, Feature.TERMINATE}
+    if flavor.has_explain_analyze:
+        features.add(Feature.EXPLAIN_ANALYZE)
+    if flavor.mariadb or flavor.version >= (5, 7, 2):
+        features.add(Feature.EXPLAIN_SESSION)
+    if digests:
+        features.add(Feature.STATEMENTS)
+    if index_usage is not None:
+        features.add(Feature.INDEXES)
+    if process:
+        features.add(Feature.LOCKS)
     return Capabilities(
-        can_cancel=not read_only,
-        can_terminate=not read_only,
-        can_explain=True,
-        can_explain_analyze=flavor.has_explain_analyze,
-        can_explain_session=flavor.mariadb or flavor.version >= (5, 7, 2),
-        has_statement_stats=digests,
-        has_index_stats=index_usage is not None,
-        has_lock_graph=process,
-        has_hypothetical_indexes=False,
-        can_suggest=True,
+        features=frozenset(features),
         read_only=read_only,
         labels=PaneLabels(),
         notices=tuple(notices),

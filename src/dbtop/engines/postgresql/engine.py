@@ -35,6 +35,7 @@ from dbtop.errors import ConnectError, NotFoundError, QueryError, RefusedError
 from dbtop.model import (
     Advice,
     Capabilities,
+    Feature,
     Finding,
     IndexStat,
     KillMode,
@@ -352,7 +353,7 @@ class PostgresEngine:
         if not hypopg:
             notices.append(
                 Notice(
-                    "advisor",
+                    Feature.HYPOTHETICAL_INDEXES,
                     "hypopg is not "
                     + (
                         "created in this database"
@@ -367,18 +368,24 @@ class PostgresEngine:
                     Severity.INFO,
                 )
             )
-        can_signal = not self.options.read_only
+        features = {
+            Feature.SERVER,
+            Feature.SESSIONS,
+            Feature.INDEXES,
+            Feature.LOCKS,
+            Feature.EXPLAIN,
+            Feature.EXPLAIN_ANALYZE,
+            Feature.EXPLAIN_SESSION,
+            Feature.SUGGEST,
+        }
+        if not self.options.read_only:
+            features |= {Feature.CANCEL, Feature.TERMINATE}
+        if self._statements is not None:
+            features.add(Feature.STATEMENTS)
+        if hypopg:
+            features.add(Feature.HYPOTHETICAL_INDEXES)
         self._capabilities = Capabilities(
-            can_cancel=can_signal,
-            can_terminate=can_signal,
-            can_explain=True,
-            can_explain_analyze=True,
-            can_explain_session=True,
-            has_statement_stats=self._statements is not None,
-            has_index_stats=True,
-            has_lock_graph=True,
-            has_hypothetical_indexes=bool(hypopg),
-            can_suggest=True,
+            features=frozenset(features),
             read_only=self.options.read_only,
             notices=tuple(notices),
             extra=frozen(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from dbtop.engines.redis.info import integer, version_number
-from dbtop.model import Capabilities, Notice, PaneLabels, Severity, frozen
+from dbtop.model import ACTIONS, Capabilities, Feature, Notice, PaneLabels, Severity, frozen
 
 LABELS = PaneLabels(sessions="Clients", statements="Slow log", indexes="Keyspace", locks="Blocked")
 
@@ -95,17 +95,23 @@ def build_capabilities(
         for name, error in node_errors.items()
     )
     number = version_number(version) or 0
+    features = {
+        Feature.SERVER,
+        Feature.SESSIONS,
+        Feature.STATEMENTS,
+        Feature.INDEXES,
+        Feature.LOCKS,
+        Feature.TERMINATE,
+        Feature.EXPLAIN,
+        Feature.EXPLAIN_SESSION,
+        Feature.SUGGEST,
+    }
+    if not number or number >= 50000:  # CLIENT UNBLOCK is Redis 5.0+
+        features.add(Feature.CANCEL)
+    if read_only:
+        features -= ACTIONS
     return Capabilities(
-        can_cancel=not number or number >= 50000,  # CLIENT UNBLOCK is Redis 5.0+
-        can_terminate=True,
-        can_explain=True,
-        can_explain_analyze=False,
-        can_explain_session=True,
-        has_statement_stats=True,
-        has_index_stats=True,
-        has_lock_graph=True,
-        has_hypothetical_indexes=False,
-        can_suggest=True,
+        features=frozenset(features),
         read_only=read_only,
         labels=LABELS,
         notices=tuple(notices),

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from dbtop.model import Notice, PaneLabels
+from dbtop.model import Feature, Notice, PaneLabels
 from dbtop.poller import PollResult
 from dbtop.safetext import one_line
 from dbtop.ui.literal import title as literal_title
@@ -50,8 +50,8 @@ class Pane(Vertical):
 
     pane_id: ClassVar[str]
     number: ClassVar[int]
-    #: ``Notice.feature`` values shown on this pane
-    features: ClassVar[frozenset[str]]
+    #: the features whose notices this pane shows
+    features: ClassVar[frozenset[Feature]]
 
     def __init__(self) -> None:
         super().__init__(id=f"pane-{self.pane_id}", classes="pane")

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from dbtop.model import IndexStat, KeyPattern, PaneLabels, TableStat
+from dbtop.model import Feature, IndexStat, KeyPattern, PaneLabels, TableStat
 from dbtop.poller import PollResult
 from dbtop.safetext import one_line
 from dbtop.ui.format import count, human_bytes, percent, rate
@@ -194,7 +194,7 @@ def key_pattern_row(pattern: KeyPattern) -> Row:
 class IndexesPane(Pane):
     pane_id: ClassVar[str] = "indexes"
     number: ClassVar[int] = 3
-    features: ClassVar[frozenset[str]] = frozenset({"indexes", "tables", "keyspace", "index_stats"})
+    features: ClassVar[frozenset[Feature]] = frozenset({Feature.INDEXES})
 
     def __init__(self) -> None:
         super().__init__()

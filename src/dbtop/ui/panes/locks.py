@@ -15,7 +15,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 
 from dbtop.analysis.lockgraph import LockForest, LockNode
-from dbtop.model import PaneLabels, Session
+from dbtop.model import Feature, PaneLabels, Session
 from dbtop.poller import PollResult
 from dbtop.safetext import one_line
 from dbtop.ui.cells import cell
@@ -85,7 +85,7 @@ def lock_rows(forest: LockForest, sessions: dict[str, Session]) -> Iterator[tupl
 class LocksPane(Pane):
     pane_id: ClassVar[str] = "locks"
     number: ClassVar[int] = 4
-    features: ClassVar[frozenset[str]] = frozenset({"locks", "lock_graph", "blocked"})
+    features: ClassVar[frozenset[Feature]] = frozenset({Feature.LOCKS})
 
     def __init__(self) -> None:
         super().__init__()

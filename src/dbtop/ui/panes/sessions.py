@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 
 from dbtop.analysis.lockgraph import LockForest
-from dbtop.model import PaneLabels, Session
+from dbtop.model import Feature, PaneLabels, Session
 from dbtop.poller import PollResult
 from dbtop.ui.cells import cell
 from dbtop.ui.format import human_seconds
@@ -161,7 +161,9 @@ def session_sort_getter(
 class SessionsPane(Pane):
     pane_id: ClassVar[str] = "sessions"
     number: ClassVar[int] = 1
-    features: ClassVar[frozenset[str]] = frozenset({"sessions", "kill", "activity"})
+    features: ClassVar[frozenset[Feature]] = frozenset(
+        {Feature.SESSIONS, Feature.CANCEL, Feature.TERMINATE, Feature.IDLE_ON_REQUEST}
+    )
 
     def __init__(self) -> None:
         super().__init__()

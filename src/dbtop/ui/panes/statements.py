@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from dbtop.model import PaneLabels, SlowEvent, Statement, StatementRate
+from dbtop.model import Feature, PaneLabels, SlowEvent, Statement, StatementRate
 from dbtop.poller import PollResult
 from dbtop.safetext import one_line
 from dbtop.ui.cells import cell
@@ -162,9 +162,7 @@ def event_row(event: SlowEvent) -> Row:
 class StatementsPane(Pane):
     pane_id: ClassVar[str] = "statements"
     number: ClassVar[int] = 2
-    features: ClassVar[frozenset[str]] = frozenset(
-        {"statements", "slow_events", "slowlog", "slow_log", "profiler", "statement_stats"}
-    )
+    features: ClassVar[frozenset[Feature]] = frozenset({Feature.STATEMENTS, Feature.PROFILER})
 
     def __init__(self) -> None:
         super().__init__()

@@ -21,9 +21,9 @@ from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from dbtop.engines.base import Engine, ProfilerControl
+from dbtop.engines.base import Engine
 from dbtop.errors import DbtopError, RefusedError
-from dbtop.model import Advice, KillMode, PaneLabels, Plan, Session, Snapshot
+from dbtop.model import Advice, Feature, KillMode, PaneLabels, Plan, Session, Snapshot
 from dbtop.poller import PollResult, PollStatus
 from dbtop.safetext import one_line
 from dbtop.ui.keymap import binding_ids
@@ -249,17 +249,19 @@ class MainScreen(Screen[None]):
             snapshot = self.latest_snapshot()
             if snapshot is not None:
                 caps = snapshot.capabilities
-                allowed = caps.can_cancel if parameters == ("cancel",) else caps.can_terminate
+                allowed = caps.has(
+                    Feature.CANCEL if parameters == ("cancel",) else Feature.TERMINATE
+                )
                 return True if allowed else None
         if action == "profiler":
             # absent unless it can work: a write, so never in read-only mode
             return self.profiler_offered()
         if action in ("explain", "explain_analyze"):
             snapshot = self.latest_snapshot()
-            if snapshot is not None and not snapshot.capabilities.can_explain:
+            if snapshot is not None and not snapshot.capabilities.has(Feature.EXPLAIN):
                 return None
             if action == "explain_analyze" and snapshot is not None:
-                return True if snapshot.capabilities.can_explain_analyze else None
+                return True if snapshot.capabilities.has(Feature.EXPLAIN_ANALYZE) else None
         return True
 
     def say(self, message: str, **options: Any) -> None:
@@ -474,7 +476,11 @@ class MainScreen(Screen[None]):
             return
         caps = snapshot.capabilities
         poller = self.dbtop.poller
-        if selection.kind == "session" and selection.session_id and caps.can_explain_session:
+        if (
+            selection.kind == "session"
+            and selection.session_id
+            and caps.has(Feature.EXPLAIN_SESSION)
+        ):
             session_id = selection.session_id
 
             async def load() -> Plan:
@@ -498,15 +504,12 @@ class MainScreen(Screen[None]):
     def profiler_databases(self) -> tuple[str, ...] | None:
         """The databases ``p`` offers to profile, or None when it is not offered: read-only,
         an engine without a profiler switch, or one that says it cannot set it here."""
-        if self.dbtop.read_only or not isinstance(self.dbtop.poller.engine, ProfilerControl):
+        if self.dbtop.read_only:
             return None
         snapshot = self.latest_snapshot()
-        if snapshot is None or snapshot.capabilities.read_only:
+        if snapshot is None or not snapshot.capabilities.has(Feature.PROFILER):
             return None
-        extra = snapshot.capabilities.extra
-        if not extra.get("can_set_profiling"):
-            return None
-        return tuple(str(name) for name in extra.get("watched_databases") or ())
+        return snapshot.capabilities.profiler_databases
 
     def profiler_offered(self) -> bool:
         """``p`` is there: the profiler can be set, and the Slow queries pane has the focus."""
@@ -531,8 +534,8 @@ class MainScreen(Screen[None]):
     async def _set_profiling(self, choice: ProfilerChoice) -> None:
         async def switch(engine: Engine) -> str:
             # The engine may have been replaced by a reconnect since the key was pressed.
-            if not isinstance(engine, ProfilerControl):
-                raise RefusedError("this engine has no profiler switch")
+            if not engine.capabilities.has(Feature.PROFILER):
+                raise RefusedError("this engine has no profiler switch here")
             return await engine.set_profiling(choice.database, choice.slowms)
 
         try:
@@ -551,7 +554,7 @@ class MainScreen(Screen[None]):
 
         async def load() -> AdviceResult:
             findings = snapshot.findings if snapshot else ()
-            if snapshot is not None and not snapshot.capabilities.can_suggest:
+            if snapshot is not None and not snapshot.capabilities.has(Feature.SUGGEST):
                 reason = f"no index advisor here: {FALLBACK}"
                 return AdviceResult(Advice(findings=findings), fallback_reason=reason)
             try:
