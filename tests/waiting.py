@@ -81,7 +81,7 @@ def wait_until_sync(
         time.sleep(every)
 
 
-async def loop_turns(turns: int = 20) -> None:
+async def loop_turns(turns: int = 50) -> None:
     """Let every task that is ready run ``turns`` more steps (no wall-clock delay)."""
     for _ in range(turns):
         await asyncio.sleep(0)
