@@ -183,11 +183,20 @@ def test_bad_input_gets_one_clear_line(url, needles, request):
     if "{server}" in url:
         server = urlsplit(request.getfixturevalue("pg_url")).netloc.rsplit("@", 1)[-1]
     url = url.format(port=free_port(), server=server)
-    run = dbtop("snapshot", url, "--json", "--connect-timeout", "3")
     if url == "postgresql://":
-        # libpq's defaults: this machine's socket and user may well work; either way no trace.
+        # libpq's defaults (PG* variables, else the local socket and the OS user), pointed at
+        # the session's server rather than whatever this machine runs: it works, no trace
+        admin = urlsplit(request.getfixturevalue("pg_url"))
+        env = {
+            "PGHOST": admin.hostname or "",
+            "PGPORT": str(admin.port or 5432),
+            "PGUSER": admin.username or "",
+            "PGDATABASE": admin.path.lstrip("/"),
+        }
+        run = dbtop("snapshot", url, "--json", "--connect-timeout", "3", env=env)
         assert "Traceback" not in run.err
         return
+    run = dbtop("snapshot", url, "--json", "--connect-timeout", "3")
     assert_one_clear_line(run, *needles)
 
 
