@@ -1,6 +1,6 @@
 """Index advisor benchmark: a generated workload over a multi-table schema, on a real server.
 
-    .venv/bin/python benchmarks/advisor_bench.py [--url postgresql://postgres@127.0.0.1/postgres]
+    .venv/bin/python benchmarks/advisor_bench.py [--url ADMIN_URL]
         [--families 26] [--variants 8] [--per-table 2] [--max-k 4] [--repeat 3]
 
 Builds ``dbtop_advisor_bench`` (once; a marker table holds the data version), runs the
@@ -18,8 +18,10 @@ timed here), then prints:
   greedy's choice of k indexes against the best set of k found by exhaustive search (k up
   to ``--max-k``): how much of the best saving the greedy gets.
 
-Needs hypopg in the server (``apt install postgresql-15-hypopg``) and pg_stat_statements in
-shared_preload_libraries. Prints figures; asserts nothing.
+Without ``--url`` it runs on a private PostgreSQL 15 (tests/servers/postgres.py: temporary
+directory, pg_stat_statements preloaded, hypopg) started for the run and removed at its end.
+A server given with ``--url`` needs hypopg (``apt install postgresql-15-hypopg``) and
+pg_stat_statements in shared_preload_libraries. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ import contextlib
 import itertools
 import random
 import statistics
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -547,7 +551,7 @@ async def greedy_vs_exhaustive(url: str, rows: list[Statement], per_table: int, 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--url", help="a superuser URL (default: a private server)")
     parser.add_argument("--families", type=int, default=26)
     parser.add_argument("--variants", type=int, default=8)
     parser.add_argument("--per-table", type=int, default=2)
@@ -555,7 +559,24 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    server = None
+    if args.url is None:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.servers import postgres
 
+        server = postgres.start(databases=("postgres",))
+        if not server.hypopg:
+            server.stop()
+            raise SystemExit("hypopg is not installed (apt-get install postgresql-15-hypopg)")
+        args.url = server.url("postgres")
+    try:
+        await run(args)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+async def run(args: argparse.Namespace) -> None:
     url = await prepare_database(args.url)
     fams = families()[: args.families]
     work = statements(fams, args.variants)

@@ -6,8 +6,11 @@
 For each size it opens that many client connections (``--active`` of them running
 ``pg_sleep``, the rest idle), takes ``--rounds`` snapshots with the PostgreSQL engine and
 prints the client's wall time (median, p95) and the server's own execution time for
-dbtop's queries (from pg_stat_statements, under a role used only by the benchmark). The
-server needs max_connections above the largest size (scripts/test-services.sh sets 2300).
+dbtop's queries (from pg_stat_statements, under a role used only by the benchmark).
+Without ``--url`` it starts a private PostgreSQL 15 (tests/servers/postgres.py: temporary
+directory, pg_stat_statements, max_connections above the largest size) and removes it at
+the end; a server given with ``--url`` needs pg_stat_statements and such max_connections.
+The client opens that many sockets: raise ``ulimit -n`` first if it is lower.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import asyncpg
 
@@ -96,16 +101,32 @@ async def measure(url: str, size: int, active: int, rounds: int) -> dict[str, fl
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--url", help="a superuser URL (default: a private server)")
     parser.add_argument("--sizes", default="100,1000,2000")
     parser.add_argument("--active", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    server = None
+    if args.url is None:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.servers import postgres
+
+        server = postgres.start(max_connections=max(sizes) + 100)
+        args.url = server.url("test")
+    try:
+        await run(args, sizes)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+async def run(args: argparse.Namespace, sizes: list[int]) -> None:
     print(
         f"{'connections':>11} {'sessions':>8} {'wall median':>12} {'wall p95':>9} "
         f"{'server/snapshot':>15}"
     )
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size in sizes:
         r = await measure(args.url, size, args.active, args.rounds)
         print(
             f"{size:>11} {r['sessions']:>8} {r['median_ms']:>10.1f}ms {r['p95_ms']:>7.1f}ms "

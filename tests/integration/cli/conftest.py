@@ -1,4 +1,5 @@
-"""Helpers for driving the real ``dbtop`` command against the real PostgreSQL."""
+"""Helpers for driving the real ``dbtop`` command against the session's PostgreSQL 15 (the
+private one of tests/servers/postgres.py, or ``$DBTOP_TEST_PG_URL``)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-PG_URL = os.environ.get("DBTOP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 class Run:
@@ -40,5 +39,5 @@ def dbtop(
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> str:
-    return PG_URL
+def pg_url(pg15_admin_url: str) -> str:
+    return pg15_admin_url

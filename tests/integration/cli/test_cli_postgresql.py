@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
+
+from tests.waiting import wait_until
 
 from .conftest import dbtop
 
@@ -90,13 +93,16 @@ async def _sleeper(pg_url: str, name: str) -> tuple[asyncpg.Connection, int, asy
     conn = await asyncpg.connect(pg_url, server_settings={"application_name": name})
     pid = conn.get_server_pid()
     task = asyncio.ensure_future(conn.execute("select pg_sleep(60)"))
-    for _ in range(50):
-        await asyncio.sleep(0.1)
-        admin = await asyncpg.connect(pg_url)
-        state = await admin.fetchval("select state from pg_stat_activity where pid = $1", pid)
+    admin = await asyncpg.connect(pg_url)
+    try:
+
+        async def active() -> bool:
+            query = "select state from pg_stat_activity where pid = $1"
+            return await admin.fetchval(query, pid) == "active"
+
+        await wait_until(active, what=f"backend {pid} ({name}) running its pg_sleep")
+    finally:
         await admin.close()
-        if state == "active":
-            break
     return conn, pid, task
 
 
@@ -168,19 +174,29 @@ def test_explain_invalid_sql(pg_url):
         ("postgresql://u@127.0.0.1:notaport/db", ()),
         ("postgresql://postgres@no-such-host.invalid/test", ("no-such-host.invalid",)),
         ("postgresql://postgres@127.0.0.1:{port}/test", ("127.0.0.1",)),
-        (
-            "postgresql://postgres@127.0.0.1:5432/no_such_database_dbtop",
-            ("no_such_database_dbtop",),
-        ),
+        # {server}: host and port of the session's PostgreSQL 15
+        ("postgresql://postgres@{server}/no_such_database_dbtop", ("no_such_database_dbtop",)),
     ],
 )
-def test_bad_input_gets_one_clear_line(url, needles):
-    url = url.format(port=free_port())
-    run = dbtop("snapshot", url, "--json", "--connect-timeout", "3")
+def test_bad_input_gets_one_clear_line(url, needles, request):
+    server = ""
+    if "{server}" in url:
+        server = urlsplit(request.getfixturevalue("pg_url")).netloc.rsplit("@", 1)[-1]
+    url = url.format(port=free_port(), server=server)
     if url == "postgresql://":
-        # libpq's defaults: this machine's socket and user may well work; either way no trace.
+        # libpq's defaults (PG* variables, else the local socket and the OS user), pointed at
+        # the session's server rather than whatever this machine runs: it works, no trace
+        admin = urlsplit(request.getfixturevalue("pg_url"))
+        env = {
+            "PGHOST": admin.hostname or "",
+            "PGPORT": str(admin.port or 5432),
+            "PGUSER": admin.username or "",
+            "PGDATABASE": admin.path.lstrip("/"),
+        }
+        run = dbtop("snapshot", url, "--json", "--connect-timeout", "3", env=env)
         assert "Traceback" not in run.err
         return
+    run = dbtop("snapshot", url, "--json", "--connect-timeout", "3")
     assert_one_clear_line(run, *needles)
 
 

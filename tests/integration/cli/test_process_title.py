@@ -5,10 +5,11 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import wait_until_sync
 
 
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
@@ -32,12 +33,12 @@ def test_password_is_masked_in_the_process_title():
             stderr=subprocess.PIPE,
         )
         try:
-            cmdline = b""
-            for _ in range(50):
-                time.sleep(0.1)
+
+            def masked() -> bytes | None:
                 cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
-                if b"***" in cmdline:
-                    break
+                return cmdline if b"***" in cmdline else None
+
+            cmdline = wait_until_sync(masked, what="the masked process title")
             assert b"hunter2secret" not in cmdline
             assert b"someone:***@127.0.0.1" in cmdline
         finally:

@@ -7,7 +7,6 @@ reachable by every account: as root the demo runs PostgreSQL as ``embedded_postg
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 import os
@@ -30,6 +29,7 @@ from dbtop.demo.workload import (
     APP_WAITER,
     LOCK_PERIOD_S,
 )
+from tests.waiting import wait_until
 
 HERE = Path(__file__).parent
 
@@ -182,13 +182,10 @@ def three_deep(rows: Sequence[asyncpg.Record]) -> dict[str, int] | None:
 
 
 async def wait_for_chain(url: str, timeout: float = CHAIN_TIMEOUT_S) -> dict[str, int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        chain = three_deep(await sessions(url))
-        if chain is not None:
-            return chain
-        await asyncio.sleep(0.3)
-    pytest.fail(f"no three-deep lock chain within {timeout:.0f} s")
+    async def chain() -> dict[str, int] | None:
+        return three_deep(await sessions(url))
+
+    return await wait_until(chain, timeout, what="a three-deep lock chain")
 
 
 def dbtop_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -11,10 +11,11 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import wait_until_sync
 
 from .conftest import NEEDS_DEMO, alive, cache_dir, start_demo
 
@@ -22,11 +23,10 @@ pytestmark = NEEDS_DEMO
 
 
 def _wait_gone(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
+    try:
+        wait_until_sync(lambda: not alive(pid), timeout, what=f"process {pid} gone")
+    except AssertionError:
+        return False
     return True
 
 
@@ -37,7 +37,7 @@ def test_a_stop_signal_removes_the_server_and_its_data(sig: int, tmp_path: Path)
     run_dir = demo.run_dir
     assert alive(postmaster) and run_dir.is_dir()
     assert demo.stop(sig) == 0, demo.messages()
-    assert _wait_gone(postmaster, 1.0)
+    assert _wait_gone(postmaster), "the postmaster outlived the demo that stopped it"
     assert not run_dir.exists()
     assert demo.proc.stdout is not None
     assert demo.proc.stdout.read() == ""  # stdout carried the URL and nothing else
@@ -124,7 +124,7 @@ def test_runs_as_an_unprivileged_user(tmp_path: Path) -> None:
     postmaster = demo.postmaster_pid()
     assert Path(f"/proc/{postmaster}").stat().st_uid == Path(cache).stat().st_uid
     assert demo.stop() == 0, demo.messages()
-    assert _wait_gone(postmaster, 1.0)
+    assert _wait_gone(postmaster), "the postmaster outlived the demo that stopped it"
     assert not demo.run_dir.exists()
 
 

@@ -3,9 +3,6 @@ pg_stat_statements, the sample shop and its index mistakes, and the live workloa
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 from dbtop.demo import schema
 from dbtop.demo.workload import (
     APP_IDLE_IN_TRANSACTION,
@@ -15,6 +12,7 @@ from dbtop.demo.workload import (
     APP_WAITER,
     APPLICATIONS,
 )
+from tests.waiting import wait_until
 
 from .conftest import (
     NEEDS_DEMO,
@@ -71,13 +69,13 @@ async def test_sample_schema_has_the_missing_unused_and_duplicate_index(demo: De
 
 
 async def test_every_actor_has_its_session(demo: Demo) -> None:
-    deadline = time.monotonic() + 10
-    while True:
+    async def every_actor() -> bool:
         apps = {row["application_name"] for row in await sessions(demo.url)}
-        if set(APPLICATIONS) <= apps or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.3)
-    assert set(APPLICATIONS) <= apps
+        missing = set(APPLICATIONS) - apps
+        assert not missing, f"no session yet for {sorted(missing)}"
+        return True
+
+    await wait_until(every_actor, what="a session for every actor")
 
 
 async def test_a_session_sits_idle_in_transaction(demo: Demo) -> None:
@@ -87,17 +85,15 @@ async def test_a_session_sits_idle_in_transaction(demo: Demo) -> None:
 
 
 async def test_slow_family_reads_orders_by_sequential_scan(demo: Demo) -> None:
-    deadline = time.monotonic() + 10
-    while True:
+    async def called() -> bool:
         rows = await fetch(
             demo.url,
             "SELECT query, calls FROM pg_stat_statements "
             "WHERE query LIKE '%FROM orders WHERE customer_id = $1%'",
         )
-        if sum(r["calls"] for r in rows) > 0 or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.5)
-    assert sum(r["calls"] for r in rows) > 0
+        return sum(r["calls"] for r in rows) > 0
+
+    await wait_until(called, what="the slow family's statement in pg_stat_statements")
     plan = await fetch(
         demo.url,
         "EXPLAIN SELECT id, product_id, status, total, created_at FROM orders "
@@ -145,13 +141,13 @@ async def test_cancelling_the_root_blocker_releases_the_chain_and_it_comes_back(
     chain = await wait_for_chain(demo.url)
     done = dbtop_cli("kill", demo.url, str(chain["root"]), "--yes")
     assert done.returncode == 0, done.stderr
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        blocked = [r for r in await sessions(demo.url) if r["blockers"]]
-        if not blocked:
-            break
-        await asyncio.sleep(0.2)
-    assert not blocked
+
+    async def nobody_blocked() -> bool:
+        blocked = [r["application_name"] for r in await sessions(demo.url) if r["blockers"]]
+        assert not blocked, f"still blocked: {blocked}"
+        return True
+
+    await wait_until(nobody_blocked, what="the chain released")
     # The workload shrugs off the cancel: the next round forms the chain again.
     await wait_for_chain(demo.url)
 
@@ -168,11 +164,9 @@ async def test_a_terminated_idle_transaction_comes_back(demo: Demo) -> None:
     before = idle_pids(await sessions(demo.url))
     assert len(before) == 1
     await fetch(demo.url, "SELECT pg_terminate_backend($1)", before[0])
-    deadline = time.monotonic() + 10
-    after: list[int] = []
-    while time.monotonic() < deadline:
+
+    async def back() -> bool:
         after = idle_pids(await sessions(demo.url))
-        if after and after != before:
-            break
-        await asyncio.sleep(0.3)
-    assert after and after != before
+        return bool(after) and after != before
+
+    await wait_until(back, what="a new idle-in-transaction session")

@@ -24,6 +24,7 @@ import pytest
 
 from dbtop.engines.base import ConnectOptions
 from dbtop.engines.mysql import MySQLEngine
+from tests.waiting import wait_until
 
 from .servers import PrivateServer, Unavailable, start_private
 
@@ -210,12 +211,21 @@ async def run(conn: aiomysql.Connection, sql: str) -> list:
         return list(await cur.fetchall() or [])
 
 
-async def until(engine: MySQLEngine, predicate, tries: int = 100, pause: float = 0.1):
-    """Snapshots until ``predicate(snapshot)`` holds; the last snapshot either way."""
-    snapshot = await engine.snapshot()
-    for _ in range(tries):
-        if predicate(snapshot):
-            return snapshot
-        await asyncio.sleep(pause)
+#: InnoDB's INFORMATION_SCHEMA cache is refreshed after 100 ms without a read; a margin
+INNODB_CACHE_IDLE_S = 0.15
+
+
+async def until(
+    engine: MySQLEngine, predicate, timeout: float = 15.0, what: str = "the expected snapshot"
+):
+    """The first snapshot for which ``predicate(snapshot)`` holds (fails after ``timeout``).
+
+    Polled no more often than every 150 ms: InnoDB refreshes what INFORMATION_SCHEMA shows
+    of its transactions and lock waits only when nobody read it for 100 ms, so faster
+    polling would read the same stale copy forever."""
+
+    async def reached():
         snapshot = await engine.snapshot()
-    return snapshot
+        return snapshot if predicate(snapshot) else None
+
+    return await wait_until(reached, timeout, what, every=INNODB_CACHE_IDLE_S)

@@ -13,12 +13,13 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pymysql
+
+from tests.waiting import wait_until_sync
 
 
 class Unavailable(Exception):
@@ -125,18 +126,25 @@ def start_private(options: Sequence[str] = (), *, label: str = "dbtop") -> Priva
         start_new_session=True,
     )
     private = PrivateServer(folder, port, sock, process)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def accepts() -> bool:
         if process.poll() is not None:
             reason = (
                 log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
             )
-            private.stop()
             raise Unavailable("mariadbd exited at start-up: " + " | ".join(reason))
         try:
             private.connect().close()
-            return private
         except pymysql.err.MySQLError:
-            time.sleep(0.1)
-    private.stop()
-    raise Unavailable("mariadbd did not accept connections within 60 s")
+            return False
+        return True
+
+    try:
+        wait_until_sync(accepts, timeout=60, what="mariadbd accepting connections")
+    except Unavailable:
+        private.stop()
+        raise
+    except AssertionError as exc:
+        private.stop()
+        raise Unavailable(str(exc)) from exc
+    return private

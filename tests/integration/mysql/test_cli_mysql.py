@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from tests.integration.cli.conftest import dbtop
+from tests.waiting import wait_until
 
 from .conftest import PFS_DB, SHARED_DB, SHARED_HOST, SHARED_PORT, run
 
@@ -61,7 +62,15 @@ async def test_kill_and_explain_through_the_cli(shared_url, clients):
     app = await clients.open(SHARED_PORT, SHARED_DB, SHARED_HOST)
     app_id = str(app.thread_id())
     sleeping = clients.background(app, "SELECT id, SLEEP(1) FROM items")
-    await asyncio.sleep(0.3)
+    watcher = await clients.open(SHARED_PORT, SHARED_DB, SHARED_HOST)
+
+    async def sleeping_now() -> bool:
+        rows = await run(
+            watcher, f"SELECT INFO FROM information_schema.PROCESSLIST WHERE ID = {app_id}"
+        )
+        return bool(rows) and "SLEEP" in (rows[0][0] or "")
+
+    await wait_until(sleeping_now, what=f"session {app_id} running its SLEEP")
     plan = await asyncio.to_thread(dbtop, "explain", shared_url, "--session", app_id, "--json")
     assert plan.code == 0, plan.err
     assert "SLEEP" in plan.json()["query"] and plan.json()["engine"] == "mysql"

@@ -25,10 +25,12 @@ async def test_digests_appear_with_counts_and_rates(pfs_server, pfs_url, engine_
     for i in range(5):
         await run(app, f"SELECT * FROM items WHERE v = 'v{i}'")
     first = await engine.snapshot()
-    await asyncio.sleep(0.1)  # rates need two polls at least 50 ms apart
     for i in range(7):
         await run(app, f"SELECT * FROM items WHERE v = 'v{i}'")
-    second = await engine.snapshot()
+    # rates need two polls at least MIN_INTERVAL_S apart
+    second = await until(
+        engine, lambda s: with_rates(first, s).rates is not None, what="a snapshot with rates"
+    )
     stmt = next(s for s in second.statements if "`items`" in s.query and "`v` = ?" in s.query)
     assert stmt.calls >= 12 and stmt.database == PFS_DB and stmt.total_ms > 0
     assert stmt.extra["rows_examined"] >= 12 * 10

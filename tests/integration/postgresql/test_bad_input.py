@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -36,11 +37,15 @@ async def test_wrong_password_is_an_auth_error_without_the_password(pg18_url):
         ("postgresql://u@127.0.0.1:notaport/db", UsageError),
         ("postgresql://postgres@127.0.0.1:1/test", ConnectError),
         ("postgresql://postgres@no-such-host.invalid/test", ConnectError),
-        ("postgresql://postgres@127.0.0.1:5432/dbtop_no_such_db", NotFoundError),
-        ("postgresql://dbtop_no_such_role@127.0.0.1:5432/test", AuthError),
+        # {server}: host and port of the session's PostgreSQL 15
+        ("postgresql://postgres@{server}/dbtop_no_such_db", NotFoundError),
+        ("postgresql://dbtop_no_such_role@{server}/test", AuthError),
     ],
 )
-async def test_connect_failures_are_one_line_errors(url, error):
+async def test_connect_failures_are_one_line_errors(url, error, request):
+    if "{server}" in url:
+        admin = request.getfixturevalue("pg15_admin_url")
+        url = url.format(server=urlsplit(admin).netloc.rsplit("@", 1)[-1])
     with pytest.raises(error) as caught:
         engine = PostgresEngine(url, ConnectOptions(connect_timeout_s=3))
         await engine.connect()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from dbtop.analysis.lockgraph import build_lock_forest
@@ -59,7 +57,14 @@ async def test_three_deep_lock_chain_gives_the_right_edges_and_root(engine, clie
     await a.execute("BEGIN")
     await a.execute("UPDATE dbtop_it_chain SET v = 1 WHERE id = 1")
     clients.start(b, "UPDATE dbtop_it_chain SET v = 2 WHERE id = 1")
-    await asyncio.sleep(0.3)
+    # c must queue behind b, not beside it: wait until b waits on a's lock
+    watcher = await clients.connect("dbtop-test-watcher")
+
+    async def b_waits() -> bool:
+        query = "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1"
+        return await watcher.fetchval(query, b.get_server_pid()) == "Lock"
+
+    await eventually(b_waits)
     clients.start(c, "SELECT * FROM dbtop_it_chain WHERE id = 1 FOR UPDATE")
     pa, pb, pc = (str(x.get_server_pid()) for x in (a, b, c))
 

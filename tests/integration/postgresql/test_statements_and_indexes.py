@@ -116,6 +116,9 @@ async def test_seq_scan_heavy_table_is_reported(engine, clients):
     await conn.execute("ANALYZE dbtop_it_seq")
     for _ in range(12):
         await conn.fetchval("SELECT count(*) FROM dbtop_it_seq WHERE id = 5")
+    # a backend that flushed its statistics less than a second ago waits 10 s for the next
+    # flush once idle (PGSTAT_IDLE_INTERVAL): ask for it at once instead
+    await conn.execute("SELECT pg_stat_force_next_flush()")
 
     async def flagged():
         snap = await engine.snapshot()

@@ -17,13 +17,14 @@ import random
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import redis
+
+from tests.waiting import wait_until_sync
 
 SHARED_URL = os.environ.get("DBTOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 PREFIX = "dbtop-test:"
@@ -104,18 +105,22 @@ def start_server(
         command += ["--unixsocket", str(socket_path), "--unixsocketperm", "700"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = Server(port, directory, process, password, socket_path)
-    deadline = time.monotonic() + 10
-    while True:
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError("redis-server exited")
         try:
-            if server.client(0).ping():
-                return server
+            return bool(server.client(0).ping())
         except redis.exceptions.ConnectionError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            server.stop()
-            log = (directory / "redis.log").read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"redis-server did not start: {log}")
-        time.sleep(0.02)
+            return False
+
+    try:
+        wait_until_sync(answers, what=f"redis-server on port {port} answering")
+    except (AssertionError, RuntimeError) as exc:
+        server.stop()
+        log = (directory / "redis.log").read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"redis-server did not start ({exc}): {log}") from exc
+    return server
 
 
 @pytest.fixture(scope="session")
@@ -223,14 +228,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         )
         if create.returncode != 0:
             raise RuntimeError(f"redis-cli --cluster create failed: {create.stdout}{create.stderr}")
-        deadline = time.monotonic() + 20
-        while True:
+
+        def cluster_ok() -> bool:
             states = [n.client(0).cluster("info").get("cluster_state") for n in nodes]
-            if all(state == "ok" for state in states):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"cluster not ok: {states}")
-            time.sleep(0.1)
+            assert all(state == "ok" for state in states), f"cluster states: {states}"
+            return True
+
+        wait_until_sync(cluster_ok, timeout=20, what="the cluster's state ok on every node")
         yield Cluster(nodes)
     finally:
         for node in nodes:
@@ -297,19 +301,20 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve
         stderr=subprocess.DEVNULL,
     )
     server = Server(port, directory, process)
-    deadline = time.monotonic() + 10
-    while True:
+
+    def answers() -> bool:
         try:
-            redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=str(cert)).ping()
-            break
+            client = redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=str(cert))
+            return bool(client.ping())
         except redis.exceptions.ConnectionError:
-            if process.poll() is not None:
-                pytest.skip(
-                    f"this redis-server has no TLS: {log.read_text(errors='replace')[-300:]}"
-                )
-            if time.monotonic() > deadline:
-                server.stop()
-                raise
-            time.sleep(0.05)
+            return process.poll() is not None  # exited: no TLS in this build, said below
+
+    try:
+        wait_until_sync(answers, what=f"the TLS redis-server on port {port} answering")
+    except AssertionError:
+        server.stop()
+        raise
+    if process.poll() is not None:
+        pytest.skip(f"this redis-server has no TLS: {log.read_text(errors='replace')[-300:]}")
     yield server, cert
     server.stop()

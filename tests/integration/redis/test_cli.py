@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import subprocess
 import threading
-import time
 
 import pytest
 import redis
@@ -14,6 +12,7 @@ import redis
 from dbtop.engines.base import ConnectOptions
 from dbtop.engines.redis import RedisEngine
 from dbtop.errors import AuthError, ConnectError
+from tests.waiting import wait_until_sync
 
 from .conftest import PREFIX, Server, dbtop
 
@@ -50,12 +49,12 @@ def test_kill_unblocks_then_terminates_a_blpop_client(shared_url, shared):
     thread = threading.Thread(target=lambda: results.append(waiter.blpop([f"{PREFIX}q"], 0)))
     thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not any(
-            c["id"] == str(waiter_id) and "b" in c["flags"] for c in shared.client_list()
-        ):
-            assert time.monotonic() < deadline, "the BLPOP never blocked"
-            time.sleep(0.02)
+        wait_until_sync(
+            lambda: any(
+                c["id"] == str(waiter_id) and "b" in c["flags"] for c in shared.client_list()
+            ),
+            what="the BLPOP client blocked",
+        )
         run = dbtop("kill", shared_url, str(waiter_id), "--yes")
         assert run.code == 0, run.err
         assert "unblocked" in run.out
@@ -158,7 +157,6 @@ async def test_engine_errors_are_typed(private: Server):
         with pytest.raises(error):
             await engine.connect()
         await engine.close()
-        await asyncio.sleep(0)
 
 
 def test_tls_with_and_without_the_ca(tls_server):
@@ -188,14 +186,14 @@ def test_a_sentinel_is_refused_with_a_hint(private: Server, tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
-        while True:
+
+        def answers() -> bool:
             try:
-                redis.Redis(port=port).ping()
-                break
+                return bool(redis.Redis(port=port).ping())
             except redis.exceptions.ConnectionError:
-                assert time.monotonic() < deadline, "the sentinel did not start"
-                time.sleep(0.05)
+                return False
+
+        wait_until_sync(answers, what="the sentinel answering")
         run = dbtop("snapshot", f"redis://127.0.0.1:{port}", "--interval", "0")
         one_line_error(run, "Sentinel", "get-master-addr-by-name")
     finally:

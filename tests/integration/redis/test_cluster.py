@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 
 import redis
@@ -10,6 +9,7 @@ import redis
 from dbtop.engines.base import ConnectOptions
 from dbtop.engines.redis import RedisEngine
 from dbtop.model import KillMode
+from tests.waiting import wait_until
 
 from .conftest import PREFIX, Cluster, dbtop
 
@@ -72,14 +72,12 @@ async def test_cluster_kill_and_explain_route_to_the_node(cluster: Cluster):
     await engine.connect()
     try:
         session_id = f"{node_name}/{waiter_id}"
-        for _ in range(100):
-            snapshot = await engine.snapshot()
-            session = snapshot.session(session_id)
-            if session is not None and session.state == "blocked":
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError("the BLPOP client never showed as blocked")
+
+        async def blocked():
+            session = (await engine.snapshot()).session(session_id)
+            return session if session is not None and session.state == "blocked" else None
+
+        session = await wait_until(blocked, what="the BLPOP client shown as blocked")
         assert session.node == node_name
         assert session.blocked_by == (f"{node_name}/list-push",)
         result = await engine.kill(session_id, KillMode.CANCEL)

@@ -14,6 +14,7 @@ from dbtop.engines.redis import RedisEngine
 from dbtop.engines.registry import create_engine
 from dbtop.errors import NotFoundError, QueryError, RefusedError, UsageError
 from dbtop.model import KillMode, PaneLabels
+from tests.waiting import wait_until
 
 from .conftest import PREFIX, Server
 
@@ -34,14 +35,14 @@ async def connected(url: str, **options: object):
         await engine.close()
 
 
-async def wait_for(predicate, engine: RedisEngine, tries: int = 50):
+async def wait_for(predicate, engine: RedisEngine, what: str = "the expected state"):
     """The first snapshot for which ``predicate`` holds (polling a real server)."""
-    for _ in range(tries):
+
+    async def reached():
         snapshot = await engine.snapshot()
-        if predicate(snapshot):
-            return snapshot
-        await asyncio.sleep(0.05)
-    raise AssertionError("the server never reached the expected state")
+        return snapshot if predicate(snapshot) else None
+
+    return await wait_until(reached, what=what)
 
 
 async def test_snapshot_of_the_shared_server(shared_url, shared):
@@ -343,7 +344,9 @@ async def test_replica_and_its_master_see_each_other(private: Server, private_db
     try:
         async with connected(replica.url(9)) as engine:
             snapshot = await wait_for(
-                lambda s: any(x.kind == "master" for x in s.sessions), engine, tries=100
+                lambda s: any(x.kind == "master" for x in s.sessions),
+                engine,
+                what="the replica's link to its master",
             )
         assert snapshot.server.role == "replica"
         assert snapshot.server.extra["master_link_status"] == "up"
