@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from dbtop.engines.base import ConnectOptions
-from dbtop.engines.redis.actions import kill_client
-from dbtop.engines.redis.advice import client_findings, server_findings
+from dbtop.engines.redis.advice import gather_advice
 from dbtop.engines.redis.anatomy import KeyAnatomy, key_anatomy
+from dbtop.engines.redis.antipatterns import client_findings, server_findings
 from dbtop.engines.redis.assemble import (
     Rows,
     busy_rows,
@@ -27,11 +27,12 @@ from dbtop.engines.redis.assemble import (
     table_rows,
 )
 from dbtop.engines.redis.capabilities import LABELS, build_capabilities
-from dbtop.engines.redis.clients import parse_client_list, split_session_id
 from dbtop.engines.redis.cluster import ClusterNode, SlotMap, parse_cluster_nodes
 from dbtop.engines.redis.collect import CONFIG_KEYS, ClientPace, NodePoll, poll_node
 from dbtop.engines.redis.commands import SYNTHETIC
+from dbtop.engines.redis.connection import CommandError, Link, Target, busy, parse_target
 from dbtop.engines.redis.explain import command_doc, doc_only_plan, explain_query
+from dbtop.engines.redis.indexes import KeySampler, SampleBudget, SampleStats
 from dbtop.engines.redis.info import (
     CommandStat,
     config_map,
@@ -39,12 +40,10 @@ from dbtop.engines.redis.info import (
     parse_info,
 )
 from dbtop.engines.redis.info import keyspace as db_keyspace
-from dbtop.engines.redis.link import CommandError, Link, busy
-from dbtop.engines.redis.sampler import KeySampler, SampleBudget, SampleStats
+from dbtop.engines.redis.kill import kill_client
 from dbtop.engines.redis.search import REFRESH_S, has_search, search_indexes
-from dbtop.engines.redis.suggest import gather_advice
+from dbtop.engines.redis.sessions import parse_client_list, split_session_id
 from dbtop.engines.redis.summary import server_summary
-from dbtop.engines.redis.url import Target, parse_target
 from dbtop.errors import DbtopError, NotFoundError, PrivilegeError, RefusedError, UsageError
 from dbtop.model import (
     Advice,

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dbtop.engines.redis.blocked import blocked_edges, pause_session, script_edges, script_session
-from dbtop.engines.redis.clients import client_session
 from dbtop.engines.redis.collect import NodePoll
 from dbtop.engines.redis.commands import PAUSE, BlockingKind
 from dbtop.engines.redis.info import (
@@ -25,6 +23,8 @@ from dbtop.engines.redis.info import (
     latencystats,
     text,
 )
+from dbtop.engines.redis.locks import blocked_edges, pause_session, script_edges, script_session
+from dbtop.engines.redis.sessions import client_session
 from dbtop.engines.redis.statements import command_statement, merge_command_stats, slow_event
 from dbtop.model import LockWait, Notice, Session, Severity, SlowEvent, Statement, TableStat, frozen
 

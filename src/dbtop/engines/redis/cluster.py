@@ -109,7 +109,3 @@ class SlotMap:
             return None
         low, high, name = self._ranges[index]
         return name if low <= slot <= high else None
-
-
-def slot_of(key: bytes) -> int:
-    return key_slot(key)

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbtop.engines.redis.clientline import ClientLine, parse_client_list
+from dbtop.engines.redis.client_list import ClientLine, parse_client_list
+from dbtop.engines.redis.connection import CommandError, Link, busy
 from dbtop.engines.redis.info import config_map, integer, parse_fields, parse_info, text
-from dbtop.engines.redis.link import CommandError, Link, busy
 from dbtop.errors import DbtopError, PrivilegeError
 from dbtop.model import Notice, Severity
 

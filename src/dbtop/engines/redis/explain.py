@@ -15,8 +15,8 @@ from typing import Any
 from dbtop.engines.redis.anatomy import KeyAnatomy, anatomy_node
 from dbtop.engines.redis.commands import display_name, join_command, split_command_line
 from dbtop.engines.redis.complexity import estimate_work
+from dbtop.engines.redis.connection import CommandError, Link
 from dbtop.engines.redis.info import integer, text
-from dbtop.engines.redis.link import CommandError, Link
 from dbtop.errors import NotFoundError, PrivilegeError, QueryError, UsageError
 from dbtop.model import Plan, PlanNode, frozen
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dbtop.engines.redis.connection import Link
 from dbtop.engines.redis.info import integer, number, text
-from dbtop.engines.redis.link import Link
 from dbtop.model import IndexStat, frozen
 
 REFRESH_S = 30.0

@@ -8,8 +8,8 @@ The session ids they take are those of the Clients pane: a client id (``12``, or
 from __future__ import annotations
 
 from dbtop.engines.redis.commands import PAUSE, SCRIPT, SYNTHETIC
+from dbtop.engines.redis.connection import CommandError, Link
 from dbtop.engines.redis.info import integer
-from dbtop.engines.redis.link import CommandError, Link
 from dbtop.errors import NotFoundError, RefusedError
 from dbtop.model import KillMode, KillResult
 

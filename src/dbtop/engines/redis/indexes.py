@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from dbtop.engines.redis.commands import quote_arg
+from dbtop.engines.redis.connection import Link
 from dbtop.engines.redis.info import integer, text
-from dbtop.engines.redis.link import Link
 from dbtop.engines.redis.patterns import group_keys
 from dbtop.model import KeyPattern, frozen
 
