@@ -391,3 +391,16 @@ def commandstat_findings(stats: Mapping[str, CommandStat]) -> list[Finding]:
             )
         )
     return found
+
+
+def poll_findings(
+    nodes: Iterable[tuple[str | None, dict[str, str], Mapping[str, str]]],
+    sessions: Iterable[Session],
+) -> list[Finding]:
+    """The findings of one poll: each node's (name in a cluster, INFO, settings), then the
+    clients'."""
+    findings: list[Finding] = []
+    for node, info, config in nodes:
+        findings.extend(server_findings(info, config, node=node))
+    findings.extend(client_findings(sessions))
+    return findings

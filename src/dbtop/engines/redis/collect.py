@@ -15,7 +15,7 @@ from dbtop.engines.redis.client_list import ClientLine, parse_client_list
 from dbtop.engines.redis.connection import CommandError, Link, busy
 from dbtop.engines.redis.info import config_map, integer, parse_fields, parse_info, text
 from dbtop.errors import DbtopError, PrivilegeError
-from dbtop.model import Notice, Severity
+from dbtop.model import Feature, Notice, Severity
 
 #: Settings read every CONFIG_EVERY_S (they rarely change; CONFIG GET is not free).
 CONFIG_KEYS = (
@@ -102,7 +102,7 @@ class NodePoll:
         return self.error is None and self.busy is None
 
 
-def _denied(feature: str, what: str, exc: Exception, node: str) -> Notice:
+def _denied(feature: Feature, what: str, exc: Exception, node: str) -> Notice:
     return Notice(
         feature=feature,
         message=f"{node}: {what} refused: {' '.join(str(exc).split())}",
@@ -157,11 +157,13 @@ async def poll_node(
     poll.info = parse_info(reply["info"])
     if "clients" in reply:
         if isinstance(reply["clients"], Exception):
-            poll.notices.append(_denied("sessions", "CLIENT LIST", reply["clients"], link.node))
+            poll.notices.append(
+                _denied(Feature.SESSIONS, "CLIENT LIST", reply["clients"], link.node)
+            )
         else:
             poll.clients = parse_client_list(reply["clients"])
     if isinstance(reply["slowlog"], Exception):
-        poll.notices.append(_denied("statements", "SLOWLOG GET", reply["slowlog"], link.node))
+        poll.notices.append(_denied(Feature.STATEMENTS, "SLOWLOG GET", reply["slowlog"], link.node))
     else:
         poll.slowlog = list(reply["slowlog"] or [])
     if "latency" in reply and not isinstance(reply["latency"], Exception):
@@ -180,7 +182,7 @@ async def poll_node(
         if denied is not None and not config:
             poll.notices.append(
                 Notice(
-                    feature="suggest",
+                    feature=Feature.SUGGEST,
                     message=f"{link.node}: CONFIG GET refused ({denied}): limits and "
                     "policies are unknown",
                     hint="grant +config|get to dbtop's user",
@@ -216,3 +218,15 @@ def _pairs(reply: object) -> dict[str, Any]:
     if not isinstance(reply, list):
         return {}
     return {text(k): v for k, v in zip(reply[0::2], reply[1::2], strict=False)}
+
+
+async def read_config(link: Link) -> dict[str, str] | None:
+    """The settings dbtop reads; None while a busy script refuses CONFIG GET."""
+    replies = await link.pipeline([["CONFIG", "GET", key] for key in CONFIG_KEYS])
+    if replies and all(busy(r) for r in replies):
+        return None
+    config: dict[str, str] = {}
+    for reply in replies:
+        if not isinstance(reply, Exception):
+            config.update(config_map(reply))
+    return config

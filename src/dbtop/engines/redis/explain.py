@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbtop.engines.redis.anatomy import KeyAnatomy, anatomy_node
+from dbtop.engines.redis.client_list import parse_client_list
 from dbtop.engines.redis.commands import display_name, join_command, split_command_line
 from dbtop.engines.redis.complexity import estimate_work
 from dbtop.engines.redis.connection import CommandError, Link
@@ -227,4 +228,24 @@ async def explain_query(
         db_keys=size,
         skipped_keys=max(len(set(keys)) - len(inspected), 0),
         truncated=truncated,
+    )
+
+
+async def explain_client(link: Link, session_id: str, local: str) -> Plan:
+    """What a client's current command costs in general (Redis knows its name only)."""
+    if not local.isdigit():
+        raise UsageError(f"{session_id} is not a client: explain takes a client id")
+    rows = parse_client_list(await link.call("CLIENT", "LIST", "ID", int(local)))
+    if not rows:
+        raise NotFoundError(f"no client {session_id}")
+    cmd = rows[0].get("cmd", "")
+    words = [w.encode() for w in cmd.split("|") if w and w != "NULL"]
+    doc = await command_doc(link, words) if words else None
+    if doc is None:
+        raise NotFoundError(f"client {session_id} has not run a command yet")
+    return doc_only_plan(
+        doc,
+        query=doc.name.upper().replace("|", " "),
+        note="Redis reports a client's command name, not its arguments: explain the "
+        "slow-log entry or the command line to see the keys it touches",
     )

@@ -69,6 +69,17 @@ class SampleStats:
     reservoir: int
     full_passes: int
 
+    def as_extra(self, budget: SampleBudget) -> dict[str, float | int]:
+        return {
+            "keys": self.keys,
+            "scans": self.scans,
+            "elapsed_ms": round(self.elapsed_ms, 2),
+            "reservoir": self.reservoir,
+            "full_passes": self.full_passes,
+            "budget_keys": budget.max_keys,
+            "budget_ms": budget.max_ms,
+        }
+
 
 def display_key(key: bytes) -> str:
     return key.decode("utf-8", "backslashreplace")
