@@ -87,7 +87,9 @@ async def gather_advice(
         except ValueError:
             continue
         args_of[event.id] = args
-        link = await action(event.node if event.node in poll_links else entry)
+        link = await action(
+            event.node if event.node is not None and event.node in poll_links else entry
+        )
         try:
             keys = await command_keys(link, args)
         except DbtopError:

@@ -328,8 +328,8 @@ def slowlog_findings(
             continue
         if command not in ALTERNATIVES:
             continue
-        for key in key_args.get(event.id, [])[:1]:
-            groups.setdefault((command, key), []).append(event)
+        for first_key in key_args.get(event.id, [])[:1]:
+            groups.setdefault((command, first_key), []).append(event)
 
     found: list[Finding] = []
     for (command, key), group in groups.items():

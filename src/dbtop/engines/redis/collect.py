@@ -58,9 +58,16 @@ class ClientPace:
         """Learn the server's cost per CLIENT LIST (INFO commandstats) and keep the rows."""
         stats = parse_fields(poll.info.get("cmdstat_client|list", ""))
         usec, calls = integer(stats.get("usec")), integer(stats.get("calls"))
-        known = None not in (usec, calls, self.usec, self.calls)
-        if known and calls > self.calls and usec >= self.usec:  # type: ignore[operator]
-            self.cost_ms = (usec - self.usec) / (calls - self.calls) / 1000  # type: ignore[operator]
+        before_usec, before_calls = self.usec, self.calls
+        if (
+            usec is not None
+            and calls is not None
+            and before_usec is not None
+            and before_calls is not None
+            and calls > before_calls
+            and usec >= before_usec
+        ):
+            self.cost_ms = (usec - before_usec) / (calls - before_calls) / 1000
         self.usec, self.calls = usec, calls
         if poll.clients_fetched:
             self.fetched_at = now

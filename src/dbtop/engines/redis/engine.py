@@ -32,7 +32,12 @@ from dbtop.engines.redis.cluster import ClusterNode, SlotMap, nodes_extra, parse
 from dbtop.engines.redis.collect import ClientPace, NodePoll, poll_node, read_config
 from dbtop.engines.redis.commands import SYNTHETIC
 from dbtop.engines.redis.connection import CommandError, Link, Target, busy, parse_target
-from dbtop.engines.redis.explain import explain_client, explain_query
+from dbtop.engines.redis.explain import (
+    count_keys,
+    explain_client,
+    explain_query,
+    find_in_databases,
+)
 from dbtop.engines.redis.indexes import KeySampler, SampleBudget, SampleStats
 from dbtop.engines.redis.info import CommandStat, integer, parse_info
 from dbtop.engines.redis.info import keyspace as db_keyspace
@@ -278,8 +283,9 @@ class RedisEngine(EngineBase):
             *(self._poll_and_sample(link, with_config, sections) for link in self._links.values())
         )
         polls = [poll for poll, _ in results]
-        if all(poll.error is not None for poll in polls):
-            raise polls[0].error  # type: ignore[misc]  # all() above: none is None
+        first = polls[0].error
+        if first is not None and all(poll.error is not None for poll in polls):
+            raise first
         if with_config:
             self._config_read.set(None)
             for poll in polls:
@@ -445,29 +451,14 @@ class RedisEngine(EngineBase):
         if anatomy.exists or self._cluster:
             return anatomy
         link = await self._action(self._entry.node)
-        seen = self._db_sizes_seen or set(
-            db_keyspace(parse_info(await link.call("INFO", "keyspace")))
-        )
-        dbs = [db for db in sorted(seen) if db != self._target.db]
-        if not dbs:
-            return anatomy
-        replies = await link.pipeline([c for db in dbs for c in (["SELECT", db], ["EXISTS", key])])
-        for db, exists in zip(dbs, replies[1::2], strict=True):
-            if integer(exists) == 1:
-                return await key_anatomy(link, key, db=db, select=True)
-        return anatomy
+        found = await find_in_databases(link, key, db=self._target.db, seen=self._db_sizes_seen)
+        return found or anatomy
 
     async def _db_keys(self) -> int | None:
         if self._cluster:
-            total = 0
-            for name in list(self._links):
-                if self._is_master(name):
-                    link = await self._action(name)
-                    total += integer(await link.call("DBSIZE"), 0) or 0
-            return total
-        link = await self._action(self._entry.node)
-        replies = await link.pipeline([["SELECT", self._target.db], ["DBSIZE"]])
-        return integer(replies[-1])
+            masters = [await self._action(n) for n in list(self._links) if self._is_master(n)]
+            return await count_keys(masters, db=None)
+        return await count_keys([await self._action(self._entry.node)], db=self._target.db)
 
     async def explain(
         self,

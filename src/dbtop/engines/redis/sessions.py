@@ -71,7 +71,19 @@ def split_session_id(session_id: str) -> tuple[str | None, str]:
 
 
 #: The fields a Session is made of, read in one go from each line.
-_FIELDS = ("id", "flags", "cmd", "idle", "age", "sub", "psub", "ssub", "db", "user", "name")
+_FIELDS: tuple[str, ...] = (
+    "id",
+    "flags",
+    "cmd",
+    "idle",
+    "age",
+    "sub",
+    "psub",
+    "ssub",
+    "db",
+    "user",
+    "name",
+)
 _FIELDS += ("lib-name", "addr")
 
 
