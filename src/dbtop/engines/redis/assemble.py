@@ -250,3 +250,21 @@ def snapshot_extra(
     if cluster_nodes is not None:
         extra["cluster_nodes"] = cluster_nodes
     return extra
+
+
+def node_rows(
+    poll: NodePoll,
+    rows: Rows,
+    *,
+    now: datetime,
+    cluster: bool,
+    self_ids: set[int],
+    own_name: str | None,
+) -> dict[int, int]:
+    """One answering node's clients, slow log, databases and latency events into ``rows``;
+    its keys per database."""
+    client_rows(poll, rows, now=now, cluster=cluster, self_ids=self_ids)
+    slowlog_rows(poll, rows, cluster=cluster, own_name=own_name)
+    sizes = table_rows(poll, rows, cluster=cluster)
+    latency_rows(poll, rows, cluster=cluster)
+    return sizes

@@ -20,12 +20,9 @@ from dbtop.engines.redis.antipatterns import poll_findings
 from dbtop.engines.redis.assemble import (
     Rows,
     busy_rows,
-    client_rows,
-    latency_rows,
-    slowlog_rows,
+    node_rows,
     snapshot_extra,
     statement_rows,
-    table_rows,
 )
 from dbtop.engines.redis.capabilities import LABELS, declare_capabilities
 from dbtop.engines.redis.cluster import ClusterNode, SlotMap, nodes_extra, parse_cluster_nodes
@@ -322,12 +319,14 @@ class RedisEngine(EngineBase):
                     previous_at=self._last_taken,
                 )
                 continue
-            client_rows(
-                poll, rows, now=now, cluster=self._cluster, self_ids=self._own_ids(poll.node)
+            sizes = node_rows(
+                poll,
+                rows,
+                now=now,
+                cluster=self._cluster,
+                self_ids=self._own_ids(poll.node),
+                own_name=self.options.application_name,
             )
-            slowlog_rows(poll, rows, cluster=self._cluster, own_name=self.options.application_name)
-            sizes = table_rows(poll, rows, cluster=self._cluster)
-            latency_rows(poll, rows, cluster=self._cluster)
             sampler = self._samplers.get(poll.node)
             if sampler is not None:
                 keyspace.extend(sampler.patterns(sizes, node=poll.node if self._cluster else None))
@@ -336,18 +335,12 @@ class RedisEngine(EngineBase):
         return keyspace, sampling
 
     def _statements(self, polls: list[NodePoll], rows: Rows, started: float) -> None:
+        """The command statistics as rates since the last poll (kept for the next)."""
         interval = None if self._previous_at is None else started - self._previous_at
-        self._previous_stats = (
-            statement_rows(
-                polls,
-                rows,
-                cluster=self._cluster,
-                previous=self._previous_stats,
-                interval_s=interval,
-            )
-            or self._previous_stats
+        stats = statement_rows(
+            polls, rows, cluster=self._cluster, previous=self._previous_stats, interval_s=interval
         )
-        self._previous_at = started
+        self._previous_stats, self._previous_at = stats or self._previous_stats, started
 
     def _server(self, ok_polls: list[NodePoll], rows: Rows, now: datetime) -> ServerSummary:
         max_clients = sum(
