@@ -422,9 +422,11 @@ class RedisEngine(EngineBase):
 
     async def kill(self, session_id: str, mode: KillMode) -> KillResult:
         self.refuse_read_only()
-        link, local = await self._link_for_session(session_id)
-        self.refuse_own(local, {str(client_id) for client_id in self._own_ids(link.node)})
-        return await kill_client(link, session_id.strip(), local, mode)
+        target = session_id.strip()
+        link, local = await self._link_for_session(target)
+        node = target[: len(target) - len(local)]  # "NODE/" in a cluster, else ""
+        self.refuse_own(target, {f"{node}{client_id}" for client_id in self._own_ids(link.node)})
+        return await kill_client(link, target, local, mode)
 
     # -- explain --------------------------------------------------------------------------
 
