@@ -1,8 +1,9 @@
-"""``suggest`` for Redis: a deeper look than one refresh, then the anti-pattern findings.
+"""The advisor entry of Redis (``suggest``): a deeper look than one refresh, then the
+anti-pattern findings.
 
 It refreshes once, samples deeper (SUGGEST_BUDGET per node, so the biggest keys are likelier
 met), measures the largest keys met and the first key of each O(N) command of the slow log,
-and hands the evidence to the pure rules of ``advice``.
+and hands the evidence to the pure rules of ``antipatterns``.
 """
 
 from __future__ import annotations

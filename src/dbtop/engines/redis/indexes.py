@@ -1,4 +1,5 @@
-"""Key patterns from a bounded sample: SCAN a little on every refresh, never KEYS.
+"""The Keyspace pane (the indexes role on Redis): key patterns from a bounded sample; SCAN
+a little on every refresh, never KEYS.
 
 Each refresh spends at most ``max_keys`` keys and ``max_ms`` milliseconds per node: a few
 ``SCAN cursor COUNT n`` steps, then ``TYPE``, ``PTTL`` and ``MEMORY USAGE`` (which itself

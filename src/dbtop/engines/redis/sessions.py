@@ -1,4 +1,5 @@
-"""``CLIENT LIST`` lines -> Sessions, with flags in words and what a blocked client waits for.
+"""The Clients pane: ``CLIENT LIST`` lines -> Sessions, with flags in words and what a
+blocked client waits for.
 
 A Redis client has no "current statement" like a SQL session: ``cmd`` is the command it is
 running or ran last, ``idle`` how long ago it last sent one. A client with the ``b`` flag is
