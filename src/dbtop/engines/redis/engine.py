@@ -67,6 +67,12 @@ CONFIG_EVERY_S = 30.0
 NODES_EVERY_S = 30.0
 
 
+def _never_lost(exc: BaseException, what: str) -> BaseException | None:
+    """No one section ends a Redis poll: a node that fails is that node's notice, and the
+    poll fails only when no node answers (``_poll_nodes``)."""
+    return None
+
+
 class RedisEngine(EngineBase):
     name: ClassVar[str] = "redis"
 
@@ -217,7 +223,7 @@ class RedisEngine(EngineBase):
     async def snapshot(self) -> Snapshot:
         started = time.monotonic()
         now = datetime.now(UTC)
-        sections = Sections(recoverable=(DbtopError,), lost=lambda exc, what: None)
+        sections = Sections(recoverable=(DbtopError,), lost=_never_lost)
         if self._cluster:
             await sections.read(
                 Feature.SESSIONS, "the cluster's nodes", self._refresh_nodes(), None
