@@ -8,9 +8,9 @@ every command O(1) or bounded (INFO, CLIENT LIST, SLOWLOG GET, a budgeted SCAN s
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, ClassVar
 
 from dbtop.engines.base import ConnectOptions, EngineBase
@@ -41,7 +41,7 @@ from dbtop.engines.redis.info import keyspace as db_keyspace
 from dbtop.engines.redis.kill import kill_client
 from dbtop.engines.redis.search import REFRESH_S, all_search_indexes, search_nodes
 from dbtop.engines.redis.sessions import split_session_id
-from dbtop.engines.redis.summary import server_summary
+from dbtop.engines.redis.summary import server_summary, stale_summary
 from dbtop.engines.refresh import Every
 from dbtop.engines.sections import Sections
 from dbtop.errors import DbtopError, NotFoundError, UsageError
@@ -242,8 +242,9 @@ class RedisEngine(EngineBase):
             ],
             rows.sessions,
         )
+        search = partial(all_search_indexes, self._links, self._search, cluster=self._cluster)
         indexes = await sections.read(
-            Feature.INDEXES, "the search indexes", self._indexes.get(self._read_indexes), []
+            Feature.INDEXES, "the search indexes", self._indexes.get(search), []
         )
         server = self._server(ok_polls, rows, now)
         return Snapshot(
@@ -365,16 +366,8 @@ class RedisEngine(EngineBase):
             self._last_taken = now
             self._last_server = server
         elif self._last_server is not None:
-            # Busy everywhere: the last header, marked stale, without counters (no rates).
-            server = dataclasses.replace(
-                self._last_server,
-                counters=frozen(),
-                extra=frozen(self._last_server.extra, stale=True),
-            )
+            server = stale_summary(self._last_server)
         return server
-
-    async def _read_indexes(self) -> list[IndexStat]:
-        return await all_search_indexes(self._links, self._search, cluster=self._cluster)
 
     def _node_name(self, link: Link) -> str | None:
         return link.node if self._cluster else None
