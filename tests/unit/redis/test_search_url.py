@@ -2,8 +2,8 @@
 
 import pytest
 
+from dbtop.engines.redis.connection import parse_target
 from dbtop.engines.redis.search import has_search, index_stat
-from dbtop.engines.redis.url import parse_target
 from dbtop.errors import UsageError
 
 FT_INFO = [

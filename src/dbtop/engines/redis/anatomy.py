@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dbtop.engines.redis.commands import quote_arg
+from dbtop.engines.redis.connection import Link
 from dbtop.engines.redis.info import integer, text
-from dbtop.engines.redis.link import Link
 from dbtop.model import PlanNode, frozen
 
 #: type -> (length command, what is counted)

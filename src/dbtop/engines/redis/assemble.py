@@ -7,14 +7,13 @@ nodes (their id stays the command name) with each node's calls in ``extra.by_nod
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dbtop.engines.redis.blocked import blocked_edges, pause_session, script_edges, script_session
-from dbtop.engines.redis.clients import client_session
-from dbtop.engines.redis.collect import NodePoll
+from dbtop.engines.redis.collect import ClientPace, NodePoll
 from dbtop.engines.redis.commands import PAUSE, BlockingKind
 from dbtop.engines.redis.info import (
     CommandStat,
@@ -25,8 +24,20 @@ from dbtop.engines.redis.info import (
     latencystats,
     text,
 )
+from dbtop.engines.redis.locks import blocked_edges, pause_session, script_edges, script_session
+from dbtop.engines.redis.sessions import client_session
 from dbtop.engines.redis.statements import command_statement, merge_command_stats, slow_event
-from dbtop.model import LockWait, Notice, Session, Severity, SlowEvent, Statement, TableStat, frozen
+from dbtop.model import (
+    Feature,
+    LockWait,
+    Notice,
+    Session,
+    Severity,
+    SlowEvent,
+    Statement,
+    TableStat,
+    frozen,
+)
 
 
 @dataclass(slots=True)
@@ -99,7 +110,7 @@ def busy_rows(
     when = f" (as of {previous_at:%H:%M:%S} UTC)" if previous_at else ""
     rows.notices.append(
         Notice(
-            feature="locks",
+            feature=Feature.LOCKS,
             message=f"{poll.node}: a script or function has run past busy-reply-threshold and "
             f"blocks every client; only SCRIPT KILL / FUNCTION KILL are answered. "
             f"The client list is the last one seen{when}.",
@@ -214,3 +225,46 @@ def latency_rows(poll: NodePoll, rows: Rows, *, cluster: bool) -> None:
     errors = errorstats(poll.info)
     if errors:
         rows.errors[poll.node] = errors
+
+
+def snapshot_extra(
+    polls: Sequence[NodePoll],
+    rows: Rows,
+    sampling: dict[str, Any],
+    *,
+    paces: Mapping[str, ClientPace],
+    cluster_nodes: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """The snapshot's ``extra`` (docs/engines/redis.md lists the keys)."""
+    now = time.monotonic()
+    extra: dict[str, Any] = {
+        "sampling": sampling,
+        "latency_events": rows.latency,
+        "errorstats": rows.errors,
+        "poll_ms": {p.node: round(p.elapsed_ms, 2) for p in polls},
+        # how old each node's client list is: CLIENT LIST is fetched less often when it
+        # costs the server more than 1% of its time (tens of thousands of clients)
+        "clients_age_s": {node: round(pace.age_s(now), 3) for node, pace in paces.items()},
+        "client_list_ms": {node: round(pace.cost_ms, 3) for node, pace in paces.items()},
+    }
+    if cluster_nodes is not None:
+        extra["cluster_nodes"] = cluster_nodes
+    return extra
+
+
+def node_rows(
+    poll: NodePoll,
+    rows: Rows,
+    *,
+    now: datetime,
+    cluster: bool,
+    self_ids: set[int],
+    own_name: str | None,
+) -> dict[int, int]:
+    """One answering node's clients, slow log, databases and latency events into ``rows``;
+    its keys per database."""
+    client_rows(poll, rows, now=now, cluster=cluster, self_ids=self_ids)
+    slowlog_rows(poll, rows, cluster=cluster, own_name=own_name)
+    sizes = table_rows(poll, rows, cluster=cluster)
+    latency_rows(poll, rows, cluster=cluster)
+    return sizes

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from dbtop.engines.base import EngineBase
 from dbtop.engines.redis.info import integer, version_number
-from dbtop.model import ACTIONS, Capabilities, Feature, Notice, PaneLabels, Severity, frozen
+from dbtop.model import Capabilities, Feature, Notice, PaneLabels, Severity
 
 LABELS = PaneLabels(sessions="Clients", statements="Slow log", indexes="Keyspace", locks="Blocked")
 
@@ -23,7 +24,7 @@ def config_notices(
     if config is not None and not config:
         notices.append(
             Notice(
-                feature="statements",
+                feature=Feature.STATEMENTS,
                 message="CONFIG GET is refused or renamed: limits, the slow-log threshold "
                 "and the eviction policy are unknown",
                 hint="grant +config|get to dbtop's user",
@@ -34,7 +35,7 @@ def config_notices(
     if slower is not None and slower < 0:
         notices.append(
             Notice(
-                feature="statements",
+                feature=Feature.STATEMENTS,
                 message="the slow log is off (slowlog-log-slower-than is negative)",
                 hint="CONFIG SET slowlog-log-slower-than 10000 (µs) to log commands over 10 ms",
             )
@@ -42,7 +43,7 @@ def config_notices(
     if settings and integer(settings.get("latency-monitor-threshold"), 0) == 0:
         notices.append(
             Notice(
-                feature="statements",
+                feature=Feature.STATEMENTS,
                 message="the latency monitor is off: no latency spikes are recorded",
                 hint="CONFIG SET latency-monitor-threshold 100 (ms)",
                 severity=Severity.INFO,
@@ -51,7 +52,7 @@ def config_notices(
     if number and number < 70000:
         notices.append(
             Notice(
-                feature="explain",
+                feature=Feature.EXPLAIN,
                 message=f"Redis {version} has no COMMAND DOCS and no latencystats: "
                 "explain cannot show a command's complexity, nor percentiles per command",
                 hint="Redis 7.0 or later has both",
@@ -61,7 +62,7 @@ def config_notices(
     elif settings.get("latency-tracking") == "no":
         notices.append(
             Notice(
-                feature="statements",
+                feature=Feature.STATEMENTS,
                 message="latency-tracking is off: no per-command percentiles",
                 hint="CONFIG SET latency-tracking yes",
                 severity=Severity.INFO,
@@ -70,7 +71,7 @@ def config_notices(
     if cluster and db != 0:
         notices.append(
             Notice(
-                feature="indexes",
+                feature=Feature.INDEXES,
                 message=f"a cluster has only database 0; the URL's db{db} is ignored",
                 severity=Severity.INFO,
             )
@@ -78,20 +79,22 @@ def config_notices(
     return notices
 
 
-def build_capabilities(
+def declare_capabilities(
+    engine: EngineBase,
     config: Mapping[str, str] | None,
     *,
     version: str,
     cluster: bool,
     db: int,
-    read_only: bool,
     nodes: Iterable[str],
     node_errors: Mapping[str, str],
     search: Iterable[str],
 ) -> Capabilities:
+    """Declare on ``engine`` what this server allows (``declare`` drops the actions under
+    --read-only), with the notices of what is missing."""
     notices = config_notices(config, version=version, cluster=cluster, db=db)
     notices.extend(
-        Notice(feature="sessions", message=f"node {name}: {error}")
+        Notice(feature=Feature.SESSIONS, message=f"node {name}: {error}")
         for name, error in node_errors.items()
     )
     number = version_number(version) or 0
@@ -108,19 +111,16 @@ def build_capabilities(
     }
     if not number or number >= 50000:  # CLIENT UNBLOCK is Redis 5.0+
         features.add(Feature.CANCEL)
-    if read_only:
-        features -= ACTIONS
-    return Capabilities(
-        features=frozenset(features),
-        read_only=read_only,
+    return engine.declare(
+        features,
+        notices,
         labels=LABELS,
-        notices=tuple(notices),
-        extra=frozen(
-            cluster=cluster,
-            nodes=list(nodes),
-            search=sorted(search),
-            version=version,
-            session_ids="client id; NODE/id in a cluster; 'script' (busy script), "
+        extra={
+            "cluster": cluster,
+            "nodes": list(nodes),
+            "search": sorted(search),
+            "version": version,
+            "session_ids": "client id; NODE/id in a cluster; 'script' (busy script), "
             "'pause' (CLIENT PAUSE)",
-        ),
+        },
     )

@@ -7,7 +7,9 @@ that is not failing, and merges what they report with the node (``host:port``) o
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 from redis.crc import key_slot
 
@@ -111,5 +113,18 @@ class SlotMap:
         return name if low <= slot <= high else None
 
 
-def slot_of(key: bytes) -> int:
-    return key_slot(key)
+def nodes_extra(nodes: list[ClusterNode], connected: Collection[str]) -> list[dict[str, Any]]:
+    """The node table of the snapshot's ``extra`` (``cluster_nodes``)."""
+    return [
+        {
+            "node": n.name,
+            "id": n.node_id,
+            "role": n.role,
+            "flags": sorted(n.flags),
+            "master_id": n.master_id,
+            "slots": [list(r) for r in n.slots],
+            "link_state": n.link_state,
+            "connected": n.name in connected,
+        }
+        for n in nodes
+    ]

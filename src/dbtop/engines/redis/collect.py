@@ -11,11 +11,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbtop.engines.redis.clientline import ClientLine, parse_client_list
+from dbtop.engines.redis.client_list import ClientLine, parse_client_list
+from dbtop.engines.redis.connection import CommandError, Link, busy
 from dbtop.engines.redis.info import config_map, integer, parse_fields, parse_info, text
-from dbtop.engines.redis.link import CommandError, Link, busy
 from dbtop.errors import DbtopError, PrivilegeError
-from dbtop.model import Notice, Severity
+from dbtop.model import Feature, Notice, Severity
 
 #: Settings read every CONFIG_EVERY_S (they rarely change; CONFIG GET is not free).
 CONFIG_KEYS = (
@@ -58,9 +58,16 @@ class ClientPace:
         """Learn the server's cost per CLIENT LIST (INFO commandstats) and keep the rows."""
         stats = parse_fields(poll.info.get("cmdstat_client|list", ""))
         usec, calls = integer(stats.get("usec")), integer(stats.get("calls"))
-        known = None not in (usec, calls, self.usec, self.calls)
-        if known and calls > self.calls and usec >= self.usec:  # type: ignore[operator]
-            self.cost_ms = (usec - self.usec) / (calls - self.calls) / 1000  # type: ignore[operator]
+        before_usec, before_calls = self.usec, self.calls
+        if (
+            usec is not None
+            and calls is not None
+            and before_usec is not None
+            and before_calls is not None
+            and calls > before_calls
+            and usec >= before_usec
+        ):
+            self.cost_ms = (usec - before_usec) / (calls - before_calls) / 1000
         self.usec, self.calls = usec, calls
         if poll.clients_fetched:
             self.fetched_at = now
@@ -102,7 +109,7 @@ class NodePoll:
         return self.error is None and self.busy is None
 
 
-def _denied(feature: str, what: str, exc: Exception, node: str) -> Notice:
+def _denied(feature: Feature, what: str, exc: Exception, node: str) -> Notice:
     return Notice(
         feature=feature,
         message=f"{node}: {what} refused: {' '.join(str(exc).split())}",
@@ -157,11 +164,13 @@ async def poll_node(
     poll.info = parse_info(reply["info"])
     if "clients" in reply:
         if isinstance(reply["clients"], Exception):
-            poll.notices.append(_denied("sessions", "CLIENT LIST", reply["clients"], link.node))
+            poll.notices.append(
+                _denied(Feature.SESSIONS, "CLIENT LIST", reply["clients"], link.node)
+            )
         else:
             poll.clients = parse_client_list(reply["clients"])
     if isinstance(reply["slowlog"], Exception):
-        poll.notices.append(_denied("statements", "SLOWLOG GET", reply["slowlog"], link.node))
+        poll.notices.append(_denied(Feature.STATEMENTS, "SLOWLOG GET", reply["slowlog"], link.node))
     else:
         poll.slowlog = list(reply["slowlog"] or [])
     if "latency" in reply and not isinstance(reply["latency"], Exception):
@@ -180,7 +189,7 @@ async def poll_node(
         if denied is not None and not config:
             poll.notices.append(
                 Notice(
-                    feature="suggest",
+                    feature=Feature.SUGGEST,
                     message=f"{link.node}: CONFIG GET refused ({denied}): limits and "
                     "policies are unknown",
                     hint="grant +config|get to dbtop's user",
@@ -216,3 +225,15 @@ def _pairs(reply: object) -> dict[str, Any]:
     if not isinstance(reply, list):
         return {}
     return {text(k): v for k, v in zip(reply[0::2], reply[1::2], strict=False)}
+
+
+async def read_config(link: Link) -> dict[str, str] | None:
+    """The settings dbtop reads; None while a busy script refuses CONFIG GET."""
+    replies = await link.pipeline([["CONFIG", "GET", key] for key in CONFIG_KEYS])
+    if replies and all(busy(r) for r in replies):
+        return None
+    config: dict[str, str] = {}
+    for reply in replies:
+        if not isinstance(reply, Exception):
+            config.update(config_map(reply))
+    return config

@@ -69,11 +69,6 @@ def display_name(cmd: str) -> str:
     return " ".join(part.upper() for part in cmd.split("|") if part)
 
 
-def stat_name(words: list[str]) -> str:
-    """``["CLIENT", "LIST", …]`` -> ``client|list`` for container commands, else ``get``."""
-    return "|".join(w.lower() for w in words)
-
-
 _ESCAPES = {"n": b"\n", "r": b"\r", "t": b"\t", "b": b"\b", "a": b"\a", '"': b'"', "\\": b"\\"}
 
 

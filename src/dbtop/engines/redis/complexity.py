@@ -139,15 +139,16 @@ def estimate_work(
         text = f"{upper} touches every element of {names}: {n:,} in all"
         return Work(n, text, n >= LARGE, alternative)
 
-    head = (complexity or "").split(" ", 1)[0]
+    documented = (complexity or "").rstrip(".")
+    head = documented.split(" ", 1)[0]
     if sizes and head.startswith(("O(N", "O(S+N", "O(M*N", "O(N*M")):
         n = max(sizes)
-        text = f"{complexity.rstrip('.')}; here N is up to {n:,}"  # type: ignore[union-attr]
+        text = f"{documented}; here N is up to {n:,}"
         return Work(n, text, n >= LARGE, alternative if n >= LARGE else None)
     if sizes and head.startswith("O(log(N)"):
         n = max(sizes)
         steps = max(n, 1).bit_length()
-        text = f"{complexity.rstrip('.')}; here N is up to {n:,} (about {steps} steps)"  # type: ignore[union-attr]
+        text = f"{documented}; here N is up to {n:,} (about {steps} steps)"
         return Work(steps, text, False, None)
 
     if complexity:

@@ -12,11 +12,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbtop.engines.redis.anatomy import KeyAnatomy, anatomy_node
+from dbtop.engines.redis.anatomy import KeyAnatomy, anatomy_node, key_anatomy
+from dbtop.engines.redis.client_list import parse_client_list
 from dbtop.engines.redis.commands import display_name, join_command, split_command_line
 from dbtop.engines.redis.complexity import estimate_work
-from dbtop.engines.redis.info import integer, text
-from dbtop.engines.redis.link import CommandError, Link
+from dbtop.engines.redis.connection import CommandError, Link
+from dbtop.engines.redis.info import integer, keyspace, parse_info, text
 from dbtop.errors import NotFoundError, PrivilegeError, QueryError, UsageError
 from dbtop.model import Plan, PlanNode, frozen
 
@@ -228,3 +229,50 @@ async def explain_query(
         skipped_keys=max(len(set(keys)) - len(inspected), 0),
         truncated=truncated,
     )
+
+
+async def explain_client(link: Link, session_id: str, local: str) -> Plan:
+    """What a client's current command costs in general (Redis knows its name only)."""
+    if not local.isdigit():
+        raise UsageError(f"{session_id} is not a client: explain takes a client id")
+    rows = parse_client_list(await link.call("CLIENT", "LIST", "ID", int(local)))
+    if not rows:
+        raise NotFoundError(f"no client {session_id}")
+    cmd = rows[0].get("cmd", "")
+    words = [w.encode() for w in cmd.split("|") if w and w != "NULL"]
+    doc = await command_doc(link, words) if words else None
+    if doc is None:
+        raise NotFoundError(f"client {session_id} has not run a command yet")
+    return doc_only_plan(
+        doc,
+        query=doc.name.upper().replace("|", " "),
+        note="Redis reports a client's command name, not its arguments: explain the "
+        "slow-log entry or the command line to see the keys it touches",
+    )
+
+
+async def find_in_databases(
+    link: Link, key: bytes, *, db: int, seen: set[int]
+) -> KeyAnatomy | None:
+    """The key in the first database other than ``db`` that has it (``seen``: the databases
+    that had keys at the last poll, else INFO keyspace's)."""
+    dbs = seen or set(keyspace(parse_info(await link.call("INFO", "keyspace"))))
+    others = [other for other in sorted(dbs) if other != db]
+    if not others:
+        return None
+    replies = await link.pipeline([c for d in others for c in (["SELECT", d], ["EXISTS", key])])
+    for other, exists in zip(others, replies[1::2], strict=True):
+        if integer(exists) == 1:
+            return await key_anatomy(link, key, db=other, select=True)
+    return None
+
+
+async def count_keys(links: list[Link], *, db: int | None) -> int | None:
+    """DBSIZE of ``db`` on one server, or the sum over a cluster's masters (``db`` None)."""
+    if db is not None:
+        replies = await links[0].pipeline([["SELECT", db], ["DBSIZE"]])
+        return integer(replies[-1])
+    total = 0
+    for link in links:
+        total += integer(await link.call("DBSIZE"), 0) or 0
+    return total

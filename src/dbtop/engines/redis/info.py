@@ -38,15 +38,19 @@ def parse_fields(value: str) -> dict[str, str]:
 
 
 def number(value: object, default: float | None = None) -> float | None:
+    if not isinstance(value, (str, bytes, bytearray, int, float)):
+        return default
     try:
-        return float(value)  # type: ignore[arg-type]
+        return float(value)
     except (TypeError, ValueError):
         return default
 
 
 def integer(value: object, default: int | None = None) -> int | None:
+    if not isinstance(value, (str, bytes, bytearray, int, float)):
+        return default
     try:
-        return int(float(value))  # type: ignore[arg-type]
+        return int(float(value))
     except (TypeError, ValueError, OverflowError):
         return default
 

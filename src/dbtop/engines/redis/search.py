@@ -7,10 +7,12 @@ its fields, documents, memory and indexing failures. FT.INFO is read at most eve
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from dbtop.engines.redis.connection import CommandError, Link
 from dbtop.engines.redis.info import integer, number, text
-from dbtop.engines.redis.link import Link
+from dbtop.errors import DbtopError, PrivilegeError
 from dbtop.model import IndexStat, frozen
 
 REFRESH_S = 30.0
@@ -100,3 +102,32 @@ async def search_indexes(link: Link, *, node: str | None) -> list[IndexStat]:
             continue
         stats.append(index_stat(name, reply, node=node))
     return stats
+
+
+async def search_nodes(links: Mapping[str, Link]) -> set[str]:
+    """The nodes that have the search module (MODULE LIST; refused means not known: none)."""
+    found: set[str] = set()
+    for name, link in links.items():
+        try:
+            modules = await link.call("MODULE", "LIST")
+        except (CommandError, PrivilegeError):
+            continue
+        if has_search(modules):
+            found.add(name)
+    return found
+
+
+async def all_search_indexes(
+    links: Mapping[str, Link], nodes: Iterable[str], *, cluster: bool
+) -> list[IndexStat]:
+    """The search indexes of ``nodes``; a node that fails is left out."""
+    found: list[IndexStat] = []
+    for name in sorted(nodes):
+        link = links.get(name)
+        if link is None:
+            continue
+        try:
+            found.extend(await search_indexes(link, node=name if cluster else None))
+        except DbtopError:
+            continue
+    return found

@@ -7,6 +7,7 @@ For a cluster the counters are summed over the nodes (each is monotonic, so the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from dbtop.engines.redis.info import integer, keyspace, number, version_number
@@ -142,3 +143,8 @@ def server_summary(
         throughput_label="OPS",
         extra=frozen(extra),
     )
+
+
+def stale_summary(last: ServerSummary) -> ServerSummary:
+    """Busy everywhere: the last header, marked stale, without counters (no rates)."""
+    return replace(last, counters=frozen(), extra=frozen(last.extra, stale=True))

@@ -1,4 +1,5 @@
-"""``CLIENT LIST`` lines -> Sessions, with flags in words and what a blocked client waits for.
+"""The Clients pane: ``CLIENT LIST`` lines -> Sessions, with flags in words and what a
+blocked client waits for.
 
 A Redis client has no "current statement" like a SQL session: ``cmd`` is the command it is
 running or ran last, ``idle`` how long ago it last sent one. A client with the ``b`` flag is
@@ -11,12 +12,57 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from dbtop.engines.redis.clientline import ClientLine, parse_client_list
+from dbtop.engines.redis.client_list import ClientLine, parse_client_list
 from dbtop.engines.redis.commands import PAUSE, BlockingKind, blocking_kind, display_name
-from dbtop.engines.redis.flags import client_kind, decode_flags
 from dbtop.model import Session
 
 __all__ = ["ClientLine", "client_session", "parse_client_list", "split_session_id"]
+
+
+FLAG_WORDS: dict[str, str] = {
+    "A": "closing asap",
+    "b": "blocked",
+    "c": "closing after reply",
+    "d": "watched key modified (EXEC will fail)",
+    "e": "no-evict",
+    "i": "waiting for VM I/O",
+    "I": "import source",
+    "M": "master",
+    "O": "monitor",
+    "P": "pub/sub",
+    "r": "readonly (cluster replica reads)",
+    "R": "tracking target invalid",
+    "S": "replica",
+    "t": "tracking (client-side caching)",
+    "B": "broadcast tracking",
+    "T": "no-touch",
+    "u": "unblocked",
+    "U": "unix socket",
+    "x": "in MULTI",
+}
+
+
+def decode_flags(flags: str) -> tuple[str, ...]:
+    """``"bx"`` -> ``("blocked", "in MULTI")``; ``N`` (no flag) gives nothing."""
+    words: list[str] = []
+    for letter in flags:
+        if letter == "N":
+            continue
+        words.append(FLAG_WORDS.get(letter, f"flag {letter}"))
+    return tuple(words)
+
+
+def client_kind(flags: str, subscriptions: int) -> str:
+    """The client's role: normal, replica, master, monitor or pubsub."""
+    if "M" in flags:
+        return "master"
+    if "S" in flags:
+        return "replica"
+    if "O" in flags:
+        return "monitor"
+    if "P" in flags or subscriptions > 0:
+        return "pubsub"
+    return "normal"
 
 
 def split_session_id(session_id: str) -> tuple[str | None, str]:
@@ -26,7 +72,19 @@ def split_session_id(session_id: str) -> tuple[str | None, str]:
 
 
 #: The fields a Session is made of, read in one go from each line.
-_FIELDS = ("id", "flags", "cmd", "idle", "age", "sub", "psub", "ssub", "db", "user", "name")
+_FIELDS: tuple[str, ...] = (
+    "id",
+    "flags",
+    "cmd",
+    "idle",
+    "age",
+    "sub",
+    "psub",
+    "ssub",
+    "db",
+    "user",
+    "name",
+)
 _FIELDS += ("lib-name", "addr")
 
 

@@ -1,12 +1,12 @@
 """Findings from INFO, CONFIG, the key sample and the slow log."""
 
-from dbtop.engines.redis.advice import (
+from dbtop.engines.redis.anatomy import KeyAnatomy
+from dbtop.engines.redis.antipatterns import (
     client_findings,
     keyspace_findings,
     server_findings,
     slowlog_findings,
 )
-from dbtop.engines.redis.anatomy import KeyAnatomy
 from dbtop.model import KeyPattern, Session, Severity, SlowEvent, frozen
 
 MB = 1024 * 1024

@@ -2,13 +2,14 @@
 
 from datetime import UTC, datetime
 
-from dbtop.engines.redis.clients import (
+from dbtop.engines.redis.commands import LIST_PUSH, PAUSE
+from dbtop.engines.redis.sessions import (
+    client_kind,
     client_session,
+    decode_flags,
     parse_client_list,
     split_session_id,
 )
-from dbtop.engines.redis.commands import LIST_PUSH, PAUSE
-from dbtop.engines.redis.flags import client_kind, decode_flags
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -8,9 +8,9 @@ The session ids they take are those of the Clients pane: a client id (``12``, or
 from __future__ import annotations
 
 from dbtop.engines.redis.commands import PAUSE, SCRIPT, SYNTHETIC
+from dbtop.engines.redis.connection import CommandError, Link
 from dbtop.engines.redis.info import integer
-from dbtop.engines.redis.link import CommandError, Link
-from dbtop.errors import NotFoundError, RefusedError
+from dbtop.errors import NotFoundError
 from dbtop.model import KillMode, KillResult
 
 
@@ -63,9 +63,8 @@ async def client_exists(link: Link, client_id: int) -> bool | None:
     return bool(reply and bytes(reply).strip())
 
 
-async def kill_client(
-    link: Link, session_id: str, local_id: str, mode: KillMode, *, own_ids: set[int]
-) -> KillResult:
+async def kill_client(link: Link, session_id: str, local_id: str, mode: KillMode) -> KillResult:
+    """Kill (or unblock) one client; the engine has refused dbtop's own already."""
     if local_id == SCRIPT.blocker:
         return await kill_script(link, session_id, mode)
     if local_id == PAUSE.blocker:
@@ -79,8 +78,6 @@ async def kill_client(
     client_id = integer(local_id) if local_id.isdigit() else None
     if client_id is None:
         raise NotFoundError(f"no client {session_id}: Redis client ids are numbers")
-    if client_id in own_ids:
-        raise RefusedError(f"client {session_id} is dbtop's own connection")
     if await client_exists(link, client_id) is False:
         raise NotFoundError(f"no client {session_id} on {link.node} (it may have disconnected)")
     try:

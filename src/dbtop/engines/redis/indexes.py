@@ -1,4 +1,5 @@
-"""Key patterns from a bounded sample: SCAN a little on every refresh, never KEYS.
+"""The Keyspace pane (the indexes role on Redis): key patterns from a bounded sample; SCAN
+a little on every refresh, never KEYS.
 
 Each refresh spends at most ``max_keys`` keys and ``max_ms`` milliseconds per node: a few
 ``SCAN cursor COUNT n`` steps, then ``TYPE``, ``PTTL`` and ``MEMORY USAGE`` (which itself
@@ -19,8 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from dbtop.engines.redis.commands import quote_arg
+from dbtop.engines.redis.connection import Link
 from dbtop.engines.redis.info import integer, text
-from dbtop.engines.redis.link import Link
 from dbtop.engines.redis.patterns import group_keys
 from dbtop.model import KeyPattern, frozen
 
@@ -68,6 +69,17 @@ class SampleStats:
     elapsed_ms: float
     reservoir: int
     full_passes: int
+
+    def as_extra(self, budget: SampleBudget) -> dict[str, float | int]:
+        return {
+            "keys": self.keys,
+            "scans": self.scans,
+            "elapsed_ms": round(self.elapsed_ms, 2),
+            "reservoir": self.reservoir,
+            "full_passes": self.full_passes,
+            "budget_keys": budget.max_keys,
+            "budget_ms": budget.max_ms,
+        }
 
 
 def display_key(key: bytes) -> str:
