@@ -17,14 +17,14 @@ import aiomysql
 import pymysql
 
 from dbtop.engines.base import ConnectOptions
-from dbtop.engines.mysql import digests as digest_mod
+from dbtop.engines.mysql import statements as digest_mod
 from dbtop.engines.mysql import explain as explain_mod
-from dbtop.engines.mysql import features
+from dbtop.engines.mysql import capabilities as features
 from dbtop.engines.mysql import flavor as flavor_mod
 from dbtop.engines.mysql import indexes as index_mod
 from dbtop.engines.mysql import kill as kill_mod
 from dbtop.engines.mysql import locks as lock_mod
-from dbtop.engines.mysql import server as server_mod
+from dbtop.engines.mysql import summary as server_mod
 from dbtop.engines.mysql import sessions as session_mod
 from dbtop.engines.mysql.connection import (
     ER_KILL_DENIED,
