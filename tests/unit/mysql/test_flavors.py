@@ -9,9 +9,9 @@ import sqlglot
 
 from dbtop.engines.base import ConnectOptions
 from dbtop.engines.mysql import locks, statements
+from dbtop.engines.mysql.capabilities import grantee, replication_grant
 from dbtop.engines.mysql.connection import session_settings, with_time_limit
 from dbtop.engines.mysql.explain import Prepared, explain_sql, session_explain_sql
-from dbtop.engines.mysql.capabilities import grantee, replication_grant
 from dbtop.engines.mysql.flavor import from_variables, parse_version
 from dbtop.engines.mysql.kill import kill_grant_hint, kill_sql, provider, thread_id
 from dbtop.model import KillMode

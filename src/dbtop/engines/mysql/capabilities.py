@@ -8,9 +8,10 @@ metadata-lock instrument or plugin) is said once, as a capability notice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from dbtop.engines.mysql.flavor import Flavor
-from dbtop.model import Capabilities, Feature, Notice, PaneLabels, Severity, frozen
+from dbtop.model import Feature, Notice, Severity
 
 PROBE_PROCESS = "SELECT trx_id FROM information_schema.INNODB_TRX LIMIT 1"
 PROBE_DIGESTS = "SELECT DIGEST FROM performance_schema.events_statements_summary_by_digest LIMIT 1"
@@ -62,7 +63,20 @@ class Grants:
         return f"GRANT {replication_grant(self.flavor)} ON *.* TO {self.who}"
 
 
-def denied(feature: str, what: str, grant: str) -> Notice:
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What connect() found this account may read, once per connection."""
+
+    grants: Grants
+    #: information_schema.INNODB_TRX is readable (the PROCESS privilege)
+    process: bool = True
+    #: performance_schema is on and readable: digests, index usage, connection attributes
+    digests: bool = False
+    #: sessions come from performance_schema.threads instead of the PROCESSLIST
+    threads: bool = False
+
+
+def denied(feature: Feature, what: str, grant: str) -> Notice:
     return Notice(
         feature=feature,
         message=f"{what}: this account lacks the privilege",
@@ -71,7 +85,7 @@ def denied(feature: str, what: str, grant: str) -> Notice:
     )
 
 
-def setting_notices(flavor: Flavor, *, read_only: bool) -> list[Notice]:
+def setting_notices(flavor: Flavor) -> list[Notice]:
     """What server settings would add, for the panes that would show it."""
     notices: list[Notice] = []
     restart = "add performance_schema=ON under [mysqld] and restart the server"
@@ -84,11 +98,13 @@ def setting_notices(flavor: Flavor, *, read_only: bool) -> list[Notice]:
         message = "performance_schema is off: no statement digests"
         if flavor.slow_log_table:
             message += "; the slow log table is shown instead"
-        notices.append(Notice("statements", message, f"{restart}: it adds {adds}", Severity.INFO))
+        notices.append(
+            Notice(Feature.STATEMENTS, message, f"{restart}: it adds {adds}", Severity.INFO)
+        )
         if not flavor.slow_log_table:
             notices.append(
                 Notice(
-                    "statements",
+                    Feature.STATEMENTS,
                     "the slow log is not written to a table, so dbtop cannot read it",
                     "SET GLOBAL log_output = 'FILE,TABLE'; SET GLOBAL slow_query_log = ON; "
                     "SET GLOBAL long_query_time = 1 (seconds); or turn performance_schema on",
@@ -103,7 +119,7 @@ def setting_notices(flavor: Flavor, *, read_only: bool) -> list[Notice]:
             )
             notices.append(
                 Notice(
-                    "indexes",
+                    Feature.INDEXES,
                     "index usage is unknown, so unused indexes cannot be found "
                     "(redundant ones still are)",
                     hint,
@@ -123,55 +139,71 @@ def setting_notices(flavor: Flavor, *, read_only: bool) -> list[Notice]:
             hint = restart
         notices.append(
             Notice(
-                "locks",
+                Feature.LOCKS,
                 "who holds a metadata lock is not visible: sessions waiting for one show "
                 "no blocker",
                 hint,
                 Severity.INFO,
             )
         )
-    if read_only:
-        notices.append(
-            Notice(Feature.CANCEL, "read-only mode: kill is refused", None, Severity.INFO)
-        )
     return notices
 
 
-def capabilities(
-    flavor: Flavor,
-    *,
-    read_only: bool,
-    process: bool,
-    digests: bool,
-    index_usage: str | None,
-    sources: dict[str, str | None],
-    notices: list[Notice],
-) -> Capabilities:
-    features = {Feature.SERVER, Feature.SESSIONS, Feature.EXPLAIN, Feature.SUGGEST}
-    if not read_only:
-        features |= {Feature.CANCEL, Feature.TERMINATE}
+def features(flavor: Flavor, *, process: bool, digests: bool, index_usage: bool) -> set[Feature]:
+    """What this server and account allow (``EngineBase.declare`` drops the actions under
+    --read-only)."""
+    found = {
+        Feature.SERVER,
+        Feature.SESSIONS,
+        Feature.EXPLAIN,
+        Feature.SUGGEST,
+        Feature.CANCEL,
+        Feature.TERMINATE,
+    }
     if flavor.has_explain_analyze:
-        features.add(Feature.EXPLAIN_ANALYZE)
+        found.add(Feature.EXPLAIN_ANALYZE)
     if flavor.mariadb or flavor.version >= (5, 7, 2):
-        features.add(Feature.EXPLAIN_SESSION)
+        found.add(Feature.EXPLAIN_SESSION)
     if digests:
-        features.add(Feature.STATEMENTS)
-    if index_usage is not None:
-        features.add(Feature.INDEXES)
+        found.add(Feature.STATEMENTS)
+    if index_usage:
+        found.add(Feature.INDEXES)
     if process:
-        features.add(Feature.LOCKS)
-    return Capabilities(
-        features=frozenset(features),
-        read_only=read_only,
-        labels=PaneLabels(),
-        notices=tuple(notices),
-        extra=frozen(
-            flavor=flavor.name,
-            version=flavor.version_text,
-            performance_schema=flavor.performance_schema,
-            slow_log_table=flavor.slow_log_table,
-            userstat=flavor.userstat,
-            kill_procedures=flavor.kill_procedures,
-            **sources,
+        found.add(Feature.LOCKS)
+    return found
+
+
+def index_usage_source(flavor: Flavor, access: Access) -> str | None:
+    """Where index usage comes from, or None when this server does not count it."""
+    if flavor.performance_schema and access.digests:
+        return "performance_schema"
+    if flavor.mariadb and flavor.userstat:
+        return "userstat"
+    return None
+
+
+def session_source(access: Access) -> str:
+    return "performance_schema.threads" if access.threads else "information_schema.PROCESSLIST"
+
+
+def facts(flavor: Flavor, access: Access) -> dict[str, Any]:
+    """The facts shown to the user: which flavour, and where each pane reads from."""
+    return {
+        "flavor": flavor.name,
+        "version": flavor.version_text,
+        "performance_schema": flavor.performance_schema,
+        "slow_log_table": flavor.slow_log_table,
+        "userstat": flavor.userstat,
+        "kill_procedures": flavor.kill_procedures,
+        "session_source": session_source(access),
+        "row_lock_source": "performance_schema.data_lock_waits"
+        if flavor.has_data_locks
+        else "information_schema.INNODB_LOCK_WAITS",
+        "metadata_lock_source": (
+            "performance_schema.metadata_locks"
+            if flavor.mdl_instrumented
+            else "information_schema.METADATA_LOCK_INFO"
+            if flavor.mdl_plugin
+            else None
         ),
-    )
+    }

@@ -30,6 +30,7 @@ from dbtop.errors import (
     PrivilegeError,
     QueryError,
 )
+from dbtop.model import Feature, Notice, Severity
 
 # Server error codes dbtop reacts to (include/mysqld_error.h, errmsg.h).
 ER_DBACCESS_DENIED = 1044
@@ -77,14 +78,14 @@ _SELECT_HEAD = re.compile(r"^\s*SELECT\b", re.IGNORECASE)
 
 
 def error_code(exc: BaseException) -> int | None:
-    args = getattr(exc, "args", ())
+    args: tuple[Any, ...] = getattr(exc, "args", ())
     if args and isinstance(args[0], int):
         return args[0]
     return None
 
 
 def error_text(exc: BaseException) -> str:
-    args = getattr(exc, "args", ())
+    args: tuple[Any, ...] = getattr(exc, "args", ())
     if len(args) >= 2:
         return str(args[1])
     return str(exc) or type(exc).__name__
@@ -123,6 +124,18 @@ def translate(exc: BaseException, target: Target | None = None) -> DbtopError:
     if isinstance(exc, pymysql.err.MySQLError) and code is None:
         return ConnectError(f"{where} did not answer like a MySQL server: {text}")
     return QueryError(text)
+
+
+def failure_notice(feature: Feature, what: str, exc: BaseException, timeout_ms: int) -> Notice:
+    """The notice of one poll section that failed on its own (a timeout, a missing table)."""
+    if error_code(exc) in TIMEOUT_CODES:
+        return Notice(
+            feature,
+            f"{what}: cut off by the {timeout_ms / 1000:g}s server-side limit this time",
+            "the server is busy; --statement-timeout allows more",
+            Severity.WARNING,
+        )
+    return Notice(feature, f"{what}: {error_text(exc)}", None, Severity.WARNING)
 
 
 def ssl_context(target: Target) -> ssl_lib.SSLContext | None:
@@ -177,7 +190,7 @@ async def open_raw(target: Target, options: ConnectOptions) -> aiomysql.Connecti
             f"{target.address} did not answer like a MySQL server: {type(exc).__name__}: {exc}"
         ) from None
     if target.ssl_mode in ("required", "verify_ca", "verify_identity") and not target.socket:
-        rows = await _fetch(conn, "SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+        rows = await fetch_raw(conn, "SHOW SESSION STATUS LIKE 'Ssl_cipher'")
         if not rows or not rows[0].get("Value"):
             conn.close()
             raise ConnectError(
@@ -186,7 +199,7 @@ async def open_raw(target: Target, options: ConnectOptions) -> aiomysql.Connecti
     return conn
 
 
-async def _fetch(
+async def fetch_raw(
     conn: aiomysql.Connection, sql: str, args: Sequence[Any] | None = None
 ) -> list[dict[str, Any]]:
     async with conn.cursor(aiomysql.DictCursor) as cur:
@@ -267,7 +280,7 @@ class Link:
             with_time_limit(sql, self.flavor, self.options.statement_timeout_ms) if hint else sql
         )
         async with self._lock:
-            return await _fetch(self.conn, limited, args)
+            return await fetch_raw(self.conn, limited, args)
 
     async def execute(self, sql: str, args: Sequence[Any] | None = None) -> int:
         async with self._lock, self.conn.cursor() as cur:
