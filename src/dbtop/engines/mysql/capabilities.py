@@ -1,5 +1,8 @@
 """What this server and this account allow, and what to do about what is missing.
 
+``probe`` finds it once per connection (privileges, plugins, instruments, the kill
+procedures of managed services); ``features`` and ``facts`` are what the engine declares.
+
 A missing privilege disables only what needs it; the notice names the GRANT to run. What a
 server setting would add (performance_schema, the slow log table, userstat, the
 metadata-lock instrument or plugin) is said once, as a capability notice.
@@ -7,9 +10,14 @@ metadata-lock instrument or plugin) is said once, as a capability notice.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import pymysql
+
+from dbtop.engines.mysql import kill as kill_mod
+from dbtop.engines.mysql.connection import LOST_CODES, PRIVILEGE_CODES, Link, error_code
 from dbtop.engines.mysql.flavor import Flavor
 from dbtop.model import Feature, Notice, Severity
 
@@ -83,6 +91,70 @@ def denied(feature: Feature, what: str, grant: str) -> Notice:
         hint=grant,
         severity=Severity.WARNING,
     )
+
+
+async def probe(link: Link, flavor: Flavor) -> tuple[Flavor, Access, dict[str, Notice]]:
+    """Privileges and optional features, once per connection: the flavour with what was
+    found, what this account may read, and the notices of what a privilege denies."""
+    user_rows = await link.fetch("SELECT CURRENT_USER() AS u")
+    grants = Grants(grantee(user_rows[0]["u"] if user_rows else None), flavor)
+    notices: dict[str, Notice] = {}
+    process = await _probe_ok(link, PROBE_PROCESS)
+    if not process:
+        notices["process"] = denied(
+            Feature.SESSIONS,
+            "only dbtop's own sessions are visible, with no transactions or lock waits",
+            grants.process(),
+        )
+    mdl_plugin = False
+    plugin_rows = await _try_rows(link, PROBE_MDL_PLUGIN)
+    if plugin_rows:
+        mdl_plugin = str(plugin_rows[0].get("PLUGIN_STATUS")) == "ACTIVE"
+    mdl_instrumented = False
+    digests = False
+    if flavor.performance_schema:
+        digests = await _probe_ok(link, PROBE_DIGESTS)
+        if not digests:
+            notices["performance_schema"] = denied(
+                Feature.STATEMENTS,
+                "performance_schema is on but this account cannot read it: no digests, "
+                "index usage or metadata-lock holders",
+                grants.performance_schema(),
+            )
+        rows = await _try_rows(link, PROBE_MDL_INSTRUMENT)
+        mdl_instrumented = bool(rows) and str(rows[0].get("ENABLED")).upper() == "YES"
+    routines = await _try_rows(link, kill_mod.PROCEDURES_SQL)
+    provider = kill_mod.provider({str(r["ROUTINE_NAME"]) for r in routines})
+    access = Access(
+        grants, process=process, digests=digests, threads=flavor.pfs_processlist and digests
+    )
+    found = dataclasses.replace(
+        flavor,
+        mdl_plugin=mdl_plugin,
+        mdl_instrumented=mdl_instrumented and digests,
+        kill_procedures=provider,
+    )
+    return found, access, notices
+
+
+async def _probe_ok(link: Link, sql: str) -> bool:
+    try:
+        await link.fetch(sql)
+    except pymysql.err.MySQLError as exc:
+        if error_code(exc) in PRIVILEGE_CODES:
+            return False
+        raise
+    return True
+
+
+async def _try_rows(link: Link, sql: str) -> list[dict[str, Any]]:
+    """Rows, or none when the table is absent or unreadable (an optional feature)."""
+    try:
+        return await link.fetch(sql)
+    except pymysql.err.MySQLError as exc:
+        if error_code(exc) in LOST_CODES:
+            raise
+        return []
 
 
 def setting_notices(flavor: Flavor) -> list[Notice]:

@@ -8,7 +8,6 @@ dbtop's own (``Session.is_self``) and never kill targets. See docs/engines/mysql
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from typing import Any, ClassVar
 
@@ -112,7 +111,8 @@ class MySQLEngine(EngineBase):
             await link.apply(session_settings(flavor, self.options), OPTIONAL_SETTINGS)
             self._monitor = link
             self._own.add(link, link.thread_id)
-            self._flavor = await self._probe(link, flavor)
+            self._flavor, self._access, denied = await caps_mod.probe(link, flavor)
+            self._denied.update(denied)
             link.flavor = self._flavor
         except pymysql.err.MySQLError as exc:
             raw.close()
@@ -163,64 +163,6 @@ class MySQLEngine(EngineBase):
         return await link.fetch(sql, args)
 
     # -- what this account may read ---------------------------------------------------------
-
-    async def _probe(self, link: Link, flavor: Flavor) -> Flavor:
-        """Privileges and optional features, once per connection."""
-        user_rows = await link.fetch("SELECT CURRENT_USER() AS u")
-        grants = Grants(caps_mod.grantee(user_rows[0]["u"] if user_rows else None), flavor)
-        process = await self._probe_ok(link, caps_mod.PROBE_PROCESS)
-        if not process:
-            self._denied["process"] = caps_mod.denied(
-                Feature.SESSIONS,
-                "only dbtop's own sessions are visible, with no transactions or lock waits",
-                grants.process(),
-            )
-        mdl_plugin = False
-        plugin_rows = await self._try_rows(link, caps_mod.PROBE_MDL_PLUGIN)
-        if plugin_rows:
-            mdl_plugin = str(plugin_rows[0].get("PLUGIN_STATUS")) == "ACTIVE"
-        mdl_instrumented = False
-        digests = False
-        if flavor.performance_schema:
-            digests = await self._probe_ok(link, caps_mod.PROBE_DIGESTS)
-            if not digests:
-                self._denied["performance_schema"] = caps_mod.denied(
-                    Feature.STATEMENTS,
-                    "performance_schema is on but this account cannot read it: no digests, "
-                    "index usage or metadata-lock holders",
-                    grants.performance_schema(),
-                )
-            rows = await self._try_rows(link, caps_mod.PROBE_MDL_INSTRUMENT)
-            mdl_instrumented = bool(rows) and str(rows[0].get("ENABLED")).upper() == "YES"
-        routines = await self._try_rows(link, kill_mod.PROCEDURES_SQL)
-        provider = kill_mod.provider({str(r["ROUTINE_NAME"]) for r in routines})
-        self._access = Access(
-            grants, process=process, digests=digests, threads=flavor.pfs_processlist and digests
-        )
-        return dataclasses.replace(
-            flavor,
-            mdl_plugin=mdl_plugin,
-            mdl_instrumented=mdl_instrumented and digests,
-            kill_procedures=provider,
-        )
-
-    async def _probe_ok(self, link: Link, sql: str) -> bool:
-        try:
-            await link.fetch(sql)
-        except pymysql.err.MySQLError as exc:
-            if error_code(exc) in PRIVILEGE_CODES:
-                return False
-            raise
-        return True
-
-    async def _try_rows(self, link: Link, sql: str) -> list[dict[str, Any]]:
-        """Rows, or none when the table is absent or unreadable (an optional feature)."""
-        try:
-            return await link.fetch(sql)
-        except pymysql.err.MySQLError as exc:
-            if error_code(exc) in LOST_CODES:
-                raise
-            return []
 
     def _declare(self) -> None:
         flavor = self.flavor
