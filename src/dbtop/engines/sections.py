@@ -20,6 +20,8 @@ T = TypeVar("T")
 
 #: turns an exception into the error that ends the poll (connection lost, stalled), or None
 LostCheck = Callable[[BaseException, str], BaseException | None]
+#: the notice of a section that failed on its own (feature, what, the error)
+NoticeOf = Callable[[Feature, str, BaseException], Notice]
 
 
 class Sections:
@@ -32,11 +34,15 @@ class Sections:
         lost: LostCheck,
         deadline_s: float | None = None,
         describe: Callable[[BaseException], str] = str,
+        notice: NoticeOf | None = None,
     ) -> None:
+        """``notice`` words the notice of a failed section when the engine says more than
+        "could not read …" (a timeout with the option that allows more, say)."""
         self._recoverable = recoverable
         self._lost = lost
         self._deadline_s = deadline_s
         self._describe = describe
+        self._notice = notice
         self.notices: list[Notice] = []
 
     async def read(self, feature: Feature, what: str, work: Awaitable[T], fallback: T) -> T:
@@ -51,7 +57,12 @@ class Sections:
                 raise ended from None
             if not isinstance(exc, self._recoverable):
                 raise
-            self.notices.append(Notice(feature, f"could not read {what}: {self._describe(exc)}"))
+            if self._notice is not None:
+                self.notices.append(self._notice(feature, what, exc))
+            else:
+                self.notices.append(
+                    Notice(feature, f"could not read {what}: {self._describe(exc)}")
+                )
             return fallback
 
     def note(self, notice: Notice | None) -> None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import sqlglot
 
 from dbtop.engines.base import ConnectOptions
-from dbtop.engines.mysql import digests, locks
+from dbtop.engines.mysql import locks, statements
+from dbtop.engines.mysql.capabilities import grantee, replication_grant
 from dbtop.engines.mysql.connection import session_settings, with_time_limit
 from dbtop.engines.mysql.explain import Prepared, explain_sql, session_explain_sql
-from dbtop.engines.mysql.features import grantee, replication_grant
 from dbtop.engines.mysql.flavor import from_variables, parse_version
 from dbtop.engines.mysql.kill import kill_grant_hint, kill_sql, provider, thread_id
 from dbtop.model import KillMode
@@ -56,14 +56,14 @@ def test_mysql8_monitor_statements_parse_and_carry_the_hint():
     for sql in (
         locks.DATA_LOCK_WAITS,
         locks.MDL_PENDING,
-        digests.digest_sql(MYSQL8),
+        statements.digest_sql(MYSQL8),
         locks.MDL_ON_OBJECTS.format(objects="(ml.OBJECT_SCHEMA = 'a' AND ml.OBJECT_NAME = 'b')"),
     ):
         limited = with_time_limit(sql.strip(), MYSQL8, 2000)
         assert "MAX_EXECUTION_TIME(2000)" in limited
         assert sqlglot.parse_one(sql, read="mysql") is not None
-    assert "QUERY_SAMPLE_TEXT" in digests.digest_sql(MYSQL8)
-    assert "QUERY_SAMPLE_TEXT" not in digests.digest_sql(MARIADB)
+    assert "QUERY_SAMPLE_TEXT" in statements.digest_sql(MYSQL8)
+    assert "QUERY_SAMPLE_TEXT" not in statements.digest_sql(MARIADB)
 
 
 def test_explain_statements_per_flavor():

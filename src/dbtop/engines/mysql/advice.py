@@ -56,7 +56,7 @@ from dbtop.model import (
 )
 
 if TYPE_CHECKING:
-    from dbtop.engines.mysql import MySQLEngine
+    from dbtop.engines.mysql.engine import MySQLEngine
 
 #: a statement examines "far more rows than it sends" beyond this ratio …
 EXAMINED_RATIO = 10.0

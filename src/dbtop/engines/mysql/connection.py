@@ -30,6 +30,7 @@ from dbtop.errors import (
     PrivilegeError,
     QueryError,
 )
+from dbtop.model import Feature, Notice, Severity
 
 # Server error codes dbtop reacts to (include/mysqld_error.h, errmsg.h).
 ER_DBACCESS_DENIED = 1044
@@ -38,26 +39,17 @@ ER_BAD_DB = 1049
 ER_CON_COUNT = 1040
 ER_HOST_NOT_PRIVILEGED = 1130
 ER_HOST_BLOCKED = 1129
-ER_PARSE = 1064
 ER_NO_SUCH_THREAD = 1094
 ER_KILL_DENIED = 1095
 ER_TABLE_ACCESS_DENIED = 1142
 ER_COLUMN_ACCESS_DENIED = 1143
-ER_NO_SUCH_TABLE = 1146
 ER_SPECIFIC_ACCESS_DENIED = 1227
 ER_PROCACCESS_DENIED = 1370
-ER_UNKNOWN_SYSTEM_VARIABLE = 1193
-ER_UNKNOWN_TABLE = 1109
-ER_BAD_FIELD = 1054
-ER_LOCK_WAIT_TIMEOUT = 1205
 ER_MARIADB_STATEMENT_TIMEOUT = 1969
 ER_MYSQL_EXECUTION_TIME = 3024
 ER_MARIADB_TARGET_NOT_EXPLAINABLE = 1933
-ER_READ_ONLY_TRANSACTION = 1792
-ER_UNKNOWN_STORAGE_ENGINE = 1286
 CR_CONNECTION_ERROR = 2002
 CR_CONN_HOST_ERROR = 2003
-CR_UNKNOWN_HOST = 2005
 CR_SERVER_GONE = 2006
 CR_SERVER_LOST = 2013
 
@@ -77,14 +69,14 @@ _SELECT_HEAD = re.compile(r"^\s*SELECT\b", re.IGNORECASE)
 
 
 def error_code(exc: BaseException) -> int | None:
-    args = getattr(exc, "args", ())
+    args: tuple[Any, ...] = getattr(exc, "args", ())
     if args and isinstance(args[0], int):
         return args[0]
     return None
 
 
 def error_text(exc: BaseException) -> str:
-    args = getattr(exc, "args", ())
+    args: tuple[Any, ...] = getattr(exc, "args", ())
     if len(args) >= 2:
         return str(args[1])
     return str(exc) or type(exc).__name__
@@ -123,6 +115,18 @@ def translate(exc: BaseException, target: Target | None = None) -> DbtopError:
     if isinstance(exc, pymysql.err.MySQLError) and code is None:
         return ConnectError(f"{where} did not answer like a MySQL server: {text}")
     return QueryError(text)
+
+
+def failure_notice(feature: Feature, what: str, exc: BaseException, timeout_ms: int) -> Notice:
+    """The notice of one poll section that failed on its own (a timeout, a missing table)."""
+    if error_code(exc) in TIMEOUT_CODES:
+        return Notice(
+            feature,
+            f"{what}: cut off by the {timeout_ms / 1000:g}s server-side limit this time",
+            "the server is busy; --statement-timeout allows more",
+            Severity.WARNING,
+        )
+    return Notice(feature, f"{what}: {error_text(exc)}", None, Severity.WARNING)
 
 
 def ssl_context(target: Target) -> ssl_lib.SSLContext | None:
@@ -177,7 +181,7 @@ async def open_raw(target: Target, options: ConnectOptions) -> aiomysql.Connecti
             f"{target.address} did not answer like a MySQL server: {type(exc).__name__}: {exc}"
         ) from None
     if target.ssl_mode in ("required", "verify_ca", "verify_identity") and not target.socket:
-        rows = await _fetch(conn, "SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+        rows = await fetch_raw(conn, "SHOW SESSION STATUS LIKE 'Ssl_cipher'")
         if not rows or not rows[0].get("Value"):
             conn.close()
             raise ConnectError(
@@ -186,7 +190,7 @@ async def open_raw(target: Target, options: ConnectOptions) -> aiomysql.Connecti
     return conn
 
 
-async def _fetch(
+async def fetch_raw(
     conn: aiomysql.Connection, sql: str, args: Sequence[Any] | None = None
 ) -> list[dict[str, Any]]:
     async with conn.cursor(aiomysql.DictCursor) as cur:
@@ -254,7 +258,7 @@ class Link:
 
     @property
     def closed(self) -> bool:
-        return self.conn.closed
+        return bool(self.conn.closed)
 
     async def fetch(
         self, sql: str, args: Sequence[Any] | None = None, *, hint: bool = True
@@ -267,7 +271,7 @@ class Link:
             with_time_limit(sql, self.flavor, self.options.statement_timeout_ms) if hint else sql
         )
         async with self._lock:
-            return await _fetch(self.conn, limited, args)
+            return await fetch_raw(self.conn, limited, args)
 
     async def execute(self, sql: str, args: Sequence[Any] | None = None) -> int:
         async with self._lock, self.conn.cursor() as cur:

@@ -21,9 +21,23 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from dbtop.engines.mysql.connection import (
+    LOST_CODES,
+    PRIVILEGE_CODES,
+    TIMEOUT_CODES,
+    error_code,
+    error_text,
+)
 from dbtop.engines.mysql.flavor import Flavor
-from dbtop.errors import QueryError, RefusedError, UsageError
-from dbtop.model import PlanNode, frozen
+from dbtop.errors import (
+    ConnectError,
+    DbtopError,
+    PrivilegeError,
+    QueryError,
+    RefusedError,
+    UsageError,
+)
+from dbtop.model import Plan, PlanNode, frozen
 
 _EXPLAINABLE = ("SELECT", "WITH", "TABLE", "VALUES", "UPDATE", "DELETE", "INSERT", "REPLACE", "(")
 _LEADING_COMMENTS = re.compile(r"^(\s+|/\*.*?\*/|--[^\n]*\n|#[^\n]*\n)*", re.DOTALL)
@@ -105,11 +119,11 @@ def _write_as_select(tree: exp.Update | exp.Delete) -> Prepared:
     )
 
 
-def _render(select: exp.Expression) -> str:
+def _render(select: exp.Expr) -> str:
     return select.sql(dialect="mysql", identify=True)
 
 
-def _is_plain_read(tree: exp.Expression) -> bool:
+def _is_plain_read(tree: exp.Expr) -> bool:
     """A SELECT that writes nothing and takes no row lock."""
     if not isinstance(tree, exp.Query):
         return False
@@ -206,7 +220,8 @@ def _table_node(data: Mapping[str, Any], children: tuple[PlanNode, ...]) -> Plan
     condition = data.get("attached_condition")
     if condition:
         detail_parts.append(f"filter {condition}")
-    cost = data.get("cost_info") if isinstance(data.get("cost_info"), Mapping) else {}
+    cost_info = data.get("cost_info")
+    cost: Mapping[str, Any] = cost_info if isinstance(cost_info, Mapping) else {}
     rows = _num(data.get("rows", data.get("rows_examined_per_scan")))
     total_cost = _num(cost.get("prefix_cost", data.get("cost")))
     actual_ms = _num(data.get("r_total_time_ms"))
@@ -263,7 +278,8 @@ def _node(key: str, data: Mapping[str, Any]) -> PlanNode:
     children = _children(data)
     if key == "table":
         return _table_node(data, children)
-    cost = data.get("cost_info") if isinstance(data.get("cost_info"), Mapping) else {}
+    cost_info = data.get("cost_info")
+    cost: Mapping[str, Any] = cost_info if isinstance(cost_info, Mapping) else {}
     total = _num(cost.get("query_cost", cost.get("sort_cost", data.get("cost"))))
     detail = []
     if data.get("using_filesort"):
@@ -401,3 +417,39 @@ def tables_scanned(root: PlanNode) -> list[tuple[str, str | None, str | None]]:
         if table:
             found.append((str(table), node.extra.get("access_type"), node.extra.get("key")))
     return found
+
+
+def explain_error(exc: BaseException) -> DbtopError:
+    """One line for an EXPLAIN the server refused."""
+    code = error_code(exc)
+    if code in TIMEOUT_CODES:
+        return QueryError(f"EXPLAIN was cut off by the server-side time limit: {error_text(exc)}")
+    if code in PRIVILEGE_CODES:
+        return PrivilegeError(error_text(exc))
+    if code in LOST_CODES:
+        return ConnectError(error_text(exc))
+    return QueryError(f"the server rejected the statement: {error_text(exc)}")
+
+
+def plan(
+    query: str, rows: list[dict[str, Any]], form: str, *, analyzed: bool, notes: tuple[str, ...]
+) -> Plan:
+    """The Plan of EXPLAIN's rows in ``form`` (``table``, ``tree`` or ``json``)."""
+    if form == "table":
+        root = parse_table_plan(rows)
+        return Plan(query=query, root=root, raw=rows, analyzed=analyzed, notes=notes)
+    if not rows:
+        raise QueryError("EXPLAIN returned no plan")
+    value = next(iter(rows[0].values()))
+    if isinstance(value, bytes | bytearray):
+        value = bytes(value).decode("utf-8", "replace")
+    if form == "tree":
+        return Plan(
+            query=query,
+            root=parse_tree_plan(str(value)),
+            raw=str(value),
+            analyzed=analyzed,
+            notes=notes,
+        )
+    root, raw = parse_json_plan(str(value))
+    return Plan(query=query, root=root, raw=raw, analyzed=analyzed, notes=notes)

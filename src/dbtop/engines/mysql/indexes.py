@@ -21,7 +21,7 @@ from typing import Any
 from dbtop.model import Finding, IndexStat, Severity, TableStat, frozen
 
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
-_NOT_SYSTEM = "NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')"
+_NOT_SYSTEM = "NOT IN ({})".format(", ".join(f"'{name}'" for name in SYSTEM_SCHEMAS))
 
 STATISTICS = f"""
 SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME,

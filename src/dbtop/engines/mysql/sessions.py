@@ -164,6 +164,7 @@ def build_sessions(
         t = trx.get(sid)
         lock_state = is_lock_state(state_text)
         row_wait = t is not None and t.waiting
+        wait: str | None
         if row_wait:
             wait = "InnoDB row lock"
         elif lock_state:

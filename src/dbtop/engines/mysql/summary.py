@@ -9,7 +9,7 @@ hit ratio over the interval.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from dbtop.engines.mysql.flavor import VARIABLES, Flavor
@@ -80,7 +80,7 @@ def _num(value: str | None) -> float | None:
         return None
 
 
-def replication(rows: list[Mapping[str, Any]]) -> tuple[str, float | None, dict[str, Any]]:
+def replication(rows: Sequence[Mapping[str, Any]]) -> tuple[str, float | None, dict[str, Any]]:
     """Role, lag and details from SHOW REPLICA STATUS (rows empty: not a replica)."""
     if not rows:
         return "primary", None, {}
