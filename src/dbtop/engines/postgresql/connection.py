@@ -71,7 +71,7 @@ def describe(url: str | None, *, database: str | None = None) -> str:
     host = (
         (parts.hostname if parts else None) or _first(query.get("host")) or os.environ.get("PGHOST")
     )
-    port = None
+    port: int | str | None = None
     if parts is not None:
         try:
             port = parts.port
