@@ -162,7 +162,8 @@ async def _generic_plan(conn: asyncpg.Connection, query: str) -> str:
         f"EXECUTE ${tag}$EXPLAIN (GENERIC_PLAN, FORMAT JSON) {query}${tag}$ INTO plan; "
         "PERFORM set_config('dbtop.generic_plan', plan, true); END $dbtop_do$"
     )
-    return await conn.fetchval("SELECT current_setting('dbtop.generic_plan')")
+    plan: str = await conn.fetchval("SELECT current_setting('dbtop.generic_plan')")
+    return plan
 
 
 async def _generic_before_16(conn: asyncpg.Connection, query: str, params: int) -> str:
@@ -173,7 +174,8 @@ async def _generic_before_16(conn: asyncpg.Connection, query: str, params: int) 
     await conn.execute(f"PREPARE {name} AS {query}")
     try:
         args = ", ".join(["NULL"] * params)
-        return await conn.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({args})")
+        plan: str = await conn.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({args})")
+        return plan
     finally:
         await conn.execute(f"DEALLOCATE {name}")
 
