@@ -29,7 +29,6 @@ from dbtop.engines.postgresql.connection import (
 from dbtop.engines.postgresql.explain import explain as explain_query
 from dbtop.engines.postgresql.explain import session_query
 from dbtop.engines.postgresql.kill import kill as kill_backend
-from dbtop.engines.postgresql.kill import parse_pid
 from dbtop.engines.postgresql.locks import fetch_lock_waits
 from dbtop.engines.postgresql.summary import REPLICATION_SQL, SUMMARY_SQL, build_summary
 from dbtop.engines.refresh import Every
@@ -159,7 +158,7 @@ class PostgresEngine(EngineBase):
 
     async def kill(self, session_id: str, mode: KillMode) -> KillResult:
         self.refuse_read_only()
-        pid = parse_pid(session_id)
+        pid = sessions.parse_pid(session_id)
         self.refuse_own(str(pid), self._own.ids)
         conn = await self._monitor()
         try:

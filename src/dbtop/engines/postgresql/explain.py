@@ -23,8 +23,8 @@ from pglast.parser import ParseError
 from pglast.visitors import Visitor
 
 from dbtop.engines.postgresql.connection import query_error
-from dbtop.engines.postgresql.kill import parse_pid
 from dbtop.engines.postgresql.plan import root_from_explain
+from dbtop.engines.postgresql.sessions import parse_pid
 from dbtop.errors import NotFoundError, QueryError, RefusedError
 from dbtop.model import Plan
 

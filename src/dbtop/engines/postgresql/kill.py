@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 
 from dbtop.engines.postgresql.connection import query_error
-from dbtop.errors import NotFoundError, PrivilegeError, UsageError
+from dbtop.errors import NotFoundError, PrivilegeError
 from dbtop.model import KillMode, KillResult
 
 #: how long to watch the backend for the effect of a cancel or terminate
@@ -17,16 +17,6 @@ _STATE_SQL = """
     SELECT /* dbtop */ pid, usename, datname, state, query_start, backend_type
     FROM pg_stat_activity WHERE pid = $1
 """
-
-
-def parse_pid(session_id: str) -> int:
-    try:
-        pid = int(str(session_id).strip())
-    except ValueError:
-        raise UsageError(f"not a PostgreSQL backend pid: {session_id!r}") from None
-    if pid <= 0:
-        raise UsageError(f"not a PostgreSQL backend pid: {session_id!r}")
-    return pid
 
 
 async def kill(

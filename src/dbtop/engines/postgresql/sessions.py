@@ -21,6 +21,7 @@ from datetime import datetime
 
 import asyncpg
 
+from dbtop.errors import UsageError
 from dbtop.model import Finding, Session, Severity, frozen
 
 #: idle rows are re-read this often, once the server has more than IDLE_CACHE_FROM sessions
@@ -37,6 +38,17 @@ class IdleCache:
     total: int = 0
     #: full reads and partial ones, for the snapshot's extra
     partial_reads: int = 0
+
+
+def parse_pid(session_id: str) -> int:
+    """A session id as a backend pid, or a UsageError for one that cannot be."""
+    try:
+        pid = int(str(session_id).strip())
+    except ValueError:
+        raise UsageError(f"not a PostgreSQL backend pid: {session_id!r}") from None
+    if pid <= 0:
+        raise UsageError(f"not a PostgreSQL backend pid: {session_id!r}")
+    return pid
 
 
 def sessions_sql(version_num: int, *, with_idle: bool = True) -> str:
