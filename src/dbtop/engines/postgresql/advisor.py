@@ -48,7 +48,7 @@ from dbtop.analysis.advisor import (
 )
 from dbtop.engines.postgresql.advisor_source import recorded_workload
 from dbtop.engines.postgresql.hypopg import PlannerOracle, index_body
-from dbtop.engines.postgresql.indexhealth import index_health
+from dbtop.engines.postgresql.indexes import index_health
 from dbtop.engines.postgresql.workload import (
     Catalog,
     NotAnalyzable,

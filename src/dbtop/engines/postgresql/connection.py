@@ -31,7 +31,7 @@ from dbtop.errors import (
 SCHEMES = ("postgresql", "postgres")
 
 
-def monitor_settings(options: ConnectOptions, *, read_only: bool = True) -> dict[str, str]:
+def monitor_settings(options: ConnectOptions) -> dict[str, str]:
     """Session settings sent in the startup packet, so they hold from the first query.
 
     The monitor is read-only whatever the user's mode (its own queries never write; kill is
@@ -39,16 +39,14 @@ def monitor_settings(options: ConnectOptions, *, read_only: bool = True) -> dict
     gives up server-side before the UI would notice a stall. JIT is off: compiling a
     catalog query would cost more than running it.
     """
-    settings = {
+    return {
         "application_name": options.application_name,
         "statement_timeout": str(options.statement_timeout_ms),
         "lock_timeout": str(options.lock_timeout_ms),
         "idle_in_transaction_session_timeout": str(max(options.statement_timeout_ms * 5, 10000)),
         "jit": "off",
+        "default_transaction_read_only": "on",
     }
-    if read_only:
-        settings["default_transaction_read_only"] = "on"
-    return settings
 
 
 def validate_url(url: str | None) -> None:
@@ -71,7 +69,7 @@ def describe(url: str | None, *, database: str | None = None) -> str:
     host = (
         (parts.hostname if parts else None) or _first(query.get("host")) or os.environ.get("PGHOST")
     )
-    port = None
+    port: int | str | None = None
     if parts is not None:
         try:
             port = parts.port
@@ -101,18 +99,13 @@ async def open_connection(
     options: ConnectOptions,
     *,
     database: str | None = None,
-    read_only: bool = True,
-    extra_settings: dict[str, str] | None = None,
 ) -> asyncpg.Connection:
     """A new connection with the monitor's settings, or a DbtopError that says why not."""
     validate_url(url)
     where = describe(url, database=database)
     kwargs: dict[str, Any] = {
         "timeout": options.connect_timeout_s,
-        "server_settings": {
-            **monitor_settings(options, read_only=read_only),
-            **(extra_settings or {}),
-        },
+        "server_settings": monitor_settings(options),
         # The monitor's queries are few and fixed; caching them as prepared statements is
         # what makes a poll cheap.
         "statement_cache_size": 100,

@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 
 import asyncpg
 
-from dbtop.engines.base import ConnectOptions
-from dbtop.engines.postgresql import catalog, statements
+from dbtop.engines.base import ConnectOptions, EngineBase
+from dbtop.engines.own import OwnConnections
+from dbtop.engines.postgresql import capabilities, indexes, sessions, statements
 from dbtop.engines.postgresql.connection import (
     describe,
     is_connection_lost,
@@ -26,25 +27,23 @@ from dbtop.engines.postgresql.connection import (
     validate_url,
 )
 from dbtop.engines.postgresql.explain import explain as explain_query
+from dbtop.engines.postgresql.explain import session_query
 from dbtop.engines.postgresql.kill import kill as kill_backend
-from dbtop.engines.postgresql.kill import parse_pid
 from dbtop.engines.postgresql.locks import fetch_lock_waits
-from dbtop.engines.postgresql.sessions import IdleCache, fetch_sessions
 from dbtop.engines.postgresql.summary import REPLICATION_SQL, SUMMARY_SQL, build_summary
-from dbtop.errors import ConnectError, NotFoundError, QueryError, RefusedError
+from dbtop.engines.refresh import Every
+from dbtop.engines.sections import Sections
+from dbtop.errors import ConnectError, QueryError
 from dbtop.model import (
     Advice,
-    Capabilities,
     Feature,
-    Finding,
     IndexStat,
     KillMode,
     KillResult,
-    Notice,
     Plan,
     Session,
-    Severity,
     Snapshot,
+    Statement,
     TableStat,
     frozen,
 )
@@ -53,68 +52,40 @@ from dbtop.model import (
 CATALOG_BIG = 1000
 CATALOG_SLOW_S = 15.0
 DATABASE_SIZE_EVERY_S = 60.0
-#: an idle-in-transaction session is worth a finding after this long
-IDLE_IN_XACT_S = 60.0
 
-_ROLE_SQL = """
-    SELECT /* dbtop */ current_user AS role, r.rolsuper,
-           pg_has_role(current_user, 'pg_read_all_stats', 'member') AS read_all_stats,
-           pg_has_role(current_user, 'pg_signal_backend', 'member') AS signal_backend,
-           current_database() AS database,
-           host(inet_server_addr()) AS server_addr, inet_server_port() AS server_port,
-           current_setting('server_version_num')::int AS version_num,
-           (SELECT setting::int FROM pg_settings WHERE name = 'track_activity_query_size')
-               AS query_size,
-           (SELECT extversion FROM pg_extension WHERE extname = 'hypopg') AS hypopg,
-           (SELECT count(*) > 0 FROM pg_available_extensions WHERE name = 'hypopg')
-               AS hypopg_available
-    FROM pg_roles r WHERE r.rolname = current_user
-"""
+Catalog = tuple[tuple[IndexStat, ...], tuple[TableStat, ...]]
 
 
-class PostgresEngine:
+class PostgresEngine(EngineBase):
     """PostgreSQL 12 to 18, through asyncpg."""
 
     name: ClassVar[str] = "postgresql"
 
     def __init__(self, url: str | None, options: ConnectOptions | None = None) -> None:
         validate_url(url)
+        super().__init__(options, describe(url))
         self.url = url
-        self.options = options or ConnectOptions()
-        self._address = describe(url)
         self._conn: asyncpg.Connection | None = None
-        self._own: list[asyncpg.Connection] = []
-        self._capabilities = Capabilities(read_only=self.options.read_only)
+        self._own: OwnConnections[asyncpg.Connection] = OwnConnections()
         self._statements: statements.StatementsSource | None = None
-        self._statement_notice: Notice | None = None
         self._role: dict[str, Any] = {}
         self.server_version_num = 0
-        self._catalog: tuple[tuple[IndexStat, ...], tuple[TableStat, ...]] = ((), ())
-        self._catalog_at = -1e9
-        self._db_size: int | None = None
-        self._db_size_at = -1e9
-        self._idle = IdleCache()
-
-    # -- protocol -------------------------------------------------------------------------
-    @property
-    def address(self) -> str:
-        return self._address
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self._capabilities
+        self._catalog: Every[Catalog] = Every(CATALOG_SLOW_S, ((), ()))
+        self._db_size: Every[int | None] = Every(DATABASE_SIZE_EVERY_S, None)
+        self._idle = sessions.IdleCache()
 
     @property
     def own_pids(self) -> frozenset[int]:
         """Every backend dbtop itself holds: never shown as a target, never killed."""
-        return frozenset(c.get_server_pid() for c in self._own if not c.is_closed())
+        self._own.prune(lambda conn: conn.is_closed())
+        return frozenset(int(pid) for pid in self._own.ids)
 
+    # -- protocol -------------------------------------------------------------------------
     async def connect(self) -> None:
         if self._conn is not None and not self._conn.is_closed():
             return
-        conn = await open_connection(self.url, self.options)
+        conn = await self.open_connection()
         self._conn = conn
-        self._own = [c for c in self._own if not c.is_closed()] + [conn]
         try:
             await self._inspect(conn)
         except asyncpg.PostgresError as exc:
@@ -122,60 +93,61 @@ class PostgresEngine:
             raise query_error(exc, f"inspecting {self._address}") from None
 
     async def close(self) -> None:
-        for conn in self._own:
+        for conn in self._own.handles():
             if not conn.is_closed():
                 try:
                     await conn.close(timeout=2)
                 except Exception:
                     conn.terminate()
-        self._own = []
+        self._own.clear()
         self._conn = None
 
     async def snapshot(self) -> Snapshot:
         conn = await self._monitor()
         started = time.perf_counter()
-        notices: list[Notice] = []
-        try:
-            summary_row = await conn.fetchrow(SUMMARY_SQL)
-            sessions, now = await fetch_sessions(
-                conn, self.server_version_num, self.own_pids, self._idle
-            )
-        except Exception as exc:
-            raise self._lost_or_query(exc, "reading pg_stat_activity") from None
-        lock_waits = await self._section(
-            notices, "locks", fetch_lock_waits(conn, self.server_version_num, sessions, now), ()
+        summary_row, found, now = await self._read_sessions(conn)
+        poll = Sections(
+            recoverable=(asyncpg.PostgresError, ValueError, UnicodeDecodeError),
+            lost=self._lost,
         )
-        stmts: tuple[Any, ...] = ()
+        lock_waits = await poll.read(
+            Feature.LOCKS, "locks", fetch_lock_waits(conn, self.server_version_num, found, now), ()
+        )
+        stmts: tuple[Statement, ...] = ()
         if self._statements is not None:
-            stmts = await self._section(
-                notices, "statements", statements.fetch_statements(conn, self._statements), ()
+            stmts = await poll.read(
+                Feature.STATEMENTS,
+                "statements",
+                statements.fetch_statements(conn, self._statements),
+                (),
             )
-            text_notice = statements.text_notice(self._statements)
-            if text_notice is not None:
-                notices.append(text_notice)
-        indexes, tables = await self._section(
-            notices, "indexes", self._catalog_now(conn), self._catalog
+            poll.note(statements.text_notice(self._statements))
+        index_stats, tables = await poll.read(
+            Feature.INDEXES, "indexes", self._read_catalog(conn), self._catalog.value
         )
         replication = None
-        if self._role.get("read_all_stats") or self._role.get("rolsuper"):
-            replication = await self._section(
-                notices, "server", conn.fetchrow(REPLICATION_SQL), None
+        if capabilities.sees_all(self._role):
+            replication = await poll.read(
+                Feature.SERVER, "server", conn.fetchrow(REPLICATION_SQL), None
             )
-        await self._section(notices, "server", self._refresh_db_size(conn), None)
-        findings = catalog.findings_for(indexes, tables) + _session_findings(sessions)
+        await poll.read(
+            Feature.SERVER, "server", self._db_size.get(lambda: _database_size(conn)), None
+        )
         return Snapshot(
             engine=self.name,
             taken_at=now or datetime.now(UTC),
             monotonic=time.monotonic(),
-            server=build_summary(summary_row, replication, sessions, self._address, self._db_size),
+            server=build_summary(
+                summary_row, replication, found, self._address, self._db_size.value
+            ),
             capabilities=self._capabilities,
-            sessions=sessions,
+            sessions=found,
             statements=stmts,
-            indexes=indexes,
+            indexes=index_stats,
             tables=tables,
             lock_waits=lock_waits,
-            findings=findings,
-            notices=tuple(notices),
+            findings=indexes.findings_for(index_stats, tables) + sessions.findings(found),
+            notices=tuple(poll.notices),
             collect_ms=(time.perf_counter() - started) * 1000,
             extra=frozen(
                 own_pids=sorted(self.own_pids),
@@ -185,17 +157,12 @@ class PostgresEngine:
         )
 
     async def kill(self, session_id: str, mode: KillMode) -> KillResult:
-        if self.options.read_only:
-            raise RefusedError("kill is refused in --read-only mode")
+        self.refuse_read_only()
+        pid = sessions.parse_pid(session_id)
+        self.refuse_own(str(pid), self._own.ids)
         conn = await self._monitor()
         try:
-            return await kill_backend(
-                conn,
-                session_id,
-                mode,
-                own_pids=self.own_pids,
-                version_num=self.server_version_num,
-            )
+            return await kill_backend(conn, pid, mode, version_num=self.server_version_num)
         except asyncpg.PostgresError as exc:
             raise query_error(exc, f"{mode.value} {session_id}") from None
 
@@ -210,7 +177,8 @@ class PostgresEngine:
         database = None
         notes: list[str] = []
         if session_id is not None:
-            query, database, notes = await self._session_query(conn, session_id)
+            query_size = int(self._role.get("query_size") or 1024)
+            query, database, notes = await session_query(conn, session_id, query_size=query_size)
         if not query or not query.strip():
             raise QueryError("nothing to explain: give a query or a session that runs one")
         if database and database != self._role.get("database"):
@@ -240,7 +208,8 @@ class PostgresEngine:
         """A fresh connection with the monitor's settings (read-only, timeouts); the caller
         closes it. It counts as dbtop's own while it is open."""
         conn = await open_connection(self.url, self.options, database=database)
-        self._own = [c for c in self._own if not c.is_closed()] + [conn]
+        self._own.prune(lambda c: c.is_closed())
+        self._own.add(conn, conn.get_server_pid())
         return conn
 
     # -- internals -------------------------------------------------------------------------
@@ -251,76 +220,39 @@ class PostgresEngine:
         assert self._conn is not None
         return self._conn
 
-    def _lost_or_query(self, exc: BaseException, what: str) -> Exception:
-        if is_connection_lost(exc):
-            if self._conn is not None:
-                self._conn.terminate()
-            self._conn = None
-            return ConnectError(f"lost the connection to {self._address} while {what}")
-        return query_error(exc, what)
-
-    async def _section(self, notices: list[Notice], feature: str, work: Any, fallback: Any) -> Any:
-        """One part of a poll; its failure becomes a notice, unless the connection is gone."""
-        try:
-            return await work
-        except Exception as exc:
-            if is_connection_lost(exc):
-                raise self._lost_or_query(exc, f"reading {feature}") from None
-            if not isinstance(exc, asyncpg.PostgresError | ValueError | UnicodeDecodeError):
-                raise
-            notices.append(Notice(feature, f"could not read {feature}: {exc}"))
-            return fallback
-
-    async def _catalog_now(
+    async def _read_sessions(
         self, conn: asyncpg.Connection
-    ) -> tuple[tuple[IndexStat, ...], tuple[TableStat, ...]]:
-        big = len(self._catalog[0]) > CATALOG_BIG
-        if big and time.monotonic() - self._catalog_at < CATALOG_SLOW_S:
-            return self._catalog
-        self._catalog = await catalog.fetch_catalog(conn, self.server_version_num)
-        self._catalog_at = time.monotonic()
-        return self._catalog
-
-    async def _refresh_db_size(self, conn: asyncpg.Connection) -> None:
-        if time.monotonic() - self._db_size_at < DATABASE_SIZE_EVERY_S:
-            return
-        self._db_size_at = time.monotonic()
-        self._db_size = await conn.fetchval(
-            "SELECT /* dbtop */ pg_database_size(current_database())"
-        )
-
-    async def _session_query(
-        self, conn: asyncpg.Connection, session_id: str
-    ) -> tuple[str, str | None, list[str]]:
-        pid = parse_pid(session_id)
-        row = await conn.fetchrow(
-            "SELECT datname, textsend(query) AS query, state FROM pg_stat_activity WHERE pid = $1",
-            pid,
-        )
-        if row is None:
-            raise NotFoundError(f"no session {pid} on this server (it may have ended)")
-        if row["query"] is None:
-            raise QueryError(f"session {pid} has no query to explain")
-        query = row["query"].decode("utf-8", "replace")
-        if query.startswith("<insufficient privilege>"):
-            raise QueryError(
-                f"cannot see the query of session {pid}: GRANT pg_read_all_stats "
-                "(or pg_monitor) TO the monitoring role"
+    ) -> tuple[asyncpg.Record, tuple[Session, ...], datetime | None]:
+        """The header's row and the sessions: the one read whose failure fails the poll."""
+        try:
+            summary_row = await conn.fetchrow(SUMMARY_SQL)
+            found, now = await sessions.fetch_sessions(
+                conn, self.server_version_num, self.own_pids, self._idle
             )
-        notes = []
-        limit = int(self._role.get("query_size") or 1024)
-        if len(query.encode()) >= limit - 1:
-            raise QueryError(
-                f"the query of session {pid} is cut at track_activity_query_size ({limit} "
-                "bytes): raise that setting to explain it"
-            )
-        if row["state"] != "active":
-            notes.append(f"session {pid} is {row['state']}: this was its last query")
-        return query, row["datname"], notes
+        except Exception as exc:
+            raise self._lost(exc, "pg_stat_activity") or query_error(
+                exc, "reading pg_stat_activity"
+            ) from None
+        return summary_row, found, now
+
+    def _lost(self, exc: BaseException, what: str) -> ConnectError | None:
+        """The error that ends the poll when the connection is gone; None otherwise."""
+        if not is_connection_lost(exc):
+            return None
+        if self._conn is not None:
+            self._conn.terminate()
+        self._conn = None
+        return ConnectError(f"lost the connection to {self._address} while reading {what}")
+
+    async def _read_catalog(self, conn: asyncpg.Connection) -> Catalog:
+        big = len(self._catalog.value[0]) > CATALOG_BIG
+        return await self._catalog.get(
+            lambda: indexes.fetch_catalog(conn, self.server_version_num),
+            period_s=None if big else 0,
+        )
 
     async def _inspect(self, conn: asyncpg.Connection) -> None:
-        role = await conn.fetchrow(_ROLE_SQL)
-        self._role = dict(role) if role else {}
+        self._role = await capabilities.read_role(conn)
         self.server_version_num = int(self._role.get("version_num") or 0)
         if self._role.get("server_addr"):
             host = self._role["server_addr"]
@@ -328,91 +260,16 @@ class PostgresEngine:
             self._address = f"{self._role['role']}@{host}:{port}/{self._role['database']}"
         else:
             self._address = describe(self.url, database=self._role.get("database"))
-        notices: list[Notice] = []
-        if self.server_version_num and self.server_version_num < 120000:
-            notices.append(
-                Notice(
-                    "server",
-                    f"PostgreSQL {self.server_version_num} is older than 12: some figures "
-                    "may be missing",
-                )
-            )
-        if not (self._role.get("rolsuper") or self._role.get("read_all_stats")):
-            notices.append(
-                Notice(
-                    "sessions",
-                    f"role {self._role.get('role')} sees other users' queries as "
-                    "<insufficient privilege>",
-                    f"GRANT pg_monitor TO {self._role.get('role')}",
-                )
-            )
         self._statements, notice = await statements.detect(conn)
-        if notice:
-            notices.append(notice)
-        hypopg = self._role.get("hypopg")
-        if not hypopg:
-            notices.append(
-                Notice(
-                    Feature.HYPOTHETICAL_INDEXES,
-                    "hypopg is not "
-                    + (
-                        "created in this database"
-                        if self._role.get("hypopg_available")
-                        else "installed"
-                    )
-                    + ": index suggestions are not verified with hypothetical indexes",
-                    "CREATE EXTENSION hypopg"
-                    if self._role.get("hypopg_available")
-                    else "install hypopg (Debian: postgresql-NN-hypopg), then CREATE "
-                    "EXTENSION hypopg",
-                    Severity.INFO,
-                )
-            )
-        features = {
-            Feature.SERVER,
-            Feature.SESSIONS,
-            Feature.INDEXES,
-            Feature.LOCKS,
-            Feature.EXPLAIN,
-            Feature.EXPLAIN_ANALYZE,
-            Feature.EXPLAIN_SESSION,
-            Feature.SUGGEST,
-        }
-        if not self.options.read_only:
-            features |= {Feature.CANCEL, Feature.TERMINATE}
-        if self._statements is not None:
-            features.add(Feature.STATEMENTS)
-        if hypopg:
-            features.add(Feature.HYPOTHETICAL_INDEXES)
-        self._capabilities = Capabilities(
-            features=frozenset(features),
-            read_only=self.options.read_only,
-            notices=tuple(notices),
-            extra=frozen(
-                role=self._role.get("role"),
-                superuser=bool(self._role.get("rolsuper")),
-                pg_read_all_stats=bool(self._role.get("read_all_stats")),
-                pg_signal_backend=bool(self._role.get("signal_backend")),
-                server_version_num=self.server_version_num,
-                pg_stat_statements=self._statements.version if self._statements else None,
-                hypopg=hypopg,
-            ),
+        self.declare(
+            capabilities.features(self._role, self._statements),
+            capabilities.notices(self._role, notice),
+            extra=capabilities.extra(self._role, self._statements),
         )
 
 
-def _session_findings(sessions: tuple[Session, ...]) -> tuple[Finding, ...]:
-    findings = []
-    for s in sessions:
-        age = s.extra.get("state_age_s")
-        if (s.state or "").startswith("idle in transaction") and (age or 0) >= IDLE_IN_XACT_S:
-            findings.append(
-                Finding(
-                    "idle_in_transaction",
-                    s.id,
-                    f"session {s.id} ({s.user}@{s.database}) has been idle in a transaction "
-                    f"for {age:.0f} s: it holds its locks and holds back vacuum",
-                    Severity.WARNING,
-                    extra=frozen(xact_age_s=s.xact_age_s, backend_xmin=s.extra.get("backend_xmin")),
-                )
-            )
-    return tuple(findings)
+async def _database_size(conn: asyncpg.Connection) -> int | None:
+    size: int | None = await conn.fetchval(
+        "SELECT /* dbtop */ pg_database_size(current_database())"
+    )
+    return size

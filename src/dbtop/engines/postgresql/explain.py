@@ -24,7 +24,8 @@ from pglast.visitors import Visitor
 
 from dbtop.engines.postgresql.connection import query_error
 from dbtop.engines.postgresql.plan import root_from_explain
-from dbtop.errors import QueryError, RefusedError
+from dbtop.engines.postgresql.sessions import parse_pid
+from dbtop.errors import NotFoundError, QueryError, RefusedError
 from dbtop.model import Plan
 
 #: ANALYZE runs the statement: give it longer than a monitor query, but not forever.
@@ -76,6 +77,8 @@ def parse(query: str) -> Parsed:
     if len(statements) != 1:
         raise QueryError(f"explain takes exactly one statement, got {len(statements)}")
     stmt = statements[0].stmt
+    if stmt is None:
+        raise QueryError("nothing to explain: the statement is empty")
     if isinstance(stmt, ast.ExplainStmt):
         raise QueryError("give the statement without EXPLAIN: dbtop adds it")
     walker = _Walker()
@@ -159,7 +162,8 @@ async def _generic_plan(conn: asyncpg.Connection, query: str) -> str:
         f"EXECUTE ${tag}$EXPLAIN (GENERIC_PLAN, FORMAT JSON) {query}${tag}$ INTO plan; "
         "PERFORM set_config('dbtop.generic_plan', plan, true); END $dbtop_do$"
     )
-    return await conn.fetchval("SELECT current_setting('dbtop.generic_plan')")
+    plan: str = await conn.fetchval("SELECT current_setting('dbtop.generic_plan')")
+    return plan
 
 
 async def _generic_before_16(conn: asyncpg.Connection, query: str, params: int) -> str:
@@ -170,6 +174,38 @@ async def _generic_before_16(conn: asyncpg.Connection, query: str, params: int) 
     await conn.execute(f"PREPARE {name} AS {query}")
     try:
         args = ", ".join(["NULL"] * params)
-        return await conn.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({args})")
+        plan: str = await conn.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE {name}({args})")
+        return plan
     finally:
         await conn.execute(f"DEALLOCATE {name}")
+
+
+async def session_query(
+    conn: asyncpg.Connection, session_id: str, *, query_size: int
+) -> tuple[str, str | None, list[str]]:
+    """The current (or last) query of a session, its database, and notes for the plan;
+    ``query_size`` is the server's track_activity_query_size, where texts are cut."""
+    pid = parse_pid(session_id)
+    row = await conn.fetchrow(
+        "SELECT datname, textsend(query) AS query, state FROM pg_stat_activity WHERE pid = $1",
+        pid,
+    )
+    if row is None:
+        raise NotFoundError(f"no session {pid} on this server (it may have ended)")
+    if row["query"] is None:
+        raise QueryError(f"session {pid} has no query to explain")
+    query = row["query"].decode("utf-8", "replace")
+    if query.startswith("<insufficient privilege>"):
+        raise QueryError(
+            f"cannot see the query of session {pid}: GRANT pg_read_all_stats "
+            "(or pg_monitor) TO the monitoring role"
+        )
+    notes = []
+    if len(query.encode()) >= query_size - 1:
+        raise QueryError(
+            f"the query of session {pid} is cut at track_activity_query_size ({query_size} "
+            "bytes): raise that setting to explain it"
+        )
+    if row["state"] != "active":
+        notes.append(f"session {pid} is {row['state']}: this was its last query")
+    return query, row["datname"], notes

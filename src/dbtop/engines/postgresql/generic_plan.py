@@ -34,7 +34,7 @@ import asyncio
 import json
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 
@@ -252,7 +252,7 @@ class GenericPlans:
             await asyncio.sleep(0)
         if not self._answers:
             raise RuntimeError("the DO block sent no answer (a NOTICE filtered out?)")
-        return json.loads(self._answers.pop())  # type: ignore[no-any-return]
+        return cast(dict[str, Any], json.loads(self._answers.pop()))
 
     async def _one(self, qid: str, *, full: bool, verbose: bool) -> Any:
         try:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
 
 import asyncpg
 
 from dbtop.engines.postgresql.connection import query_error
-from dbtop.errors import NotFoundError, PrivilegeError, RefusedError, UsageError
+from dbtop.errors import NotFoundError, PrivilegeError
 from dbtop.model import KillMode, KillResult
 
 #: how long to watch the backend for the effect of a cancel or terminate
@@ -20,27 +19,10 @@ _STATE_SQL = """
 """
 
 
-def parse_pid(session_id: str) -> int:
-    try:
-        pid = int(str(session_id).strip())
-    except ValueError:
-        raise UsageError(f"not a PostgreSQL backend pid: {session_id!r}") from None
-    if pid <= 0:
-        raise UsageError(f"not a PostgreSQL backend pid: {session_id!r}")
-    return pid
-
-
 async def kill(
-    conn: asyncpg.Connection,
-    session_id: str,
-    mode: KillMode,
-    *,
-    own_pids: Collection[int],
-    version_num: int,
+    conn: asyncpg.Connection, pid: int, mode: KillMode, *, version_num: int
 ) -> KillResult:
-    pid = parse_pid(session_id)
-    if pid in own_pids:
-        raise RefusedError(f"session {pid} is dbtop's own connection: refused")
+    """Signal backend ``pid`` (the engine has refused read-only mode and dbtop's own)."""
     before = await conn.fetchrow(_STATE_SQL, pid)
     if before is None:
         raise NotFoundError(f"no session {pid} on this server (it may have ended)")

@@ -21,11 +21,14 @@ from datetime import datetime
 
 import asyncpg
 
-from dbtop.model import Session, frozen
+from dbtop.errors import UsageError
+from dbtop.model import Finding, Session, Severity, frozen
 
 #: idle rows are re-read this often, once the server has more than IDLE_CACHE_FROM sessions
 IDLE_REFRESH_S = 5.0
 IDLE_CACHE_FROM = 200
+#: an idle-in-transaction session is worth a finding after this long
+IDLE_IN_XACT_S = 60.0
 
 
 @dataclass
@@ -35,6 +38,17 @@ class IdleCache:
     total: int = 0
     #: full reads and partial ones, for the snapshot's extra
     partial_reads: int = 0
+
+
+def parse_pid(session_id: str) -> int:
+    """A session id as a backend pid, or a UsageError for one that cannot be."""
+    try:
+        pid = int(str(session_id).strip())
+    except ValueError:
+        raise UsageError(f"not a PostgreSQL backend pid: {session_id!r}") from None
+    if pid <= 0:
+        raise UsageError(f"not a PostgreSQL backend pid: {session_id!r}")
+    return pid
 
 
 def sessions_sql(version_num: int, *, with_idle: bool = True) -> str:
@@ -142,3 +156,20 @@ async def fetch_sessions(
     idle.partial_reads += 1
     busy = {s.id for s in sessions}
     return sessions + tuple(s for s in idle.sessions if s.id not in busy), now
+
+
+def findings(sessions: Iterable[Session]) -> tuple[Finding, ...]:
+    """A finding for each session idle in a transaction for IDLE_IN_XACT_S or more."""
+    return tuple(
+        Finding(
+            "idle_in_transaction",
+            s.id,
+            f"session {s.id} ({s.user}@{s.database}) has been idle in a transaction "
+            f"for {age:.0f} s: it holds its locks and holds back vacuum",
+            Severity.WARNING,
+            extra=frozen(xact_age_s=s.xact_age_s, backend_xmin=s.extra.get("backend_xmin")),
+        )
+        for s in sessions
+        if (s.state or "").startswith("idle in transaction")
+        and (age := s.extra.get("state_age_s") or 0) >= IDLE_IN_XACT_S
+    )

@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from dbtop.model import Notice, Statement, frozen
+from dbtop.model import Feature, Notice, Statement, frozen
 
 #: statements always kept in a snapshot (by total time), besides those that just ran
 TOP_N = 300
@@ -126,7 +126,7 @@ async def detect(conn: asyncpg.Connection) -> tuple[StatementsSource | None, Not
             "shared_preload_libraries, restart, then CREATE EXTENSION pg_stat_statements"
         )
         return None, Notice(
-            "statements", "pg_stat_statements is not installed in this database", hint
+            Feature.STATEMENTS, "pg_stat_statements is not installed in this database", hint
         )
     columns = await conn.fetch(
         """
@@ -145,13 +145,13 @@ async def detect(conn: asyncpg.Connection) -> tuple[StatementsSource | None, Not
         await conn.fetchval(f"SELECT count(*) FROM {source.function}(false)")
     except asyncpg.ObjectNotInPrerequisiteStateError:
         return None, Notice(
-            "statements",
+            Feature.STATEMENTS,
             "pg_stat_statements is installed but not loaded",
             "add pg_stat_statements to shared_preload_libraries and restart the server",
         )
     except asyncpg.InsufficientPrivilegeError as exc:
         return None, Notice(
-            "statements",
+            Feature.STATEMENTS,
             f"cannot read pg_stat_statements: {exc}",
             "GRANT pg_read_all_stats (or pg_monitor) TO the monitoring role",
         )
@@ -213,7 +213,7 @@ def text_notice(source: StatementsSource) -> Notice | None:
     if source.text_error is None:
         return None
     return Notice(
-        "statements",
+        Feature.STATEMENTS,
         "pg_stat_statements holds a query text that is not valid in this database's "
         f"encoding, so no texts can be read ({source.text_error}); counters are shown",
         "connect to a database with the same encoding as the one that ran it, or clear "
