@@ -37,6 +37,7 @@ Steps
 The engine renders the DDL (quoting is engine-specific) and builds ``model.Suggestion``.
 """
 
+from dbtop.analysis.advisor.access import AccessBuilder
 from dbtop.analysis.advisor.candidates import (
     AdvisorSettings,
     Candidate,
@@ -67,6 +68,7 @@ from dbtop.analysis.advisor.workload import (
 )
 
 __all__ = [
+    "AccessBuilder",
     "AdvisorSettings",
     "Candidate",
     "CandidateSet",

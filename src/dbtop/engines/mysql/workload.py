@@ -11,14 +11,15 @@ no partial indexes, so constant predicates are not collected.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from dbtop.analysis.advisor import SortKey, TableAccess, TableRef
+from dbtop.analysis.advisor.access import AccessBuilder
 
 _ELLIPSIS_LIST = re.compile(r"\(\s*\.\.\.\s*\)")
 _VALUES_TAIL = re.compile(r"/\*\s*,\s*\.\.\.\s*\*/")
@@ -77,43 +78,6 @@ def with_values(tree: exp.Expression) -> str:
     return tree.copy().transform(replace).sql(dialect="mysql", identify=True)
 
 
-@dataclass
-class _Scope:
-    aliases: dict[str, TableRef] = field(default_factory=dict)
-    star_tables: set[str] = field(default_factory=set)
-    star_all: bool = False
-
-
-@dataclass
-class _Access:
-    table: TableRef
-    equality: list[str] = field(default_factory=list)
-    range: list[str] = field(default_factory=list)
-    join: list[str] = field(default_factory=list)
-    in_list: list[str] = field(default_factory=list)
-    order_by: list[SortKey] = field(default_factory=list)
-    limit: bool = False
-    group_by: list[str] = field(default_factory=list)
-    selected: set[str] = field(default_factory=set)
-    all_columns: bool = False
-
-    def freeze(self) -> TableAccess:
-        def uniq(items: Iterable[str]) -> tuple[str, ...]:
-            return tuple(dict.fromkeys(items))
-
-        return TableAccess(
-            table=self.table,
-            equality=uniq(self.equality),
-            range=uniq(self.range),
-            join=uniq(self.join),
-            in_list=uniq(self.in_list),
-            order_by=tuple(self.order_by),
-            limit=self.limit,
-            group_by=uniq(self.group_by),
-            selected=None if self.all_columns else tuple(sorted(self.selected)),
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class Analysis:
     accesses: tuple[TableAccess, ...]
@@ -136,7 +100,7 @@ def analyze(
     scopes.extend(tree.find_all(exp.Select))
     for node in scopes:
         found = _analyze_scope(node, default_schema, columns)
-        accesses.extend(a.freeze() for a in found.values())
+        accesses.extend(a.build(sort_selected=True) for a in found.values())
         for alias, access in found.items():
             aliases.setdefault(alias, access.table)
     return Analysis(tuple(accesses), aliases)
@@ -206,11 +170,11 @@ def _analyze_scope(
     node: exp.Expression,
     default_schema: str | None,
     columns: Mapping[TableRef, frozenset[str]],
-) -> dict[str, _Access]:
+) -> dict[str, AccessBuilder]:
     tables = _scope_tables(node, default_schema)
     if not tables:
         return {}
-    acc = {alias: _Access(ref) for alias, ref in tables.items()}
+    acc = {alias: AccessBuilder(ref) for alias, ref in tables.items()}
 
     def owner(column: exp.Column) -> str | None:
         qualifier = column.table
@@ -237,18 +201,18 @@ def _analyze_scope(
     for column in _own_columns(node):
         alias, name = col(column)
         if alias is not None:
-            acc[alias].selected.add(name)
+            acc[alias].read[name] = None
     if isinstance(node, exp.Select):
         for projection in node.expressions:
             if isinstance(projection, exp.Star):
                 for a in acc.values():
-                    a.all_columns = True
+                    a.star = True
             elif (
                 isinstance(projection, exp.Column)
                 and isinstance(projection.this, exp.Star)
                 and projection.table in acc
             ):
-                acc[projection.table].all_columns = True
+                acc[projection.table].star = True
         limit = node.args.get("limit") is not None
         order = node.args.get("order")
         if order is not None:
@@ -274,7 +238,7 @@ def _analyze_scope(
                         acc[alias].group_by.append(name)
     else:  # UPDATE / DELETE change whole rows
         for a in acc.values():
-            a.all_columns = True
+            a.star = True
     return acc
 
 
@@ -289,7 +253,11 @@ def _own_columns(node: exp.Expression) -> list[exp.Column]:
     return found
 
 
-def _classify(cond: exp.Expression, acc: dict[str, _Access], col) -> None:  # noqa: ANN001
+def _classify(
+    cond: exp.Expression,
+    acc: dict[str, AccessBuilder],
+    col: Callable[[exp.Column], tuple[str | None, str]],
+) -> None:
     if isinstance(cond, exp.EQ | exp.NullSafeEQ):
         left, right = cond.left, cond.right
         if isinstance(left, exp.Column) and isinstance(right, exp.Column):

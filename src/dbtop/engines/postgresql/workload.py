@@ -33,6 +33,7 @@ from pglast.parser import ParseError
 from pglast.stream import RawStream
 
 from dbtop.analysis.advisor import Constant, SortKey, TableAccess, TableRef
+from dbtop.analysis.advisor.access import AccessBuilder
 
 #: the comment that marks the advisor's statements: pg_stat_statements keeps it, so a later
 #: run leaves dbtop's own statements out of the workload it advises on. Queries carry it after
@@ -179,46 +180,11 @@ def analyze(sql: str, catalog: Catalog, user: str | None = None) -> tuple[TableA
 
 
 @dataclass(eq=False)
-class _Acc:
-    """The access being collected for one table occurrence."""
-
-    table: TableRef
-    columns: frozenset[str]
-    equality: list[str] = field(default_factory=list)
-    range: list[str] = field(default_factory=list)
-    join: list[str] = field(default_factory=list)
-    in_list: list[str] = field(default_factory=list)
-    order_by: list[SortKey] = field(default_factory=list)
-    limit: bool = False
-    group_by: list[str] = field(default_factory=list)
-    constants: dict[str, Constant] = field(default_factory=dict)
-    read: dict[str, None] = field(default_factory=dict)
-    star: bool = False
-
-    def build(self) -> TableAccess:
-        def uniq(items: list[str]) -> tuple[str, ...]:
-            return tuple(dict.fromkeys(items))
-
-        return TableAccess(
-            table=self.table,
-            equality=uniq(self.equality),
-            range=uniq(self.range),
-            join=uniq(self.join),
-            in_list=uniq(self.in_list),
-            order_by=tuple(self.order_by),
-            limit=self.limit and bool(self.order_by),
-            group_by=uniq(self.group_by),
-            constants=tuple(self.constants.values()),
-            selected=None if self.star else tuple(self.read),
-        )
-
-
-@dataclass(eq=False)
 class _Rel:
     """A name in a FROM clause: a table occurrence (acc) or something derived (no acc)."""
 
     name: str
-    acc: _Acc | None
+    acc: AccessBuilder | None
     table_name: str | None = None
     schema: str | None = None
     aliased: bool = False
@@ -238,14 +204,14 @@ class _Scope:
 _OPAQUE = _Rel("?", None)
 
 
-_Column = tuple[_Acc, str, _Scope]
+_Column = tuple[AccessBuilder, str, _Scope]
 
 
 class _Walker:
     def __init__(self, catalog: Catalog, user: str | None) -> None:
         self.catalog = catalog
         self.user = user
-        self.accesses: list[_Acc] = []
+        self.accesses: list[AccessBuilder] = []
 
     # -- statements ----------------------------------------------------------------------
 
@@ -348,7 +314,7 @@ class _Walker:
             info = self.catalog.resolve(node.schemaname, node.relname, self.user)
             acc = None
             if info is not None:
-                acc = _Acc(info.table, info.columns)
+                acc = AccessBuilder(info.table, info.columns)
                 self.accesses.append(acc)
             rel = _Rel(
                 alias or node.relname,
@@ -442,7 +408,7 @@ class _Walker:
     # -- ORDER BY ------------------------------------------------------------------------
 
     def _order(self, sort: Sequence[Any], scope: _Scope, limit: bool) -> None:
-        keys: list[tuple[_Acc, SortKey]] = []
+        keys: list[tuple[AccessBuilder, SortKey]] = []
         complete = True
         for item in sort:
             col = self._target_column(item.node, scope)
