@@ -251,9 +251,9 @@ class MySQLEngine:
         return _plan(prepared.sql, rows, form, analyzed=analyze, notes=prepared.notes)
 
     async def suggest(self) -> Advice:
-        from dbtop.engines.mysql.advice import advise
+        from dbtop.engines.mysql import advice
 
-        return await advise(self)
+        return await advice.suggest(self)
 
     # -- connections ------------------------------------------------------------------------
 
