@@ -81,8 +81,10 @@ class Draft:
 class Dialect(Protocol):
     """What an engine says of a suggestion in its own terms."""
 
-    #: how the engine names indexes; None: the server names them (no name in the DDL)
-    naming: IndexNaming | None
+    @property
+    def naming(self) -> IndexNaming | None:
+        """How the engine names indexes; None: the server names them (no name in the DDL)."""
+        ...
 
     def statement(self, cand: Candidate, name: str | None) -> str:
         """The DDL creating the index."""

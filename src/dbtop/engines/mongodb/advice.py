@@ -410,7 +410,7 @@ class _Dialect:
         return False
 
     def _evidence(self, draft: Draft) -> tuple[str, ...]:
-        lines = (self.reasons.get(q.id or "", "") for q in draft.queries)
+        lines = (self.reasons.get(i, "") for i in _query_ids(draft))
         return tuple(line for line in lines if line)
 
     def reason(self, draft: Draft) -> str:
@@ -429,10 +429,14 @@ class _Dialect:
             "directions": directions,
             "evidence": self._evidence(draft),
             "sources": tuple(
-                sorted({self.shapes[q.id].source for q in draft.queries if q.id in self.shapes})
+                sorted({self.shapes[i].source for i in _query_ids(draft) if i in self.shapes})
             ),
         }
 
 
 def _directions(cand: Candidate) -> tuple[int, ...]:
     return tuple(-1 if cand.is_descending(i) else 1 for i in range(len(cand.columns)))
+
+
+def _query_ids(draft: Draft) -> list[str]:
+    return [effect.query_id for effect in draft.choice.effects]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pymysql
 from sqlglot import exp
@@ -280,7 +280,7 @@ class _Dialect:
     def examined(self, choice: Choice) -> int:
         """The rows the statements it helps examine."""
         return sum(
-            int(self.workload.query(e.query_id).extra.get("rows_examined") or 0)
+            int(cast(int, self.workload.query(e.query_id).extra.get("rows_examined") or 0))
             for e in choice.effects
         )
 

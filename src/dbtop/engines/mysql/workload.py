@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import sqlglot
 from sqlglot import exp
@@ -47,7 +48,7 @@ def parse(text: str) -> exp.Expression:
         raise NotAnalyzable(f"sqlglot cannot parse it: {str(exc).splitlines()[0][:100]}") from None
     if len(trees) != 1:
         raise NotAnalyzable("not a single statement")
-    return trees[0]
+    return cast(exp.Expression, trees[0])
 
 
 def table_refs(tree: exp.Expression, default_schema: str | None) -> set[TableRef]:
@@ -143,7 +144,7 @@ def _joins_on(node: exp.Expression) -> list[exp.Expression]:
     return conds
 
 
-def _conjuncts(expr: exp.Expression | None) -> list[exp.Expression]:
+def _conjuncts(expr: exp.Expr | None) -> list[exp.Expr]:
     if expr is None:
         return []
     if isinstance(expr, exp.Where):
@@ -155,7 +156,7 @@ def _conjuncts(expr: exp.Expression | None) -> list[exp.Expression]:
     return [expr]
 
 
-def _is_value(expr: exp.Expression | None) -> bool:
+def _is_value(expr: exp.Expr | None) -> bool:
     """A constant or parameter: no column of any table in it."""
     if expr is None:
         return False
@@ -216,7 +217,7 @@ def _analyze_scope(
         limit = node.args.get("limit") is not None
         order = node.args.get("order")
         if order is not None:
-            keys = []
+            keys: list[tuple[str | None, SortKey]] = []
             for ordered in order.expressions:
                 target = ordered.this
                 if not isinstance(target, exp.Column):
@@ -226,7 +227,7 @@ def _analyze_scope(
                 keys.append((alias, SortKey(name, bool(ordered.args.get("desc")))))
             owners = {a for a, _ in keys}
             if keys and len(owners) == 1 and None not in owners:
-                only = acc[next(iter(owners))]
+                only = acc[cast(str, next(iter(owners)))]
                 only.order_by = [k for _, k in keys]
                 only.limit = limit
         group = node.args.get("group")
@@ -254,7 +255,7 @@ def _own_columns(node: exp.Expression) -> list[exp.Column]:
 
 
 def _classify(
-    cond: exp.Expression,
+    cond: exp.Expr,
     acc: dict[str, AccessBuilder],
     col: Callable[[exp.Column], tuple[str | None, str]],
 ) -> None:

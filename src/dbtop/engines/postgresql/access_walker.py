@@ -8,7 +8,7 @@ Name resolution follows the server's rules: see ``workload.py``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pglast import ast
 from pglast.enums import (
@@ -135,7 +135,7 @@ class Walker(Resolver):
             return [*left, *right]
         if isinstance(item, ast.RangeSubselect):
             self.select(item.subquery, scope if item.lateral else scope.parent, scope.ctes)
-            rel = Rel(item.alias.aliasname if item.alias else "?subquery", None, aliased=True)
+            rel = Rel(str(item.alias.aliasname) if item.alias else "?subquery", None, aliased=True)
             scope.rels.append(rel)
             return [rel]
         # functions, VALUES, table samples, JSON tables: nothing to index, but their
@@ -196,13 +196,14 @@ class Walker(Resolver):
             return
         if isinstance(node, ast.BoolExpr):
             if node.boolop == BoolExprType.AND_EXPR:
-                for arg in node.args:
+                for arg in node.args or ():
                     self._predicate(arg, scope)
                 return
             if node.boolop == BoolExprType.OR_EXPR and self._or_as_in_list(node, scope):
                 return
-            if node.boolop == BoolExprType.NOT_EXPR and len(node.args) == 1:
-                col = self._column(node.args[0], scope)
+            args = node.args or ()
+            if node.boolop == BoolExprType.NOT_EXPR and len(args) == 1:
+                col = self._column(args[0], scope)
                 if col is not None and col[2] is scope:
                     self._constant(col, f"NOT {quote_ident(col[1])}")
                     return
@@ -229,7 +230,7 @@ class Walker(Resolver):
                     BoolTestType.IS_NOT_FALSE: "IS NOT FALSE",
                     BoolTestType.IS_UNKNOWN: "IS UNKNOWN",
                     BoolTestType.IS_NOT_UNKNOWN: "IS NOT UNKNOWN",
-                }[node.booltesttype]
+                }[cast(BoolTestType, node.booltesttype)]
                 self._constant(col, f"{quote_ident(col[1])} {test}")
                 return
         if isinstance(node, ast.A_Expr) and self._comparison(node, scope):
@@ -257,9 +258,10 @@ class Walker(Resolver):
         kind = node.kind
         if kind == A_Expr_Kind.AEXPR_OP and op == "=" and isinstance(node.lexpr, ast.RowExpr):
             right = node.rexpr.args if isinstance(node.rexpr, ast.RowExpr) else None
-            if right is None or len(right) != len(node.lexpr.args):
+            left = node.lexpr.args or ()
+            if right is None or len(right) != len(left):
                 return False
-            for left_item, right_item in zip(node.lexpr.args, right, strict=True):
+            for left_item, right_item in zip(left, right, strict=True):
                 pair = ast.A_Expr(
                     kind=A_Expr_Kind.AEXPR_OP,
                     name=(ast.String(sval="="),),
@@ -342,6 +344,7 @@ class Walker(Resolver):
             if not (
                 isinstance(arg, ast.A_Expr)
                 and arg.kind == A_Expr_Kind.AEXPR_OP
+                and arg.name is not None
                 and arg.name[-1].sval == "="
             ):
                 return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import asyncpg
 from pglast import ast, parse_sql
@@ -303,9 +304,9 @@ def predicate_conjuncts(predicate: str | None) -> tuple[str, ...]:
         (raw,) = parse_sql(f"SELECT WHERE {predicate}")
     except (ParseError, ValueError):
         return (predicate,)
-    where = raw.stmt.whereClause
+    where = cast(ast.SelectStmt, raw.stmt).whereClause
     parts = (
-        where.args
+        where.args or ()
         if isinstance(where, ast.BoolExpr) and where.boolop == BoolExprType.AND_EXPR
         else (where,)
     )

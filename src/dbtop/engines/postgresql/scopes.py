@@ -57,7 +57,7 @@ class Resolver:
         """A plain column reference resolved to its table occurrence, else None."""
         if not isinstance(node, ast.ColumnRef):
             return None
-        names = [f.sval if isinstance(f, ast.String) else None for f in node.fields]
+        names = [f.sval if isinstance(f, ast.String) else None for f in node.fields or ()]
         if None in names:
             return None
         level: Scope | None = scope
@@ -76,7 +76,7 @@ class Resolver:
         VALUES) of this very scope."""
         if not isinstance(node, ast.ColumnRef):
             return False
-        names = [f.sval if isinstance(f, ast.String) else None for f in node.fields]
+        names = [f.sval if isinstance(f, ast.String) else None for f in node.fields or ()]
         if None in names:
             return False
         if len(names) == 1:
@@ -114,15 +114,15 @@ class Resolver:
     def _target_column(self, node: Any, scope: Scope) -> Column | None:
         """GROUP BY / ORDER BY items: a column, an output name or an output position."""
         if isinstance(node, ast.A_Const) and isinstance(node.val, ast.Integer):
-            position = node.val.ival
+            position = node.val.ival or 0
             if 1 <= position <= len(scope.targets):
                 return self._column(scope.targets[position - 1].val, scope)
             return None
-        if isinstance(node, ast.ColumnRef) and len(node.fields) == 1:
+        if isinstance(node, ast.ColumnRef) and len(node.fields or ()) == 1:
             found = self._column(node, scope)
             if found is not None:
                 return found
-            name = node.fields[0]
+            name = (node.fields or (None,))[0]
             for target in scope.targets:
                 if isinstance(name, ast.String) and target.name == name.sval:
                     return self._column(target.val, scope)

@@ -90,13 +90,13 @@ def relation_names(sql: str) -> set[tuple[str | None, str]]:
         raise NothingToIndex(f"{type(stmt).__name__} is not a query")
     for node in walk_nodes(stmt):
         if isinstance(node, ast.RangeVar):
-            names.add((node.schemaname, node.relname))
+            names.add((node.schemaname, str(node.relname)))
     return names
 
 
 def param_count(sql: str) -> int:
     """The highest ``$n`` of a statement (what EXECUTE must be given)."""
-    numbers = [n.number for n in walk_nodes(_parse(sql)) if isinstance(n, ast.ParamRef)]
+    numbers = [n.number or 0 for n in walk_nodes(_parse(sql)) if isinstance(n, ast.ParamRef)]
     return max(numbers, default=0)
 
 
