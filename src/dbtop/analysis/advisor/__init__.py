@@ -73,6 +73,7 @@ from dbtop.analysis.advisor.workload import (
     TableAccess,
     TableFacts,
     TableRef,
+    WorkItem,
     Workload,
 )
 
@@ -98,6 +99,7 @@ __all__ = [
     "TableAccess",
     "TableFacts",
     "TableRef",
+    "WorkItem",
     "Workload",
     "advise",
     "estimated_size",

@@ -82,16 +82,7 @@ async def suggest(engine: MySQLEngine, settings: AdvisorSettings | None = None) 
         accesses = tuple(a for a in analysis.accesses if a.table in facts)
         if not accesses:
             continue
-        queries.append(
-            QueryInfo(
-                id=item.id,
-                text=item.text,
-                calls=item.calls,
-                total_ms=item.total_ms,
-                accesses=accesses,
-                extra=frozen(source=item.source, rows_examined=item.rows_examined),
-            )
-        )
+        queries.append(item.query(accesses, rows_examined=item.rows_examined))
         trees[item.id] = (item, tree, analysis.aliases)
     total = sum(s.total_ms for s in snapshot.statements) or sum(i.total_ms for i in items)
     workload = Workload(tuple(queries), facts, total_ms=total or None)

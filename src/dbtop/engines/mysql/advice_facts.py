@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pymysql
 from sqlglot import exp
 
-from dbtop.analysis.advisor import ColumnFacts, ExistingIndex, TableFacts, TableRef
+from dbtop.analysis.advisor import ColumnFacts, ExistingIndex, TableFacts, TableRef, WorkItem
 from dbtop.engines.mysql import indexes as index_mod
 from dbtop.engines.mysql.locks import objects_filter
 from dbtop.engines.mysql.workload import NotAnalyzable, parse
@@ -34,16 +34,11 @@ MAX_STATEMENTS = 100
 
 
 @dataclass(frozen=True, slots=True)
-class Item:
-    """One statement of the workload, before parsing."""
+class Item(WorkItem):
+    """One statement of the workload, before parsing, with the rows it examined."""
 
-    id: str
-    text: str
-    calls: int
-    total_ms: float
     rows_examined: int
     database: str | None
-    source: str
     #: a real execution of it (with values) for EXPLAIN, when one is known
     sample: str | None = None
 

@@ -25,6 +25,7 @@ from dbtop.analysis.advisor import (
     QueryInfo,
     TableFacts,
     TableRef,
+    WorkItem,
     Workload,
 )
 from dbtop.engines.postgresql.workload import (
@@ -37,19 +38,14 @@ from dbtop.engines.postgresql.workload import (
     param_count,
     relation_names,
 )
-from dbtop.model import Session, Statement, frozen
+from dbtop.model import Session, Statement
 
 
 @dataclass(frozen=True, slots=True)
-class Item:
-    """A statement of the workload before parsing."""
+class Item(WorkItem):
+    """A statement of the workload before parsing, with the role that ran it."""
 
-    id: str
-    text: str
-    calls: int
-    total_ms: float
     user: str | None
-    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,16 +112,7 @@ async def build_workload(
             continue
         if not accesses:
             continue  # system catalogs, views, functions: nothing of ours to index
-        queries.append(
-            QueryInfo(
-                id=item.id,
-                text=item.text,
-                calls=item.calls,
-                total_ms=item.total_ms,
-                accesses=accesses,
-                extra=frozen(source=item.source, params=param_count(item.text)),
-            )
-        )
+        queries.append(item.query(accesses, params=param_count(item.text)))
     listed_ms = sum(i.total_ms for i in items)
     # Shares are of everything pg_stat_statements recorded for this database when the
     # caller knows it (the snapshot lists the top statements only), plus the running
@@ -145,7 +132,16 @@ def _workload_items(
             continue
         if is_own(stmt.query):
             continue  # the advisor's own EXPLAINs and catalog reads of an earlier run
-        items.append(Item(stmt.id, stmt.query, stmt.calls, stmt.total_ms, stmt.user, "statements"))
+        items.append(
+            Item(
+                id=stmt.id,
+                text=stmt.query,
+                calls=stmt.calls,
+                total_ms=stmt.total_ms,
+                source="statements",
+                user=stmt.user,
+            )
+        )
     for session in sessions:
         if (
             session.is_self
@@ -159,12 +155,12 @@ def _workload_items(
         duration_ms = max((session.duration_s or 0.0) * 1000.0, 1.0)
         items.append(
             Item(
-                f"session:{session.id}",
-                session.query,
-                1,
-                duration_ms,
-                session.user,
-                "session",
+                id=f"session:{session.id}",
+                text=session.query,
+                calls=1,
+                total_ms=duration_ms,
+                source="session",
+                user=session.user,
             )
         )
     return items
