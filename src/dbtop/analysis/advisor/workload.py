@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
-from dbtop.model import EMPTY, frozen
+from dbtop.model import EMPTY, Statement, frozen
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -139,6 +139,18 @@ class WorkItem:
     total_ms: float
     #: where it was seen: "statements", "digest", "slow_log", "session" …
     source: str
+
+    @classmethod
+    def of(cls, stmt: Statement, source: str, **more: Any) -> Self:
+        """The item of a statement the engine read (``more``: the subclass's fields)."""
+        return cls(
+            id=stmt.id,
+            text=stmt.query,
+            calls=stmt.calls,
+            total_ms=stmt.total_ms,
+            source=source,
+            **more,
+        )
 
     def query(self, accesses: tuple[TableAccess, ...], **extra: Any) -> QueryInfo:
         """The parsed statement the advisor reads (``extra`` after ``source``)."""

@@ -48,14 +48,11 @@ def workload_items(snapshot: Snapshot, database: str | None) -> list[Item]:
     for stmt in snapshot.statements:
         if _wants_index(stmt) and (database is None or stmt.database in (None, database)):
             items.append(
-                Item(
-                    id=stmt.id,
-                    text=stmt.query,
-                    calls=stmt.calls,
-                    total_ms=stmt.total_ms,
+                Item.of(
+                    stmt,
+                    "digest",
                     rows_examined=int(stmt.extra.get("rows_examined") or 0),
                     database=stmt.database or database,
-                    source="digest",
                     sample=stmt.extra.get("sample"),
                 )
             )

@@ -132,16 +132,7 @@ def _workload_items(
             continue
         if is_own(stmt.query):
             continue  # the advisor's own EXPLAINs and catalog reads of an earlier run
-        items.append(
-            Item(
-                id=stmt.id,
-                text=stmt.query,
-                calls=stmt.calls,
-                total_ms=stmt.total_ms,
-                source="statements",
-                user=stmt.user,
-            )
-        )
+        items.append(Item.of(stmt, "statements", user=stmt.user))
     for session in sessions:
         if (
             session.is_self
