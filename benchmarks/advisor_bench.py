@@ -43,7 +43,8 @@ import asyncpg
 from dbtop.analysis.advisor import AdvisorSettings, Candidate, generate, relative_cost, select
 from dbtop.engines.base import ConnectOptions
 from dbtop.engines.postgresql import PostgresEngine
-from dbtop.engines.postgresql.advisor import advise_connection, build_workload, default_settings
+from dbtop.engines.postgresql.advice import advise_connection
+from dbtop.engines.postgresql.advice_facts import build_workload, default_settings
 from dbtop.engines.postgresql.hypopg import PlannerOracle
 from dbtop.model import Advice, Statement
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from dbtop.engines.postgresql.advisor import advise_connection
+from dbtop.engines.postgresql.advice import advise_connection
 from dbtop.engines.postgresql.hypopg import HYPO_BATCH, PlannerOracle
 from dbtop.model import Advice, Finding, IndexStat, Session, Statement, to_jsonable
 

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from dbtop.analysis.advisor import QueryInfo
-from dbtop.engines.postgresql.advisor import advise_connection
+from dbtop.engines.postgresql.advice import advise_connection
 from dbtop.engines.postgresql.generic_plan import BATCH, GenericPlans
 from dbtop.engines.postgresql.hypopg import PlannerOracle
 from dbtop.engines.postgresql.workload import param_count

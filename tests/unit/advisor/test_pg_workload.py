@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from dbtop.analysis.advisor import Candidate, Constant, SortKey, TableRef
-from dbtop.engines.postgresql.advisor import create_statement, index_name, predicate_conjuncts
+from dbtop.analysis.advisor import Candidate, Constant, SortKey, TableRef, index_name
+from dbtop.engines.postgresql.advice import NAMING, create_statement
+from dbtop.engines.postgresql.advice_facts import predicate_conjuncts
 from dbtop.engines.postgresql.hypopg import index_body
 from dbtop.engines.postgresql.workload import (
     Catalog,
@@ -251,14 +252,14 @@ def test_ddl_is_quoted_and_named_like_postgres():
         "WHERE deleted_at IS NULL"
     )
     taken = {"order_user_created_at_partial_idx"}
-    name = index_name(cand, taken)
+    name = index_name(cand, taken, NAMING)
     assert name == "order_user_created_at_partial_idx2"
     assert create_statement(cand, name) == (
         'CREATE INDEX CONCURRENTLY order_user_created_at_partial_idx2 ON "Sales"."order" '
         '("user", created_at DESC) INCLUDE (total) WHERE deleted_at IS NULL;'
     )
     long = Candidate(ORDERS, tuple(f"column_with_a_long_name_{n}" for n in range(4)))
-    assert len(index_name(long, set()).encode()) <= 63
+    assert len(index_name(long, set(), NAMING).encode()) <= 63
 
 
 def test_merge_probes_the_target_through_the_join_condition():

@@ -5,9 +5,9 @@ import pytest
 from dbtop.engines.mongodb.advice import (
     CollectionFacts,
     ShapeWork,
-    advise,
     esr_key,
     evidence,
+    suggest,
 )
 from dbtop.engines.mongodb.shapes import shape_of
 
@@ -75,7 +75,7 @@ def test_evidence():
 async def test_suggests_an_esr_index_with_mongosh_statement():
     slow = shape({"customer_id": 7, "total": {"$gte": 5}}, sort={"created_at": -1}, limit=20)
     fast = shape({"status": "A"})
-    advice = await advise(
+    advice = await suggest(
         [
             work(slow, total_ms=9000, collscans=10, sorts=10),
             work(fast, total_ms=1000, docs=200, returned=200),
@@ -99,7 +99,7 @@ async def test_suggests_an_esr_index_with_mongosh_statement():
 
 async def test_existing_index_prefix_skips_the_candidate():
     s = shape({"status": "A", "qty": {"$gt": 1}}, sort={"ts": -1})
-    served = await advise(
+    served = await suggest(
         [work(s)], facts(ID, ("status_1_ts_1_qty_1", {"status": 1, "ts": 1, "qty": 1}, {}))
     )
     assert served.suggestions == ()
@@ -107,7 +107,7 @@ async def test_existing_index_prefix_skips_the_candidate():
         "already served by index status_1_ts_1_qty_1 through its prefix"
     )
     # a partial or hidden index does not count; a different sort direction order does not
-    not_served = await advise(
+    not_served = await suggest(
         [work(s)],
         facts(
             ID,
@@ -122,13 +122,13 @@ async def test_existing_index_prefix_skips_the_candidate():
 async def test_a_prefix_candidate_folds_into_the_longer_one():
     short = shape({"status": "A"}, sort={"ts": -1})
     long = shape({"status": "A", "qty": {"$gt": 1}}, sort={"ts": -1})
-    advice = await advise([work(short), work(long)], facts(ID))
+    advice = await suggest([work(short), work(long)], facts(ID))
     assert [s.columns for s in advice.suggestions] == [("status", "ts", "qty")]
     assert {q.query for q in advice.suggestions[0].queries} == {short.text, long.text}
 
 
 async def test_small_collections_and_unindexable_shapes():
-    advice = await advise(
+    advice = await suggest(
         [
             work(shape({"a": 1}, coll="tiny")),
             work(shape({"$or": [{"a": 1}, {"b": 2}]})),
@@ -141,5 +141,5 @@ async def test_small_collections_and_unindexable_shapes():
 
 
 async def test_nothing_to_do():
-    advice = await advise([], {})
+    advice = await suggest([], {})
     assert advice.suggestions == () and advice.notices == ()

@@ -34,9 +34,18 @@ Steps
        indexes and the planner where the engine has them; ``estimate.HeuristicOracle``
        otherwise), and a stated reason for every candidate not chosen.
 
-The engine renders the DDL (quoting is engine-specific) and builds ``model.Suggestion``.
+    3. ``advise(Prepared(workload, chosen, rejected, findings, notices, sizes, extra),
+       dialect)`` → ``model.Advice``: the one suggestion builder (``suggestions.py``: the
+       costs and shares of each choice, the index name by ``index_name``'s one rule); the
+       engine's ``Dialect`` only renders its DDL, its reason (the evidence) and its extra
+       fields.
+
+The statement parsers of the engines collect each table occurrence in an ``AccessBuilder``
+(``access.py``), the one table-access model.
 """
 
+from dbtop.analysis.advisor.access import AccessBuilder
+from dbtop.analysis.advisor.advise import Prepared, advise
 from dbtop.analysis.advisor.candidates import (
     AdvisorSettings,
     Candidate,
@@ -54,6 +63,7 @@ from dbtop.analysis.advisor.selection import (
     relative_cost,
     select,
 )
+from dbtop.analysis.advisor.suggestions import Dialect, Draft, IndexNaming, index_name
 from dbtop.analysis.advisor.workload import (
     ColumnFacts,
     Constant,
@@ -63,10 +73,12 @@ from dbtop.analysis.advisor.workload import (
     TableAccess,
     TableFacts,
     TableRef,
+    WorkItem,
     Workload,
 )
 
 __all__ = [
+    "AccessBuilder",
     "AdvisorSettings",
     "Candidate",
     "CandidateSet",
@@ -74,18 +86,25 @@ __all__ = [
     "ColumnFacts",
     "Constant",
     "CostOracle",
+    "Dialect",
+    "Draft",
     "Effect",
     "ExistingIndex",
     "HeuristicOracle",
+    "IndexNaming",
+    "Prepared",
     "QueryInfo",
     "Selection",
     "SortKey",
     "TableAccess",
     "TableFacts",
     "TableRef",
+    "WorkItem",
     "Workload",
+    "advise",
     "estimated_size",
     "generate",
+    "index_name",
     "relative_cost",
     "select",
     "served_by",

@@ -14,7 +14,7 @@ table, not selective, already served by an existing index, over the candidate bu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from dbtop.analysis.advisor.workload import (
@@ -446,9 +446,3 @@ def _reason_to_drop(cand: Candidate, facts: TableFacts, settings: AdvisorSetting
                 f"not selective: a value of {what} matches about {fraction:.0%} of the rows{detail}"
             )
     return None
-
-
-def existing_by_table(
-    tables: Mapping[TableRef, TableFacts],
-) -> dict[TableRef, tuple[ExistingIndex, ...]]:
-    return {ref: facts.indexes for ref, facts in tables.items()}

@@ -312,11 +312,13 @@ async def _drop_redundant(
             qs = by_table[cand.table]
             with_all = await costs.get(full, qs)
             without = await costs.get(full - {cand}, qs)
-            saved = sum(
-                share[q.id] * (without[q.id] - with_all[q.id]) / base[q.id]  # type: ignore[operator]
-                for q in qs
-                if _gain(without[q.id], with_all[q.id]) >= settings.min_gain
-            )
+            saved = 0.0
+            for q in qs:
+                cost_without, cost_with = without[q.id], with_all[q.id]
+                if cost_without is None or cost_with is None:
+                    continue
+                if _gain(cost_without, cost_with) >= settings.min_gain:
+                    saved += share[q.id] * (cost_without - cost_with) / base[q.id]
             if saved < settings.min_benefit:
                 others = [c for c in kept if c is not cand and c.table == cand.table]
                 dropped.append(cand.rejection(_redundant_reason(cand, others)))

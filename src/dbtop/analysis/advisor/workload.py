@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, Self
 
-from dbtop.model import EMPTY
+from dbtop.model import EMPTY, Statement, frozen
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -124,6 +125,43 @@ class QueryInfo:
     @property
     def tables(self) -> frozenset[TableRef]:
         return frozenset(access.table for access in self.accesses)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """One statement of an engine's workload before parsing: its text and what it cost.
+
+    Engines extend it with what they know of the statement (its role, its rows examined)."""
+
+    id: str
+    text: str
+    calls: int
+    total_ms: float
+    #: where it was seen: "statements", "digest", "slow_log", "session" …
+    source: str
+
+    @classmethod
+    def of(cls, stmt: Statement, source: str, **more: Any) -> Self:
+        """The item of a statement the engine read (``more``: the subclass's fields)."""
+        return cls(
+            id=stmt.id,
+            text=stmt.query,
+            calls=stmt.calls,
+            total_ms=stmt.total_ms,
+            source=source,
+            **more,
+        )
+
+    def query(self, accesses: tuple[TableAccess, ...], **extra: Any) -> QueryInfo:
+        """The parsed statement the advisor reads (``extra`` after ``source``)."""
+        return QueryInfo(
+            id=self.id,
+            text=self.text,
+            calls=self.calls,
+            total_ms=self.total_ms,
+            accesses=accesses,
+            extra=frozen(source=self.source, **extra),
+        )
 
 
 @dataclass(frozen=True, slots=True)

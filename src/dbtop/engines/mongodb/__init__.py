@@ -29,7 +29,7 @@ from dbtop.engines.mongodb import explain as explaining
 from dbtop.engines.mongodb import indexes as index_stats
 from dbtop.engines.mongodb import kill as killing
 from dbtop.engines.mongodb import locks, operations, profile, querytext, shell, status
-from dbtop.engines.mongodb.advice import CollectionFacts, ShapeWork, advise
+from dbtop.engines.mongodb.advice import CollectionFacts, ShapeWork, suggest
 from dbtop.engines.mongodb.connection import (
     COMMAND_NOT_FOUND,
     COMMAND_NOT_SUPPORTED_ON_VIEW,
@@ -336,7 +336,7 @@ class MongoEngine:
             for f in snapshot.findings
             if f.kind in ("unused_index", "redundant_index", "collscan")
         ]
-        return await advise(works, facts, findings=health, notices=notices)
+        return await suggest(works, facts, findings=health, notices=notices)
 
     # -- the profiler switch (a write the UI offers) -------------------------------------------
 

@@ -22,13 +22,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from dbtop.analysis.advisor import (
+    AccessBuilder,
     AdvisorSettings,
     Candidate,
-    Choice,
+    Draft,
     ExistingIndex,
     HeuristicOracle,
+    Prepared,
     QueryInfo,
     Selection,
     SortKey,
@@ -36,6 +39,7 @@ from dbtop.analysis.advisor import (
     TableFacts,
     TableRef,
     Workload,
+    advise,
     select,
     served_by,
 )
@@ -43,7 +47,7 @@ from dbtop.analysis.advisor.candidates import serves
 from dbtop.engines.mongodb import shell
 from dbtop.engines.mongodb.indexes import collection_prefix, index_type, key_fields
 from dbtop.engines.mongodb.shapes import QueryShape
-from dbtop.model import Advice, Finding, Notice, QueryShare, Rejection, Severity, Suggestion, frozen
+from dbtop.model import Advice, Feature, Finding, Notice, Rejection, Severity, frozen
 
 #: docsExamined / nreturned at or above this is "far more documents than it returns"
 SCAN_RATIO = 10.0
@@ -195,15 +199,16 @@ def existing_indexes(facts: CollectionFacts, table: TableRef) -> tuple[ExistingI
 
 
 def _access(shape: QueryShape, table: TableRef) -> TableAccess:
-    return TableAccess(
-        table=table,
-        equality=shape.equality,
-        in_list=shape.in_list,
-        range=shape.range,
-        order_by=tuple(SortKey(f, d < 0) for f, d in shape.sort if f not in shape.equality),
+    access = AccessBuilder(
+        table,
+        equality=list(shape.equality),
+        in_list=list(shape.in_list),
+        range=list(shape.range),
+        order_by=[SortKey(f, d < 0) for f, d in shape.sort if f not in shape.equality],
         limit=shape.limit,
-        selected=None,
+        star=True,
     )
+    return access.build()
 
 
 def _range_variants(cand: Candidate, ranges: int) -> list[Candidate]:
@@ -257,7 +262,7 @@ def _fold_prefixes(candidates: list[Candidate]) -> list[Candidate]:
     return kept
 
 
-async def advise(
+async def suggest(
     works: Sequence[ShapeWork],
     facts: Mapping[tuple[str, str], CollectionFacts],
     *,
@@ -345,14 +350,11 @@ async def advise(
     workload = Workload(tuple(queries), tables, total_ms=total_ms)
     selection: Selection = await select(workload, candidates, HeuristicOracle(workload), settings)
     rejected.extend(selection.rejected)
-    suggestions = [
-        _suggestion(choice, workload, shapes_by_id, reasons) for choice in selection.chosen
-    ]
     out_notices = list(notices)
     if unindexable:
         out_notices.append(
             Notice(
-                feature="suggest",
+                feature=Feature.SUGGEST,
                 message=(
                     f"{unindexable} slow shape(s) use $or, $text, $where, $expr, geo operators "
                     "or were truncated: one compound index cannot serve them"
@@ -364,7 +366,7 @@ async def advise(
     if queries:
         out_notices.append(
             Notice(
-                feature="suggest",
+                feature=Feature.SUGGEST,
                 message=(
                     "MongoDB has no hypothetical indexes: suggestions are estimated from the "
                     "profiler's figures, not verified by the planner"
@@ -373,11 +375,12 @@ async def advise(
                 severity=Severity.INFO,
             )
         )
-    return Advice(
-        suggestions=tuple(suggestions),
-        findings=tuple(findings),
-        rejected=tuple(rejected),
-        notices=tuple(out_notices),
+    prepared = Prepared(
+        workload,
+        selection.chosen,
+        rejected=rejected,
+        findings=findings,
+        notices=out_notices,
         extra=frozen(
             statements=len(works),
             analyzed=len(queries),
@@ -386,57 +389,54 @@ async def advise(
             estimate="heuristic (rows touched)",
         ),
     )
+    return advise(prepared, _Dialect(shapes_by_id, reasons))
 
 
-def _suggestion(
-    choice: Choice,
-    workload: Workload,
-    shapes: Mapping[str, ShapeWork],
-    reasons: Mapping[str, str],
-) -> Suggestion:
-    cand = choice.candidate
-    effects = choice.effects
-    directions = tuple(-1 if cand.is_descending(i) else 1 for i in range(len(cand.columns)))
-    shares = []
-    evidence_lines = []
-    for effect in effects:
-        query = workload.query(effect.query_id)
-        shares.append(
-            QueryShare(
-                query=query.text,
-                share=effect.share,
-                calls=query.calls,
-                cost_before=round(effect.cost_before, 2),
-                cost_after=round(effect.cost_after, 2),
-                id=query.id,
-            )
+@dataclass(frozen=True, slots=True)
+class _Dialect:
+    """``reasons``: each shape's evidence; MongoDB names the index itself."""
+
+    shapes: Mapping[str, ShapeWork]
+    reasons: Mapping[str, str]
+
+    @property
+    def naming(self) -> None:
+        return None
+
+    def statement(self, cand: Candidate, name: str | None) -> str:
+        return create_index_statement(cand.table, cand.columns, _directions(cand))
+
+    def verified(self, cand: Candidate) -> bool:
+        return False
+
+    def _evidence(self, draft: Draft) -> tuple[str, ...]:
+        lines = (self.reasons.get(i, "") for i in _query_ids(draft))
+        return tuple(line for line in lines if line)
+
+    def reason(self, draft: Draft) -> str:
+        first = next(iter(self._evidence(draft)), "")
+        return (
+            f"{draft.origin}. Helps {len(draft.queries)} shape(s), {draft.share:.1%} of the "
+            f"slow queries' time; {first}. Estimated, not verified (MongoDB has no "
+            "hypothetical indexes)"
         )
-        evidence_lines.append(reasons.get(query.id, ""))
-    share = sum(q.share for q in shares)
-    before = sum(q.cost_before or 0.0 for q in shares)
-    after = sum(q.cost_after or 0.0 for q in shares)
-    first = next((line for line in evidence_lines if line), "")
-    reason = (
-        f"{'; '.join(cand.origin)}. Helps {len(shares)} shape(s), {share:.1%} of the slow "
-        f"queries' time; {first}. Estimated, not verified (MongoDB has no hypothetical indexes)"
-    )
-    return Suggestion(
-        table=cand.table.name,
-        schema=cand.table.schema,
-        columns=cand.columns,
-        statement=create_index_statement(cand.table, cand.columns, directions),
-        verified=False,
-        reason=reason,
-        cost_before=round(before, 2),
-        cost_after=round(after, 2),
-        size_bytes=None,
-        queries=tuple(shares),
-        extra=frozen(
-            key=shell.value_text(key_document(cand.columns, directions), 300),
-            directions=directions,
-            evidence=tuple(line for line in evidence_lines if line),
-            benefit=round(choice.benefit, 6),
-            workload_share=round(share, 6),
-            sources=tuple(sorted({shapes[q.id].source for q in shares if q.id in shapes})),
-        ),
-    )
+
+    def extra(self, draft: Draft) -> Mapping[str, Any]:
+        cand = draft.candidate
+        directions = _directions(cand)
+        return {
+            "key": shell.value_text(key_document(cand.columns, directions), 300),
+            "directions": directions,
+            "evidence": self._evidence(draft),
+            "sources": tuple(
+                sorted({self.shapes[i].source for i in _query_ids(draft) if i in self.shapes})
+            ),
+        }
+
+
+def _directions(cand: Candidate) -> tuple[int, ...]:
+    return tuple(-1 if cand.is_descending(i) else 1 for i in range(len(cand.columns)))
+
+
+def _query_ids(draft: Draft) -> list[str]:
+    return [effect.query_id for effect in draft.choice.effects]

@@ -349,9 +349,9 @@ class MySQLEngine(EngineBase):
         return explain_mod.plan(prepared.sql, rows, form, analyzed=analyze, notes=prepared.notes)
 
     async def suggest(self) -> Advice:
-        from dbtop.engines.mysql.advice import advise
+        from dbtop.engines.mysql import advice
 
-        return await advise(self)
+        return await advice.suggest(self)
 
     async def _explain_session(self, session_id: str) -> Plan:
         tid = kill_mod.thread_id(session_id)

@@ -11,14 +11,16 @@ no partial indexes, so constant predicates are not collected.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import cast
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from dbtop.analysis.advisor import SortKey, TableAccess, TableRef
+from dbtop.analysis.advisor.access import AccessBuilder
 
 _ELLIPSIS_LIST = re.compile(r"\(\s*\.\.\.\s*\)")
 _VALUES_TAIL = re.compile(r"/\*\s*,\s*\.\.\.\s*\*/")
@@ -46,7 +48,7 @@ def parse(text: str) -> exp.Expression:
         raise NotAnalyzable(f"sqlglot cannot parse it: {str(exc).splitlines()[0][:100]}") from None
     if len(trees) != 1:
         raise NotAnalyzable("not a single statement")
-    return trees[0]
+    return cast(exp.Expression, trees[0])
 
 
 def table_refs(tree: exp.Expression, default_schema: str | None) -> set[TableRef]:
@@ -77,43 +79,6 @@ def with_values(tree: exp.Expression) -> str:
     return tree.copy().transform(replace).sql(dialect="mysql", identify=True)
 
 
-@dataclass
-class _Scope:
-    aliases: dict[str, TableRef] = field(default_factory=dict)
-    star_tables: set[str] = field(default_factory=set)
-    star_all: bool = False
-
-
-@dataclass
-class _Access:
-    table: TableRef
-    equality: list[str] = field(default_factory=list)
-    range: list[str] = field(default_factory=list)
-    join: list[str] = field(default_factory=list)
-    in_list: list[str] = field(default_factory=list)
-    order_by: list[SortKey] = field(default_factory=list)
-    limit: bool = False
-    group_by: list[str] = field(default_factory=list)
-    selected: set[str] = field(default_factory=set)
-    all_columns: bool = False
-
-    def freeze(self) -> TableAccess:
-        def uniq(items: Iterable[str]) -> tuple[str, ...]:
-            return tuple(dict.fromkeys(items))
-
-        return TableAccess(
-            table=self.table,
-            equality=uniq(self.equality),
-            range=uniq(self.range),
-            join=uniq(self.join),
-            in_list=uniq(self.in_list),
-            order_by=tuple(self.order_by),
-            limit=self.limit,
-            group_by=uniq(self.group_by),
-            selected=None if self.all_columns else tuple(sorted(self.selected)),
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class Analysis:
     accesses: tuple[TableAccess, ...]
@@ -136,7 +101,7 @@ def analyze(
     scopes.extend(tree.find_all(exp.Select))
     for node in scopes:
         found = _analyze_scope(node, default_schema, columns)
-        accesses.extend(a.freeze() for a in found.values())
+        accesses.extend(a.build(sort_selected=True) for a in found.values())
         for alias, access in found.items():
             aliases.setdefault(alias, access.table)
     return Analysis(tuple(accesses), aliases)
@@ -179,7 +144,7 @@ def _joins_on(node: exp.Expression) -> list[exp.Expression]:
     return conds
 
 
-def _conjuncts(expr: exp.Expression | None) -> list[exp.Expression]:
+def _conjuncts(expr: exp.Expr | None) -> list[exp.Expr]:
     if expr is None:
         return []
     if isinstance(expr, exp.Where):
@@ -191,7 +156,7 @@ def _conjuncts(expr: exp.Expression | None) -> list[exp.Expression]:
     return [expr]
 
 
-def _is_value(expr: exp.Expression | None) -> bool:
+def _is_value(expr: exp.Expr | None) -> bool:
     """A constant or parameter: no column of any table in it."""
     if expr is None:
         return False
@@ -206,11 +171,11 @@ def _analyze_scope(
     node: exp.Expression,
     default_schema: str | None,
     columns: Mapping[TableRef, frozenset[str]],
-) -> dict[str, _Access]:
+) -> dict[str, AccessBuilder]:
     tables = _scope_tables(node, default_schema)
     if not tables:
         return {}
-    acc = {alias: _Access(ref) for alias, ref in tables.items()}
+    acc = {alias: AccessBuilder(ref) for alias, ref in tables.items()}
 
     def owner(column: exp.Column) -> str | None:
         qualifier = column.table
@@ -237,22 +202,22 @@ def _analyze_scope(
     for column in _own_columns(node):
         alias, name = col(column)
         if alias is not None:
-            acc[alias].selected.add(name)
+            acc[alias].read[name] = None
     if isinstance(node, exp.Select):
         for projection in node.expressions:
             if isinstance(projection, exp.Star):
                 for a in acc.values():
-                    a.all_columns = True
+                    a.star = True
             elif (
                 isinstance(projection, exp.Column)
                 and isinstance(projection.this, exp.Star)
                 and projection.table in acc
             ):
-                acc[projection.table].all_columns = True
+                acc[projection.table].star = True
         limit = node.args.get("limit") is not None
         order = node.args.get("order")
         if order is not None:
-            keys = []
+            keys: list[tuple[str | None, SortKey]] = []
             for ordered in order.expressions:
                 target = ordered.this
                 if not isinstance(target, exp.Column):
@@ -262,7 +227,7 @@ def _analyze_scope(
                 keys.append((alias, SortKey(name, bool(ordered.args.get("desc")))))
             owners = {a for a, _ in keys}
             if keys and len(owners) == 1 and None not in owners:
-                only = acc[next(iter(owners))]
+                only = acc[cast(str, next(iter(owners)))]
                 only.order_by = [k for _, k in keys]
                 only.limit = limit
         group = node.args.get("group")
@@ -274,7 +239,7 @@ def _analyze_scope(
                         acc[alias].group_by.append(name)
     else:  # UPDATE / DELETE change whole rows
         for a in acc.values():
-            a.all_columns = True
+            a.star = True
     return acc
 
 
@@ -289,7 +254,11 @@ def _own_columns(node: exp.Expression) -> list[exp.Column]:
     return found
 
 
-def _classify(cond: exp.Expression, acc: dict[str, _Access], col) -> None:  # noqa: ANN001
+def _classify(
+    cond: exp.Expr,
+    acc: dict[str, AccessBuilder],
+    col: Callable[[exp.Column], tuple[str | None, str]],
+) -> None:
     if isinstance(cond, exp.EQ | exp.NullSafeEQ):
         left, right = cond.left, cond.right
         if isinstance(left, exp.Column) and isinstance(right, exp.Column):

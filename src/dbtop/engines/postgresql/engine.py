@@ -199,9 +199,9 @@ class PostgresEngine(EngineBase):
         return plan
 
     async def suggest(self) -> Advice:
-        from dbtop.engines.postgresql.advisor import advise
+        from dbtop.engines.postgresql import advice
 
-        return await advise(self)
+        return await advice.suggest(self)
 
     # -- for the advisor and the explain of other databases --------------------------------
     async def open_connection(self, *, database: str | None = None) -> asyncpg.Connection:

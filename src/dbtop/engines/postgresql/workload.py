@@ -12,59 +12,30 @@ What a plain btree index cannot use is left out on purpose: expressions on the c
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pglast import ast, parse_sql
-from pglast.enums import (
-    A_Expr_Kind,
-    BoolExprType,
-    BoolTestType,
-    LimitOption,
-    NullTestType,
-    SetOperation,
-    SortByDir,
-    SortByNulls,
-    SubLinkType,
-)
-from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 from pglast.parser import ParseError
-from pglast.stream import RawStream
 
-from dbtop.analysis.advisor import Constant, SortKey, TableAccess, TableRef
+from dbtop.analysis.advisor import TableAccess, TableRef
+from dbtop.engines.postgresql.access_walker import Walker, ctes_of, walk_nodes
+from dbtop.engines.postgresql.sqlnames import MARK, is_own, quote_ident, quote_table
 
-#: the comment that marks the advisor's statements: pg_stat_statements keeps it, so a later
-#: run leaves dbtop's own statements out of the workload it advises on. Queries carry it after
-#: their first keyword (PostgreSQL 18 drops comments before a statement); utility statements
-#: (SAVEPOINT, DO …) start with it.
-MARK = "/* dbtop */ "
-
-
-def is_own(sql: str) -> bool:
-    return MARK.strip() in sql
-
-
-_KEYWORDS = RESERVED_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS | COL_NAME_KEYWORDS
-_RANGE_OPS = frozenset({"<", ">", "<=", ">="})
-_SAFE_IDENT = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_$")
-
-
-def quote_ident(name: str) -> str:
-    """An identifier as PostgreSQL needs it written (quoted only when it must be)."""
-    if (
-        name
-        and (name[0].islower() or name[0] == "_")
-        and set(name) <= _SAFE_IDENT
-        and name not in _KEYWORDS
-    ):
-        return name
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_table(table: TableRef) -> str:
-    name = quote_ident(table.name)
-    return f"{quote_ident(table.schema)}.{name}" if table.schema else name
+__all__ = [
+    "MARK",
+    "Catalog",
+    "NotAnalyzable",
+    "NothingToIndex",
+    "TableInfo",
+    "analyze",
+    "is_own",
+    "param_count",
+    "quote_ident",
+    "quote_table",
+    "relation_names",
+]
 
 
 class NotAnalyzable(Exception):
@@ -117,15 +88,15 @@ def relation_names(sql: str) -> set[tuple[str | None, str]]:
     (stmt,) = _parse(sql)
     if not isinstance(stmt, _QUERIES):
         raise NothingToIndex(f"{type(stmt).__name__} is not a query")
-    for node in _walk(stmt):
+    for node in walk_nodes(stmt):
         if isinstance(node, ast.RangeVar):
-            names.add((node.schemaname, node.relname))
+            names.add((node.schemaname, str(node.relname)))
     return names
 
 
 def param_count(sql: str) -> int:
     """The highest ``$n`` of a statement (what EXECUTE must be given)."""
-    numbers = [n.number for n in _walk(_parse(sql)) if isinstance(n, ast.ParamRef)]
+    numbers = [n.number or 0 for n in walk_nodes(_parse(sql)) if isinstance(n, ast.ParamRef)]
     return max(numbers, default=0)
 
 
@@ -139,18 +110,6 @@ def _parse(sql: str) -> tuple[Any, ...]:
     return (stmts[0].stmt,)
 
 
-def _walk(nodes: Any) -> Iterator[Any]:
-    """Every AST node under ``nodes`` (depth first)."""
-    stack = [nodes]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, ast.Node):
-            yield item
-            stack.extend(getattr(item, name) for name in item)
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-
-
 def analyze(sql: str, catalog: Catalog, user: str | None = None) -> tuple[TableAccess, ...]:
     """The statement's access to each table occurrence it reaches.
 
@@ -158,7 +117,7 @@ def analyze(sql: str, catalog: Catalog, user: str | None = None) -> tuple[TableA
     commands, INSERT … VALUES, text that does not parse.
     """
     (stmt,) = _parse(sql)
-    walker = _Walker(catalog, user)
+    walker = Walker(catalog, user)
     if isinstance(stmt, ast.SelectStmt):
         walker.select(stmt, None, {})
     elif isinstance(stmt, ast.UpdateStmt | ast.DeleteStmt):
@@ -166,7 +125,7 @@ def analyze(sql: str, catalog: Catalog, user: str | None = None) -> tuple[TableA
     elif isinstance(stmt, ast.MergeStmt):
         walker.merge(stmt)
     elif isinstance(stmt, ast.InsertStmt) and stmt.selectStmt is not None:
-        ctes = _ctes_of(walker, stmt.withClause, None, {})
+        ctes = ctes_of(walker, stmt.withClause, None, {})
         if isinstance(stmt.selectStmt, ast.SelectStmt) and not stmt.selectStmt.valuesLists:
             walker.select(stmt.selectStmt, None, ctes)
         else:
@@ -176,551 +135,3 @@ def analyze(sql: str, catalog: Catalog, user: str | None = None) -> tuple[TableA
     else:
         raise NothingToIndex(f"{type(stmt).__name__} is not a query")
     return tuple(acc.build() for acc in walker.accesses)
-
-
-@dataclass(eq=False)
-class _Acc:
-    """The access being collected for one table occurrence."""
-
-    table: TableRef
-    columns: frozenset[str]
-    equality: list[str] = field(default_factory=list)
-    range: list[str] = field(default_factory=list)
-    join: list[str] = field(default_factory=list)
-    in_list: list[str] = field(default_factory=list)
-    order_by: list[SortKey] = field(default_factory=list)
-    limit: bool = False
-    group_by: list[str] = field(default_factory=list)
-    constants: dict[str, Constant] = field(default_factory=dict)
-    read: dict[str, None] = field(default_factory=dict)
-    star: bool = False
-
-    def build(self) -> TableAccess:
-        def uniq(items: list[str]) -> tuple[str, ...]:
-            return tuple(dict.fromkeys(items))
-
-        return TableAccess(
-            table=self.table,
-            equality=uniq(self.equality),
-            range=uniq(self.range),
-            join=uniq(self.join),
-            in_list=uniq(self.in_list),
-            order_by=tuple(self.order_by),
-            limit=self.limit and bool(self.order_by),
-            group_by=uniq(self.group_by),
-            constants=tuple(self.constants.values()),
-            selected=None if self.star else tuple(self.read),
-        )
-
-
-@dataclass(eq=False)
-class _Rel:
-    """A name in a FROM clause: a table occurrence (acc) or something derived (no acc)."""
-
-    name: str
-    acc: _Acc | None
-    table_name: str | None = None
-    schema: str | None = None
-    aliased: bool = False
-
-
-@dataclass(eq=False)
-class _Scope:
-    parent: _Scope | None
-    #: CTE names visible here (they hide tables of the same name)
-    ctes: Mapping[str, None] = field(default_factory=dict)
-    rels: list[_Rel] = field(default_factory=list)
-    targets: Sequence[Any] = ()
-
-
-#: a name that resolves to something that is not a table occurrence (subquery, CTE,
-#: function, unknown relation) or is ambiguous: the search stops there
-_OPAQUE = _Rel("?", None)
-
-
-_Column = tuple[_Acc, str, _Scope]
-
-
-class _Walker:
-    def __init__(self, catalog: Catalog, user: str | None) -> None:
-        self.catalog = catalog
-        self.user = user
-        self.accesses: list[_Acc] = []
-
-    # -- statements ----------------------------------------------------------------------
-
-    def select(self, stmt: Any, parent: _Scope | None, ctes: Mapping[str, None]) -> _Scope:
-        """Walk a SELECT whose outer scope is ``parent`` and that sees the CTE ``ctes``."""
-        ctes = _ctes_of(self, stmt.withClause, parent, ctes)
-        if stmt.op is not None and stmt.op != SetOperation.SETOP_NONE:
-            self.select(stmt.larg, parent, ctes)
-            return self.select(stmt.rarg, parent, ctes)
-        scope = _Scope(parent, ctes)
-        for item in stmt.fromClause or ():
-            self._from_item(item, scope, ctes)
-        for values in stmt.valuesLists or ():
-            self._expression(values, scope)
-        scope.targets = tuple(stmt.targetList or ())
-        for target in scope.targets:
-            self._expression(target.val, scope)
-        self._predicate(stmt.whereClause, scope)
-        self._expression(stmt.havingClause, scope)
-        group = [self._target_column(node, scope) for node in stmt.groupClause or ()]
-        for col in group:
-            if col is not None:
-                col[0].group_by.append(col[1])
-        self._order(stmt.sortClause or (), scope, _has_limit(stmt))
-        for clause in (stmt.limitCount, stmt.limitOffset, stmt.distinctClause):
-            self._expression(clause, scope)
-        return scope
-
-    def modify(self, stmt: Any, parent: _Scope | None = None) -> None:
-        ctes = _ctes_of(self, stmt.withClause, parent, parent.ctes if parent else {})
-        scope = _Scope(parent, ctes)
-        rel = self._range_var(stmt.relation, scope, ctes)
-        if rel is not None and rel.acc is not None:
-            rel.acc.star = True  # the row is rewritten or removed: the heap is read anyway
-        for item in getattr(stmt, "fromClause", None) or getattr(stmt, "usingClause", None) or ():
-            self._from_item(item, scope, ctes)
-        for target in getattr(stmt, "targetList", None) or ():
-            self._expression(target.val, scope)
-        self._predicate(stmt.whereClause, scope)
-        returning = getattr(stmt, "returningClause", None) or getattr(stmt, "returningList", None)
-        self._expression(returning, scope)
-
-    def merge(self, stmt: Any) -> None:
-        """MERGE: the target is probed for each source row through the join condition."""
-        ctes = _ctes_of(self, stmt.withClause, None, {})
-        scope = _Scope(None, ctes)
-        rel = self._range_var(stmt.relation, scope, ctes)
-        if rel is not None and rel.acc is not None:
-            rel.acc.star = True
-        self._from_item(stmt.sourceRelation, scope, ctes)
-        self._predicate(stmt.joinCondition, scope)
-        for when in stmt.mergeWhenClauses or ():
-            self._expression(when.condition, scope)
-            self._expression(when.targetList, scope)
-            self._expression(when.values, scope)
-
-    # -- FROM ----------------------------------------------------------------------------
-
-    def _from_item(self, item: Any, scope: _Scope, ctes: Mapping[str, None]) -> list[_Rel]:
-        """Add a FROM item's names to the scope; returns the names it brought."""
-        if isinstance(item, ast.RangeVar):
-            rel = self._range_var(item, scope, ctes)
-            return [rel] if rel is not None else []
-        if isinstance(item, ast.JoinExpr):
-            left = self._from_item(item.larg, scope, ctes)
-            right = self._from_item(item.rarg, scope, ctes)
-            for name in item.usingClause or ():
-                column = name.sval
-                for side in (left, right):
-                    for rel in side:
-                        if rel.acc is not None and column in rel.acc.columns:
-                            rel.acc.join.append(column)
-                            rel.acc.read[column] = None
-                            break
-            self._predicate(item.quals, scope)
-            alias = item.alias.aliasname if item.alias is not None else None
-            if alias:
-                derived = _Rel(alias, None, aliased=True)
-                scope.rels.append(derived)
-                return [*left, *right, derived]
-            return [*left, *right]
-        if isinstance(item, ast.RangeSubselect):
-            self.select(item.subquery, scope if item.lateral else scope.parent, scope.ctes)
-            rel = _Rel(item.alias.aliasname if item.alias else "?subquery", None, aliased=True)
-            scope.rels.append(rel)
-            return [rel]
-        # functions, VALUES, table samples, JSON tables: nothing to index, but their
-        # arguments may hold subqueries
-        self._expression(item, scope)
-        alias = getattr(item, "alias", None)
-        rel = _Rel(alias.aliasname if alias is not None else "?function", None, aliased=True)
-        scope.rels.append(rel)
-        return [rel]
-
-    def _range_var(self, node: Any, scope: _Scope, ctes: Mapping[str, None]) -> _Rel | None:
-        alias = node.alias.aliasname if node.alias is not None else None
-        if node.schemaname is None and node.relname in ctes:
-            rel = _Rel(alias or node.relname, None, aliased=True)
-        else:
-            info = self.catalog.resolve(node.schemaname, node.relname, self.user)
-            acc = None
-            if info is not None:
-                acc = _Acc(info.table, info.columns)
-                self.accesses.append(acc)
-            rel = _Rel(
-                alias or node.relname,
-                acc,
-                table_name=node.relname,
-                schema=node.schemaname,
-                aliased=alias is not None,
-            )
-        scope.rels.append(rel)
-        return rel
-
-    # -- names ---------------------------------------------------------------------------
-
-    def _column(self, node: Any, scope: _Scope) -> _Column | None:
-        """A plain column reference resolved to its table occurrence, else None."""
-        if not isinstance(node, ast.ColumnRef):
-            return None
-        names = [f.sval if isinstance(f, ast.String) else None for f in node.fields]
-        if None in names:
-            return None
-        level: _Scope | None = scope
-        while level is not None:
-            found = self._in_scope(names, level)  # type: ignore[arg-type]
-            if found is not None:
-                rel, column = found
-                if rel.acc is None:
-                    return None
-                return rel.acc, column, level
-            level = level.parent
-        return None
-
-    def _derived_column(self, node: Any, scope: _Scope) -> bool:
-        """Whether ``node`` is a column of a derived relation (subquery, CTE, function,
-        VALUES) of this very scope."""
-        if not isinstance(node, ast.ColumnRef):
-            return False
-        names = [f.sval if isinstance(f, ast.String) else None for f in node.fields]
-        if None in names:
-            return False
-        if len(names) == 1:
-            column = names[0]
-            owned = any(r.acc is not None and column in r.acc.columns for r in scope.rels)
-            return not owned and any(r.acc is None for r in scope.rels)
-        found = self._in_scope(names, scope)  # type: ignore[arg-type]
-        return found is not None and found[0].acc is None and found[0] is not _OPAQUE
-
-    def _in_scope(self, names: list[str], scope: _Scope) -> tuple[_Rel, str] | None:
-        """The name's owner in this scope level, _OPAQUE when it stops the search here
-        without being a table's column, None when the search goes on outwards."""
-        column = names[-1]
-        if len(names) == 1:
-            owners = [r for r in scope.rels if r.acc is not None and column in r.acc.columns]
-            if len(owners) == 1:
-                return owners[0], column
-            if owners or any(r.acc is None for r in scope.rels):
-                return _OPAQUE, column
-            return None
-        qualifier = names[-2]
-        schema = names[-3] if len(names) >= 3 else None
-        for rel in scope.rels:
-            if rel.aliased and schema is None and rel.name == qualifier:
-                return rel, column
-        for rel in scope.rels:
-            if rel.aliased or rel.table_name != qualifier:
-                continue
-            if schema is None or schema in (rel.schema, rel.acc and rel.acc.table.schema):
-                if rel.acc is None or column in rel.acc.columns:
-                    return rel, column
-                return _OPAQUE, column
-        return None
-
-    def _target_column(self, node: Any, scope: _Scope) -> _Column | None:
-        """GROUP BY / ORDER BY items: a column, an output name or an output position."""
-        if isinstance(node, ast.A_Const) and isinstance(node.val, ast.Integer):
-            position = node.val.ival
-            if 1 <= position <= len(scope.targets):
-                return self._column(scope.targets[position - 1].val, scope)
-            return None
-        if isinstance(node, ast.ColumnRef) and len(node.fields) == 1:
-            found = self._column(node, scope)
-            if found is not None:
-                return found
-            name = node.fields[0]
-            for target in scope.targets:
-                if isinstance(name, ast.String) and target.name == name.sval:
-                    return self._column(target.val, scope)
-            return None
-        self._expression(node, scope)
-        return self._column(node, scope)
-
-    # -- ORDER BY ------------------------------------------------------------------------
-
-    def _order(self, sort: Sequence[Any], scope: _Scope, limit: bool) -> None:
-        keys: list[tuple[_Acc, SortKey]] = []
-        complete = True
-        for item in sort:
-            col = self._target_column(item.node, scope)
-            if col is None or col[2] is not scope:
-                complete = False
-                continue
-            col[0].read[col[1]] = None
-            nulls = {
-                SortByNulls.SORTBY_NULLS_FIRST: True,
-                SortByNulls.SORTBY_NULLS_LAST: False,
-            }.get(item.sortby_nulls)
-            descending = item.sortby_dir == SortByDir.SORTBY_DESC
-            keys.append((col[0], SortKey(col[1], descending, nulls)))
-        owners = {id(acc) for acc, _ in keys}
-        # Reading in index order only replaces the sort when every key is on one table.
-        if complete and len(owners) == 1:
-            acc = keys[0][0]
-            acc.order_by = [key for _, key in keys]
-            acc.limit = limit
-
-    # -- predicates ----------------------------------------------------------------------
-
-    def _predicate(self, node: Any, scope: _Scope) -> None:
-        """One conjunct of a WHERE / ON / HAVING: record what an index could use."""
-        if node is None:
-            return
-        if isinstance(node, ast.BoolExpr):
-            if node.boolop == BoolExprType.AND_EXPR:
-                for arg in node.args:
-                    self._predicate(arg, scope)
-                return
-            if node.boolop == BoolExprType.OR_EXPR and self._or_as_in_list(node, scope):
-                return
-            if node.boolop == BoolExprType.NOT_EXPR and len(node.args) == 1:
-                col = self._column(node.args[0], scope)
-                if col is not None and col[2] is scope:
-                    self._constant(col, f"NOT {quote_ident(col[1])}")
-                    return
-            self._expression(node, scope)
-            return
-        if isinstance(node, ast.ColumnRef):
-            col = self._column(node, scope)
-            if col is not None and col[2] is scope:
-                self._constant(col, quote_ident(col[1]))
-                return
-        if isinstance(node, ast.NullTest):
-            col = self._column(node.arg, scope)
-            if col is not None and col[2] is scope:
-                test = "IS NULL" if node.nulltesttype == NullTestType.IS_NULL else "IS NOT NULL"
-                self._constant(col, f"{quote_ident(col[1])} {test}")
-                return
-        if isinstance(node, ast.BooleanTest):
-            col = self._column(node.arg, scope)
-            if col is not None and col[2] is scope:
-                test = {
-                    BoolTestType.IS_TRUE: "IS TRUE",
-                    BoolTestType.IS_NOT_TRUE: "IS NOT TRUE",
-                    BoolTestType.IS_FALSE: "IS FALSE",
-                    BoolTestType.IS_NOT_FALSE: "IS NOT FALSE",
-                    BoolTestType.IS_UNKNOWN: "IS UNKNOWN",
-                    BoolTestType.IS_NOT_UNKNOWN: "IS NOT UNKNOWN",
-                }[node.booltesttype]
-                self._constant(col, f"{quote_ident(col[1])} {test}")
-                return
-        if isinstance(node, ast.A_Expr) and self._comparison(node, scope):
-            return
-        if (
-            isinstance(node, ast.SubLink)
-            and node.subLinkType == SubLinkType.ANY_SUBLINK
-            and node.testexpr is not None
-        ):
-            inner = self.select(node.subselect, scope, scope.ctes)
-            col = self._column(node.testexpr, scope)
-            first = inner.targets[0].val if inner.targets else None
-            target = self._column(first, inner) if first is not None else None
-            if col is not None and col[2] is scope:
-                col[0].join.append(col[1])
-                col[0].read[col[1]] = None
-            if target is not None and target[2] is inner:
-                target[0].join.append(target[1])
-            return
-        self._expression(node, scope)
-
-    def _comparison(self, node: Any, scope: _Scope) -> bool:
-        """Record an indexable comparison; False when it is not one (then only read)."""
-        op = node.name[-1].sval if node.name else None
-        kind = node.kind
-        if kind == A_Expr_Kind.AEXPR_OP and op == "=" and isinstance(node.lexpr, ast.RowExpr):
-            right = node.rexpr.args if isinstance(node.rexpr, ast.RowExpr) else None
-            if right is None or len(right) != len(node.lexpr.args):
-                return False
-            for left_item, right_item in zip(node.lexpr.args, right, strict=True):
-                pair = ast.A_Expr(
-                    kind=A_Expr_Kind.AEXPR_OP,
-                    name=(ast.String(sval="="),),
-                    lexpr=left_item,
-                    rexpr=right_item,
-                )
-                if not self._comparison(pair, scope):
-                    self._expression(left_item, scope)
-                    self._expression(right_item, scope)
-            return True
-        if kind in (A_Expr_Kind.AEXPR_OP, A_Expr_Kind.AEXPR_NOT_DISTINCT) and (
-            op == "=" or op in _RANGE_OPS
-        ):
-            return self._binary(node.lexpr, node.rexpr, op == "=", scope)
-        if kind == A_Expr_Kind.AEXPR_IN and op == "=":
-            col = self._column(node.lexpr, scope)
-            values = node.rexpr if isinstance(node.rexpr, list | tuple) else (node.rexpr,)
-            if col is None or col[2] is not scope or not self._is_value(values, scope):
-                return False
-            self._read(col)
-            (col[0].equality if len(values) == 1 else col[0].in_list).append(col[1])
-            return True
-        if kind == A_Expr_Kind.AEXPR_OP_ANY and op == "=":
-            col = self._column(node.lexpr, scope)
-            if col is None or col[2] is not scope or not self._is_value(node.rexpr, scope):
-                return False
-            self._read(col)
-            col[0].in_list.append(col[1])
-            return True
-        if kind in (A_Expr_Kind.AEXPR_BETWEEN, A_Expr_Kind.AEXPR_BETWEEN_SYM):
-            col = self._column(node.lexpr, scope)
-            if col is None or col[2] is not scope or not self._is_value(node.rexpr, scope):
-                return False
-            self._read(col)
-            col[0].range.append(col[1])
-            return True
-        return False
-
-    def _binary(self, lexpr: Any, rexpr: Any, is_eq: bool, scope: _Scope) -> bool:
-        lcol, rcol = self._column(lexpr, scope), self._column(rexpr, scope)
-        llocal = lcol if lcol is not None and lcol[2] is scope else None
-        rlocal = rcol if rcol is not None and rcol[2] is scope else None
-        if llocal is not None and rlocal is not None:
-            self._read(llocal)
-            self._read(rlocal)
-            if is_eq and llocal[0] is not rlocal[0]:
-                llocal[0].join.append(llocal[1])
-                rlocal[0].join.append(rlocal[1])
-            return True  # (two columns of one row give no lookup)
-        col = llocal or rlocal
-        if col is None:
-            return False
-        other_node, other_col = (rexpr, rcol) if llocal is not None else (lexpr, lcol)
-        self._read(col)
-        if other_col is not None:
-            # an outer query's column (a correlated subquery): known at each probe
-            (col[0].join if is_eq else col[0].range).append(col[1])
-            return True
-        if is_eq and self._derived_column(other_node, scope):
-            # joined with a subquery's, a CTE's or a VALUES list's column: a nested loop
-            # can probe this table with each of its values
-            col[0].join.append(col[1])
-            return True
-        self._expression(other_node, scope)
-        if not self._is_value(other_node, scope):
-            return True
-        if is_eq:
-            col[0].equality.append(col[1])
-            literal = _literal(other_node)
-            if literal is not None:
-                self._constant(col, f"{quote_ident(col[1])} = {literal}")
-        else:
-            col[0].range.append(col[1])
-        return True
-
-    def _or_as_in_list(self, node: Any, scope: _Scope) -> bool:
-        """``a = $1 OR a = $2`` is ``a IN ($1, $2)``."""
-        cols = set()
-        for arg in node.args:
-            if not (
-                isinstance(arg, ast.A_Expr)
-                and arg.kind == A_Expr_Kind.AEXPR_OP
-                and arg.name[-1].sval == "="
-            ):
-                return False
-            col = self._column(arg.lexpr, scope)
-            if col is None or col[2] is not scope or not self._is_value(arg.rexpr, scope):
-                return False
-            cols.add((id(col[0]), col[1]))
-        if len(cols) != 1:
-            return False
-        col = self._column(node.args[0].lexpr, scope)
-        assert col is not None
-        self._read(col)
-        col[0].in_list.append(col[1])
-        return True
-
-    def _is_value(self, node: Any, scope: _Scope) -> bool:
-        """Whether an expression is known before this scope's rows are read (parameters,
-        literals, outer columns, functions of those): a lookup key."""
-        for item in _walk(node):
-            if isinstance(item, ast.SubLink):
-                return False
-            if isinstance(item, ast.ColumnRef):
-                col = self._column(item, scope)
-                if col is None or col[2] is scope:
-                    return False
-        return True
-
-    def _constant(self, col: _Column, sql: str) -> None:
-        self._read(col)
-        col[0].constants.setdefault(sql, Constant(col[1], sql))
-
-    def _read(self, col: _Column) -> None:
-        col[0].read[col[1]] = None
-
-    def _expression(self, node: Any, scope: _Scope) -> None:
-        """Columns read by an expression; subqueries inside it get their own scope."""
-        if node is None:
-            return
-        stack = [node]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, list | tuple):
-                stack.extend(item)
-                continue
-            if not isinstance(item, ast.Node):
-                continue
-            if isinstance(item, ast.SubLink):
-                stack.append(item.testexpr)
-                self.select(item.subselect, scope, scope.ctes)
-                continue
-            if isinstance(item, ast.SelectStmt):
-                self.select(item, scope, scope.ctes)
-                continue
-            if isinstance(item, ast.ColumnRef):
-                if item.fields and isinstance(item.fields[-1], ast.A_Star):
-                    self._star(item, scope)
-                    continue
-                col = self._column(item, scope)
-                if col is not None:
-                    self._read(col)
-                continue
-            stack.extend(getattr(item, name) for name in item)
-
-    def _star(self, node: Any, scope: _Scope) -> None:
-        if len(node.fields) == 1:
-            for rel in scope.rels:
-                if rel.acc is not None:
-                    rel.acc.star = True
-            return
-        qualifier = node.fields[-2]
-        if isinstance(qualifier, ast.String):
-            for rel in scope.rels:
-                if rel.acc is not None and rel.name == qualifier.sval:
-                    rel.acc.star = True
-
-
-def _ctes_of(
-    walker: _Walker, with_clause: Any, parent: _Scope | None, ctes: Mapping[str, None]
-) -> dict[str, None]:
-    names = dict(ctes)
-    if with_clause is None:
-        return names
-    for cte in with_clause.ctes or ():
-        if with_clause.recursive:
-            names[cte.ctename] = None
-        query = cte.ctequery
-        if isinstance(query, ast.SelectStmt):
-            walker.select(query, parent, names)
-        elif isinstance(query, ast.UpdateStmt | ast.DeleteStmt):
-            walker.modify(query, parent)
-        names[cte.ctename] = None
-    return names
-
-
-def _has_limit(stmt: Any) -> bool:
-    count = stmt.limitCount
-    if count is None or stmt.limitOption == LimitOption.LIMIT_OPTION_DEFAULT:
-        return False
-    return not (isinstance(count, ast.A_Const) and count.isnull)
-
-
-def _literal(node: Any) -> str | None:
-    """SQL text of a literal constant (not a parameter), for a partial index predicate."""
-    inner = node.arg if isinstance(node, ast.TypeCast) else node
-    if isinstance(inner, ast.A_Const) and not inner.isnull:
-        return str(RawStream()(node))
-    return None
