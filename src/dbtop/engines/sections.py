@@ -32,11 +32,16 @@ class Sections:
         lost: LostCheck,
         deadline_s: float | None = None,
         describe: Callable[[BaseException], str] = str,
+        word: Callable[[BaseException, str], str] | None = None,
     ) -> None:
+        """``describe`` words the error after "could not read WHAT: "; ``word``, when
+        given, words the whole notice from the error and ``what`` (for a driver whose
+        translated errors already say what was being read)."""
         self._recoverable = recoverable
         self._lost = lost
         self._deadline_s = deadline_s
         self._describe = describe
+        self._word = word
         self.notices: list[Notice] = []
 
     async def read(self, feature: Feature, what: str, work: Awaitable[T], fallback: T) -> T:
@@ -51,7 +56,12 @@ class Sections:
                 raise ended from None
             if not isinstance(exc, self._recoverable):
                 raise
-            self.notices.append(Notice(feature, f"could not read {what}: {self._describe(exc)}"))
+            message = (
+                self._word(exc, what)
+                if self._word is not None
+                else f"could not read {what}: {self._describe(exc)}"
+            )
+            self.notices.append(Notice(feature, message))
             return fallback
 
     def note(self, notice: Notice | None) -> None:
