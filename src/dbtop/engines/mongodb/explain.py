@@ -73,7 +73,8 @@ def from_operation(op_id: str, doc: Mapping[str, Any]) -> tuple[str | None, dict
     if isinstance(db_field, str):
         database = db_field
     op = doc.get("op")
-    if command is doc.get("command") and op in ("update", "remove") and "q" in command:
+    as_reported = command is doc.get("command")
+    if as_reported and op in ("update", "remove") and "q" in command:
         if collection is None:
             raise QueryError(f"operation {op_id} names no collection")
         if op == "update":

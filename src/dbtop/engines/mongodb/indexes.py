@@ -193,8 +193,9 @@ def _merge(docs: Iterable[Mapping[str, Any]]) -> list[_Merged]:
         ops = integer(accesses.get("ops"))
         since = values.as_utc(accesses.get("since"))
         where = values.text(doc.get("shard")) or values.text(doc.get("host")) or ""
-        spec = doc.get("spec") if isinstance(doc.get("spec"), Mapping) else {}
-        key = doc.get("key") if isinstance(doc.get("key"), Mapping) else spec.get("key", {})
+        raw_spec, raw_key = doc.get("spec"), doc.get("key")
+        spec: Mapping[str, Any] = raw_spec if isinstance(raw_spec, Mapping) else {}
+        key: Mapping[str, Any] = raw_key if isinstance(raw_key, Mapping) else spec.get("key", {})
         current = merged.get(name)
         if current is None:
             merged[name] = _Merged(
