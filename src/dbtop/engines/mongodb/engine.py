@@ -208,9 +208,10 @@ class MongoEngine(EngineBase):
 
     async def kill(self, session_id: str, mode: KillMode) -> KillResult:
         self.refuse_read_only("kill")
+        self.refuse_own(session_id, self._operations.own_ids)
         client = self._conn.require()
         op = await self._find_operation(session_id)
-        killing.check(op, mode)  # dbtop's own operations (by appName) and server threads
+        killing.check(op, mode)  # looked up now: dbtop's own (by appName), server threads
         try:
             await self._conn.timed(client.admin.command(killing.kill_command(op, mode)))
         except BaseException as exc:

@@ -343,6 +343,11 @@ class Operations:
         #: the operations of the last poll by id (suggest looks at their commands)
         self.last: dict[str, Parsed] = {}
 
+    @property
+    def own_ids(self) -> frozenset[str]:
+        """dbtop's own operations in the last poll (known by the appName they carry)."""
+        return frozenset(op.id for op in self.last.values() if op.is_self)
+
     def _parse(self, doc: Mapping[str, Any]) -> Parsed | None:
         return parse(doc, app_name=self._conn.app_name, node=self._conn.node)
 
