@@ -10,12 +10,14 @@ monitor making the incident worse. So the catalog (listDatabases, listCollection
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dbtop.engines.mongodb.connection import Connection
 from dbtop.engines.mongodb.summary import integer
+from dbtop.engines.refresh import Every
 
 #: collections whose indexes are read at every poll
 TOP = 20
@@ -46,18 +48,15 @@ class CollectionInfo:
 class Catalog:
     """The collections dbtop knows of, with the sizes learned so far."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        #: the listing, re-read every ``CATALOG_TTL_S`` (a failed one too: it is tried
+        #: again a minute later, not at every poll)
+        self.listing: Every[bool] = Every(CATALOG_TTL_S, False, clock)
         self.collections: dict[tuple[str, str], CollectionInfo] = {}
         self.database_sizes: dict[str, int] = {}
-        self.refreshed: float | None = None
         self.truncated = False
 
-    def stale(self, now: float) -> bool:
-        return self.refreshed is None or now - self.refreshed >= CATALOG_TTL_S
-
-    def replace(
-        self, names: Mapping[str, Sequence[str]], sizes: Mapping[str, int], now: float
-    ) -> None:
+    def replace(self, names: Mapping[str, Sequence[str]], sizes: Mapping[str, int]) -> None:
         known = self.collections
         fresh: dict[tuple[str, str], CollectionInfo] = {}
         for database, colls in names.items():
@@ -66,7 +65,6 @@ class Catalog:
                 fresh[key] = known.get(key) or CollectionInfo(database, name)
         self.collections = fresh
         self.database_sizes = dict(sizes)
-        self.refreshed = now
 
     def to_size(self, now: float, batch: int = SIZE_BATCH) -> list[CollectionInfo]:
         """Collections whose size is unknown (biggest databases first) or stale."""
@@ -94,7 +92,7 @@ class Catalog:
             info.size = size if size is not None else 0
             info.checked = now
 
-    async def refresh(self, conn: Connection, now: float) -> bool:
+    async def refresh(self, conn: Connection) -> bool:
         """Re-read the databases and their collections (the largest databases first)."""
         default = conn.default_database
         sizes: dict[str, int] = {}
@@ -125,7 +123,7 @@ class Catalog:
                 break
             collections[db] = colls[:room]
             total += len(collections[db])
-        self.replace(collections, sizes, now)
+        self.replace(collections, sizes)
         return True
 
     def databases(self, default: str | None, limit: int) -> list[str]:

@@ -114,33 +114,20 @@ class MongoEngine(EngineBase):
         )
 
     async def snapshot(self) -> Snapshot:
-        started = time.monotonic()
-        now = dt.datetime.now(dt.UTC)
-        conn, read = self._conn, self._sections()
-        if self._catalog.stale(started):
-            listed = await read.read(
-                Feature.INDEXES, "the collections", self._catalog.refresh(conn, started), False
-            )
-            if not listed:
-                self._catalog.refreshed = started  # try again in a minute, not every poll
-        watched = self._watched_databases()
+        started, now = time.monotonic(), dt.datetime.now(dt.UTC)
+        conn, read, catalog, sticky = self._conn, self._sections(), self._catalog, self._sticky
+        await catalog.listing.get(
+            lambda: read.read(Feature.INDEXES, "the collections", catalog.refresh(conn), False)
+        )
+        idle, watched = self.include_idle, self._watched_databases()
+        index_stats = indexes.read(
+            conn, catalog, now=started, wall=now, sticky=sticky, sections=read
+        )
         server, ops, _, (index_rows, tables, findings) = await _together(
-            read.read(Feature.SERVER, "serverStatus", summary.read(conn, self._sticky), None),
-            read.read(
-                Feature.SESSIONS,
-                "$currentOp",
-                self._operations.read(include_idle=self.include_idle, sections=read),
-                [],
-            ),
+            read.read(Feature.SERVER, "serverStatus", summary.read(conn, sticky), None),
+            read.read(Feature.SESSIONS, "$currentOp", self._operations.read(idle, read), []),
             read.read(Feature.STATEMENTS, "the profiler", self._read_profiler(watched, read), None),
-            read.read(
-                Feature.INDEXES,
-                "index statistics",
-                indexes.read(
-                    conn, self._catalog, now=started, wall=now, sticky=self._sticky, sections=read
-                ),
-                ([], [], []),
-            ),
+            read.read(Feature.INDEXES, "index statistics", index_stats, ([], [], [])),
         )
         if server is None:
             server = summary.summarize(

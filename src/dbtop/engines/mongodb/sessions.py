@@ -351,7 +351,7 @@ class Operations:
     def _parse(self, doc: Mapping[str, Any]) -> Parsed | None:
         return parse(doc, app_name=self._conn.app_name, node=self._conn.node)
 
-    async def read(self, *, include_idle: bool, sections: Sections) -> list[Parsed]:
+    async def read(self, include_idle: bool, sections: Sections) -> list[Parsed]:
         conn = self._conn
         pipeline = currentop_pipeline(all_users=self._all_users, idle_connections=include_idle)
         try:
