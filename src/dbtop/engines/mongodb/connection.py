@@ -59,7 +59,6 @@ MAX_TIME_MS_EXPIRED = 50
 COMMAND_NOT_FOUND = 59
 NAMESPACE_NOT_FOUND = 26
 COMMAND_NOT_SUPPORTED_ON_VIEW = 166
-ILLEGAL_OPERATION = 20
 
 MONITOR_ROLE_HINT = (
     "grant the clusterMonitor role (it covers $currentOp of all users, serverStatus, "
@@ -140,7 +139,9 @@ def address_of(parts: UrlParts) -> str:
     return text
 
 
-def client_options(options: ConnectOptions, app_name: str, analyze_timeout_ms: int) -> dict:
+def client_options(
+    options: ConnectOptions, app_name: str, analyze_timeout_ms: int
+) -> dict[str, Any]:
     """What dbtop sets on top of the URL's own options."""
     connect_ms = max(int(options.connect_timeout_s * 1000), 1)
     return {

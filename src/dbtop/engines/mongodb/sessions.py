@@ -94,9 +94,8 @@ def waiters_pipeline(*, all_users: bool = True) -> list[dict[str, Any]]:
 
 def lsid_of(doc: Mapping[str, Any]) -> Binary | None:
     lsid = doc.get("lsid")
-    if isinstance(lsid, Mapping) and isinstance(lsid.get("id"), Binary):
-        return lsid["id"]
-    return None
+    found = lsid.get("id") if isinstance(lsid, Mapping) else None
+    return found if isinstance(found, Binary) else None
 
 
 def operation_id(doc: Mapping[str, Any]) -> str | None:
