@@ -24,14 +24,12 @@ from collections.abc import Awaitable
 from typing import Any, ClassVar, TypeVar
 
 from dbtop.engines.base import ConnectOptions, EngineBase
+from dbtop.engines.mongodb import capabilities as declared
 from dbtop.engines.mongodb import explain as explaining
 from dbtop.engines.mongodb import indexes, sessions, statements, summary, workload
 from dbtop.engines.mongodb import kill as killing
 from dbtop.engines.mongodb.advice import advise
 from dbtop.engines.mongodb.capabilities import DEFAULT_SLOWMS, LABELS, StickyNotices
-from dbtop.engines.mongodb.capabilities import facts as deployment_facts
-from dbtop.engines.mongodb.capabilities import features as features_of
-from dbtop.engines.mongodb.capabilities import notices as notices_of
 from dbtop.engines.mongodb.catalog import Catalog
 from dbtop.engines.mongodb.connection import Connection
 from dbtop.engines.sections import Sections
@@ -53,8 +51,6 @@ T = TypeVar("T")
 
 #: databases whose profiler dbtop watches at most
 MAX_PROFILED_DATABASES = 50
-#: the findings suggest passes on to the advisor
-HEALTH_FINDINGS = ("unused_index", "redundant_index", "collscan")
 
 
 class MongoEngine(EngineBase):
@@ -173,8 +169,8 @@ class MongoEngine(EngineBase):
         conn, profiled = self._conn, self._profiler.profiled()
         watched = self._watched_databases()
         return self.declare(
-            features_of(is_mongos=conn.is_mongos, profiled=profiled),
-            notices_of(
+            declared.features(is_mongos=conn.is_mongos, profiled=profiled),
+            declared.notices(
                 is_mongos=conn.is_mongos,
                 watched=watched,
                 profiled=profiled,
@@ -183,9 +179,7 @@ class MongoEngine(EngineBase):
             ),
             labels=LABELS,
             profiler_databases=tuple(watched),
-            extra=deployment_facts(
-                profiled=profiled, topology=conn.topology, app_name=conn.app_name
-            ),
+            extra=declared.facts(profiled=profiled, topology=conn.topology, app_name=conn.app_name),
         )
 
     # -- actions --------------------------------------------------------------------------------
@@ -225,14 +219,11 @@ class MongoEngine(EngineBase):
 
     async def suggest(self) -> Advice:
         snapshot = await self.snapshot()
-        works = workload.workloads(
-            self._profiler.book.shapes.values(), snapshot.sessions, self._operations.last
+        shapes, ops = self._profiler.book.shapes.values(), self._operations.last
+        found = await workload.gather(self._conn, snapshot, shapes, ops, self._sections())
+        return await advise(
+            found.works, found.facts, findings=found.findings, notices=found.notices
         )
-        read = self._sections()
-        facts = await workload.facts_of(self._conn, works, read)
-        health = [f for f in snapshot.findings if f.kind in HEALTH_FINDINGS]
-        notices = [*snapshot.capabilities.notices_for(Feature.STATEMENTS), *read.notices]
-        return await advise(works, facts, findings=health, notices=notices)
 
     async def set_profiling(
         self, database: str, slowms: int = DEFAULT_SLOWMS, level: int = 1

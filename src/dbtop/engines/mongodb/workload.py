@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from dbtop.engines.mongodb import indexes
@@ -16,8 +17,39 @@ from dbtop.engines.mongodb.shapes import shape_of_entry
 from dbtop.engines.mongodb.statements import ShapeStats
 from dbtop.engines.mongodb.summary import integer, section
 from dbtop.engines.sections import Sections
-from dbtop.model import Feature, Session
+from dbtop.model import Feature, Finding, Notice, Session, Snapshot
 
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """What the advisor gets: the shapes, their collections' facts, the index findings of
+    the snapshot, and the notices that qualify the advice."""
+
+    works: list[ShapeWork]
+    facts: dict[tuple[str, str], CollectionFacts]
+    findings: list[Finding]
+    notices: list[Notice]
+
+
+async def gather(
+    conn: Connection,
+    snapshot: Snapshot,
+    shapes: Iterable[ShapeStats],
+    ops: Mapping[str, Parsed],
+    sections: Sections,
+) -> Workload:
+    works = workloads(shapes, snapshot.sessions, ops)
+    facts = await facts_of(conn, works, sections)
+    return Workload(
+        works=works,
+        facts=facts,
+        findings=[f for f in snapshot.findings if f.kind in HEALTH_FINDINGS],
+        notices=[*snapshot.capabilities.notices_for(Feature.STATEMENTS), *sections.notices],
+    )
+
+
+#: the findings suggest passes on to the advisor
+HEALTH_FINDINGS = ("unused_index", "redundant_index", "collscan")
 #: collections read for suggest at most
 MAX_SUGGEST_COLLECTIONS = 50
 #: operations that read documents through a query plan (what suggest looks at)
