@@ -61,7 +61,7 @@ class MongoEngine(EngineBase):
     #: transaction's locks are always listed, they are the classic blocker)
     include_idle = False
 
-    def __init__(self, url: str | None, options: ConnectOptions) -> None:
+    def __init__(self, url: str | None, options: ConnectOptions | None = None) -> None:
         if not url:
             raise UsageError("a MongoDB URL is needed: mongodb://[user@]host[:port][/database]")
         options = options or ConnectOptions()
