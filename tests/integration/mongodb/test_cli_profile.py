@@ -3,6 +3,8 @@ refused read-only, and declined by engines that need no profiler."""
 
 from __future__ import annotations
 
+from tests.integration.mongodb.conftest import shop_world
+
 from .test_cli import dbtop
 
 
@@ -30,3 +32,11 @@ def test_engines_without_a_profiler_say_so():
     run = dbtop("profile", "redis://127.0.0.1:6379/9", "x", "--yes")
     assert run.code == 2
     assert "without a profiler" in run.err
+
+
+def test_profile_on_a_mongos_says_why(mongo):
+    server = mongo.reset(shop_world(kind="mongos"))
+    run = dbtop("profile", server.url, "crm", "--yes")
+    assert run.code == 2
+    assert "cannot switch the profiler through mongos" in run.err
+    assert not [c for c in server.commands("profile") if c["profile"] != -1]

@@ -200,6 +200,17 @@ async def test_mongos_shows_shards_and_says_the_profiler_is_per_shard(mongo):
     assert any("mongos" in n.message for n in snap.capabilities.notices)
     assert not server.commands("profile")
     assert not snap.capabilities.has(Feature.PROFILER)
+    (why,) = snap.capabilities.notices_for(Feature.PROFILER)
+    assert "cannot switch the profiler through mongos" in why.message
+
+
+async def test_capabilities_are_declared_features(engine):
+    snap = await engine.snapshot()
+    caps = snap.capabilities
+    assert caps.has(Feature.IDLE_ON_REQUEST) and caps.has(Feature.PROFILER)
+    assert caps.has(Feature.CANCEL) and caps.has(Feature.TERMINATE)
+    assert caps.profiler_databases  # the watched databases
+    assert all(isinstance(n.feature, Feature) for n in (*caps.notices, *snap.notices))
 
 
 async def test_missing_privileges_become_notices(mongo, world):

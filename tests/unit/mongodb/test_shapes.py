@@ -8,13 +8,8 @@ from bson import Int64, ObjectId
 from bson.binary import Binary
 from bson.regex import Regex
 
-from dbtop.engines.mongodb.shapes import (
-    normalize_expression,
-    normalize_filter,
-    shape_of,
-    shape_of_entry,
-    split_namespace,
-)
+from dbtop.engines.mongodb.normalize import normalize_expression, normalize_filter
+from dbtop.engines.mongodb.shapes import shape_of, shape_of_entry, split_namespace
 from dbtop.engines.mongodb.shell import PLACEHOLDER
 
 

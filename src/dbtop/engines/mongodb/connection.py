@@ -7,11 +7,13 @@ only adds its own options (application name, timeouts, a small pool) on top.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from bson.codec_options import DatetimeConversion
@@ -39,8 +41,14 @@ from dbtop.errors import (
     UsageError,
 )
 
+T = TypeVar("T")
+
 #: connections the monitor may open at once (commands run concurrently within a poll)
 POOL_SIZE = 4
+#: concurrent commands within one poll (the client's pool is this size too)
+CONCURRENCY = POOL_SIZE
+#: explain with executionStats runs the query: it gets this long, not the monitor's limit
+ANALYZE_TIMEOUT_MS = 30_000
 #: the default port when a URL names none
 DEFAULT_PORT = 27017
 
@@ -51,7 +59,6 @@ MAX_TIME_MS_EXPIRED = 50
 COMMAND_NOT_FOUND = 59
 NAMESPACE_NOT_FOUND = 26
 COMMAND_NOT_SUPPORTED_ON_VIEW = 166
-ILLEGAL_OPERATION = 20
 
 MONITOR_ROLE_HINT = (
     "grant the clusterMonitor role (it covers $currentOp of all users, serverStatus, "
@@ -132,7 +139,9 @@ def address_of(parts: UrlParts) -> str:
     return text
 
 
-def client_options(options: ConnectOptions, app_name: str, analyze_timeout_ms: int) -> dict:
+def client_options(
+    options: ConnectOptions, app_name: str, analyze_timeout_ms: int
+) -> dict[str, Any]:
     """What dbtop sets on top of the URL's own options."""
     connect_ms = max(int(options.connect_timeout_s * 1000), 1)
     return {
@@ -326,3 +335,121 @@ def is_unauthorized(exc: BaseException) -> bool:
 
 def is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, ServerSelectionTimeoutError | AutoReconnect | ConnectionFailure)
+
+
+class Connection:
+    """The monitor's client and the way every round trip goes through it: the server's
+    maxTimeMS, a client-side deadline, at most ``CONCURRENCY`` at once, errors in one line."""
+
+    def __init__(self, url: str, options: ConnectOptions, app_name: str) -> None:
+        self.url = url
+        self.options = options
+        self.parts = split_url(url)
+        self.address = address_of(self.parts)
+        self.app_name = app_name
+        self.client: Any = None
+        self.heartbeats = HeartbeatLog()
+        self.hello: Mapping[str, Any] = {}
+        self.node: str | None = None
+        self._semaphore = asyncio.Semaphore(CONCURRENCY)
+
+    @property
+    def is_mongos(self) -> bool:
+        return self.hello.get("msg") == "isdbgrid"
+
+    @property
+    def topology(self) -> str:
+        if self.is_mongos:
+            return "sharded"
+        if self.hello.get("setName"):
+            return "replicaSet"
+        return "standalone"
+
+    @property
+    def default_database(self) -> str | None:
+        db = self.parts.database
+        return db if db and db != "admin" else None
+
+    async def open(self) -> None:
+        if self.client is not None:
+            return
+        client = make_client(
+            self.url, self.options, self.app_name, ANALYZE_TIMEOUT_MS, self.heartbeats
+        )
+        try:
+            try:
+                hello = await client.admin.command("hello")
+            except PyMongoError as exc:
+                if not is_code(exc, COMMAND_NOT_FOUND):
+                    raise
+                hello = await client.admin.command("isMaster")  # servers before 4.4.2
+        except BaseException as exc:
+            await client.close()
+            if not isinstance(exc, Exception):  # cancelled, interrupted: not an error to word
+                raise
+            raise self.translate(exc, "connecting", client=client) from None
+        self.client = client
+        self.hello = hello
+        self.node = hello.get("me") if isinstance(hello.get("me"), str) else None
+
+    async def close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            await client.close()
+
+    def require(self) -> Any:
+        if self.client is None:
+            raise ConnectError(f"not connected to MongoDB at {self.address}")
+        return self.client
+
+    def translate(
+        self, exc: BaseException, action: str, *, client: Any = None, hint: str | None = None
+    ) -> DbtopError:
+        return translate(
+            exc,
+            action=action,
+            address=self.address,
+            client=client if client is not None else self.client,
+            timeout_s=self.options.connect_timeout_s,
+            user=self.parts.user,
+            hint=hint,
+            heartbeats=self.heartbeats,
+        )
+
+    def _deadline_s(self) -> float:
+        return self.options.statement_timeout_ms / 1000 + self.options.connect_timeout_s
+
+    async def timed(self, awaitable: Awaitable[T], limit_s: float | None = None) -> T:
+        """Client-side backstop to the server's maxTimeMS (a server that stops answering)."""
+        try:
+            async with self._semaphore:
+                async with asyncio.timeout((limit_s or 0) + self._deadline_s()):
+                    return await awaitable
+        finally:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()  # never started when cancelled while queued: no warning
+
+    async def command(self, database: str, command: dict[str, Any]) -> dict[str, Any]:
+        command = {**command, "maxTimeMS": self.options.statement_timeout_ms}
+        reply: dict[str, Any] = await self.timed(self.require()[database].command(command))
+        return reply
+
+    async def aggregate(
+        self,
+        database: str,
+        collection: str | None,
+        pipeline: list[dict[str, Any]],
+        batch_size: int | None = None,
+    ) -> list[dict[str, Any]]:
+        client = self.require()
+        target = client[database] if collection is None else client[database][collection]
+        extra = {"batchSize": batch_size} if batch_size else {}
+
+        async def run() -> list[dict[str, Any]]:
+            cursor = await target.aggregate(
+                pipeline, maxTimeMS=self.options.statement_timeout_ms, **extra
+            )
+            docs: list[dict[str, Any]] = await cursor.to_list(None)
+            return docs
+
+        return await self.timed(run())

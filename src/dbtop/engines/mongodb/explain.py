@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dbtop.engines.mongodb import shell
-from dbtop.engines.mongodb.operations import command_of
+from dbtop.engines.mongodb import querytext, shell
+from dbtop.engines.mongodb.connection import ANALYZE_TIMEOUT_MS, Connection
+from dbtop.engines.mongodb.sessions import Parsed, command_of
 from dbtop.engines.mongodb.shapes import split_namespace
-from dbtop.engines.mongodb.status import integer, number, section
-from dbtop.errors import QueryError, RefusedError
-from dbtop.model import PlanNode, frozen
+from dbtop.engines.mongodb.summary import integer, number, section
+from dbtop.errors import QueryError, RefusedError, UsageError
+from dbtop.model import Plan, PlanNode, frozen
 
 #: commands the explain command plans (lower case)
 EXPLAINABLE = frozenset({"find", "aggregate", "count", "distinct", "update", "delete"})
@@ -72,7 +73,8 @@ def from_operation(op_id: str, doc: Mapping[str, Any]) -> tuple[str | None, dict
     if isinstance(db_field, str):
         database = db_field
     op = doc.get("op")
-    if command is doc.get("command") and op in ("update", "remove") and "q" in command:
+    as_reported = command is doc.get("command")
+    if as_reported and op in ("update", "remove") and "q" in command:
         if collection is None:
             raise QueryError(f"operation {op_id} names no collection")
         if op == "update":
@@ -318,3 +320,60 @@ def notes(doc: Mapping[str, Any], root: PlanNode, analyzed: bool) -> tuple[str, 
             "would return documents already in order"
         )
     return tuple(out)
+
+
+def request(
+    query: str | None, op: Parsed | None, default_database: str | None, analyze: bool
+) -> tuple[str | None, dict[str, Any], list[str]]:
+    """The database and the command to explain, from a typed query or an operation, with
+    the notes about what was asked for."""
+    notes: list[str] = []
+    if op is not None:
+        database, command = from_operation(op.id, op.doc)
+    elif query is not None:
+        parsed = querytext.parse(query, default_database)
+        database, command = parsed.database, prepare(parsed.command)
+        if parsed.verbosity and parsed.verbosity != "queryPlanner" and not analyze:
+            notes.append(
+                f"the query asks for {parsed.verbosity}: that runs it, which dbtop does "
+                "only with analyze (dbtop explain --analyze)"
+            )
+    else:
+        raise UsageError("explain needs a query or an operation id")
+    return database, command, notes
+
+
+async def run(
+    conn: Connection,
+    database: str | None,
+    command: dict[str, Any],
+    said: list[str],
+    analyze: bool,
+) -> Plan:
+    """Send explain (queryPlanner; executionStats on request, never for a write)."""
+    if not database:
+        raise UsageError(
+            "name the database: in the URL (mongodb://host/DATABASE), with "
+            'db.getSiblingDB("name"), or as $db in a command document'
+        )
+    if analyze:
+        check_analyze(command)
+    verbosity = "executionStats" if analyze else "queryPlanner"
+    limit = ANALYZE_TIMEOUT_MS if analyze else conn.options.statement_timeout_ms
+    client = conn.require()
+    body = {"explain": command, "verbosity": verbosity, "maxTimeMS": limit}
+    try:
+        reply = await conn.timed(client[database].command(body), limit / 1000)
+    except BaseException as exc:
+        raise conn.translate(exc, "explain") from None
+    root = plan_tree(reply)
+    if is_write(command):
+        said.append("queryPlanner only: explain never executes a write")
+    said.extend(notes(reply, root, analyze))
+    return Plan(
+        query=f"{database}: {shell.command_text(command)}",
+        root=root,
+        raw=reply,
+        analyzed=analyze,
+        notes=tuple(said),
+    )

@@ -1,14 +1,10 @@
 """The Indexes pane: $indexStats and $collStats for the largest collections only.
 
 A server can hold thousands of collections; reading every one each second would be the
-monitor making the incident worse. So:
-
-- the catalog (listDatabases, listCollections with ``nameOnly``) is read once a minute;
-- sizes are learned a few collections per poll (unknown ones first, from the biggest
-  databases), with ``$collStats``;
-- only the ``TOP`` largest collections get ``$collStats`` (sizes, document count, collection
-  scans) and ``$indexStats`` (accesses since the server started or the index was built) at
-  every poll.
+monitor making the incident worse. So the ``catalog`` knows the collections and learns their
+sizes a few per poll, and only its ``TOP`` largest collections get ``$collStats`` (sizes,
+document count, collection scans) and ``$indexStats`` (accesses since the server started or
+the index was built) at every poll.
 
 From those rows come the findings: unused indexes (no access since a stated time, long ago
 enough to mean something), indexes whose key is a prefix of another's (the longer one serves
@@ -17,102 +13,43 @@ the same queries), and collections read by collection scans.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dbtop.engines.mongodb import shell, values
-from dbtop.engines.mongodb.status import integer, number, section
-from dbtop.model import Finding, IndexStat, Severity, TableStat, frozen
+from pymongo.errors import PyMongoError
 
-#: collections whose indexes are read at every poll
-TOP = 20
-#: collections sized per poll while learning the catalog
-SIZE_BATCH = 25
-#: the catalog is re-read after this long
-CATALOG_TTL_S = 60.0
-#: a size is re-checked after this long (for collections outside the top)
-SIZE_TTL_S = 600.0
-#: databases and collections listed at most
-MAX_DATABASES = 100
-MAX_COLLECTIONS = 20_000
+from dbtop.engines.mongodb import shell, values
+from dbtop.engines.mongodb.capabilities import StickyNotices
+from dbtop.engines.mongodb.catalog import MAX_COLLECTIONS, MAX_DATABASES, Catalog
+from dbtop.engines.mongodb.connection import (
+    COMMAND_NOT_SUPPORTED_ON_VIEW,
+    MONITOR_ROLE_HINT,
+    NAMESPACE_NOT_FOUND,
+    Connection,
+    is_code,
+    is_connection_error,
+    is_unauthorized,
+)
+from dbtop.engines.mongodb.summary import integer, number, section
+from dbtop.engines.sections import Sections
+from dbtop.model import Feature, Finding, IndexStat, Notice, Severity, TableStat, frozen
+
 #: an index without access is called unused only once its statistics are this old
 UNUSED_MIN_AGE_S = 24 * 3600.0
 #: collections smaller than this are not worth a collection-scan finding
 COLLSCAN_MIN_DOCS = 10_000
-SYSTEM_DATABASES = frozenset({"admin", "local", "config"})
-
-
-@dataclass(slots=True)
-class CollectionInfo:
-    database: str
-    name: str
-    size: int | None = None
-    checked: float | None = None
-
-    @property
-    def namespace(self) -> str:
-        return f"{self.database}.{self.name}"
-
-
-class Catalog:
-    """The collections dbtop knows of, with the sizes learned so far."""
-
-    def __init__(self) -> None:
-        self.collections: dict[tuple[str, str], CollectionInfo] = {}
-        self.database_sizes: dict[str, int] = {}
-        self.refreshed: float | None = None
-        self.truncated = False
-
-    def stale(self, now: float) -> bool:
-        return self.refreshed is None or now - self.refreshed >= CATALOG_TTL_S
-
-    def replace(
-        self, names: Mapping[str, Sequence[str]], sizes: Mapping[str, int], now: float
-    ) -> None:
-        known = self.collections
-        fresh: dict[tuple[str, str], CollectionInfo] = {}
-        for database, colls in names.items():
-            for name in colls:
-                key = (database, name)
-                fresh[key] = known.get(key) or CollectionInfo(database, name)
-        self.collections = fresh
-        self.database_sizes = dict(sizes)
-        self.refreshed = now
-
-    def to_size(self, now: float, batch: int = SIZE_BATCH) -> list[CollectionInfo]:
-        """Collections whose size is unknown (biggest databases first) or stale."""
-
-        def order(info: CollectionInfo) -> tuple[int, float, int, str]:
-            unknown = info.size is None
-            age = now - info.checked if info.checked is not None else float("inf")
-            db_size = self.database_sizes.get(info.database, 0)
-            return (0 if unknown else 1, -age, -db_size, info.namespace)
-
-        due = [
-            c
-            for c in self.collections.values()
-            if c.checked is None or now - c.checked >= SIZE_TTL_S
-        ]
-        return sorted(due, key=order)[:batch]
-
-    def largest(self, count: int = TOP) -> list[CollectionInfo]:
-        sized = [c for c in self.collections.values() if c.size is not None]
-        return sorted(sized, key=lambda c: (-(c.size or 0), c.namespace))[:count]
-
-    def learn(self, database: str, name: str, size: int | None, now: float) -> None:
-        info = self.collections.get((database, name))
-        if info is not None:
-            info.size = size if size is not None else 0
-            info.checked = now
 
 
 # -- $collStats -------------------------------------------------------------------------------
 
-COLLSTATS_PIPELINE = [{"$collStats": {"storageStats": {}, "queryExecStats": {}}}]
-INDEXSTATS_PIPELINE = [{"$indexStats": {}}]
+COLLSTATS_PIPELINE: tuple[dict[str, Any], ...] = (
+    {"$collStats": {"storageStats": {}, "queryExecStats": {}}},
+)
+INDEXSTATS_PIPELINE: tuple[dict[str, Any], ...] = ({"$indexStats": {}},)
 
 
 def ranking_size(docs: Sequence[Mapping[str, Any]]) -> int:
@@ -256,8 +193,9 @@ def _merge(docs: Iterable[Mapping[str, Any]]) -> list[_Merged]:
         ops = integer(accesses.get("ops"))
         since = values.as_utc(accesses.get("since"))
         where = values.text(doc.get("shard")) or values.text(doc.get("host")) or ""
-        spec = doc.get("spec") if isinstance(doc.get("spec"), Mapping) else {}
-        key = doc.get("key") if isinstance(doc.get("key"), Mapping) else spec.get("key", {})
+        raw_spec, raw_key = doc.get("spec"), doc.get("key")
+        spec: Mapping[str, Any] = raw_spec if isinstance(raw_spec, Mapping) else {}
+        key: Mapping[str, Any] = raw_key if isinstance(raw_key, Mapping) else spec.get("key", {})
         current = merged.get(name)
         if current is None:
             merged[name] = _Merged(
@@ -460,3 +398,94 @@ def index_findings(indexes: Iterable[IndexStat], tables: Iterable[TableStat]) ->
                 )
             )
     return findings
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+async def collstats(conn: Connection, database: str, collection: str) -> list[dict[str, Any]]:
+    return await _stats(conn, database, collection, COLLSTATS_PIPELINE)
+
+
+async def _stats(
+    conn: Connection, database: str, collection: str, pipeline: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    try:
+        return await conn.aggregate(database, collection, list(pipeline))
+    except PyMongoError as exc:
+        if is_code(exc, NAMESPACE_NOT_FOUND, COMMAND_NOT_SUPPORTED_ON_VIEW):
+            return []  # dropped since the catalog was read, or a view
+        raise
+
+
+async def _collection_pair(
+    conn: Connection, database: str, collection: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    stats_docs, index_docs = await asyncio.gather(
+        collstats(conn, database, collection),
+        _stats(conn, database, collection, INDEXSTATS_PIPELINE),
+    )
+    return stats_docs, index_docs
+
+
+async def read(
+    conn: Connection,
+    catalog: Catalog,
+    *,
+    now: float,
+    wall: dt.datetime,
+    sticky: StickyNotices,
+    sections: Sections,
+) -> tuple[list[IndexStat], list[TableStat], list[Finding]]:
+    """One poll of the Indexes pane: a few sizes learned, the largest collections read."""
+    to_size = catalog.to_size(now)
+    sized = await asyncio.gather(
+        *(collstats(conn, c.database, c.name) for c in to_size), return_exceptions=True
+    )
+    refused = 0
+    for info, docs in zip(to_size, sized, strict=True):
+        if isinstance(docs, BaseException):
+            if is_connection_error(docs):
+                raise docs
+            refused += is_unauthorized(docs)
+            catalog.learn(info.database, info.name, 0, now)
+            continue
+        catalog.learn(info.database, info.name, ranking_size(docs), now)
+    top = catalog.largest()
+    results = await asyncio.gather(
+        *(_collection_pair(conn, c.database, c.name) for c in top), return_exceptions=True
+    )
+    indexes: list[IndexStat] = []
+    tables: list[TableStat] = []
+    for info, result in zip(top, results, strict=True):
+        if isinstance(result, BaseException):
+            if is_connection_error(result):
+                raise result
+            refused += is_unauthorized(result)
+            continue
+        stats_docs, index_docs = result
+        if stats_docs:
+            catalog.learn(info.database, info.name, ranking_size(stats_docs), now)
+        rows = index_rows(info.database, info.name, index_docs, index_sizes(stats_docs), wall)
+        indexes.extend(rows)
+        ops = sum(r.scans or 0 for r in rows) if rows else None
+        tables.append(table_stat(info.database, info.name, stats_docs, ops))
+    if refused:
+        sticky.keep(
+            "indexstats",
+            Notice(
+                Feature.INDEXES,
+                f"$collStats / $indexStats were refused on {refused} collection(s)",
+                MONITOR_ROLE_HINT,
+            ),
+        )
+    if catalog.truncated:
+        sections.note(
+            Notice(
+                Feature.INDEXES,
+                f"more than {MAX_DATABASES} databases or {MAX_COLLECTIONS:,} collections: "
+                "only the largest databases' collections are considered",
+                severity=Severity.INFO,
+            )
+        )
+    return indexes, tables, index_findings(indexes, tables)

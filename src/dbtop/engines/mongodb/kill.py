@@ -19,7 +19,7 @@ from typing import Any
 
 from bson.binary import Binary
 
-from dbtop.engines.mongodb.operations import Parsed, lsid_of
+from dbtop.engines.mongodb.sessions import Parsed, lsid_of
 from dbtop.errors import RefusedError, UsageError
 from dbtop.model import KillMode
 
@@ -78,3 +78,12 @@ def describe(op: Parsed) -> str:
     doc: Mapping[str, Any] = op.doc
     what = " ".join(str(p) for p in (doc.get("op"), doc.get("ns")) if isinstance(p, str) and p)
     return f"operation {op.id}" + (f" ({what})" if what else "")
+
+
+def sent_message(op: Parsed, mode: KillMode) -> str:
+    if mode is KillMode.CANCEL:
+        return f"killOp sent to {describe(op)}: it stops at its next interrupt check"
+    return (
+        f"killSessions sent for the session of {describe(op)}: its operations and cursors "
+        "end, an open transaction aborts"
+    )

@@ -18,9 +18,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbtop.model import LockWait, frozen
+
+if TYPE_CHECKING:
+    from dbtop.engines.mongodb.sessions import Parsed
 
 #: legacy letters and full names of the four lock modes
 MODES = {"r": "IS", "w": "IX", "R": "S", "W": "X", "IS": "IS", "IX": "IX", "S": "S", "X": "X"}
@@ -210,3 +213,19 @@ def blocked_by(edges: Sequence[LockWait]) -> dict[str, tuple[str, ...]]:
         if edge.blocker not in out[edge.waiter]:
             out[edge.waiter].append(edge.blocker)
     return {k: tuple(v) for k, v in out.items()}
+
+
+def wait_graph(
+    parsed: Sequence[Parsed],
+) -> tuple[dict[str, tuple[str, str] | None], list[LockWait], dict[str, tuple[str, ...]]]:
+    """For the operations of a poll: what each waiting one waits for, the inferred edges,
+    and who blocks whom."""
+    infos = []
+    if any(op.doc.get("waitingForLock") for op in parsed):  # else: no edge to find
+        for op in parsed:
+            info = lock_info(op.id, op.doc, op.running_s or 0.0, op.node)
+            if info is not None:
+                infos.append(info)
+    waits = {i.id: waited_resource(i) for i in infos if i.waiting}
+    edges = infer_waits(infos)
+    return waits, edges, blocked_by(edges)

@@ -224,7 +224,7 @@ class _Parser:
             return int(literal)
         return float(literal)
 
-    def regex(self) -> Regex:
+    def regex(self) -> Regex[str]:
         self.expect("/")
         text = self.text
         out: list[str] = []

@@ -29,7 +29,13 @@ from typing import Any
 from bson.regex import Regex
 
 from dbtop.engines.mongodb import shell
-from dbtop.engines.mongodb.shell import PLACEHOLDER
+from dbtop.engines.mongodb.normalize import (
+    canonical,
+    is_operator_doc,
+    normalize_expression,
+    normalize_filter,
+    normalize_stage,
+)
 
 #: the shape text shown for a statement is cut here (a pipeline can be long)
 TEXT_LIMIT = 600
@@ -83,107 +89,6 @@ class QueryShape:
 # -- normalization ----------------------------------------------------------------------------
 
 
-def _is_operator_doc(value: object) -> bool:
-    return (
-        isinstance(value, Mapping)
-        and bool(value)
-        and all(isinstance(k, str) and k.startswith("$") for k in value)
-    )
-
-
-def normalize_filter(filter_doc: object) -> Any:
-    """The filter with every value replaced by ``?``; operators and field names kept."""
-    if not isinstance(filter_doc, Mapping):
-        return PLACEHOLDER
-    out: dict[str, Any] = {}
-    for key, value in filter_doc.items():
-        key = str(key)
-        if key in ("$and", "$or", "$nor"):
-            out[key] = (
-                [normalize_filter(branch) for branch in value]
-                if isinstance(value, list)
-                else PLACEHOLDER
-            )
-        elif key == "$expr":
-            out[key] = normalize_expression(value)
-        elif key.startswith("$"):
-            out[key] = PLACEHOLDER
-        else:
-            out[key] = _normalize_condition(value)
-    return out
-
-
-def _normalize_condition(value: object) -> Any:
-    if not _is_operator_doc(value):
-        return PLACEHOLDER
-    assert isinstance(value, Mapping)
-    out: dict[str, Any] = {}
-    for op, arg in value.items():
-        if op == "$elemMatch":
-            out[op] = _normalize_condition(arg) if _is_operator_doc(arg) else normalize_filter(arg)
-        elif op == "$not":
-            out[op] = _normalize_condition(arg)
-        elif op in ("$in", "$nin", "$all"):
-            out[op] = [PLACEHOLDER]
-        else:
-            out[op] = PLACEHOLDER
-    return out
-
-
-def normalize_expression(value: object) -> Any:
-    """An aggregation expression with literals replaced; ``"$field"`` paths are kept."""
-    if isinstance(value, Mapping):
-        return {str(k): normalize_expression(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [normalize_expression(v) for v in value]
-    if isinstance(value, str) and value.startswith("$"):
-        return value
-    return PLACEHOLDER
-
-
-def _normalize_stage(stage: object) -> Any:
-    if not isinstance(stage, Mapping) or len(stage) != 1:
-        return PLACEHOLDER
-    name, spec = next(iter(stage.items()))
-    if name == "$match":
-        return {name: normalize_filter(spec)}
-    if name == "$sort":
-        return {name: spec}
-    if name in ("$limit", "$skip", "$sample"):
-        return {name: PLACEHOLDER}
-    if name in ("$lookup", "$unionWith", "$facet", "$graphLookup"):
-        return {name: _normalize_nested(spec)}
-    return {name: normalize_expression(spec)}
-
-
-def _normalize_nested(spec: object) -> Any:
-    """$lookup / $facet: names (from, as, localField) kept, sub-pipelines normalized."""
-    if isinstance(spec, Mapping):
-        out: dict[str, Any] = {}
-        for key, value in spec.items():
-            if key == "pipeline" and isinstance(value, list):
-                out[key] = [_normalize_stage(s) for s in value]
-            elif isinstance(value, list) and all(isinstance(s, Mapping) for s in value):
-                out[key] = [_normalize_stage(s) for s in value]  # a $facet's pipelines
-            elif isinstance(value, str):
-                out[key] = value
-            else:
-                out[key] = normalize_expression(value)
-        return out
-    return normalize_expression(spec)
-
-
-def canonical(value: Any) -> str:
-    """A text equal for shapes equal up to key order inside filter documents."""
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{k}:{canonical(v)}" for k, v in sorted(value.items())) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(canonical(v) for v in value) + "]"
-    if value is PLACEHOLDER:
-        return "?"
-    return repr(value)
-
-
 # -- classification ---------------------------------------------------------------------------
 
 
@@ -230,7 +135,7 @@ def _classify(filter_doc: object, classes: _Classes, prefix: str = "") -> None:
         path = prefix + field
         if isinstance(cond, Regex | re.Pattern):
             classes.add("range", path)
-        elif _is_operator_doc(cond):
+        elif is_operator_doc(cond):
             _classify_operators(path, cond, classes)
         else:
             classes.add("equality", path)
@@ -248,7 +153,7 @@ def _classify_operators(path: str, cond: Mapping[str, Any], classes: _Classes) -
         classes.add(kind, path)
     elif "$elemMatch" in ops:
         inner = cond["$elemMatch"]
-        if _is_operator_doc(inner):
+        if is_operator_doc(inner):
             _classify_operators(path, inner, classes)
         else:
             _classify(inner, classes, prefix=path + ".")
@@ -333,7 +238,7 @@ def _parts(command: Mapping[str, Any], op: str | None, collection: str | None) -
         pipeline = command.get("pipeline")
         pipeline = pipeline if isinstance(pipeline, list) else []
         filter_doc, sort, limit = _leading_stages(pipeline)
-        extra = {"pipeline": [_normalize_stage(s) for s in pipeline]}
+        extra = {"pipeline": [normalize_stage(s) for s in pipeline]}
         return _Parts(
             "aggregate", coll if isinstance(target, str) else None, filter_doc, sort, limit, extra
         )
@@ -384,8 +289,8 @@ def _statement_parts(op: str, collection: str | None, stmt: Mapping[str, Any]) -
             not stmt.get("multi"),
             extra,
         )
-    extra = {"one": stmt.get("limit") in (1, True)}
-    return _Parts("delete", collection, stmt.get("q") or {}, None, extra["one"], extra)
+    one = stmt.get("limit") in (1, True)
+    return _Parts("delete", collection, stmt.get("q") or {}, None, one, {"one": one})
 
 
 def _text(parts: _Parts, filter_shape: Any) -> str:

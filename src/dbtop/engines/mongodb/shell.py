@@ -106,7 +106,7 @@ def _string(text: str) -> str:
     return quote(text)
 
 
-def _binary(value: bytes) -> str:
+def _binary(value: bytes | bytearray) -> str:
     subtype = value.subtype if isinstance(value, Binary) else 0
     raw = bytes(value[: MAX_BINARY + 1])
     if subtype in (3, 4) and len(value) == 16:

@@ -14,7 +14,7 @@ from pymongo.errors import (
     ProtocolError,
 )
 
-from dbtop.engines.mongodb import indexes, kill, operations
+from dbtop.engines.mongodb import indexes, kill, sessions
 from dbtop.engines.mongodb.connection import address_of, redact_message, split_url, translate
 from dbtop.errors import (
     AuthError,
@@ -31,7 +31,7 @@ NOW = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def parsed(doc, app="dbtop-1"):
-    op = operations.parse(doc, app_name=app, node="me:27017")
+    op = sessions.parse(doc, app_name=app, node="me:27017")
     assert op is not None
     return op
 
@@ -42,15 +42,15 @@ def ops():
 
 
 def test_operation_ids(ops):
-    assert operations.operation_id(ops[202]) == "202"
-    assert operations.operation_id({"opid": "shard01:77"}) == "shard01:77"
-    assert operations.operation_id(ops["idleSession"]) == f"session:{fx.SESSION_UUID}"
-    assert operations.operation_id(fx.idle_connection(NOW)) == "conn77"
-    assert operations.operation_id({"type": "op"}) is None
+    assert sessions.operation_id(ops[202]) == "202"
+    assert sessions.operation_id({"opid": "shard01:77"}) == "shard01:77"
+    assert sessions.operation_id(ops["idleSession"]) == f"session:{fx.SESSION_UUID}"
+    assert sessions.operation_id(fx.idle_connection(NOW)) == "conn77"
+    assert sessions.operation_id({"type": "op"}) is None
 
 
 def test_sessions_from_current_op(ops):
-    create = operations.to_session(parsed(ops[202]), now=NOW, lock_wait=("Collection", "X"))
+    create = sessions.to_session(parsed(ops[202]), now=NOW, lock_wait=("Collection", "X"))
     assert create.state == "waiting for lock" and create.waiting_on_lock
     assert create.wait == "lock Collection X"
     assert create.duration_s == pytest.approx(40.123456)
@@ -61,27 +61,27 @@ def test_sessions_from_current_op(ops):
     assert create.extra["command_name"] == "createIndexes"
     assert create.extra["locks"]["Collection"] == "W"
 
-    txn = operations.to_session(parsed(ops["idleSession"]), now=NOW)
+    txn = sessions.to_session(parsed(ops["idleSession"]), now=NOW)
     assert txn.is_idle and txn.in_transaction and txn.state == "idle in transaction"
     assert txn.xact_age_s == 65 and txn.duration_s is None
     assert txn.extra["lsid"] == str(fx.SESSION_UUID)
 
-    getmore = operations.to_session(parsed(ops[505]), now=NOW)
+    getmore = sessions.to_session(parsed(ops[505]), now=NOW)
     assert getmore.query.startswith("getMore: db.orders.aggregate([{ $match: { status:")
 
-    pending = operations.to_session(parsed(ops[707]), now=NOW)
+    pending = sessions.to_session(parsed(ops[707]), now=NOW)
     assert pending.state == "killPending" and pending.extra["kill_pending"]
 
 
 def test_awkward_operation(ops):
-    odd = operations.to_session(parsed(ops[808]), now=NOW)
+    odd = sessions.to_session(parsed(ops[808]), now=NOW)
     assert odd.duration_s is None and odd.user is None
     assert odd.database == "crm"
     assert odd.application == "\x1b[31mrot\x1b[0m-Zählwerk"  # kept; the UI shows it escaped
     assert "\x1b" not in odd.query
     assert 'kennung: BinData(0, "AP8QYmluYXJ5G1sySg==")' in odd.query
-    huge = operations.to_session(parsed(ops[909]), now=NOW)
-    assert len(huge.query) <= operations.QUERY_LIMIT + 1
+    huge = sessions.to_session(parsed(ops[909]), now=NOW)
+    assert len(huge.query) <= sessions.QUERY_LIMIT + 1
 
 
 def test_self_and_internal(ops):
@@ -89,7 +89,7 @@ def test_self_and_internal(ops):
     assert not parsed(ops[404]).is_self
     ttl = parsed(ops[606])
     assert ttl.internal
-    assert operations.to_session(ttl, now=NOW).query is None
+    assert sessions.to_session(ttl, now=NOW).query is None
     assert not parsed(ops[404]).internal
 
 
@@ -213,21 +213,3 @@ def test_sharded_index_rows_are_summed():
     assert table.live_rows == 30 and table.seq_scans == 9 and table.index_scans == 7
     assert table.node == "s1,s2"
     assert indexes.index_sizes(stats) == {"a_1": 12}
-
-
-def test_catalog_sizes_a_few_per_poll_biggest_databases_first():
-    catalog = indexes.Catalog()
-    names = {"small": ["a", "b"], "big": [f"c{n}" for n in range(40)]}
-    catalog.replace(names, {"small": 10, "big": 10_000}, now=0.0)
-    first = catalog.to_size(0.0)
-    assert len(first) == indexes.SIZE_BATCH
-    assert all(c.database == "big" for c in first)
-    for n, info in enumerate(first):
-        catalog.learn(info.database, info.name, n, 0.0)
-    second = catalog.to_size(1.0)
-    assert {c.name for c in second} >= {"a", "b"}
-    assert catalog.largest(3)[0].size == indexes.SIZE_BATCH - 1
-    assert not catalog.stale(10.0) and catalog.stale(indexes.CATALOG_TTL_S)
-    catalog.replace({"big": ["c0"]}, {}, now=100.0)
-    assert list(catalog.collections) == [("big", "c0")]
-    assert catalog.collections[("big", "c0")].size == 0  # what was learned is kept

@@ -16,11 +16,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from bson.binary import Binary
+from pymongo.errors import PyMongoError
 
-from dbtop.engines.mongodb import shell, values
+from dbtop.engines.mongodb import locks, shell, values
+from dbtop.engines.mongodb.capabilities import StickyNotices
+from dbtop.engines.mongodb.connection import (
+    MONITOR_ROLE_HINT,
+    Connection,
+    is_connection_error,
+    is_unauthorized,
+)
 from dbtop.engines.mongodb.shapes import split_namespace
-from dbtop.engines.mongodb.status import integer, number, section
-from dbtop.model import Session, frozen
+from dbtop.engines.mongodb.summary import integer, number, section
+from dbtop.engines.sections import Sections
+from dbtop.errors import NotFoundError
+from dbtop.model import Feature, LockWait, Notice, Session, frozen
 
 #: characters of a command kept for the Operations pane
 QUERY_LIMIT = 2000
@@ -84,9 +94,8 @@ def waiters_pipeline(*, all_users: bool = True) -> list[dict[str, Any]]:
 
 def lsid_of(doc: Mapping[str, Any]) -> Binary | None:
     lsid = doc.get("lsid")
-    if isinstance(lsid, Mapping) and isinstance(lsid.get("id"), Binary):
-        return lsid["id"]
-    return None
+    found = lsid.get("id") if isinstance(lsid, Mapping) else None
+    return found if isinstance(found, Binary) else None
 
 
 def operation_id(doc: Mapping[str, Any]) -> str | None:
@@ -319,3 +328,110 @@ def to_session(
         node=op.node,
         extra=frozen({k: v for k, v in extra.items() if v is not None}),
     )
+
+
+class Operations:
+    """Reads $currentOp each poll; keeps what the next poll reuses (the privilege to list
+    all users' operations, the command texts by opid, the operations of the last poll)."""
+
+    def __init__(self, conn: Connection, sticky: StickyNotices) -> None:
+        self._conn = conn
+        self._sticky = sticky
+        self._all_users = True
+        self._texts: dict[str, str | None] = {}
+        #: the operations of the last poll by id (suggest looks at their commands)
+        self.last: dict[str, Parsed] = {}
+
+    @property
+    def own_ids(self) -> frozenset[str]:
+        """dbtop's own operations in the last poll (known by the appName they carry)."""
+        return frozenset(op.id for op in self.last.values() if op.is_self)
+
+    def _parse(self, doc: Mapping[str, Any]) -> Parsed | None:
+        return parse(doc, app_name=self._conn.app_name, node=self._conn.node)
+
+    async def read(self, include_idle: bool, sections: Sections) -> list[Parsed]:
+        conn = self._conn
+        pipeline = currentop_pipeline(all_users=self._all_users, idle_connections=include_idle)
+        try:
+            docs = await conn.aggregate("admin", None, pipeline, BATCH_SIZE)
+        except PyMongoError as exc:
+            if not (self._all_users and is_unauthorized(exc)):
+                raise
+            # Without the inprog privilege a user may still see its own operations.
+            self._all_users = False
+            self._sticky.keep(
+                "inprog",
+                Notice(
+                    Feature.SESSIONS,
+                    "only this user's operations are listed: $currentOp of all users was refused",
+                    MONITOR_ROLE_HINT,
+                ),
+            )
+            pipeline = currentop_pipeline(all_users=False, idle_connections=include_idle)
+            docs = await conn.aggregate("admin", None, pipeline, BATCH_SIZE)
+        if any(doc.get("waitingForLock") for doc in docs):
+            await self._add_lock_stats(docs)
+        parsed = [op for op in map(self._parse, docs) if op is not None]
+        if len(docs) >= MAX_OPERATIONS:
+            sections.note(
+                Notice(
+                    Feature.SESSIONS,
+                    f"more than {MAX_OPERATIONS:,} operations: the rest are not listed",
+                )
+            )
+        return parsed
+
+    async def _add_lock_stats(self, docs: list[dict[str, Any]]) -> None:
+        """lockStats of the waiting operations: what they wait for, when ``locks`` alone
+        leaves it open."""
+        try:
+            stats = await self._conn.aggregate(
+                "admin", None, waiters_pipeline(all_users=self._all_users)
+            )
+        except PyMongoError as exc:
+            if is_connection_error(exc):
+                raise
+            return  # the deepest lock in ``locks`` still says it
+        by_opid = {str(s.get("opid")): s.get("lockStats") for s in stats if "opid" in s}
+        for doc in docs:
+            if doc.get("waitingForLock") and str(doc.get("opid")) in by_opid:
+                doc["lockStats"] = by_opid[str(doc.get("opid"))]
+
+    def sessions(
+        self, parsed: list[Parsed], now: dt.datetime
+    ) -> tuple[list[Session], list[LockWait]]:
+        """The Sessions of a poll and the lock waits inferred between them."""
+        self.last = {op.id: op for op in parsed}
+        waits, edges, blocked = locks.wait_graph(parsed)
+        previous = self._texts
+        texts = {op.id: previous[op.id] for op in parsed if op.id in previous}
+        sessions = [
+            to_session(
+                op,
+                now=now,
+                lock_wait=waits.get(op.id),
+                blocked_by=blocked.get(op.id, ()),
+                texts=texts,
+            )
+            for op in parsed
+        ]
+        self._texts = texts
+        return sessions, edges
+
+    async def find(self, session_id: str, match: dict[str, Any]) -> Parsed:
+        """The operation as the server reports it now (with its full command)."""
+        pipeline = currentop_pipeline(
+            all_users=self._all_users, idle_connections=True, match=match, limit=1
+        )
+        try:
+            docs = await self._conn.aggregate("admin", None, pipeline)
+        except BaseException as exc:
+            raise self._conn.translate(exc, f"looking up operation {session_id}") from None
+        for doc in docs:
+            op = self._parse(doc)
+            if op is not None:
+                return op
+        raise NotFoundError(
+            f"operation {session_id} is not running any more (it ended after the last refresh)"
+        )

@@ -6,7 +6,7 @@ import datetime as dt
 from bson import Int64
 
 from dbtop.analysis.rates import compute_rates
-from dbtop.engines.mongodb import profile, status
+from dbtop.engines.mongodb import statements, summary
 from dbtop.model import Capabilities, Snapshot
 from tests.integration.mongodb import fixtures as fx
 
@@ -18,11 +18,11 @@ def newest_first(entries):
 
 
 def test_book_groups_entries_by_shape():
-    book = profile.ProfileBook()
+    book = statements.ProfileBook()
     for entry in fx.profile_entries(NOW):
         book.add(entry, database="shop", node="db1:27017")
-    statements = {s.query: s for s in book.statements()}
-    slow = statements[
+    by_query = {s.query: s for s in book.statements()}
+    slow = by_query[
         "db.orders.find({ customer_id: ?, total: { $gte: ? } }).sort({ created_at: -1 }).limit(?)"
     ]
     assert slow.calls == 5
@@ -39,7 +39,7 @@ def test_book_groups_entries_by_shape():
     assert slow.extra["sample"].startswith(
         'db.getSiblingDB("shop").orders.find({ customer_id: 4704'
     )
-    assert any("truncated" in q for q in statements)
+    assert any("truncated" in q for q in by_query)
     assert len(book.events) == len(fx.profile_entries(NOW))
     newest = book.events[0]
     assert newest.extra["namespace"] == "shop.customers" and newest.duration_ms == 310
@@ -47,32 +47,32 @@ def test_book_groups_entries_by_shape():
 
 def test_new_entries_overlapping_reads_count_once():
     entries = fx.profile_entries(NOW)
-    mark = profile.DatabaseProfile("shop", level=1)
-    first = profile.new_entries(mark, newest_first(entries[:6]))
+    mark = statements.DatabaseProfile("shop", level=1)
+    first = statements.new_entries(mark, newest_first(entries[:6]))
     assert len(first) == 6 and first[0] is entries[0]  # oldest first
     # the next read asks ts >= the mark: the entry at the mark comes again and is dropped
     again = [e for e in newest_first(entries) if e["ts"] >= entries[5]["ts"]]
-    second = profile.new_entries(mark, again)
+    second = statements.new_entries(mark, again)
     assert [e["ts"] for e in second] == [e["ts"] for e in entries[6:]]
-    assert profile.new_entries(mark, newest_first(entries[-1:])) == []
-    assert profile.read_filter(mark) == {"ts": {"$gte": entries[-1]["ts"]}}
+    assert statements.new_entries(mark, newest_first(entries[-1:])) == []
+    assert statements.read_filter(mark) == {"ts": {"$gte": entries[-1]["ts"]}}
 
 
 def test_same_millisecond_entries_are_told_apart():
     stamp = fx.naive(NOW)
     a = {"ts": stamp, "op": "query", "ns": "s.c", "millis": 5, "command": {"find": "c"}}
     b = {**a, "millis": 6}
-    mark = profile.DatabaseProfile("s")
-    assert len(profile.new_entries(mark, [a])) == 1
-    assert profile.new_entries(mark, [b, a]) == [b]
+    mark = statements.DatabaseProfile("s")
+    assert len(statements.new_entries(mark, [a])) == 1
+    assert statements.new_entries(mark, [b, a]) == [b]
 
 
 def test_book_totals_only_grow_and_give_rates():
-    book = profile.ProfileBook()
+    book = statements.ProfileBook()
     entries = fx.profile_entries(NOW)
     for entry in entries[:3]:
         book.add(entry, database="shop", node=None)
-    server = status.summarize({}, address="x", hello={})
+    server = summary.summarize({}, address="x", hello={})
     before = Snapshot("mongodb", NOW, 10.0, server, Capabilities(), statements=book.statements())
     for entry in entries[3:5]:
         book.add(entry, database="shop", node=None)
@@ -84,7 +84,7 @@ def test_book_totals_only_grow_and_give_rates():
 
 
 def test_book_forgets_the_least_recent_shape_beyond_its_bound():
-    book = profile.ProfileBook(max_shapes=2)
+    book = statements.ProfileBook(max_shapes=2)
     for n, field in enumerate(("a", "b", "c")):
         book.add(
             {
@@ -102,8 +102,8 @@ def test_book_forgets_the_least_recent_shape_beyond_its_bound():
 
 
 def test_settings_from_profile_reply():
-    mark = profile.DatabaseProfile("shop")
-    profile.settings_from(
+    mark = statements.DatabaseProfile("shop")
+    statements.settings_from(
         {"was": 1, "slowms": 50, "sampleRate": 0.5, "filter": {"op": "query"}, "ok": 1}, mark
     )
     assert (mark.level, mark.slowms, mark.sample_rate) == (1, 50, 0.5)
@@ -111,43 +111,43 @@ def test_settings_from_profile_reply():
 
 
 def test_summary_of_a_standalone():
-    summary = status.summarize(
+    server = summary.summarize(
         fx.server_status(), address="db1:27017", hello=fx.hello(27017), database="shop"
     )
-    assert summary.engine == "mongodb"
-    assert summary.version == "7.0.12" and summary.version_num == 70012
-    assert summary.role == "standalone"
-    assert summary.connections == 57 and summary.max_connections == 57 + 838803
-    assert summary.throughput_counter == "ops" and summary.throughput_label == "ops/s"
-    assert summary.counters["ops"] == sum(
-        summary.counters[f"ops_{k}"]
+    assert server.engine == "mongodb"
+    assert server.version == "7.0.12" and server.version_num == 70012
+    assert server.role == "standalone"
+    assert server.connections == 57 and server.max_connections == 57 + 838803
+    assert server.throughput_counter == "ops" and server.throughput_label == "ops/s"
+    assert server.counters["ops"] == sum(
+        server.counters[f"ops_{k}"]
         for k in ("insert", "query", "update", "delete", "getmore", "command")
     )
-    assert summary.counters["blks_read"] == 1_000_000
-    assert 0.99 < summary.cache_hit_ratio < 1.0
-    assert summary.extra["lock_queue"] == {"total": 4, "readers": 1, "writers": 3}
-    assert summary.extra["tickets"]["write"] == {"out": 3, "available": 125}
+    assert server.counters["blks_read"] == 1_000_000
+    assert 0.99 < server.cache_hit_ratio < 1.0
+    assert server.extra["lock_queue"] == {"total": 4, "readers": 1, "writers": 3}
+    assert server.extra["tickets"]["write"] == {"out": 3, "available": 125}
 
 
 def test_summary_of_a_replica_set_primary_shows_the_worst_lag():
-    summary = status.summarize(
+    server = summary.summarize(
         fx.server_status(kind="replset"),
         address="x",
         hello=fx.hello(27017, kind="replset"),
         repl_status=fx.repl_set_status(),
     )
-    assert summary.role == "primary (rs0)"
-    assert summary.replication_lag_s == 7.0
-    assert [m["state"] for m in summary.extra["members"]] == ["PRIMARY", "SECONDARY"]
+    assert server.role == "primary (rs0)"
+    assert server.replication_lag_s == 7.0
+    assert [m["state"] for m in server.extra["members"]] == ["PRIMARY", "SECONDARY"]
 
 
 def test_summary_survives_missing_sections():
-    summary = status.summarize(
+    server = summary.summarize(
         {"version": "6.0.14", "ok": 1}, address="x", hello={"msg": "isdbgrid"}
     )
-    assert summary.role == "mongos"
-    assert summary.connections is None and summary.cache_hit_ratio is None
-    assert summary.counters == {} or "ops" not in summary.counters
-    assert status.version_number("7.0.2-rc1") == 70002
-    assert status.version_number("nonsense") is None
-    assert status.integer(Int64(5)) == 5 and status.integer(True) is None
+    assert server.role == "mongos"
+    assert server.connections is None and server.cache_hit_ratio is None
+    assert server.counters == {} or "ops" not in server.counters
+    assert summary.version_number("7.0.2-rc1") == 70002
+    assert summary.version_number("nonsense") is None
+    assert summary.integer(Int64(5)) == 5 and summary.integer(True) is None

@@ -13,6 +13,7 @@ The profiler is per database and per member: dbtop reads it on the server it is 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 from collections import deque
@@ -20,10 +21,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pymongo.errors import PyMongoError
+
 from dbtop.engines.mongodb import shell, values
+from dbtop.engines.mongodb.capabilities import DEFAULT_SLOWMS, StickyNotices
+from dbtop.engines.mongodb.connection import Connection, is_connection_error, is_unauthorized
 from dbtop.engines.mongodb.shapes import QueryShape, shape_of_entry, split_namespace
-from dbtop.engines.mongodb.status import integer, number
-from dbtop.model import SlowEvent, Statement, frozen
+from dbtop.engines.mongodb.summary import integer, number
+from dbtop.engines.refresh import Every
+from dbtop.engines.sections import Sections
+from dbtop.model import Feature, Notice, Session, Severity, SlowEvent, Statement, frozen
 
 #: entries read per database per poll
 BATCH = 1000
@@ -35,6 +42,8 @@ MAX_SHAPES = 5000
 PROJECTION = {"execStats": 0, "locks": 0, "storage": 0, "flowControl": 0, "allUsers": 0}
 #: the length of the sample command kept per shape (explainable from the Slow queries pane)
 SAMPLE_LIMIT = 4000
+#: the profiler's level is re-read this often (and right after set_profiling)
+PROFILE_LEVEL_TTL_S = 30.0
 
 
 @dataclass(slots=True)
@@ -288,5 +297,148 @@ def settings_from(reply: Mapping[str, Any], profile: DatabaseProfile) -> None:
     profile.filter = shell.value_text(flt, 300) if isinstance(flt, Mapping) else None
 
 
-def profiled(profiles: Iterable[DatabaseProfile]) -> list[DatabaseProfile]:
-    return [p for p in profiles if p.level > 0]
+def running_events(sessions: Iterable[Session], threshold_s: float) -> list[SlowEvent]:
+    """The operations running longer than slowms, longest first."""
+    running = []
+    for session in sessions:
+        if session.is_self or session.is_idle or session.duration_s is None:
+            continue
+        if session.duration_s < threshold_s or session.extra.get("internal"):
+            continue
+        running.append(
+            SlowEvent(
+                id=f"op:{session.id}",
+                query=session.query or "",
+                duration_ms=round(session.duration_s * 1000, 3),
+                at=session.query_start,
+                client=session.client,
+                user=session.user,
+                database=session.database,
+                node=session.node,
+                extra=frozen(
+                    source="currentOp",
+                    running=True,
+                    opid=session.id,
+                    namespace=session.extra.get("ns"),
+                    op=session.extra.get("op"),
+                    plan_summary=session.extra.get("plan_summary"),
+                ),
+            )
+        )
+    running.sort(key=lambda e: -e.duration_ms)
+    return running
+
+
+class Profiler:
+    """The profiler of the watched databases: its level (re-read every
+    ``PROFILE_LEVEL_TTL_S``) and the entries new since the last poll, into ``book``."""
+
+    def __init__(self, conn: Connection, sticky: StickyNotices) -> None:
+        self._conn = conn
+        self._sticky = sticky
+        self.book = ProfileBook()
+        self.profiles: dict[str, DatabaseProfile] = {}
+        self.levels: Every[None] = Every(PROFILE_LEVEL_TTL_S, None)
+
+    @property
+    def levels_known(self) -> bool:
+        return self.levels.age_s is not None
+
+    def profiled(self) -> list[str]:
+        return [p.name for p in self.profiles.values() if p.level > 0]
+
+    def slowms(self) -> int:
+        values_ = [p.slowms for p in self.profiles.values() if p.slowms is not None]
+        return min(values_) if values_ else DEFAULT_SLOWMS
+
+    def slow_events(self, sessions: Iterable[Session]) -> list[SlowEvent]:
+        """The operations running longer than slowms, then the profiler's newest entries."""
+        return [*running_events(sessions, self.slowms() / 1000), *self.book.events]
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            p.name: frozen(level=p.level, slowms=p.slowms, sample_rate=p.sample_rate)
+            for p in self.profiles.values()
+        }
+
+    async def read(self, databases: Sequence[str], sections: Sections) -> None:
+        async def levels() -> None:
+            await asyncio.gather(*(self._level(db) for db in databases))
+
+        await self.levels.get(levels)
+        await asyncio.gather(
+            *(
+                self._entries(p, sections)
+                for p in self.profiles.values()
+                if p.level > 0 and p.name in databases
+            )
+        )
+
+    def switched(self, database: str, level: int, slowms: int) -> None:
+        """``set_profiling`` changed a level: keep it, re-read all levels at the next poll."""
+        entry = self.profiles.setdefault(database, DatabaseProfile(database))
+        entry.level, entry.slowms = level, slowms
+        self.levels.invalidate()
+
+    async def _level(self, database: str) -> None:
+        entry = self.profiles.setdefault(database, DatabaseProfile(database))
+        try:
+            reply = await self._conn.command(database, {"profile": -1})
+        except PyMongoError as exc:
+            if is_connection_error(exc):
+                raise
+            entry.level = 0
+            if is_unauthorized(exc):
+                self._sticky.keep(
+                    "profile-level",
+                    Notice(
+                        Feature.STATEMENTS,
+                        f"the profiler's level in {database} could not be read: not authorized",
+                        f"grant the dbAdmin role on {database}, or clusterMonitor",
+                    ),
+                )
+            return
+        settings_from(reply, entry)
+
+    async def _entries(self, entry: DatabaseProfile, sections: Sections) -> None:
+        collection = self._conn.require()[entry.name]["system.profile"]
+
+        async def run() -> list[dict[str, Any]]:
+            cursor = collection.find(
+                read_filter(entry),
+                projection=PROJECTION,
+                sort=[("$natural", -1)],
+                limit=BATCH,
+                batch_size=BATCH,
+                max_time_ms=self._conn.options.statement_timeout_ms,
+            )
+            docs: list[dict[str, Any]] = await cursor.to_list(None)
+            return docs
+
+        try:
+            docs = await self._conn.timed(run())
+        except PyMongoError as exc:
+            if is_connection_error(exc) or not is_unauthorized(exc):
+                raise
+            self._sticky.keep(
+                f"profile-read-{entry.name}",
+                Notice(
+                    Feature.STATEMENTS,
+                    f"{entry.name}.system.profile could not be read: not authorized",
+                    f"grant the dbAdmin role on {entry.name}, or clusterMonitor",
+                ),
+            )
+            return
+        first_read = entry.last_ts is None
+        fresh = new_entries(entry, docs)
+        if len(docs) >= BATCH and not first_read:
+            sections.note(
+                Notice(
+                    Feature.STATEMENTS,
+                    f"the profiler of {entry.name} wrote more than {BATCH:,} entries since "
+                    "the last poll: only the newest were counted",
+                    severity=Severity.INFO,
+                )
+            )
+        for doc in fresh:
+            self.book.add(doc, database=entry.name, node=self._conn.node)

@@ -1,10 +1,11 @@
 """The header line from serverStatus (and replSetGetStatus on a replica set member).
 
-Pure: documents in, a ``ServerSummary`` out. Counters are the monotonic totals analysis/
-turns into rates: operations by type (``ops`` is the one shown as ops/s), WiredTiger cache
-pages requested and read (named ``blks_hit`` / ``blks_read`` so the cache hit ratio over the
-interval comes out as for the other engines), documents and keys scanned, collection scans,
-in-memory sorts, write conflicts, network bytes and operation latencies.
+``read`` sends the commands; the rest is pure: documents in, a ``ServerSummary`` out.
+Counters are the monotonic totals analysis/ turns into rates: operations by type (``ops``
+is the one shown as ops/s), WiredTiger cache pages requested and read (named ``blks_hit`` /
+``blks_read`` so the cache hit ratio over the interval comes out as for the other
+engines), documents and keys scanned, collection scans, in-memory sorts, write conflicts,
+network bytes and operation latencies.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from dbtop.model import ServerSummary, frozen
+from pymongo.errors import PyMongoError
+
+from dbtop.engines.mongodb.capabilities import StickyNotices
+from dbtop.engines.mongodb.connection import MONITOR_ROLE_HINT, Connection, is_connection_error
+from dbtop.model import Feature, Notice, ServerSummary, Severity, frozen
 
 _OPCOUNTERS = ("insert", "query", "update", "delete", "getmore", "command")
 
@@ -228,4 +233,32 @@ def summarize(
         throughput_counter="ops",
         throughput_label="ops/s",
         extra=frozen({k: v for k, v in extra.items() if v is not None}),
+    )
+
+
+async def read(conn: Connection, sticky: StickyNotices) -> ServerSummary:
+    """serverStatus, and replSetGetStatus on a replica set member (its lag, its members)."""
+    reply = await conn.command("admin", {"serverStatus": 1, "locks": 0})
+    repl_status = None
+    if conn.hello.get("setName") and not conn.is_mongos:
+        try:
+            repl_status = await conn.command("admin", {"replSetGetStatus": 1})
+        except PyMongoError as exc:
+            if is_connection_error(exc):
+                raise
+            sticky.keep(
+                "replSetGetStatus",
+                Notice(
+                    Feature.SERVER,
+                    "replication lag is unknown: replSetGetStatus was refused",
+                    MONITOR_ROLE_HINT,
+                    Severity.INFO,
+                ),
+            )
+    return summarize(
+        reply,
+        address=conn.address,
+        hello=conn.hello,
+        repl_status=repl_status,
+        database=conn.parts.database,
     )
