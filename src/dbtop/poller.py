@@ -103,7 +103,7 @@ def next_interval(current: float, step: int) -> float:
 
 def backoff_delay(failures: int) -> float:
     """1, 2, 4, 8 … seconds, capped at ``BACKOFF_MAX_S``."""
-    return min(BACKOFF_FIRST_S * 2 ** max(failures - 1, 0), BACKOFF_MAX_S)
+    return min(BACKOFF_FIRST_S * 2.0 ** max(failures - 1, 0), BACKOFF_MAX_S)
 
 
 class Poller:
@@ -254,12 +254,6 @@ class Poller:
                 await self._wait_next_poll(started, self._clock())
         finally:
             await self._close_engine()
-
-    async def poll_once(self) -> PollResult | None:
-        """One poll now (connecting first if needed); for scripts and benchmarks."""
-        if self._engine is None:
-            await self._connect_once()
-        return await self._poll_once()
 
     async def _connect(self) -> None:
         try:

@@ -11,8 +11,8 @@ import argparse
 
 from dbtop.cli.common import add_url_argument, connected, run_async
 from dbtop.cli.kill import confirm
-from dbtop.model import Feature
 from dbtop.errors import RefusedError, UsageError
+from dbtop.model import Feature
 from dbtop.safetext import one_line
 
 HELP = "Turn the profiler on (or off) for a database, where the engine has one (MongoDB)."
@@ -40,8 +40,7 @@ async def _profile(args: argparse.Namespace) -> str:
             raise UsageError(
                 why[0].message
                 if why
-                else f"{engine.name} keeps its statement statistics without a profiler to "
-                "switch on"
+                else f"{engine.name} keeps its statement statistics without a profiler to switch on"
             )
         level = 0 if args.off else 2 if args.all else 1
         if not args.yes:
