@@ -236,6 +236,11 @@ class Poller:
 
     # -- the loop -----------------------------------------------------------------------
 
+    def _stop_asked(self) -> bool:
+        # a call, not the attribute: the type checker would take ``_stopping`` as still
+        # False after the ``while`` test, though stop() sets it while this task awaits
+        return self._stopping
+
     async def run(self) -> None:
         """Connect, then poll until :meth:`stop`; re-raises only CancelledError."""
         try:
@@ -244,7 +249,7 @@ class Poller:
                     await self._connect()
                     continue
                 await self._resumed.wait()
-                if self._stopping:
+                if self._stop_asked():  # stop() may have run while paused
                     break
                 # This poll answers every refresh asked for until now.
                 self._wake.clear()

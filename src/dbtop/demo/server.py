@@ -347,6 +347,9 @@ def _kill_postmaster(pid: int, timeout: float) -> None:
 
     try:
         proc = psutil.Process(pid)
+    except psutil.Error:
+        return
+    try:
         proc.send_signal(signal.SIGQUIT)
         proc.wait(timeout)
     except psutil.TimeoutExpired:
