@@ -9,7 +9,6 @@ import asyncio
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -208,14 +207,13 @@ def test_wrong_password(target: Target, request: pytest.FixtureRequest) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    src = Path(__file__).resolve().parents[2] / "src"
-    path = os.pathsep.join(p for p in (str(src), os.environ.get("PYTHONPATH", "")) if p)
+    """The real command in its own process (the dbtop that PYTHONPATH or the venv gives)."""
     return subprocess.run(
         [sys.executable, "-m", "dbtop.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "PYTHONPATH": path},
+        env=dict(os.environ),
     )
 
 
