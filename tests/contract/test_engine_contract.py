@@ -220,7 +220,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("which", ["malformed", "closed port"])
 def test_cli_bad_url_is_one_line_and_exit_2(target: Target, which: str) -> None:
     url = target.malformed_url if which == "malformed" else target.closed_port_url
-    proc = _cli("--connect-timeout", "3", "snapshot", url)
+    proc = _cli("snapshot", "--connect-timeout", "3", url)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()

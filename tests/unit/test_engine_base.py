@@ -232,6 +232,25 @@ async def test_describe_shapes_the_notice() -> None:
     assert sections.notices[0].message == "could not read server: short"
 
 
+async def test_word_and_notice_shape_the_whole_notice() -> None:
+    def lost(exc: BaseException, what: str) -> BaseException | None:
+        return None
+
+    worded = Sections(recoverable=(_Recoverable,), lost=lost, word=lambda e, w: f"{w}! {e}")
+    await worded.read(Feature.LOCKS, "locks", _raise(_Recoverable("slow")), None)
+    assert worded.notices == [Notice(Feature.LOCKS, "locks! slow")]
+
+    def make(feature: Feature, what: str, exc: BaseException) -> Notice:
+        return Notice(feature, f"{what} timed out", "raise the timeout", Severity.WARNING)
+
+    made = Sections(recoverable=(_Recoverable,), lost=lost, notice=make, word=lambda e, w: "x")
+    await made.read(Feature.INDEXES, "indexes", _raise(_Recoverable()), None)
+    # notice= wins over word=: it says everything
+    assert made.notices == [
+        Notice(Feature.INDEXES, "indexes timed out", "raise the timeout", Severity.WARNING)
+    ]
+
+
 def test_note_and_warn() -> None:
     sections = _sections()
     sections.note(None)
@@ -313,6 +332,20 @@ async def test_every_failed_read_is_retried_next_time() -> None:
         return 8
 
     assert await every.get(ok) == 8
+
+
+async def test_every_set_counts_as_a_read() -> None:
+    clock = _Clock()
+    every: Every[int] = Every(10.0, initial=0, clock=clock)
+    every.set(5)
+    assert every.value == 5 and not every.due() and every.age_s == 0
+
+    async def fetch() -> int:
+        raise AssertionError("not due: must not read")
+
+    assert await every.get(fetch) == 5
+    clock.now += 10
+    assert every.due()
 
 
 # ----------------------------------------------------------------------------- OwnConnections

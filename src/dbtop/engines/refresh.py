@@ -34,6 +34,11 @@ class Every(Generic[T]):
         age = self.age_s
         return age is None or age >= (self.period_s if period_s is None else period_s)
 
+    def set(self, value: T) -> None:
+        """Keep ``value`` as read now: for a part read in the same round trip as others."""
+        self.value = value
+        self._read_at = self._clock()
+
     def invalidate(self) -> None:
         self._read_at = None
 

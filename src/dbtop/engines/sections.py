@@ -20,6 +20,8 @@ T = TypeVar("T")
 
 #: turns an exception into the error that ends the poll (connection lost, stalled), or None
 LostCheck = Callable[[BaseException, str], BaseException | None]
+#: the notice of a section that failed on its own (feature, what, the error)
+NoticeOf = Callable[[Feature, str, BaseException], Notice]
 
 
 class Sections:
@@ -32,11 +34,20 @@ class Sections:
         lost: LostCheck,
         deadline_s: float | None = None,
         describe: Callable[[BaseException], str] = str,
+        notice: NoticeOf | None = None,
+        word: Callable[[BaseException, str], str] | None = None,
     ) -> None:
+        """How a failed section's notice reads: by default "could not read WHAT: " and
+        ``describe(error)``; ``word(error, what)`` words the whole message (for a driver
+        whose translated errors already say what was being read); ``notice(feature, what,
+        error)`` makes the whole notice (a hint, a severity: a timeout with the option that
+        allows more, say)."""
         self._recoverable = recoverable
         self._lost = lost
         self._deadline_s = deadline_s
         self._describe = describe
+        self._notice = notice
+        self._word = word
         self.notices: list[Notice] = []
 
     async def read(self, feature: Feature, what: str, work: Awaitable[T], fallback: T) -> T:
@@ -51,8 +62,15 @@ class Sections:
                 raise ended from None
             if not isinstance(exc, self._recoverable):
                 raise
-            self.notices.append(Notice(feature, f"could not read {what}: {self._describe(exc)}"))
+            self.notices.append(self._notice_of(feature, what, exc))
             return fallback
+
+    def _notice_of(self, feature: Feature, what: str, exc: BaseException) -> Notice:
+        if self._notice is not None:
+            return self._notice(feature, what, exc)
+        if self._word is not None:
+            return Notice(feature, self._word(exc, what))
+        return Notice(feature, f"could not read {what}: {self._describe(exc)}")
 
     def note(self, notice: Notice | None) -> None:
         if notice is not None:
