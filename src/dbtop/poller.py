@@ -103,7 +103,7 @@ def next_interval(current: float, step: int) -> float:
 
 def backoff_delay(failures: int) -> float:
     """1, 2, 4, 8 … seconds, capped at ``BACKOFF_MAX_S``."""
-    return min(BACKOFF_FIRST_S * 2 ** max(failures - 1, 0), BACKOFF_MAX_S)
+    return min(BACKOFF_FIRST_S * 2.0 ** max(failures - 1, 0), BACKOFF_MAX_S)
 
 
 class Poller:
@@ -236,6 +236,11 @@ class Poller:
 
     # -- the loop -----------------------------------------------------------------------
 
+    def _stop_asked(self) -> bool:
+        # a call, not the attribute: the type checker would take ``_stopping`` as still
+        # False after the ``while`` test, though stop() sets it while this task awaits
+        return self._stopping
+
     async def run(self) -> None:
         """Connect, then poll until :meth:`stop`; re-raises only CancelledError."""
         try:
@@ -244,7 +249,7 @@ class Poller:
                     await self._connect()
                     continue
                 await self._resumed.wait()
-                if self._stopping:
+                if self._stop_asked():  # stop() may have run while paused
                     break
                 # This poll answers every refresh asked for until now.
                 self._wake.clear()
@@ -254,12 +259,6 @@ class Poller:
                 await self._wait_next_poll(started, self._clock())
         finally:
             await self._close_engine()
-
-    async def poll_once(self) -> PollResult | None:
-        """One poll now (connecting first if needed); for scripts and benchmarks."""
-        if self._engine is None:
-            await self._connect_once()
-        return await self._poll_once()
 
     async def _connect(self) -> None:
         try:

@@ -46,10 +46,29 @@ def _parser(command: str) -> argparse.ArgumentParser:
     return parser
 
 
+def _global_flags_with_value() -> frozenset[str]:
+    """The global flags that take a value (``--connect-timeout 3``)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_global_arguments(parser)
+    return frozenset(
+        flag
+        for action in parser._actions  # argparse lists its actions nowhere public
+        if action.nargs != 0
+        for flag in action.option_strings
+    )
+
+
 def _split_command(argv: Sequence[str]) -> tuple[str, list[str]]:
-    """The subcommand named first (global flags may precede it), else the UI."""
+    """The subcommand named first (global flags, with their values, may precede it), else
+    the UI."""
+    with_value = _global_flags_with_value()
+    skip = False
     for index, arg in enumerate(argv):
+        if skip:
+            skip = False
+            continue
         if arg.startswith("-"):
+            skip = arg in with_value
             continue
         if arg in COMMANDS:
             return arg, [*argv[:index], *argv[index + 1 :]]

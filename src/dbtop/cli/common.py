@@ -12,7 +12,6 @@ from typing import TypeVar
 
 from dbtop.engines.base import ConnectOptions, Engine
 from dbtop.engines.registry import create_engine
-from dbtop.errors import UsageError
 
 T = TypeVar("T")
 
@@ -99,9 +98,3 @@ def add_url_argument(parser: argparse.ArgumentParser, *, required: bool = False)
         help="postgresql://user@host:port/db (and mysql://, mongodb://, redis:// where "
         "installed); without it, PostgreSQL from PGHOST, PGUSER, PGDATABASE … like psql",
     )
-
-
-def require(value: T | None, message: str) -> T:
-    if value is None:
-        raise UsageError(message)
-    return value

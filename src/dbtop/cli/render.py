@@ -55,8 +55,9 @@ def summary(snapshot: Snapshot) -> RenderableType:
     line1 = Text(" · ".join(literal(p, keep_newlines=False) for p in parts if p), style="bold")
     figures: list[str] = []
     rates = snapshot.rates
-    if rates and server.throughput_counter in rates.server:
-        tps = rates.server[server.throughput_counter]
+    counter = server.throughput_counter
+    if rates and counter is not None and counter in rates.server:
+        tps = rates.server[counter]
         figures.append(f"{server.throughput_label} {tps:,.1f}")
     if server.connections is not None:
         cap = f"/{server.max_connections}" if server.max_connections else ""

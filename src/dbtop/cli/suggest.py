@@ -15,6 +15,7 @@ from rich.text import Text
 
 from dbtop.cli import render
 from dbtop.cli.common import add_url_argument, connected, run_async
+from dbtop.humanize import human_bytes
 from dbtop.model import Advice, Rejection, ServerSummary, Suggestion, to_jsonable
 from dbtop.safetext import one_line
 
@@ -139,7 +140,7 @@ def _suggestions(advice: Advice, engine: str) -> RenderableType | None:
             _cost(s.cost_before),
             _cost(s.cost_after),
             _gain(s),
-            render.human_bytes(s.size_bytes),
+            human_bytes(s.size_bytes),
             f"{share:.1%}",
         )
     details: list[RenderableType] = [table]

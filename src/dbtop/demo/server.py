@@ -36,6 +36,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TypedDict
 from urllib.parse import quote
 
 from dbtop.errors import DbtopError
@@ -134,6 +135,14 @@ def find_install() -> Install:
 # --------------------------------------------------------------------------- who runs it
 
 
+class _AccountKwargs(TypedDict, total=False):
+    """The ``subprocess`` arguments that run a tool as the demo's account."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
 @dataclass(frozen=True, slots=True)
 class Account:
     """The OS account that owns the data directory and runs the server."""
@@ -144,7 +153,7 @@ class Account:
     #: True when we are root and PostgreSQL must run as another account
     switch: bool
 
-    def popen_kwargs(self) -> dict[str, object]:
+    def popen_kwargs(self) -> _AccountKwargs:
         if not self.switch:
             return {}
         return {"user": self.uid, "group": self.gid, "extra_groups": []}
@@ -288,7 +297,7 @@ def _process_start(pid: int) -> float | None:
     import psutil
 
     try:
-        return psutil.Process(pid).create_time()
+        return float(psutil.Process(pid).create_time())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
 
@@ -338,6 +347,9 @@ def _kill_postmaster(pid: int, timeout: float) -> None:
 
     try:
         proc = psutil.Process(pid)
+    except psutil.Error:
+        return
+    try:
         proc.send_signal(signal.SIGQUIT)
         proc.wait(timeout)
     except psutil.TimeoutExpired:
@@ -405,7 +417,7 @@ def _run_tool(install: Install, account: Account, args: list[str], cwd: Path) ->
             text=True,
             cwd=cwd,
             timeout=120,
-            **account.popen_kwargs(),  # type: ignore[arg-type]
+            **account.popen_kwargs(),
         )
     except subprocess.CalledProcessError as exc:
         last = (exc.stderr or exc.stdout or "").strip().splitlines()[-1:] or ["no output"]
@@ -464,7 +476,7 @@ class Postmaster:
                 # Safe here: the demo starts its server from the main thread and before
                 # any other thread exists.
                 preexec_fn=die_with_parent(),
-                **account.popen_kwargs(),  # type: ignore[arg-type]
+                **account.popen_kwargs(),
             )
         try:
             self._wait_ready()

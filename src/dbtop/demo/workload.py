@@ -20,12 +20,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
 from dbtop.demo import schema
+
+# One actor of the workload: started as a task, it runs until cancelled.
+Actor = Callable[[], Coroutine[Any, Any, None]]
 
 APP_SHOP = "demo-shop"
 APP_SLOW = "demo-account-history"
@@ -82,7 +86,7 @@ class Workload:
         self._recent_orders: list[int] = []
 
     async def run(self, stop: asyncio.Event) -> None:
-        actors: list[Callable[[], Awaitable[None]]] = [
+        actors: list[Actor] = [
             *(self._shop_actor(i) for i in range(SHOP_CONNECTIONS)),
             self._slow_actor(),
             self._lock_chain_actor(),
@@ -135,7 +139,7 @@ class Workload:
 
     # ------------------------------------------------------------------ steady traffic
 
-    def _shop_actor(self, index: int) -> Callable[[], Awaitable[None]]:
+    def _shop_actor(self, index: int) -> Actor:
         return lambda: self._loop(APP_SHOP, f"shop-{index}", self._shop_round)
 
     async def _shop_round(self, conn: asyncpg.Connection) -> None:
@@ -197,7 +201,7 @@ class Workload:
 
     # ------------------------------------------------------------------ the slow family
 
-    def _slow_actor(self) -> Callable[[], Awaitable[None]]:
+    def _slow_actor(self) -> Actor:
         return lambda: self._loop(APP_SLOW, "slow", self._slow_round)
 
     async def _slow_round(self, conn: asyncpg.Connection) -> None:
@@ -208,7 +212,7 @@ class Workload:
 
     # ------------------------------------------------------------------ the lock chain
 
-    def _lock_chain_actor(self) -> Callable[[], Awaitable[None]]:
+    def _lock_chain_actor(self) -> Actor:
         return self._lock_chain
 
     async def _lock_chain(self) -> None:
@@ -291,7 +295,7 @@ class Workload:
 
     # ------------------------------------------------------------------ idle in transaction
 
-    def _idle_actor(self) -> Callable[[], Awaitable[None]]:
+    def _idle_actor(self) -> Actor:
         return lambda: self._loop(APP_IDLE_IN_TRANSACTION, "idle", self._idle_round)
 
     async def _idle_round(self, conn: asyncpg.Connection) -> None:

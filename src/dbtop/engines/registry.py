@@ -6,8 +6,9 @@ asyncpg, and a third-party package can add an engine by declaring an entry point
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import cast
 from urllib.parse import urlsplit
 
 from dbtop.engines.base import ConnectOptions, Engine
@@ -41,14 +42,18 @@ def scheme_of(url: str | None) -> str:
     return scheme
 
 
-def engine_class(scheme: str) -> Any:
+# What an entry point of the group loads: an engine class, called with the URL and options.
+EngineFactory = Callable[[str | None, ConnectOptions], Engine]
+
+
+def engine_class(scheme: str) -> EngineFactory:
     eps = _entry_points()
     ep = eps.get(scheme)
     if ep is None:
         raise UsageError(
             f"unknown URL scheme {scheme!r}: dbtop knows {', '.join(sorted(eps)) or 'none'}"
         )
-    return ep.load()
+    return cast(EngineFactory, ep.load())
 
 
 def create_engine(url: str | None, options: ConnectOptions | None = None) -> Engine:
