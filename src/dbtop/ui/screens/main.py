@@ -21,6 +21,7 @@ from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
+from dbtop.analysis.sessions import idle_in_transaction
 from dbtop.engines.base import Engine
 from dbtop.errors import DbtopError, RefusedError
 from dbtop.model import Advice, Feature, KillMode, PaneLabels, Plan, Session, Snapshot
@@ -30,7 +31,7 @@ from dbtop.ui.keymap import binding_ids
 from dbtop.ui.panes.base import Pane, Selection, ViewOptions
 from dbtop.ui.panes.indexes import IndexesPane
 from dbtop.ui.panes.locks import LocksPane
-from dbtop.ui.panes.sessions import SessionsPane, idle_in_transaction
+from dbtop.ui.panes.sessions import SessionsPane
 from dbtop.ui.panes.statements import StatementsPane
 from dbtop.ui.screens.confirm import ConfirmScreen
 from dbtop.ui.screens.details import DetailsScreen
