@@ -63,7 +63,8 @@ class Pane(Vertical):
 
     # -- subclass hooks -----------------------------------------------------------------
 
-    def default_label(self, labels: PaneLabels) -> str:
+    @classmethod
+    def default_label(cls, labels: PaneLabels) -> str:
         raise NotImplementedError
 
     def compose_tables(self) -> ComposeResult:

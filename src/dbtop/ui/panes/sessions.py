@@ -151,7 +151,8 @@ class SessionsPane(Pane):
         super().__init__()
         self._idle_hidden = 0
 
-    def default_label(self, labels: PaneLabels) -> str:
+    @classmethod
+    def default_label(cls, labels: PaneLabels) -> str:
         return labels.sessions
 
     def compose_tables(self) -> ComposeResult:
