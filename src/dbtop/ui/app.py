@@ -204,6 +204,8 @@ class DbtopApp(App[int]):
         right away so the idle rows arrive."""
         self.settings = replace(self.settings, show_idle=show)
         engine = self.poller.engine
+        if engine is None:
+            return  # reconnecting: the next engine is made with the new choice
         engine.include_idle = show
         if engine.capabilities.has(Feature.IDLE_ON_REQUEST):
             self.poller.refresh_now()

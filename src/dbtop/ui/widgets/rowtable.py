@@ -197,6 +197,12 @@ class RowTable(ScrollView, can_focus=True):
             row = self._rows[key] = self._build(item)
         return row
 
+    def _row_of(self, key: str) -> Row:
+        """The row of a key that is among the items."""
+        row = self.row(key)
+        assert row is not None, key
+        return row
+
     def set_hidden_columns(self, keys: Iterable[str]) -> None:
         """Leave these columns out (a figure the engine does not have); cheap when unchanged."""
         hidden = frozenset(keys)
@@ -306,7 +312,7 @@ class RowTable(ScrollView, can_focus=True):
         keys = list(self._items)
         if self._filter:
             needle = self._filter
-            keys = [k for k in keys if needle in self.row(k).search_text]  # type: ignore[union-attr]
+            keys = [k for k in keys if needle in self._row_of(k).search_text]
         index = self._sort_index
         if index is not None and self.sortable:
             values = self._sort_values
@@ -473,8 +479,7 @@ class RowTable(ScrollView, can_focus=True):
             self._drawn.pop(y, None)
             return Strip.blank(width, base)
         key = self._order[position]
-        row = self.row(key)
-        assert row is not None
+        row = self._row_of(key)
         cached = self._strips.get(key)
         if cached is not None and (cached[0] is row or cached[0] == row):
             strip = cached[1]
