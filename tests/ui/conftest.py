@@ -3,7 +3,9 @@ built on them with a frozen clock, no signal handlers and no animation."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,14 +64,15 @@ def app_for() -> Callable[..., DbtopApp]:
 async def polled(pilot: Pilot, engine: ReplayEngine, polls: int = 2) -> None:
     """Wait until ``polls`` snapshots in all were taken and shown (the second has rates)."""
     app: DbtopApp = pilot.app  # type: ignore[assignment]
-    for _ in range(500):
+
+    def shown() -> bool:
         if app.results_shown >= polls:
-            break
+            return True
         if engine.polls == app.results_shown:
             app.poller.refresh_now()  # the interval is long: ask for the next poll now
-        await pilot.pause(0.01)
-    else:
-        raise AssertionError(f"{app.results_shown} of {polls} snapshot(s) shown")
+        return False
+
+    await until(pilot, shown, f"{polls} snapshot(s) shown")
     await pilot.pause()
 
 
@@ -78,3 +81,24 @@ def without_locks(snapshot: Snapshot) -> Snapshot:
         dataclasses.replace(s, waiting_on_lock=False, blocked_by=()) for s in snapshot.sessions
     )
     return dataclasses.replace(snapshot, lock_waits=(), sessions=sessions)
+
+
+async def settled(pilot: Pilot) -> None:
+    """Wait for what the last keys started: their messages, the workers they ran (kill,
+    explain, suggest, the profiler switch) and what those posted. No fixed delay."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def until(
+    pilot: Pilot, condition: Callable[[], object], what: str, timeout_s: float = 10.0
+) -> None:
+    """Wait until ``condition()`` holds, failing after ``timeout_s`` (a deadline, not a
+    delay: it returns as soon as the condition is true)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause()
+        await asyncio.sleep(0)

@@ -8,6 +8,7 @@ import dataclasses
 import io
 
 from rich.console import Console
+from textual.command import CommandList, CommandPalette
 from textual.widgets import Tree
 
 from dbtop.errors import ConnectError
@@ -21,7 +22,7 @@ from dbtop.ui.screens.main import MainScreen
 from dbtop.ui.screens.plan import PlanScreen
 from dbtop.ui.screens.suggest import SuggestScreen
 from dbtop.ui.widgets.rowtable import RowTable
-from tests.ui.conftest import make_app, polled, replay
+from tests.ui.conftest import make_app, polled, replay, settled, until
 
 ROOT, MIDDLE, LEAF, BATCH, TRICKY, IDLE = "9675", "9676", "9677", "9678", "9679", "9680"
 
@@ -161,7 +162,7 @@ async def test_space_pauses_and_plus_minus_change_the_interval(engine):
         assert "PAUSED" in header.render().plain
         polls = engine.polls
         await pilot.press("r")
-        await pilot.pause(0.1)
+        await settled(pilot)  # a poll asked for now would have started by then
         assert engine.polls == polls, "paused: no poll, not even on request"
         await pilot.press("space")
         assert not app.poller.paused
@@ -216,16 +217,16 @@ async def test_k_asks_then_cancels_and_n_does_nothing(engine):
         await pilot.press("n")
         assert engine.kills == []
         await pilot.press("k", "y")
-        await pilot.pause(0.1)
+        await settled(pilot)
         assert engine.kills == [(ROOT, KillMode.CANCEL)]
         await pilot.press("K")
         assert "Terminate" in app.screen.query_one("#confirm-box").border_title
         await pilot.press("y")
-        await pilot.pause(0.1)
+        await settled(pilot)
         assert engine.kills[-1] == (ROOT, KillMode.TERMINATE)
         # Enter on the focused "No" button declines.
         await pilot.press("K", "enter")
-        await pilot.pause(0.1)
+        await settled(pilot)
         assert len(engine.kills) == 2
 
 
@@ -262,7 +263,7 @@ async def test_e_shows_the_plan_tree_and_j_the_raw_json(engine):
         await polled(pilot, engine)
         table(app, "sessions-table").move_cursor_to(MIDDLE)
         await pilot.press("e")
-        await pilot.pause(0.1)
+        await settled(pilot)
         screen = app.screen
         assert isinstance(screen, PlanScreen)
         assert engine.explains == [{"query": None, "session_id": MIDDLE, "analyze": False}]
@@ -290,7 +291,7 @@ async def test_e_on_a_statement_explains_its_text(engine):
     async with app.run_test(size=(120, 35)) as pilot:
         await polled(pilot, engine)
         await pilot.press("2", "e")
-        await pilot.pause(0.1)
+        await settled(pilot)
         assert isinstance(app.screen, PlanScreen)
         statement_query = engine.explains[0]["query"]
         assert statement_query and engine.explains[0]["session_id"] is None
@@ -303,7 +304,7 @@ async def test_shift_e_asks_before_explain_analyze(engine):
         await pilot.press("2", "E")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
-        await pilot.pause(0.1)
+        await settled(pilot)
         assert isinstance(app.screen, PlanScreen)
         assert engine.explains[-1]["analyze"] is True
 
@@ -313,7 +314,7 @@ async def test_i_shows_suggestions_and_copies_the_statement(engine):
     async with app.run_test(size=(120, 35)) as pilot:
         await polled(pilot, engine)
         await pilot.press("i")
-        await pilot.pause(0.1)
+        await settled(pilot)
         screen = app.screen
         assert isinstance(screen, SuggestScreen) and engine.suggests == 1
         detail = screen.query_one("#suggest-detail").render().plain
@@ -339,7 +340,7 @@ async def test_i_falls_back_to_the_snapshot_findings(snapshots):
     async with app.run_test(size=(120, 35)) as pilot:
         await polled(pilot, engine)
         await pilot.press("i")
-        await pilot.pause(0.1)
+        await settled(pilot)
         screen = app.screen
         assert isinstance(screen, SuggestScreen) and engine.suggests == 0
         assert (
@@ -395,12 +396,16 @@ async def test_command_palette_runs_an_action(engine):
     async with app.run_test(size=(120, 35)) as pilot:
         await polled(pilot, engine)
         await pilot.press("ctrl+p")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
         await pilot.press(*"Locks")
-        await pilot.pause(0.3)
+        hits = app.screen.query_one(CommandList)
+
+        def found() -> bool:
+            return hits.option_count > 0 and "Locks" in str(hits.get_option_at_index(0).prompt)
+
+        await until(pilot, found, "the palette's hit")
         await pilot.press("enter")
-        await pilot.pause(0.1)
-        assert main_screen(app).active_pane == "locks"
+        await until(pilot, lambda: main_screen(app).active_pane == "locks", "the Locks pane")
 
 
 async def test_q_quits_and_closes_the_connection(engine):
@@ -408,7 +413,7 @@ async def test_q_quits_and_closes_the_connection(engine):
     async with app.run_test(size=(100, 30)) as pilot:
         await polled(pilot, engine)
         await pilot.press("q")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: app.return_code is not None, "the exit")
     assert app.return_code == 0
     assert engine.closed >= 1 and not engine.connected
 
@@ -474,8 +479,7 @@ async def test_a_hung_server_never_freezes_the_keys(snapshots):
     async with app.run_test(size=(100, 30)) as pilot:
         await polled(pilot, engine, polls=1)
         await pilot.press("r")  # the next poll starts and never ends
-        await pilot.pause(0.1)
-        assert engine.polls == 2
+        await until(pilot, lambda: engine.polls == 2, "the second poll to start")
         await pilot.press("4")
         assert main_screen(app).active_pane == "locks"
         await pilot.press("question_mark")
@@ -503,19 +507,13 @@ async def test_a_lost_server_shows_reconnecting_and_comes_back(snapshots, monkey
         header = main_screen(app).query_one("#header")
         down["now"] = True
         app.poller.refresh_now()
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if "reconnecting" in header.render().plain:
-                break
+        await until(pilot, lambda: "reconnecting" in header.render().plain, "reconnecting")
         text = header.render().plain
         assert "reconnecting" in text and "closed the connection" in text
         down["now"] = False
         shown = app.results_shown
-        for _ in range(200):
-            await pilot.pause(0.02)
-            if app.results_shown > shown:
-                break
-        assert app.results_shown > shown, "the server that came back is picked up"
+        # the server that came back is picked up
+        await until(pilot, lambda: app.results_shown > shown, "the next snapshot")
         await pilot.pause()
         assert "live" in header.render().plain
 
@@ -531,5 +529,6 @@ async def test_on_ready_is_called_once_after_the_first_snapshot(snapshots):
     )
     async with app.run_test(size=(100, 30)) as pilot:
         await polled(pilot, engine, polls=2)
-        await pilot.pause(0.05)
+        await until(pilot, lambda: calls, "the ready hook")
+        await settled(pilot)
     assert len(calls) == 1 and calls[0] >= 1

@@ -15,7 +15,7 @@ from dbtop.ui.screens.details import DetailsScreen
 from dbtop.ui.screens.help import HelpScreen
 from dbtop.ui.screens.profiler import ProfilerScreen
 from dbtop.ui.widgets.header import lock_queue
-from tests.ui.conftest import FROZEN_CLOCK, TEST_INTERVAL, make_app, polled
+from tests.ui.conftest import FROZEN_CLOCK, TEST_INTERVAL, make_app, polled, until
 from tests.ui.mongo_like import MongoLikeEngine
 from tests.ui.test_keys import IDLE, main_screen, plain, sessions_shown, table
 
@@ -23,12 +23,7 @@ from tests.ui.test_keys import IDLE, main_screen, plain, sessions_shown, table
 async def next_poll(pilot, app: DbtopApp) -> None:
     shown = app.results_shown
     app.poller.refresh_now()
-    for _ in range(300):
-        await pilot.pause(0.01)
-        if app.results_shown > shown:
-            break
-    else:
-        raise AssertionError("no new snapshot shown")
+    await until(pilot, lambda: app.results_shown > shown, "a new snapshot shown")
     await pilot.pause()
 
 
@@ -80,12 +75,9 @@ async def test_idle_choice_is_given_to_each_new_engine(snapshots: list[Snapshot]
         assert not engines[0].include_idle
         down["now"] = True
         app.poller.refresh_now()
-        for _ in range(300):
-            await pilot.pause(0.01)
-            if len(engines) > 1:
-                break
+        # the poller reconnects on a new engine
+        await until(pilot, lambda: len(engines) > 1, "a reconnect on a new engine")
         down["now"] = False
-        assert len(engines) > 1, "the poller reconnected on a new engine"
         assert not engines[-1].include_idle, "the user's choice, not the start-up setting"
 
 

@@ -10,7 +10,7 @@ from textual.app import App, ComposeResult
 
 from dbtop.model import Feature, KeyPattern, Notice, PaneLabels, SlowEvent, Statement
 from dbtop.ui.widgets.rowtable import Column, Row, RowTable
-from tests.ui.conftest import make_app, polled, replay
+from tests.ui.conftest import make_app, polled, replay, settled
 from tests.ui.test_keys import TRICKY, main_screen, table
 
 
@@ -93,7 +93,7 @@ async def test_keyspace_and_slow_log_replace_indexes_and_statements(snapshots):
         assert notices.display and "sampled 1,000 of 52,000 keys" in str(notices.render())
         assert str(screen.pane("indexes").border_title) == "3 Keyspace"
         await pilot.press("3", "e")
-        await pilot.pause(0.1)
+        await settled(pilot)
         assert engine.explains[-1]["query"] == "session:9f2"
 
 
