@@ -7,7 +7,7 @@ import dataclasses
 
 from dbtop.model import Snapshot
 from dbtop.ui.screens.details import DetailsScreen
-from tests.ui.conftest import make_app, polled, replay
+from tests.ui.conftest import make_app, polled, replay, settled, until
 from tests.ui.test_keys import table
 
 
@@ -28,7 +28,7 @@ async def test_a_dialog_titled_with_server_text_shows_it_literally(snapshots):
         await pilot.press("3")
         table(app, "indexes-table")
         await pilot.press("enter")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: isinstance(app.screen, DetailsScreen), "the details")
         assert app.is_running
         assert isinstance(app.screen, DetailsScreen)
         box = app.screen.query_one("#details-box")
@@ -41,7 +41,7 @@ async def test_a_filter_with_markup_is_shown_as_typed(snapshots):
     async with app.run_test(size=(120, 35)) as pilot:
         await polled(pilot, engine)
         await pilot.press("slash", *"[/x]")
-        await pilot.pause(0.2)
+        await settled(pilot)
         assert app.is_running
         pane = app.main_screen.pane("sessions")
         assert "[/x]" in pane._border_subtitle.plain
@@ -73,11 +73,12 @@ async def test_a_kill_confirmed_after_the_session_was_replaced_does_nothing(snap
         original = app.latest_result.snapshot.session(ROOT)
         assert original is not None and original.backend_start is not None
         app.poller.refresh_now()
-        for _ in range(100):
-            await pilot.pause(0.05)
+
+        def replaced() -> bool:
             seen = app.latest_result.snapshot.session(ROOT)
-            if seen is not None and seen.backend_start is None:
-                break
+            return seen is not None and seen.backend_start is None
+
+        await until(pilot, replaced, "a poll that sees the new backend")
         await pilot.press("y")
-        await pilot.pause(0.2)
+        await settled(pilot)
         assert engine.kills == []

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from tests.ui.conftest import make_app, polled, replay
+from tests.ui.conftest import make_app, polled, replay, settled
 from tests.ui.recorded import load_snapshots
 
 
@@ -22,7 +22,7 @@ def scenario(keys: Sequence[str] = (), **settings: object):
         for key in keys:
             await pilot.press(key)
             await pilot.pause()
-        await pilot.pause(0.2)  # workers (explain, suggest) finish and the screen settles
+        await settled(pilot)  # workers (explain, suggest) finish and the screen settles
         await pilot.wait_for_scheduled_animations()
 
     return app, run_before
