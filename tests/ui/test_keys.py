@@ -532,3 +532,18 @@ async def test_on_ready_is_called_once_after_the_first_snapshot(snapshots):
         await until(pilot, lambda: calls, "the ready hook")
         await settled(pilot)
     assert len(calls) == 1 and calls[0] >= 1
+
+
+async def test_polls_reach_the_main_screen_as_messages_while_a_dialog_is_open(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await polled(pilot, engine, polls=1)
+        screen = main_screen(app)
+        first = screen.pane("sessions").result
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        shown = app.results_shown
+        app.poller.refresh_now()
+        await until(pilot, lambda: app.results_shown > shown, "the next snapshot counted")
+        # counted by the app once the main screen (under the dialog) has shown it
+        assert screen.pane("sessions").result is app.latest_result is not first
