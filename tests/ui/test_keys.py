@@ -547,3 +547,37 @@ async def test_polls_reach_the_main_screen_as_messages_while_a_dialog_is_open(en
         await until(pilot, lambda: app.results_shown > shown, "the next snapshot counted")
         # counted by the app once the main screen (under the dialog) has shown it
         assert screen.pane("sessions").result is app.latest_result is not first
+
+
+async def test_keys_follow_the_capabilities_of_the_latest_snapshot(snapshots):
+    """e, E, k and K are offered from ``capabilities.has(Feature.X)``: a snapshot without
+    them shows them disabled (the footer and help hear of it), and they do nothing."""
+    missing = {Feature.EXPLAIN, Feature.EXPLAIN_ANALYZE, Feature.CANCEL, Feature.TERMINATE}
+    engine = replay(
+        [
+            dataclasses.replace(
+                s,
+                capabilities=dataclasses.replace(
+                    s.capabilities, features=s.capabilities.features - missing
+                ),
+            )
+            for s in snapshots
+        ]
+    )
+    app = make_app(engine)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine)
+        screen = main_screen(app)
+        for action, params in (
+            ("explain", ()),
+            ("explain_analyze", ()),
+            ("kill", ("cancel",)),
+            ("kill", ("terminate",)),
+        ):
+            assert screen.check_action(action, params) is None, action
+        shown = {b.binding.id: b.enabled for b in screen.active_bindings.values()}
+        assert shown["query.explain"] is False and shown["session.cancel"] is False
+        await pilot.press("e", "k")
+        await settled(pilot)
+        assert isinstance(app.screen, MainScreen)
+        assert engine.explains == [] and engine.kills == []

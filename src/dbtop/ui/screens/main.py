@@ -120,6 +120,7 @@ class MainScreen(Screen[None]):
         self._filter_target: RowTable | None = None
         self._labels_seen: tuple[str, ...] = ()
         self._profiler_offered = False
+        self._features_seen: frozenset[Feature] | None = None
         #: the children exist: the watchers may touch them
         self._composed = False
         self.kill = KillAction(self)
@@ -246,9 +247,12 @@ class MainScreen(Screen[None]):
                 pane.show(result, self.view)
             self._update_tab_labels(snapshot)
         offered = self.profiler_offered()
-        if offered != self._profiler_offered:
-            # The footer shows the key only while it is there: tell it when that changes.
+        features = snapshot.capabilities.features
+        if offered != self._profiler_offered or features != self._features_seen:
+            # The footer, help and palette offer a key only while the engine can do it
+            # (check_action): tell them when that changes.
             self._profiler_offered = offered
+            self._features_seen = features
             self.refresh_bindings()
 
     def apply_status(self, status: PollStatus) -> None:
