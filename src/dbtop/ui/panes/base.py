@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
@@ -161,6 +162,10 @@ class Pane(Vertical):
         box = self.query_one(".pane-notices", Static)
         box.update(Text("\n").join(lines) if lines else "")
         box.display = bool(lines)
+
+    @on(RowTable.Filtered)
+    def _filtered(self) -> None:
+        self.refresh_counts()
 
     def focus_table(self) -> None:
         table = self.active_table

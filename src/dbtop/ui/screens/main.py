@@ -22,7 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Footer
 
 from dbtop.model import Feature, KillMode, PaneLabels, Snapshot
 from dbtop.poller import PollResult, PollStatus
@@ -43,6 +43,7 @@ from dbtop.ui.screens.help import HelpScreen, key_rows
 from dbtop.ui.screens.plan import PlanScreen
 from dbtop.ui.screens.profiler import ProfilerScreen
 from dbtop.ui.screens.suggest import SuggestScreen
+from dbtop.ui.widgets.filterbar import FilterInput
 from dbtop.ui.widgets.header import Header
 from dbtop.ui.widgets.panebar import PaneBar
 from dbtop.ui.widgets.rowtable import RowTable
@@ -59,16 +60,6 @@ PANE_IDS = ("sessions", "statements", "indexes", "locks")
 _NOT_IN_HELP = frozenset(
     {"scroll_left", "scroll_right", "page_left", "page_right", "screen.copy_text"}
 )
-
-
-class FilterInput(Input):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "clear_filter", "Clear filter", id="filter.clear"),
-    ]
-
-    def action_clear_filter(self) -> None:
-        self.value = ""
-        self.post_message(self.Submitted(self, ""))
 
 
 class MainScreen(Screen[None]):
@@ -117,7 +108,6 @@ class MainScreen(Screen[None]):
         self.layout_mode = layout
         if view is not None:
             self.set_reactive(MainScreen.view, view)
-        self._filter_target: RowTable | None = None
         self._labels_seen: tuple[str, ...] = ()
         self._profiler_offered = False
         self._features_seen: frozenset[Feature] | None = None
@@ -140,11 +130,7 @@ class MainScreen(Screen[None]):
         with Container(id="panes"):
             for pane_class in _PANES:
                 yield pane_class()
-        filter_input = FilterInput(
-            placeholder="filter: text in any column (Enter keeps, Escape clears)", id="filter"
-        )
-        filter_input.cursor_blink = False
-        yield filter_input
+        yield FilterInput(id="filter")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -370,28 +356,14 @@ class MainScreen(Screen[None]):
         table = self.focused_table()
         if table is None:
             return
-        self._filter_target = table
-        self.query_one("#filter", FilterInput).value = table.filter_text
+        self.query_one("#filter", FilterInput).edit(table)
         self.filtering = True
 
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        if self._filter_target is not None:
-            self._filter_target.set_filter(event.value)
-            self.focused_pane_of(self._filter_target).refresh_counts()
-
-    @on(Input.Submitted, "#filter")
-    def _filter_submitted(self, event: Input.Submitted) -> None:
-        target = self._filter_target
-        if target is not None:
-            target.set_filter(event.value)
-            self.focused_pane_of(target).refresh_counts()
+    @on(FilterInput.Done)
+    def _filter_done(self, event: FilterInput.Done) -> None:
         self.filtering = False
-        if target is not None:
-            target.focus()
-
-    def focused_pane_of(self, table: RowTable) -> Pane:
-        return next(p for p in self.panes if table in p.tables)
+        if event.table is not None:
+            event.table.focus()
 
     def action_toggle_idle(self) -> None:
         self.view = replace(self.view, show_idle=not self.view.show_idle)

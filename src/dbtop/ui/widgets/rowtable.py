@@ -10,10 +10,8 @@ auto-sized columns change width as values change (the screen jumps). This table:
 - redraws only the lines whose row changed (a refresh is not a repaint of the table);
 - keeps the cursor on its *key* across updates and re-sorts, and keeps that row on the same
   screen line when it can (nothing jumps);
-- lays columns out once per width (``dbtop.ui.widgets.columns``): fixed widths, one
-  flexible column taking the rest, and optional columns dropped (most optional first) when
-  the terminal is narrow;
-- renders a line from a per-row cache of strips, kept while the row is equal.
+- lays columns out once per width and paints lines from a per-row cache of strips, kept
+  while the row is equal (both in ``dbtop.ui.widgets.columns``).
 
 Small tables hand over finished rows (:meth:`RowTable.set_rows`); big ones hand over their
 items with a row builder and a sort-value function (:meth:`RowTable.set_items`).
@@ -102,6 +100,9 @@ class RowTable(ScrollView, can_focus=True):
         @property
         def control(self) -> RowTable:
             return self.table
+
+    class Filtered(Message):
+        """The filter changed: the pane recounts its rows."""
 
     def __init__(
         self,
@@ -256,6 +257,7 @@ class RowTable(ScrollView, can_focus=True):
         if text != self._filter:
             self._filter = text
             self._reorder()
+            self.post_message(self.Filtered())
 
     def sort_by(self, column: str | None, *, descending: bool | None = None) -> None:
         index = self._index_of.get(column) if column else None
@@ -409,7 +411,7 @@ class RowTable(ScrollView, can_focus=True):
         if offset is None:
             return
         if offset.y == 0:
-            column = self._column_at(offset.x)
+            column = self._layout.column_at(offset.x) if self._layout else None
             if column is not None and self.sortable and self.columns[column].sortable:
                 if self._sort_index == column:
                     self.reverse_sort()
@@ -421,9 +423,6 @@ class RowTable(ScrollView, can_focus=True):
             self._set_cursor(position)
             if event.chain >= 2:
                 self.post_message(self.Activated(self, self._order[position]))
-
-    def _column_at(self, x: int) -> int | None:
-        return self._layout.column_at(x) if self._layout is not None else None
 
     def on_focus(self) -> None:
         self.refresh()
