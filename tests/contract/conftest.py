@@ -65,20 +65,6 @@ def listening(host: str, port: int) -> bool:
         return False
 
 
-async def wait_until(
-    predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = "the condition"
-) -> None:
-    """Poll ``predicate`` until it holds; fail past the deadline (never a fixed sleep: the
-    pause between polls decides nothing). The same call as tests/waiting.py's
-    ``wait_until`` on the test-infra branch, which can replace it once merged."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await predicate():
-        if loop.time() > deadline:
-            pytest.fail(f"waited {timeout:g} s for {what}, in vain")
-        await asyncio.sleep(0.02)  # the poll interval of the wait, not a wait for time
-
-
 @dataclass
 class Write:
     """A write statement and how to see, from outside, whether it ran."""

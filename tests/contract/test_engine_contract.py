@@ -16,7 +16,8 @@ from dbtop.engines.base import ConnectOptions, Engine
 from dbtop.engines.registry import create_engine
 from dbtop.errors import AuthError, DbtopError, RefusedError
 from dbtop.model import Capabilities, Feature, KillMode, Notice, Snapshot
-from tests.contract.conftest import Target, wait_until
+from tests.contract.conftest import Target
+from tests.waiting import wait_until
 
 KILLS = (Feature.CANCEL, Feature.TERMINATE)
 #: a password that no message may repeat

@@ -3,7 +3,9 @@ built on them with a frozen clock, no signal handlers and no animation."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +15,6 @@ from textual.pilot import Pilot
 from dbtop.model import Snapshot
 from dbtop.ui.app import AppSettings, DbtopApp
 from tests.ui.recorded import ReplayEngine, load_advice, load_plan, load_snapshots
-from tests.waiting import wait_until
 
 #: one poll, then a wait longer than any test: polls happen when a test asks for them
 TEST_INTERVAL = 3600.0
@@ -71,7 +72,7 @@ async def polled(pilot: Pilot, engine: ReplayEngine, polls: int = 2) -> None:
             app.poller.refresh_now()  # the interval is long: ask for the next poll now
         return False
 
-    await wait_until(shown, what=f"{polls} snapshot(s) shown")
+    await until(pilot, shown, f"{polls} snapshot(s) shown")
     await pilot.pause()
 
 
@@ -80,3 +81,16 @@ def without_locks(snapshot: Snapshot) -> Snapshot:
         dataclasses.replace(s, waiting_on_lock=False, blocked_by=()) for s in snapshot.sessions
     )
     return dataclasses.replace(snapshot, lock_waits=(), sessions=sessions)
+
+
+async def until(
+    pilot: Pilot, condition: Callable[[], object], what: str, timeout_s: float = 10.0
+) -> None:
+    """Wait until ``condition()`` holds, failing after ``timeout_s`` (a deadline, not a
+    delay: it returns as soon as the condition is true)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause()  # lets the app handle its messages: no fixed delay
+        await asyncio.sleep(0)

@@ -22,8 +22,7 @@ from dbtop.ui.screens.main import MainScreen
 from dbtop.ui.screens.plan import PlanScreen
 from dbtop.ui.screens.suggest import SuggestScreen
 from dbtop.ui.widgets.rowtable import RowTable
-from tests.ui.conftest import make_app, polled, replay
-from tests.waiting import settled, wait_until
+from tests.ui.conftest import make_app, polled, replay, settled, until
 
 ROOT, MIDDLE, LEAF, BATCH, TRICKY, IDLE = "9675", "9676", "9677", "9678", "9679", "9680"
 
@@ -163,7 +162,7 @@ async def test_space_pauses_and_plus_minus_change_the_interval(engine):
         assert "PAUSED" in header.render().plain
         polls = engine.polls
         await pilot.press("r")
-        await settled(pilot)
+        await settled(pilot)  # a poll asked for now would have started by then
         assert engine.polls == polls, "paused: no poll, not even on request"
         await pilot.press("space")
         assert not app.poller.paused
@@ -397,22 +396,16 @@ async def test_command_palette_runs_an_action(engine):
     async with app.run_test(size=(120, 35)) as pilot:
         await polled(pilot, engine)
         await pilot.press("ctrl+p")
-        await wait_until(lambda: isinstance(app.screen, CommandPalette), what="the palette")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
         await pilot.press(*"Locks")
-        await settled(pilot)  # the palette searches in a worker
+        hits = app.screen.query_one(CommandList)
 
-        def locks_highlighted() -> bool:
-            commands = app.screen.query_one(CommandList)
-            if commands.highlighted is None:
-                return False
-            option = commands.get_option_at_index(commands.highlighted)
-            return "Locks" in str(option.prompt)
+        def found() -> bool:
+            return hits.option_count > 0 and "Locks" in str(hits.get_option_at_index(0).prompt)
 
-        await wait_until(locks_highlighted, what="the Locks command highlighted")
+        await until(pilot, found, "the palette's hit")
         await pilot.press("enter")
-        await wait_until(
-            lambda: main_screen(app).active_pane == "locks", what="the Locks pane shown"
-        )
+        await until(pilot, lambda: main_screen(app).active_pane == "locks", "the Locks pane")
 
 
 async def test_q_quits_and_closes_the_connection(engine):
@@ -420,7 +413,7 @@ async def test_q_quits_and_closes_the_connection(engine):
     async with app.run_test(size=(100, 30)) as pilot:
         await polled(pilot, engine)
         await pilot.press("q")
-        await wait_until(lambda: app.return_code is not None, what="the app quitting")
+        await until(pilot, lambda: app.return_code is not None, "the exit")
     assert app.return_code == 0
     assert engine.closed >= 1 and not engine.connected
 
@@ -486,7 +479,7 @@ async def test_a_hung_server_never_freezes_the_keys(snapshots):
     async with app.run_test(size=(100, 30)) as pilot:
         await polled(pilot, engine, polls=1)
         await pilot.press("r")  # the next poll starts and never ends
-        await wait_until(lambda: engine.polls == 2, what="the second poll started")
+        await until(pilot, lambda: engine.polls == 2, "the second poll to start")
         await pilot.press("4")
         assert main_screen(app).active_pane == "locks"
         await pilot.press("question_mark")
@@ -514,16 +507,13 @@ async def test_a_lost_server_shows_reconnecting_and_comes_back(snapshots, monkey
         header = main_screen(app).query_one("#header")
         down["now"] = True
         app.poller.refresh_now()
-        await wait_until(
-            lambda: "reconnecting" in header.render().plain, what="'reconnecting' in the header"
-        )
+        await until(pilot, lambda: "reconnecting" in header.render().plain, "reconnecting")
         text = header.render().plain
         assert "reconnecting" in text and "closed the connection" in text
         down["now"] = False
         shown = app.results_shown
-        await wait_until(
-            lambda: app.results_shown > shown, what="the server that came back picked up"
-        )
+        # the server that came back is picked up
+        await until(pilot, lambda: app.results_shown > shown, "the next snapshot")
         await pilot.pause()
         assert "live" in header.render().plain
 
@@ -539,5 +529,55 @@ async def test_on_ready_is_called_once_after_the_first_snapshot(snapshots):
     )
     async with app.run_test(size=(100, 30)) as pilot:
         await polled(pilot, engine, polls=2)
+        await until(pilot, lambda: calls, "the ready hook")
         await settled(pilot)
     assert len(calls) == 1 and calls[0] >= 1
+
+
+async def test_polls_reach_the_main_screen_as_messages_while_a_dialog_is_open(engine):
+    app = make_app(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await polled(pilot, engine, polls=1)
+        screen = main_screen(app)
+        first = screen.pane("sessions").result
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        shown = app.results_shown
+        app.poller.refresh_now()
+        await until(pilot, lambda: app.results_shown > shown, "the next snapshot counted")
+        # counted by the app once the main screen (under the dialog) has shown it
+        assert screen.pane("sessions").result is app.latest_result is not first
+
+
+async def test_keys_follow_the_capabilities_of_the_latest_snapshot(snapshots):
+    """e, E, k and K are offered from ``capabilities.has(Feature.X)``: a snapshot without
+    them shows them disabled (the footer and help hear of it), and they do nothing."""
+    missing = {Feature.EXPLAIN, Feature.EXPLAIN_ANALYZE, Feature.CANCEL, Feature.TERMINATE}
+    engine = replay(
+        [
+            dataclasses.replace(
+                s,
+                capabilities=dataclasses.replace(
+                    s.capabilities, features=s.capabilities.features - missing
+                ),
+            )
+            for s in snapshots
+        ]
+    )
+    app = make_app(engine)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine)
+        screen = main_screen(app)
+        for action, params in (
+            ("explain", ()),
+            ("explain_analyze", ()),
+            ("kill", ("cancel",)),
+            ("kill", ("terminate",)),
+        ):
+            assert screen.check_action(action, params) is None, action
+        shown = {b.binding.id: b.enabled for b in screen.active_bindings.values()}
+        assert shown["query.explain"] is False and shown["session.cancel"] is False
+        await pilot.press("e", "k")
+        await settled(pilot)
+        assert isinstance(app.screen, MainScreen)
+        assert engine.explains == [] and engine.kills == []

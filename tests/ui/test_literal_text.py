@@ -7,9 +7,8 @@ import dataclasses
 
 from dbtop.model import Snapshot
 from dbtop.ui.screens.details import DetailsScreen
-from tests.ui.conftest import make_app, polled, replay
+from tests.ui.conftest import make_app, polled, replay, settled, until
 from tests.ui.test_keys import table
-from tests.waiting import settled, wait_until
 
 
 def with_bracketed_index_names(snapshots: list[Snapshot]) -> list[Snapshot]:
@@ -29,7 +28,7 @@ async def test_a_dialog_titled_with_server_text_shows_it_literally(snapshots):
         await pilot.press("3")
         table(app, "indexes-table")
         await pilot.press("enter")
-        await settled(pilot)
+        await until(pilot, lambda: isinstance(app.screen, DetailsScreen), "the details")
         assert app.is_running
         assert isinstance(app.screen, DetailsScreen)
         box = app.screen.query_one("#details-box")
@@ -79,7 +78,7 @@ async def test_a_kill_confirmed_after_the_session_was_replaced_does_nothing(snap
             seen = app.latest_result.snapshot.session(ROOT)
             return seen is not None and seen.backend_start is None
 
-        await wait_until(replaced, what="a poll that sees another backend under the pid")
+        await until(pilot, replaced, "a poll that sees the new backend")
         await pilot.press("y")
         await settled(pilot)
         assert engine.kills == []

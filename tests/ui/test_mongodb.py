@@ -15,16 +15,15 @@ from dbtop.ui.screens.details import DetailsScreen
 from dbtop.ui.screens.help import HelpScreen
 from dbtop.ui.screens.profiler import ProfilerScreen
 from dbtop.ui.widgets.header import lock_queue
-from tests.ui.conftest import FROZEN_CLOCK, TEST_INTERVAL, make_app, polled
+from tests.ui.conftest import FROZEN_CLOCK, TEST_INTERVAL, make_app, polled, until
 from tests.ui.mongo_like import MongoLikeEngine
 from tests.ui.test_keys import IDLE, main_screen, plain, sessions_shown, table
-from tests.waiting import wait_until
 
 
 async def next_poll(pilot, app: DbtopApp) -> None:
     shown = app.results_shown
     app.poller.refresh_now()
-    await wait_until(lambda: app.results_shown > shown, what="a new snapshot shown")
+    await until(pilot, lambda: app.results_shown > shown, "a new snapshot shown")
     await pilot.pause()
 
 
@@ -76,7 +75,8 @@ async def test_idle_choice_is_given_to_each_new_engine(snapshots: list[Snapshot]
         assert not engines[0].include_idle
         down["now"] = True
         app.poller.refresh_now()
-        await wait_until(lambda: len(engines) > 1, what="the poller reconnecting on a new engine")
+        # the poller reconnects on a new engine
+        await until(pilot, lambda: len(engines) > 1, "a reconnect on a new engine")
         down["now"] = False
         assert not engines[-1].include_idle, "the user's choice, not the start-up setting"
 

@@ -19,7 +19,6 @@ from dbtop.poller import (
     next_interval,
 )
 from tests.ui.conftest import replay
-from tests.waiting import loop_turns, wait_until
 
 
 class Collect:
@@ -33,7 +32,11 @@ class Collect:
         )
 
     async def until(self, predicate, what: str) -> None:
-        await wait_until(predicate, what=what)
+        for _ in range(500):
+            if predicate():
+                return
+            await asyncio.sleep(0.01)  # between two checks of the predicate (a deadline)
+        raise AssertionError(f"never happened: {what}")
 
 
 def test_interval_ladder_and_backoff():
@@ -73,7 +76,7 @@ async def test_pause_resume_and_interval(snapshots: list[Snapshot]):
     poller.pause()
     assert poller.status.state is PollState.PAUSED
     poller.refresh_now()
-    await loop_turns()  # the poller ran whatever the request set off
+    await asyncio.sleep(0.1)  # the behaviour under test: no poll in this window
     assert len(seen.results) == 1, "a paused poller does not poll"
     poller.resume()
     await seen.until(lambda: len(seen.results) >= 2, "poll after resume")
@@ -106,7 +109,7 @@ async def test_actions_wait_for_the_poll_in_progress(snapshots: list[Snapshot]):
         await engine.kill("1", KillMode.CANCEL)
 
     action = asyncio.create_task(poller.call(lambda _engine: kill()))
-    await loop_turns()  # the action ran as far as it could
+    await asyncio.sleep(0.05)  # the behaviour under test: the action does not start meanwhile
     assert order == ["poll start"], "the action waits for the poll"
     slow.set()
     await action
@@ -183,7 +186,7 @@ async def test_a_hung_poll_is_cut_off(snapshots: list[Snapshot], monkeypatch):
         if not engines:
 
             async def hangs() -> Snapshot:
-                await asyncio.Event().wait()  # never set: a server that never answers
+                await asyncio.sleep(3600)  # a server that never answers (under test)
                 raise AssertionError
 
             engine.snapshot = hangs  # type: ignore[method-assign]
@@ -229,7 +232,7 @@ async def test_a_hung_or_broken_action_drops_the_connection_and_polling_goes_on(
     await seen.until(lambda: seen.results, "a first poll")
 
     async def hangs(engine) -> None:
-        await asyncio.Event().wait()  # never set: an action that never ends
+        await asyncio.sleep(3600)  # a server that never answers (under test)
 
     with pytest.raises(ConnectError, match="no answer"):
         await poller.call(hangs)
@@ -258,7 +261,7 @@ async def test_a_new_interval_applies_to_the_running_wait_without_extra_polls(
     await seen.until(lambda: len(seen.results) == 1, "first poll")
     for _ in range(5):
         poller.set_interval(1800)
-    await loop_turns()  # the poller re-armed its wait each time
+    await asyncio.sleep(0.2)  # the behaviour under test: no extra poll in this window
     assert len(seen.results) == 1, "changing the interval is no refresh"
     poller.set_interval(0.2)  # shorter than the time already waited: due now
     await seen.until(lambda: len(seen.results) >= 2, "the poll at the new interval")

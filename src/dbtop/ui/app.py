@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
+from textual import on
 from textual.app import App
 from textual.message import Message
 from textual.theme import Theme
@@ -28,6 +29,8 @@ from dbtop.model import Feature
 from dbtop.poller import Poller, PollResult, PollStatus
 from dbtop.ui import theming
 from dbtop.ui.commands import DbtopCommands
+from dbtop.ui.messages import PollArrived, PollStatusChanged
+from dbtop.ui.panes.base import ViewOptions
 from dbtop.ui.screens.main import CSS_FILE as MAIN_CSS
 from dbtop.ui.screens.main import MainScreen
 
@@ -52,18 +55,6 @@ class AppSettings:
     long_query_s: float = 10.0
     keymap: Mapping[str, str] = field(default_factory=dict)
     user_themes_dir: Path | None = None
-
-
-class PollUpdated(Message):
-    def __init__(self, result: PollResult) -> None:
-        super().__init__()
-        self.result = result
-
-
-class PollStatusChanged(Message):
-    def __init__(self, status: PollStatus) -> None:
-        super().__init__()
-        self.status = status
 
 
 class DbtopApp(App[int]):
@@ -97,8 +88,8 @@ class DbtopApp(App[int]):
         self.poller = Poller(
             self._make_engine,
             interval_s=self.settings.interval_s,
-            on_result=lambda result: self.post_message(PollUpdated(result)),
-            on_status=lambda status: self.post_message(PollStatusChanged(status)),
+            on_result=self._poll_arrived,
+            on_status=self._poll_status_changed,
             clock=clock,
         )
         self.latest_result: PollResult | None = None
@@ -120,10 +111,10 @@ class DbtopApp(App[int]):
     # -- set-up and tear-down -----------------------------------------------------------
 
     def get_default_screen(self) -> MainScreen:
-        screen = MainScreen(layout=self.settings.layout)
-        screen.view = screen.view.__class__(
+        view = ViewOptions(
             show_idle=self.settings.show_idle, long_query_s=self.settings.long_query_s
         )
+        screen = MainScreen(layout=self.settings.layout, view=view)
         self.main_screen = screen
         return screen
 
@@ -213,32 +204,47 @@ class DbtopApp(App[int]):
         right away so the idle rows arrive."""
         self.settings = replace(self.settings, show_idle=show)
         engine = self.poller.engine
+        if engine is None:
+            return  # reconnecting: the next engine is made with the new choice
         engine.include_idle = show
         if engine.capabilities.has(Feature.IDLE_ON_REQUEST):
             self.poller.refresh_now()
 
     # -- data from the poller -----------------------------------------------------------
 
-    def on_poll_updated(self, message: PollUpdated) -> None:
-        self.latest_result = message.result
-        if self.main_screen is not None and self.main_screen.is_mounted:
-            self.main_screen.apply_result(message.result)
+    def _poll_arrived(self, result: PollResult) -> None:
+        """The poller delivered: keep it as the latest, and hand it to the main screen."""
+        self.latest_result = result
+        self._to_main_screen(PollArrived(result))
+
+    def _poll_status_changed(self, status: PollStatus) -> None:
+        self._to_main_screen(PollStatusChanged(status))
+
+    def _to_main_screen(self, message: Message) -> None:
+        screen = self.main_screen
+        if screen is not None and screen.is_mounted:
+            # The screen shows it, then the message bubbles up here (the handlers below).
+            screen.post_message(message)
+        else:
+            # Before the screen is up: it shows the latest result when it mounts.
+            self.post_message(message)
+
+    @on(PollArrived)
+    def _poll_shown(self, message: PollArrived) -> None:
         self.results_shown += 1
         if not self._first_result_seen:
             self._first_result_seen = True
             if self._on_ready is not None:
                 self.call_after_refresh(self._on_ready)
 
-    def on_poll_status_changed(self, message: PollStatusChanged) -> None:
+    @on(PollStatusChanged)
+    def _poll_status_shown(self, message: PollStatusChanged) -> None:
         status = message.status
         if status.exception is not None and not status.connected_once:
             # A first connection that fails (wrong password, no such host, server down)
             # is the user's to fix: say it on one line and leave, like psql.
             self.fatal = status.exception
             self.exit(2)
-            return
-        if self.main_screen is not None and self.main_screen.is_mounted:
-            self.main_screen.apply_status(status)
 
     # -- themes -------------------------------------------------------------------------
 

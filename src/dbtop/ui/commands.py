@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
@@ -14,13 +15,13 @@ if TYPE_CHECKING:
 
 class DbtopCommands(Provider):
     def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
-        app: DbtopApp = self.app  # type: ignore[assignment]
+        app = cast("DbtopApp", self.app)
         screen = app.main_screen
         commands: list[tuple[str, str, Callable[[], object]]] = []
         if screen is None:
             return commands
         for binding in type(screen).BINDINGS:
-            if not hasattr(binding, "action") or not binding.description:
+            if not isinstance(binding, Binding) or not binding.description:
                 continue
             name, params = _split(binding.action)
             if screen.check_action(name, params) is False:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
@@ -63,7 +64,8 @@ class Pane(Vertical):
 
     # -- subclass hooks -----------------------------------------------------------------
 
-    def default_label(self, labels: PaneLabels) -> str:
+    @classmethod
+    def default_label(cls, labels: PaneLabels) -> str:
         raise NotImplementedError
 
     def compose_tables(self) -> ComposeResult:
@@ -160,6 +162,10 @@ class Pane(Vertical):
         box = self.query_one(".pane-notices", Static)
         box.update(Text("\n").join(lines) if lines else "")
         box.display = bool(lines)
+
+    @on(RowTable.Filtered)
+    def _filtered(self) -> None:
+        self.refresh_counts()
 
     def focus_table(self) -> None:
         table = self.active_table

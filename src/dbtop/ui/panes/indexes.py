@@ -202,7 +202,8 @@ class IndexesPane(Pane):
         self._tables: dict[str, TableStat] = {}
         self._patterns: dict[str, KeyPattern] = {}
 
-    def default_label(self, labels: PaneLabels) -> str:
+    @classmethod
+    def default_label(cls, labels: PaneLabels) -> str:
         return labels.indexes
 
     def compose_tables(self) -> ComposeResult:

@@ -93,7 +93,8 @@ class LocksPane(Pane):
         self._sessions: dict[str, Session] = {}
         self._summary = ""
 
-    def default_label(self, labels: PaneLabels) -> str:
+    @classmethod
+    def default_label(cls, labels: PaneLabels) -> str:
         return labels.locks
 
     def compose_tables(self) -> ComposeResult:

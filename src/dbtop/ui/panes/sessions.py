@@ -4,7 +4,8 @@ Rows stand out by what matters in an incident, most urgent first: a root blocker
 a session waiting on a lock, one that blocks others, an idle-in-transaction one, a long
 running statement. The one-letter flag column says the same without colour (NO_COLOR,
 monochrome terminals): B root blocker, b blocks others, W waits on a lock, T idle in
-transaction, L long running, * dbtop's own connection.
+transaction, L long running, * dbtop's own connection. What a session is comes from
+``dbtop.analysis.sessions`` (the CLI classifies with the same functions); this pane draws it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 
 from dbtop.analysis.lockgraph import LockForest
+from dbtop.analysis.sessions import (
+    flag_rank,
+    hidden_when_idle_hidden,
+    session_flag,
+)
 from dbtop.model import Feature, PaneLabels, Session
 from dbtop.poller import PollResult
 from dbtop.ui.cells import cell
@@ -42,8 +48,6 @@ QUERY_CELL = 400
 #: a statement running at least this long gets its time cell highlighted
 SLOWISH_S = 1.0
 
-_FLAG_RANK = {"B": 6, "W": 5, "b": 4, "T": 3, "L": 2, "": 1, "*": 0}
-
 
 #: long state words shortened for the cell (the details show the engine's own word)
 _SHORT_STATES = {
@@ -59,28 +63,6 @@ def short_state(state: str | None) -> str:
 
 def session_key(session: Session) -> str:
     return f"{session.node}/{session.id}" if session.node else session.id
-
-
-def idle_in_transaction(session: Session) -> bool:
-    """Engines differ on whether "idle in transaction" is idle; the state word settles it."""
-    state = (session.state or "").casefold()
-    return session.in_transaction and (session.is_idle or state.startswith("idle"))
-
-
-def session_flag(session: Session, forest: LockForest, long_query_s: float) -> str:
-    if session.is_self:
-        return "*"
-    if session.id in forest.root_ids:
-        return "B"
-    if session.waiting_on_lock or session.blocked_by:
-        return "W"
-    if session.id in forest.blocker_ids:
-        return "b"
-    if idle_in_transaction(session):
-        return "T"
-    if not session.is_idle and (session.duration_s or 0) >= long_query_s:
-        return "L"
-    return ""
 
 
 _KIND_OF_FLAG = {"B": "alarm", "W": "warning", "b": "warning", "T": "idle-tx", "L": "long"}
@@ -115,7 +97,7 @@ def session_row(
         key=session_key(session),
         cells=cells,
         sort=(
-            _FLAG_RANK.get(flag, 1),
+            flag_rank(flag),
             natural(session.id),
             cells[2],
             cells[3],
@@ -154,7 +136,7 @@ def session_sort_getter(
     index: int, forest: LockForest, view: ViewOptions
 ) -> Callable[[Session], Any]:
     if index == 0:
-        return lambda s: _FLAG_RANK.get(session_flag(s, forest, view.long_query_s), 1)
+        return lambda s: flag_rank(session_flag(s, forest, view.long_query_s))
     return _SORT_VALUES[index]
 
 
@@ -169,7 +151,8 @@ class SessionsPane(Pane):
         super().__init__()
         self._idle_hidden = 0
 
-    def default_label(self, labels: PaneLabels) -> str:
+    @classmethod
+    def default_label(cls, labels: PaneLabels) -> str:
         return labels.sessions
 
     def compose_tables(self) -> ComposeResult:
@@ -182,17 +165,11 @@ class SessionsPane(Pane):
 
     def update(self, result: PollResult, view: ViewOptions) -> None:
         forest = result.forest
-        blockers = forest.blocker_ids
         items: dict[str, Session] = {}
         idle_hidden = 0
         show_idle = view.show_idle
         for session in result.snapshot.sessions:
-            if (
-                not show_idle
-                and session.is_idle
-                and not session.in_transaction
-                and session.id not in blockers
-            ):
+            if not show_idle and hidden_when_idle_hidden(session, forest):
                 idle_hidden += 1
                 continue
             items[session.id if session.node is None else session_key(session)] = session

@@ -168,7 +168,8 @@ class StatementsPane(Pane):
         super().__init__()
         self._events: dict[str, SlowEvent] = {}
 
-    def default_label(self, labels: PaneLabels) -> str:
+    @classmethod
+    def default_label(cls, labels: PaneLabels) -> str:
         return labels.statements
 
     def compose_tables(self) -> ComposeResult:

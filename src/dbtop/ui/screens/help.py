@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -78,7 +78,7 @@ class HelpScreen(ModalScreen[None]):
         legend.add_column("meaning")
         for flag, meaning in LEGEND:
             legend.add_row(Text(flag), Text(meaning))
-        notes = [
+        notes: list[RenderableType] = [
             Text(""),
             Text("Row flags (Sessions pane)", style="bold"),
             legend,

@@ -2,42 +2,48 @@
 one), the filter bar and the footer, and every key that acts on what is selected.
 
 The keys live on this screen, not on the app, so they are off while a dialog (confirm,
-details, help) is open. Every binding has an id for ``App.set_keymap``.
+details, help) is open. Every binding has an id for ``App.set_keymap``. What the keys do to
+a session or a statement (kill, explain, suggest, the profiler switch) is done by the
+controllers of ``dbtop.ui.actions``; this screen keeps the layout, the pane switching and
+the bindings. What it shows is held in reactive attributes (``active_pane``, ``wide``,
+``view``, ``filtering``, ``paused``) whose watchers update the widgets; poll results arrive
+as messages (``PollArrived``).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
-from textual import events
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
+from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Footer
 
-from dbtop.engines.base import Engine
-from dbtop.errors import DbtopError, RefusedError
-from dbtop.model import Advice, Feature, KillMode, PaneLabels, Plan, Session, Snapshot
+from dbtop.model import Feature, KillMode, PaneLabels, Snapshot
 from dbtop.poller import PollResult, PollStatus
-from dbtop.safetext import one_line
+from dbtop.ui.actions.explain import ExplainAction
+from dbtop.ui.actions.kill import KillAction
+from dbtop.ui.actions.profiler import ProfilerAction
+from dbtop.ui.actions.suggest import SuggestAction
 from dbtop.ui.keymap import binding_ids
+from dbtop.ui.messages import PollArrived, PollStatusChanged
 from dbtop.ui.panes.base import Pane, Selection, ViewOptions
 from dbtop.ui.panes.indexes import IndexesPane
 from dbtop.ui.panes.locks import LocksPane
-from dbtop.ui.panes.sessions import SessionsPane, idle_in_transaction
+from dbtop.ui.panes.sessions import SessionsPane
 from dbtop.ui.panes.statements import StatementsPane
 from dbtop.ui.screens.confirm import ConfirmScreen
 from dbtop.ui.screens.details import DetailsScreen
 from dbtop.ui.screens.help import HelpScreen, key_rows
 from dbtop.ui.screens.plan import PlanScreen
-from dbtop.ui.screens.profiler import ProfilerChoice, ProfilerScreen
-from dbtop.ui.screens.suggest import AdviceResult, SuggestScreen
+from dbtop.ui.screens.profiler import ProfilerScreen
+from dbtop.ui.screens.suggest import SuggestScreen
+from dbtop.ui.widgets.filterbar import FilterInput
 from dbtop.ui.widgets.header import Header
 from dbtop.ui.widgets.panebar import PaneBar
 from dbtop.ui.widgets.rowtable import RowTable
@@ -50,21 +56,10 @@ if TYPE_CHECKING:
 #: all four panes at once from this size up; one at a time (tabs) below it
 WIDE_MIN = (160, 45)
 PANE_IDS = ("sessions", "statements", "indexes", "locks")
-FALLBACK = "showing the findings of the last snapshot"
 #: Textual's own bindings that mean nothing here (the tables do not scroll sideways)
 _NOT_IN_HELP = frozenset(
     {"scroll_left", "scroll_right", "page_left", "page_right", "screen.copy_text"}
 )
-
-
-class FilterInput(Input):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "clear_filter", "Clear filter", id="filter.clear"),
-    ]
-
-    def action_clear_filter(self) -> None:
-        self.value = ""
-        self.post_message(self.Submitted(self, ""))
 
 
 class MainScreen(Screen[None]):
@@ -97,63 +92,100 @@ class MainScreen(Screen[None]):
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
-    def __init__(self, *, layout: str = "auto") -> None:
+    #: the pane shown in tabs mode (and highlighted in the grid)
+    active_pane: reactive[str] = reactive("sessions", init=False)
+    #: all four panes at once (the grid) rather than one at a time (tabs)
+    wide: reactive[bool] = reactive(False, init=False)
+    #: the user's view choices (idle sessions shown, the long-query threshold)
+    view: reactive[ViewOptions] = reactive(ViewOptions, init=False)
+    #: the filter box is open
+    filtering: reactive[bool] = reactive(False, init=False)
+    #: polling is paused (space)
+    paused: reactive[bool] = reactive(False, init=False)
+
+    def __init__(self, *, layout: str = "auto", view: ViewOptions | None = None) -> None:
         super().__init__()
         self.layout_mode = layout
-        self.wide = False
-        self.active_pane = "sessions"
-        self.view = ViewOptions()
-        self._filter_target: RowTable | None = None
+        if view is not None:
+            self.set_reactive(MainScreen.view, view)
         self._labels_seen: tuple[str, ...] = ()
         self._profiler_offered = False
+        self._features_seen: frozenset[Feature] | None = None
+        #: the children exist: the watchers may touch them
+        self._composed = False
+        self.kill = KillAction(self)
+        self.explain = ExplainAction(self)
+        self.suggest = SuggestAction(self)
+        self.profiler = ProfilerAction(self)
 
     @property
     def dbtop(self) -> DbtopApp:
-        return self.app  # type: ignore[return-value]
+        return cast("DbtopApp", self.app)
 
     # -- layout -------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header(clock=self.dbtop.clock, id="header")
-        yield PaneBar([(p.pane_id, p.default_label(p, _LABELS)) for p in _PANES], id="tabs")
+        yield PaneBar([(p.pane_id, p.default_label(_LABELS)) for p in _PANES], id="tabs")
         with Container(id="panes"):
             for pane_class in _PANES:
                 yield pane_class()
-        filter_input = FilterInput(
-            placeholder="filter: text in any column (Enter keeps, Escape clears)", id="filter"
-        )
-        filter_input.cursor_blink = False
-        yield filter_input
+        yield FilterInput(id="filter")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        self._composed = True
         self.query_one("#filter", FilterInput).display = False
-        self._apply_layout(self.size.width, self.size.height)
+        self.set_reactive(MainScreen.wide, self._wants_wide(self.size.width, self.size.height))
+        self._lay_out_panes()
         self.pane("sessions").focus_table()
         self.apply_status(self.dbtop.poller.status)
         if self.dbtop.latest_result is not None:
             self.apply_result(self.dbtop.latest_result)
 
     def on_resize(self, event: events.Resize) -> None:
-        self._apply_layout(event.size.width, event.size.height)
+        self.wide = self._wants_wide(event.size.width, event.size.height)
 
-    def _apply_layout(self, width: int, height: int) -> None:
+    def _wants_wide(self, width: int, height: int) -> bool:
         if self.layout_mode == "grid":
-            wide = True
-        elif self.layout_mode == "tabs":
-            wide = False
-        else:
-            wide = width >= WIDE_MIN[0] and height >= WIDE_MIN[1]
+            return True
+        if self.layout_mode == "tabs":
+            return False
+        return width >= WIDE_MIN[0] and height >= WIDE_MIN[1]
+
+    def watch_wide(self) -> None:
+        if self._composed:
+            self._lay_out_panes()
+
+    def _lay_out_panes(self) -> None:
+        wide = self.wide
         panes = self.query_one("#panes")
-        changed = wide != self.wide or not (panes.has_class("-wide") or panes.has_class("-narrow"))
-        self.wide = wide
         # Screen CSS is scoped to the screen's children: the classes go on them.
         panes.set_class(wide, "-wide")
         panes.set_class(not wide, "-narrow")
         self.query_one("#tabs").display = not wide
-        if changed:
+        self._show_active()
+        self._refresh_hidden_panes()
+
+    def watch_active_pane(self) -> None:
+        if self._composed:
             self._show_active()
             self._refresh_hidden_panes()
+
+    def watch_view(self) -> None:
+        if self._composed:
+            self._rerender()
+
+    def watch_filtering(self, filtering: bool) -> None:
+        if not self._composed:
+            return
+        box = self.query_one("#filter", FilterInput)
+        box.display = filtering
+        if filtering:
+            box.focus()
+
+    def watch_paused(self, paused: bool) -> None:
+        self.say("paused: space resumes" if paused else "resumed", timeout=2)
 
     def pane(self, pane_id: str) -> Pane:
         return self.query_one(f"#pane-{pane_id}", Pane)
@@ -170,10 +202,21 @@ class MainScreen(Screen[None]):
             pane.set_class(pane.pane_id == self.active_pane, "-active")
         self.query_one(PaneBar).set_active(self.active_pane)
 
-    def on_pane_bar_chosen(self, event: PaneBar.Chosen) -> None:
+    @on(PaneBar.Chosen)
+    def _pane_chosen(self, event: PaneBar.Chosen) -> None:
         self.action_show_pane(event.pane_id)
 
     # -- data ---------------------------------------------------------------------------
+
+    @on(PollArrived)
+    def _poll_arrived(self, message: PollArrived) -> None:
+        # The app posts here once the screen is mounted (before, on_mount shows the latest
+        # result). Not stopped: it goes on up to the app, which counts it shown.
+        self.apply_result(message.result)
+
+    @on(PollStatusChanged)
+    def _status_changed(self, message: PollStatusChanged) -> None:
+        self.apply_status(message.status)
 
     def apply_result(self, result: PollResult) -> None:
         snapshot = result.snapshot
@@ -190,9 +233,12 @@ class MainScreen(Screen[None]):
                 pane.show(result, self.view)
             self._update_tab_labels(snapshot)
         offered = self.profiler_offered()
-        if offered != self._profiler_offered:
-            # The footer shows the key only while it is there: tell it when that changes.
+        features = snapshot.capabilities.features
+        if offered != self._profiler_offered or features != self._features_seen:
+            # The footer, help and palette offer a key only while the engine can do it
+            # (check_action): tell them when that changes.
             self._profiler_offered = offered
+            self._features_seen = features
             self.refresh_bindings()
 
     def apply_status(self, status: PollStatus) -> None:
@@ -243,26 +289,29 @@ class MainScreen(Screen[None]):
     # -- actions ------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Which keys are offered: from the snapshot's capabilities (and read-only mode).
+        False leaves a key out (no footer entry, no help line), None shows it disabled."""
         if action == "kill":
-            if self.dbtop.read_only:
-                return False  # absent, not merely disabled: no key, no footer entry, no help
-            snapshot = self.latest_snapshot()
-            if snapshot is not None:
-                caps = snapshot.capabilities
-                allowed = caps.has(
-                    Feature.CANCEL if parameters == ("cancel",) else Feature.TERMINATE
-                )
-                return True if allowed else None
+            mode = KillMode.CANCEL if parameters == ("cancel",) else KillMode.TERMINATE
+            return self.kill.offered(mode)
         if action == "profiler":
             # absent unless it can work: a write, so never in read-only mode
             return self.profiler_offered()
         if action in ("explain", "explain_analyze"):
+            return self.explain.offered(analyze=action == "explain_analyze")
+        if action == "suggest":
+            return self.suggest.offered()
+        if action == "toggle_idle":
             snapshot = self.latest_snapshot()
-            if snapshot is not None and not snapshot.capabilities.has(Feature.EXPLAIN):
+            if snapshot is not None and not snapshot.capabilities.has(Feature.SESSIONS):
                 return None
-            if action == "explain_analyze" and snapshot is not None:
-                return True if snapshot.capabilities.has(Feature.EXPLAIN_ANALYZE) else None
         return True
+
+    def profiler_offered(self) -> bool:
+        """``p`` is there: the profiler can be set, and the Slow queries pane has the focus."""
+        if self.profiler.databases() is None:
+            return False
+        return self.is_mounted and self.focused_pane().pane_id == "statements"
 
     def say(self, message: str, **options: Any) -> None:
         """A notification whose text is shown literally: it often quotes the server (a
@@ -273,8 +322,6 @@ class MainScreen(Screen[None]):
         if pane_id not in PANE_IDS:
             return
         self.active_pane = pane_id
-        self._show_active()
-        self._refresh_hidden_panes()
         self.pane(pane_id).focus_table()
 
     def action_cycle_focus(self, step: int) -> None:
@@ -287,10 +334,7 @@ class MainScreen(Screen[None]):
         index = order.index(current) if current in order else -1
         target = order[(index + step) % len(order)]
         pane = next(p for p in self.panes if target in p.visible_tables)
-        if pane.pane_id != self.active_pane:
-            self.active_pane = pane.pane_id
-            self._show_active()
-            self._refresh_hidden_panes()
+        self.active_pane = pane.pane_id
         target.focus()
 
     def action_sort(self) -> None:
@@ -312,43 +356,25 @@ class MainScreen(Screen[None]):
         table = self.focused_table()
         if table is None:
             return
-        self._filter_target = table
-        box = self.query_one("#filter", FilterInput)
-        box.value = table.filter_text
-        box.display = True
-        box.focus()
+        self.query_one("#filter", FilterInput).edit(table)
+        self.filtering = True
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "filter" and self._filter_target is not None:
-            self._filter_target.set_filter(event.value)
-            self.focused_pane_of(self._filter_target).refresh_counts()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id != "filter":
-            return
-        target = self._filter_target
-        if target is not None:
-            target.set_filter(event.value)
-            self.focused_pane_of(target).refresh_counts()
-        event.input.display = False
-        if target is not None:
-            target.focus()
-
-    def focused_pane_of(self, table: RowTable) -> Pane:
-        return next(p for p in self.panes if table in p.tables)
+    @on(FilterInput.Done)
+    def _filter_done(self, event: FilterInput.Done) -> None:
+        self.filtering = False
+        if event.table is not None:
+            event.table.focus()
 
     def action_toggle_idle(self) -> None:
         self.view = replace(self.view, show_idle=not self.view.show_idle)
         self.dbtop.set_show_idle(self.view.show_idle)
-        self._rerender()
         self.say(
             "idle sessions shown" if self.view.show_idle else "idle sessions hidden",
             timeout=2,
         )
 
     def action_pause(self) -> None:
-        paused = self.dbtop.poller.toggle_pause()
-        self.say("paused: space resumes" if paused else "resumed", timeout=2)
+        self.paused = self.dbtop.poller.toggle_pause()
 
     def action_interval(self, step: int) -> None:
         seconds = self.dbtop.poller.step_interval(step)
@@ -369,7 +395,8 @@ class MainScreen(Screen[None]):
             rates = now.counters if now is not None else None
         self.app.push_screen(DetailsScreen(selection.title, selection.item, counter_rates=rates))
 
-    def on_row_table_activated(self, event: RowTable.Activated) -> None:
+    @on(RowTable.Activated)
+    def _row_activated(self, event: RowTable.Activated) -> None:
         self.action_details()
 
     def action_help(self) -> None:
@@ -383,187 +410,22 @@ class MainScreen(Screen[None]):
     async def action_quit(self) -> None:
         await self.dbtop.action_quit()
 
-    # -- kill ---------------------------------------------------------------------------
+    # -- the keys that act on the selection: delegated to their controllers ---------------
 
     def action_kill(self, mode_name: str) -> None:
-        if self.dbtop.read_only:
-            return
-        mode = KillMode(mode_name)
-        selection = self.selection()
-        if selection is None or selection.session_id is None:
-            self.say(
-                "k and K act on a session: select one in the Sessions or Locks pane",
-                severity="warning",
-            )
-            return
-        snapshot = self.latest_snapshot()
-        session = snapshot.session(selection.session_id) if snapshot else None
-        if session is not None and session.is_self:
-            self.say("that is dbtop's own connection", severity="warning")
-            return
-        verb = "Cancel the query of" if mode is KillMode.CANCEL else "Terminate"
-        title = f"{verb} session {one_line(selection.session_id)}?"
-        body = describe_session(session, selection.session_id, mode)
-        session_id = selection.session_id
-
-        def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            # Polls went on while the dialog was open: the session may have ended, and its
-            # id (a pid, a client id) been given to someone else since.
-            now = self.latest_snapshot()
-            current = now.session(session_id) if now else None
-            if session is not None and (
-                current is None or current.is_self or current.backend_start != session.backend_start
-            ):
-                self.say(
-                    f"session {one_line(session_id)} is not the one confirmed any more: "
-                    "nothing was done",
-                    severity="warning",
-                )
-                return
-            self.run_worker(self._kill(session_id, mode), group="action")
-
-        self.app.push_screen(
-            ConfirmScreen(
-                title, body, yes="Cancel query" if mode is KillMode.CANCEL else "Terminate"
-            ),
-            answered,
-        )
-
-    async def _kill(self, session_id: str, mode: KillMode) -> None:
-        try:
-            result = await self.dbtop.poller.call(lambda engine: engine.kill(session_id, mode))
-        except DbtopError as err:
-            self.say(one_line(str(err)), severity="error", timeout=8)
-            return
-        self.say(
-            one_line(result.message),
-            severity="information" if result.ok else "warning",
-            timeout=6,
-        )
-        self.dbtop.poller.refresh_now()
-
-    # -- explain ------------------------------------------------------------------------
+        self.kill.ask(KillMode(mode_name))
 
     def action_explain(self) -> None:
-        self._explain(analyze=False)
+        self.explain.explain()
 
     def action_explain_analyze(self) -> None:
-        selection = self.selection()
-        if selection is None:
-            self.say("no row selected", severity="warning")
-            return
-        body = Text(
-            "EXPLAIN ANALYZE runs the statement to measure it. dbtop runs it only if it "
-            "only reads, inside a transaction that is rolled back.\n\n"
-        )
-        body.append(one_line(selection.query, 300) or "(the session's current query)")
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._explain(analyze=True)
-
-        self.app.push_screen(
-            ConfirmScreen("Run EXPLAIN ANALYZE?", body, yes="Run it", danger=False), answered
-        )
-
-    def _explain(self, *, analyze: bool) -> None:
-        selection = self.selection()
-        snapshot = self.latest_snapshot()
-        if selection is None or snapshot is None:
-            self.say("no row selected", severity="warning")
-            return
-        caps = snapshot.capabilities
-        poller = self.dbtop.poller
-        if (
-            selection.kind == "session"
-            and selection.session_id
-            and caps.has(Feature.EXPLAIN_SESSION)
-        ):
-            session_id = selection.session_id
-
-            async def load() -> Plan:
-                return await poller.call(
-                    lambda e: e.explain(session_id=session_id, analyze=analyze)
-                )
-
-        elif selection.query and selection.query.strip():
-            query = selection.query
-
-            async def load() -> Plan:
-                return await poller.call(lambda e: e.explain(query=query, analyze=analyze))
-
-        else:
-            self.say(f"{selection.title}: no query to explain", severity="warning")
-            return
-        self.app.push_screen(PlanScreen(f"Plan · {selection.title}", load))
-
-    # -- the profiler switch -------------------------------------------------------------
-
-    def profiler_databases(self) -> tuple[str, ...] | None:
-        """The databases ``p`` offers to profile, or None when it is not offered: read-only,
-        an engine without a profiler switch, or one that says it cannot set it here."""
-        if self.dbtop.read_only:
-            return None
-        snapshot = self.latest_snapshot()
-        if snapshot is None or not snapshot.capabilities.has(Feature.PROFILER):
-            return None
-        return snapshot.capabilities.profiler_databases
-
-    def profiler_offered(self) -> bool:
-        """``p`` is there: the profiler can be set, and the Slow queries pane has the focus."""
-        if self.profiler_databases() is None:
-            return False
-        return self.is_mounted and self.focused_pane().pane_id == "statements"
+        self.explain.ask_analyze()
 
     def action_profiler(self) -> None:
-        databases = self.profiler_databases()
-        if databases is None:
-            return
-        if not databases:
-            self.say("no database to profile was found", severity="warning")
-            return
-
-        def answered(choice: ProfilerChoice | None) -> None:
-            if choice is not None:
-                self.run_worker(self._set_profiling(choice), group="action")
-
-        self.app.push_screen(ProfilerScreen(databases), answered)
-
-    async def _set_profiling(self, choice: ProfilerChoice) -> None:
-        async def switch(engine: Engine) -> str:
-            # The engine may have been replaced by a reconnect since the key was pressed.
-            if not engine.capabilities.has(Feature.PROFILER):
-                raise RefusedError("this engine has no profiler switch here")
-            return await engine.set_profiling(choice.database, choice.slowms)
-
-        try:
-            line = await self.dbtop.poller.call(switch)
-        except DbtopError as err:
-            self.say(one_line(str(err)), severity="error", timeout=8)
-            return
-        self.say(one_line(line), timeout=6)
-        self.dbtop.poller.refresh_now()
-
-    # -- suggest ------------------------------------------------------------------------
+        self.profiler.ask()
 
     def action_suggest(self) -> None:
-        poller = self.dbtop.poller
-        snapshot = self.latest_snapshot()
-
-        async def load() -> AdviceResult:
-            findings = snapshot.findings if snapshot else ()
-            if snapshot is not None and not snapshot.capabilities.has(Feature.SUGGEST):
-                reason = f"no index advisor here: {FALLBACK}"
-                return AdviceResult(Advice(findings=findings), fallback_reason=reason)
-            try:
-                return AdviceResult(await poller.call(lambda e: e.suggest()))
-            except DbtopError as err:
-                reason = f"the advisor failed ({one_line(str(err))}): {FALLBACK}"
-                return AdviceResult(Advice(findings=findings), fallback_reason=reason)
-
-        self.app.push_screen(SuggestScreen("Index suggestions and findings", load))
+        self.suggest.open()
 
 
 def all_binding_ids() -> set[str]:
@@ -581,45 +443,6 @@ def all_binding_ids() -> set[str]:
     for node in (*screens, HelpScreen):
         ids |= binding_ids(node.BINDINGS)
     return ids
-
-
-def describe_session(session: Session | None, session_id: str, mode: KillMode) -> Group:
-    """Who and what, for the kill confirmation: one field a line, long values wrapped
-    under themselves."""
-    if session is None:
-        return Group(Text(f"session {session_id} is not in the last snapshot any more"))
-    fields = Table.grid(padding=(0, 2))
-    fields.add_column(justify="right", style="bold", no_wrap=True)
-    fields.add_column(overflow="fold")
-    rows = (
-        ("session", session_id),
-        ("user", session.user),
-        ("database", session.database),
-        ("application", session.application),
-        ("client", session.client),
-        ("state", session.state),
-        ("running for", None if session.duration_s is None else f"{session.duration_s:,.1f}s"),
-        ("blocked by", ", ".join(session.blocked_by) or None),
-        ("query", one_line(session.query, 500) or "(none)"),
-    )
-    for name, value in rows:
-        if value:
-            fields.add_row(Text(name), Text(one_line(value, 500)))
-    if mode is KillMode.CANCEL and idle_in_transaction(session):
-        note = Text(
-            "It is idle in a transaction: there is no statement to cancel, and its locks stay. "
-            "K (terminate) ends the session and releases them.",
-            style="bold",
-        )
-    elif mode is KillMode.CANCEL:
-        note = Text(
-            "The current statement is stopped; the session stays connected.", style="italic"
-        )
-    else:
-        note = Text(
-            "The whole session is ended; its open transaction is rolled back.", style="italic"
-        )
-    return Group(fields, Text(""), note)
 
 
 _PANES: tuple[type[Pane], ...] = (SessionsPane, StatementsPane, IndexesPane, LocksPane)

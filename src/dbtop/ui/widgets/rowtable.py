@@ -10,9 +10,8 @@ auto-sized columns change width as values change (the screen jumps). This table:
 - redraws only the lines whose row changed (a refresh is not a repaint of the table);
 - keeps the cursor on its *key* across updates and re-sorts, and keeps that row on the same
   screen line when it can (nothing jumps);
-- lays columns out once per width: fixed widths, one flexible column taking the rest, and
-  optional columns dropped (most optional first) when the terminal is narrow;
-- renders a line from a per-row cache of strips, kept while the row is equal.
+- lays columns out once per width and paints lines from a per-row cache of strips, kept
+  while the row is equal (both in ``dbtop.ui.widgets.columns``).
 
 Small tables hand over finished rows (:meth:`RowTable.set_rows`); big ones hand over their
 items with a row builder and a sort-value function (:meth:`RowTable.set_items`).
@@ -24,12 +23,9 @@ become Segments directly).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from rich.cells import cell_len, set_cell_size
-from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
@@ -38,48 +34,26 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from dbtop.ui.widgets.columns import (
+    Column,
+    Layout,
+    Row,
+    as_row,
+    cursor_strip,
+    fit_columns,
+    header_strip,
+    message_strip,
+    row_sort_getter,
+    row_strip,
+)
+
+__all__ = ["KINDS", "Column", "Row", "RowTable", "SortGetter"]
+
 #: column index -> the function giving an item's sort value in that column
 SortGetter = Callable[[int], Callable[[Any], Any]]
 
 #: How a row (or a single cell) stands out; each kind is a component class in the .tcss.
 KINDS = ("alarm", "warning", "idle-tx", "long", "muted", "ok", "accent")
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    key: str
-    label: str
-    width: int
-    align: Literal["left", "right"] = "left"
-    #: takes the width left over by the others (its ``width`` is then the minimum)
-    flex: bool = False
-    #: 0: always shown; otherwise dropped when narrow, highest first
-    optional: int = 0
-    sortable: bool = True
-    #: the direction of the first sort on this column (numbers: largest first)
-    descending: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    key: str
-    cells: tuple[str, ...]
-    #: one value per column to sort by (None sorts last in either direction)
-    sort: tuple[Any, ...]
-    kind: str = ""
-    #: per-cell kinds overriding the row's, e.g. a badge; () for none
-    cell_kinds: tuple[str, ...] = ()
-
-    @property
-    def search_text(self) -> str:
-        return "\x00".join(self.cells).casefold()
-
-
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    width: int
-    #: (column index, x, width)
-    spans: tuple[tuple[int, int, int], ...]
 
 
 class RowTable(ScrollView, can_focus=True):
@@ -127,6 +101,9 @@ class RowTable(ScrollView, can_focus=True):
         def control(self) -> RowTable:
             return self.table
 
+    class Filtered(Message):
+        """The filter changed: the pane recounts its rows."""
+
     def __init__(
         self,
         columns: Iterable[Column],
@@ -148,8 +125,8 @@ class RowTable(ScrollView, can_focus=True):
             self.columns[self._sort_index].descending if self._sort_index is not None else False
         )
         self._items: dict[str, Any] = {}
-        self._build: Callable[[Any], Row] = _as_row
-        self._sort_getter: SortGetter = _row_sort_getter
+        self._build: Callable[[Any], Row] = as_row
+        self._sort_getter: SortGetter = row_sort_getter
         self._sort_values: dict[str, Any] = {}
         self._rows: dict[str, Row] = {}
         self._drawn: dict[int, tuple[str, Any, bool]] = {}
@@ -158,7 +135,7 @@ class RowTable(ScrollView, can_focus=True):
         self._filter = ""
         self._cursor_key: str | None = None
         self._cursor = 0
-        self._layout: _Layout | None = None
+        self._layout: Layout | None = None
         #: keys of the columns left out whatever the width (data this engine lacks)
         self._hidden: frozenset[str] = frozenset()
         self._strips: dict[str, tuple[Row, Strip]] = {}
@@ -221,6 +198,12 @@ class RowTable(ScrollView, can_focus=True):
             row = self._rows[key] = self._build(item)
         return row
 
+    def _row_of(self, key: str) -> Row:
+        """The row of a key that is among the items."""
+        row = self.row(key)
+        assert row is not None, key
+        return row
+
     def set_hidden_columns(self, keys: Iterable[str]) -> None:
         """Leave these columns out (a figure the engine does not have); cheap when unchanged."""
         hidden = frozenset(keys)
@@ -233,7 +216,7 @@ class RowTable(ScrollView, can_focus=True):
 
     def set_rows(self, rows: Iterable[Row]) -> None:
         """Replace the rows with finished ones (small tables)."""
-        self.set_items({row.key: row for row in rows}, _as_row, _row_sort_getter)
+        self.set_items({row.key: row for row in rows}, as_row, row_sort_getter)
 
     def set_items(
         self,
@@ -274,6 +257,7 @@ class RowTable(ScrollView, can_focus=True):
         if text != self._filter:
             self._filter = text
             self._reorder()
+            self.post_message(self.Filtered())
 
     def sort_by(self, column: str | None, *, descending: bool | None = None) -> None:
         index = self._index_of.get(column) if column else None
@@ -330,7 +314,7 @@ class RowTable(ScrollView, can_focus=True):
         keys = list(self._items)
         if self._filter:
             needle = self._filter
-            keys = [k for k in keys if needle in self.row(k).search_text]  # type: ignore[union-attr]
+            keys = [k for k in keys if needle in self._row_of(k).search_text]
         index = self._sort_index
         if index is not None and self.sortable:
             values = self._sort_values
@@ -427,7 +411,7 @@ class RowTable(ScrollView, can_focus=True):
         if offset is None:
             return
         if offset.y == 0:
-            column = self._column_at(offset.x)
+            column = self._layout.column_at(offset.x) if self._layout else None
             if column is not None and self.sortable and self.columns[column].sortable:
                 if self._sort_index == column:
                     self.reverse_sort()
@@ -439,15 +423,6 @@ class RowTable(ScrollView, can_focus=True):
             self._set_cursor(position)
             if event.chain >= 2:
                 self.post_message(self.Activated(self, self._order[position]))
-
-    def _column_at(self, x: int) -> int | None:
-        layout = self._layout
-        if layout is None:
-            return None
-        for index, start, width in layout.spans:
-            if start <= x < start + width + 1:
-                return index
-        return None
 
     def on_focus(self) -> None:
         self.refresh()
@@ -472,29 +447,11 @@ class RowTable(ScrollView, can_focus=True):
             self._styles[name] = style
         return style
 
-    def _layout_for(self, width: int) -> _Layout:
+    def _layout_for(self, width: int) -> Layout:
         layout = self._layout
         if layout is not None and layout.width == width:
             return layout
-        shown = [i for i, c in enumerate(self.columns) if c.key not in self._hidden]
-
-        def needed(indexes: list[int]) -> int:
-            return sum(self.columns[i].width for i in indexes) + max(len(indexes) - 1, 0)
-
-        while needed(shown) > width:
-            droppable = [i for i in shown if self.columns[i].optional]
-            if not droppable:
-                break
-            shown.remove(max(droppable, key=lambda i: (self.columns[i].optional, i)))
-        spare = max(width - needed(shown), 0)
-        flex = [i for i in shown if self.columns[i].flex] or shown[-1:]
-        spans: list[tuple[int, int, int]] = []
-        x = 0
-        for i in shown:
-            column_width = self.columns[i].width + (spare if i == flex[0] else 0)
-            spans.append((i, x, column_width))
-            x += column_width + 1
-        layout = _Layout(width, tuple(spans))
+        layout = fit_columns(self.columns, self._hidden, width)
         self._layout = layout
         self._strips.clear()
         return layout
@@ -504,101 +461,38 @@ class RowTable(ScrollView, can_focus=True):
         layout = self._layout_for(width)
         base = self.rich_style
         if y == 0:
-            return self._header(layout, base)
+            sort_index = self._sort_index if self.sortable else None
+            header, marked = self._style("header"), self._style("header-sorted")
+            return header_strip(
+                self.columns, layout, base + header, base + marked, sort_index, self._descending
+            )
         position = int(self.scroll_y) + y - 1
         if not self._order:
             self._drawn.pop(y, None)
             if y == 1:
                 message = self._empty_text()
                 self._drawn[1] = ("", message, False)
-                return Strip(
-                    [Segment(set_cell_size(" " + message, width), base + self._style("empty"))],
-                    width,
-                )
+                return message_strip(message, width, base + self._style("empty"))
             return Strip.blank(width, base)
         if position >= len(self._order):
             self._drawn.pop(y, None)
             return Strip.blank(width, base)
         key = self._order[position]
-        row = self.row(key)
-        assert row is not None
+        row = self._row_of(key)
         cached = self._strips.get(key)
         if cached is not None and (cached[0] is row or cached[0] == row):
             strip = cached[1]
         else:
-            strip = self._render_row(row, layout, base)
+            strip = row_strip(row, self.columns, layout, base, self._style)
             self._strips[key] = (row, strip)
         on_cursor = position == self._cursor
         self._drawn[y] = (key, row, on_cursor)
         if on_cursor:
-            strip = self._cursor_strip(strip)
+            cursor = self._style("cursor" if self.has_focus else "cursor-blurred")
+            strip = cursor_strip(strip, cursor)
         return strip
-
-    def _cursor_strip(self, strip: Strip) -> Strip:
-        """The row under the cursor: the cursor's background and text style on top, the
-        row's own colours kept (a root blocker stays red under the cursor)."""
-        cursor = self._style("cursor" if self.has_focus else "cursor-blurred")
-        over = Style(
-            bgcolor=cursor.bgcolor,
-            bold=cursor.bold,
-            reverse=cursor.reverse,
-            underline=cursor.underline,
-            italic=cursor.italic,
-        )
-        segments = Segment.apply_style(list(strip), post_style=over)
-        return Strip(segments, strip.cell_length)
-
-    def _header(self, layout: _Layout, base: Style) -> Strip:
-        style = base + self._style("header")
-        sorted_style = base + self._style("header-sorted")
-        segments: list[Segment] = []
-        for n, (index, _x, width) in enumerate(layout.spans):
-            column = self.columns[index]
-            label = column.label
-            is_sorted = index == self._sort_index and self.sortable
-            if is_sorted:
-                label += "▼" if self._descending else "▲"
-            segments.append(
-                Segment(_fit(label, width, column.align), sorted_style if is_sorted else style)
-            )
-            if n < len(layout.spans) - 1:
-                segments.append(Segment(" ", style))
-        return Strip(segments).adjust_cell_length(layout.width, style)
 
     def _empty_text(self) -> str:
         if self._items and self._filter:
             return f"no row matches {self._filter!r}"
         return self.empty_message
-
-    def _render_row(self, row: Row, layout: _Layout, base: Style) -> Strip:
-        row_style = base + self._style(row.kind) if row.kind else base
-        segments: list[Segment] = []
-        kinds = row.cell_kinds
-        for n, (index, _x, width) in enumerate(layout.spans):
-            column = self.columns[index]
-            text = row.cells[index] if index < len(row.cells) else ""
-            kind = kinds[index] if index < len(kinds) else ""
-            style = row_style + self._style(kind) if kind else row_style
-            segments.append(Segment(_fit(text, width, column.align), style))
-            if n < len(layout.spans) - 1:
-                segments.append(Segment(" ", row_style))
-        return Strip(segments).adjust_cell_length(layout.width, row_style)
-
-
-def _as_row(item: Any) -> Row:
-    return item  # type: ignore[no-any-return]
-
-
-def _row_sort_getter(index: int) -> Callable[[Any], Any]:
-    return lambda row: row.sort[index]
-
-
-def _fit(text: str, width: int, align: str) -> str:
-    if width <= 0:
-        return ""
-    length = cell_len(text)
-    if length > width:
-        return set_cell_size(text, width - 1) + "…"
-    if align == "right":
-        return " " * (width - length) + text
-    return text + " " * (width - length)

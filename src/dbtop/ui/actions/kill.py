@@ -1,0 +1,133 @@
+"""``k`` cancels the selected session's statement, ``K`` terminates the session: after a
+confirmation that says who and what, never on dbtop's own connection, and never on a
+session that is not the one confirmed any more (polls go on while the dialog is open)."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from dbtop.analysis.sessions import idle_in_transaction
+from dbtop.errors import DbtopError
+from dbtop.model import Feature, KillMode, Session
+from dbtop.safetext import one_line
+from dbtop.ui.actions.host import ActionHost
+from dbtop.ui.screens.confirm import ConfirmScreen
+
+
+class KillAction:
+    def __init__(self, host: ActionHost) -> None:
+        self.host = host
+
+    def offered(self, mode: KillMode) -> bool | None:
+        """True: the key is there; None: shown disabled; False: absent (read-only mode:
+        no key, no footer entry, no help line)."""
+        host = self.host
+        if host.dbtop.read_only:
+            return False
+        snapshot = host.latest_snapshot()
+        if snapshot is None:
+            return True
+        feature = Feature.CANCEL if mode is KillMode.CANCEL else Feature.TERMINATE
+        return True if snapshot.capabilities.has(feature) else None
+
+    def ask(self, mode: KillMode) -> None:
+        host = self.host
+        if host.dbtop.read_only:
+            return
+        selection = host.selection()
+        if selection is None or selection.session_id is None:
+            host.say(
+                "k and K act on a session: select one in the Sessions or Locks pane",
+                severity="warning",
+            )
+            return
+        snapshot = host.latest_snapshot()
+        session = snapshot.session(selection.session_id) if snapshot else None
+        if session is not None and session.is_self:
+            host.say("that is dbtop's own connection", severity="warning")
+            return
+        verb = "Cancel the query of" if mode is KillMode.CANCEL else "Terminate"
+        title = f"{verb} session {one_line(selection.session_id)}?"
+        body = describe_session(session, selection.session_id, mode)
+        session_id = selection.session_id
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            # Polls went on while the dialog was open: the session may have ended, and its
+            # id (a pid, a client id) been given to someone else since.
+            now = host.latest_snapshot()
+            current = now.session(session_id) if now else None
+            if session is not None and (
+                current is None or current.is_self or current.backend_start != session.backend_start
+            ):
+                host.say(
+                    f"session {one_line(session_id)} is not the one confirmed any more: "
+                    "nothing was done",
+                    severity="warning",
+                )
+                return
+            host.run_worker(self.run(session_id, mode), group="action")
+
+        host.dbtop.push_screen(
+            ConfirmScreen(
+                title, body, yes="Cancel query" if mode is KillMode.CANCEL else "Terminate"
+            ),
+            answered,
+        )
+
+    async def run(self, session_id: str, mode: KillMode) -> None:
+        host = self.host
+        poller = host.dbtop.poller
+        try:
+            result = await poller.call(lambda engine: engine.kill(session_id, mode))
+        except DbtopError as err:
+            host.say(one_line(str(err)), severity="error", timeout=8)
+            return
+        host.say(
+            one_line(result.message),
+            severity="information" if result.ok else "warning",
+            timeout=6,
+        )
+        poller.refresh_now()
+
+
+def describe_session(session: Session | None, session_id: str, mode: KillMode) -> Group:
+    """Who and what, for the kill confirmation: one field a line, long values wrapped
+    under themselves."""
+    if session is None:
+        return Group(Text(f"session {session_id} is not in the last snapshot any more"))
+    fields = Table.grid(padding=(0, 2))
+    fields.add_column(justify="right", style="bold", no_wrap=True)
+    fields.add_column(overflow="fold")
+    rows = (
+        ("session", session_id),
+        ("user", session.user),
+        ("database", session.database),
+        ("application", session.application),
+        ("client", session.client),
+        ("state", session.state),
+        ("running for", None if session.duration_s is None else f"{session.duration_s:,.1f}s"),
+        ("blocked by", ", ".join(session.blocked_by) or None),
+        ("query", one_line(session.query, 500) or "(none)"),
+    )
+    for name, value in rows:
+        if value:
+            fields.add_row(Text(name), Text(one_line(value, 500)))
+    if mode is KillMode.CANCEL and idle_in_transaction(session):
+        note = Text(
+            "It is idle in a transaction: there is no statement to cancel, and its locks stay. "
+            "K (terminate) ends the session and releases them.",
+            style="bold",
+        )
+    elif mode is KillMode.CANCEL:
+        note = Text(
+            "The current statement is stopped; the session stays connected.", style="italic"
+        )
+    else:
+        note = Text(
+            "The whole session is ended; its open transaction is rolled back.", style="italic"
+        )
+    return Group(fields, Text(""), note)
