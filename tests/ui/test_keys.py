@@ -22,7 +22,8 @@ from dbtop.ui.screens.main import MainScreen
 from dbtop.ui.screens.plan import PlanScreen
 from dbtop.ui.screens.suggest import SuggestScreen
 from dbtop.ui.widgets.rowtable import RowTable
-from tests.ui.conftest import make_app, polled, replay, settled, until
+from tests.ui.conftest import make_app, polled, replay, until
+from tests.waiting import settled
 
 ROOT, MIDDLE, LEAF, BATCH, TRICKY, IDLE = "9675", "9676", "9677", "9678", "9679", "9680"
 

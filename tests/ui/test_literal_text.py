@@ -7,8 +7,9 @@ import dataclasses
 
 from dbtop.model import Snapshot
 from dbtop.ui.screens.details import DetailsScreen
-from tests.ui.conftest import make_app, polled, replay, settled, until
+from tests.ui.conftest import make_app, polled, replay, until
 from tests.ui.test_keys import table
+from tests.waiting import settled
 
 
 def with_bracketed_index_names(snapshots: list[Snapshot]) -> list[Snapshot]:

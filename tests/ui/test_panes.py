@@ -10,8 +10,9 @@ from textual.app import App, ComposeResult
 
 from dbtop.model import Feature, KeyPattern, Notice, PaneLabels, SlowEvent, Statement
 from dbtop.ui.widgets.rowtable import Column, Row, RowTable
-from tests.ui.conftest import make_app, polled, replay, settled
+from tests.ui.conftest import make_app, polled, replay
 from tests.ui.test_keys import TRICKY, main_screen, table
+from tests.waiting import settled
 
 
 def screen_text(table_widget: RowTable) -> list[str]:

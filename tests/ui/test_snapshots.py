@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from tests.ui.conftest import make_app, polled, replay, settled
+from tests.ui.conftest import make_app, polled, replay
 from tests.ui.recorded import load_snapshots
+from tests.waiting import settled
 
 
 def scenario(keys: Sequence[str] = (), **settings: object):
