@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from dbtop.analysis import sessions
 from dbtop.analysis.lockgraph import LockForest, LockNode, build_lock_forest
 from dbtop.analysis.plans import costliest as costliest_node
 from dbtop.humanize import human_bytes, human_seconds, plan_figures
@@ -78,18 +79,24 @@ def summary(snapshot: Snapshot) -> RenderableType:
 
 
 def _session_style(session: Session, forest: LockForest) -> str:
-    if session.id in forest.root_ids:
+    # The same classification as the UI's flags (analysis.sessions); the report colours
+    # only the three that call for action.
+    if sessions.is_root_blocker(session, forest):
         return "bold red"
-    if session.waiting_on_lock or session.blocked_by:
+    if sessions.is_waiting(session):
         return "yellow"
-    if session.in_transaction and session.is_idle:
+    if sessions.idle_in_transaction(session):
         return "magenta"
     return ""
 
 
 def sessions_table(snapshot: Snapshot, forest: LockForest, *, include_idle: bool) -> Table:
     label = snapshot.capabilities.labels.sessions
-    shown = [s for s in snapshot.sessions if include_idle or not s.is_idle or s.in_transaction]
+    shown = [
+        s
+        for s in snapshot.sessions
+        if include_idle or not sessions.hidden_when_idle_hidden(s, forest)
+    ]
     hidden = len(snapshot.sessions) - len(shown)
     shown.sort(key=lambda s: -(s.duration_s or 0.0))
     title = f"{label}: {len(snapshot.sessions)}"
