@@ -224,3 +224,15 @@ async def test_bad_input_gives_one_clear_error():
             f"mysql://root@{SHARED_HOST}:{SHARED_PORT}/no_such_db_x", ConnectOptions()
         )
         await engine.connect()
+
+
+async def test_server_warnings_never_reach_stderr(shared_url, engine_for):
+    # aiomysql turns each server warning into a Python warning (printed on stderr by the
+    # CLI above its one-line error); the engine's queries must not emit any.
+    import warnings
+
+    engine = await engine_for(shared_url)
+    with warnings.catch_warnings(record=True) as caught:
+        rows = await engine.work_fetch("SELECT 1/0 AS x")  # the server warns: division by 0
+    assert rows == [{"x": None}]
+    assert [str(w.message) for w in caught] == []

@@ -190,10 +190,26 @@ async def open_raw(target: Target, options: ConnectOptions) -> aiomysql.Connecti
     return conn
 
 
+class _QuietDictCursor(aiomysql.DictCursor):
+    """aiomysql answers each server warning with a SHOW WARNINGS round trip and a Python
+    warning printed on stderr: a monitor query's warnings are nobody's business there (they
+    broke the CLI's one-line errors), and the extra round trip is load on the server."""
+
+    async def _show_warnings(self, conn: object) -> None:
+        return None
+
+
+class _QuietCursor(aiomysql.Cursor):
+    __doc__ = _QuietDictCursor.__doc__
+
+    async def _show_warnings(self, conn: object) -> None:
+        return None
+
+
 async def fetch_raw(
     conn: aiomysql.Connection, sql: str, args: Sequence[Any] | None = None
 ) -> list[dict[str, Any]]:
-    async with conn.cursor(aiomysql.DictCursor) as cur:
+    async with conn.cursor(_QuietDictCursor) as cur:
         await cur.execute(sql, args)
         rows = await cur.fetchall()
     return list(rows or ())
@@ -274,7 +290,7 @@ class Link:
             return await fetch_raw(self.conn, limited, args)
 
     async def execute(self, sql: str, args: Sequence[Any] | None = None) -> int:
-        async with self._lock, self.conn.cursor() as cur:
+        async with self._lock, self.conn.cursor(_QuietCursor) as cur:
             return int(await cur.execute(sql, args) or 0)
 
     async def apply(self, statements: Sequence[str], optional: Sequence[str] = ()) -> None:
