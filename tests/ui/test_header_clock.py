@@ -14,11 +14,12 @@ import asyncio
 import pytest
 
 from dbtop import poller
-from dbtop.errors import ConnectError
+from dbtop.errors import ConnectError, DbtopError
 from dbtop.model import Snapshot
 from dbtop.poller import PollState
 from dbtop.ui.app import DbtopApp
 from dbtop.ui.screens.main import MainScreen
+from dbtop.ui.widgets import header
 from dbtop.ui.widgets.header import Header
 from tests.ui.conftest import FROZEN_CLOCK, make_app, polled, replay, until
 from tests.ui.recorded import ReplayEngine, load_advice, load_plan
@@ -180,3 +181,30 @@ async def test_the_reason_line_has_a_row_only_when_there_is_a_reason(snapshots, 
         else:
             await settled(pilot)
             assert len(drawn(app)) == 2
+
+
+class FlakyEngine(ReplayEngine):
+    """The second poll fails (the connection stays), the others answer."""
+
+    async def snapshot(self) -> Snapshot:
+        if self.polls == 1:
+            self.polls += 1
+            raise DbtopError("canceling statement due to statement timeout")
+        return await super().snapshot()
+
+
+async def test_the_reason_row_is_kept_a_while_so_the_panes_do_not_jump(snapshots, monkeypatch):
+    monkeypatch.setattr(poller, "BACKOFF_FIRST_S", 0.01)
+    clock = Clock()
+    engine = FlakyEngine(list(snapshots), plan=load_plan(), advice=load_advice())
+    app = make_app(engine, clock=clock, interval_s=2.0)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine, polls=1)
+        app.poller.refresh_now()  # fails, then the retry answers
+        await until(pilot, lambda: engine.polls >= 3 and app.results_shown >= 2, "the retry")
+        await until(pilot, lambda: app.poller.status.error is None, "the error cleared")
+        await settled(pilot)
+        # the reason is gone, its row stays (empty) for a while
+        assert len(drawn(app)) == 3 and drawn(app)[2] == ""
+        clock.advance(header.REASON_HOLD_S + 1)
+        await until(pilot, lambda: len(drawn(app)) == 2, "the row given back")
