@@ -18,6 +18,7 @@ from dbtop.errors import ConnectError, DbtopError
 from dbtop.model import Snapshot
 from dbtop.poller import PollState
 from dbtop.ui.app import DbtopApp
+from dbtop.ui.screens.help import HelpScreen
 from dbtop.ui.screens.main import MainScreen
 from dbtop.ui.widgets import header
 from dbtop.ui.widgets.header import Header
@@ -159,12 +160,22 @@ async def test_read_only_k_says_why_it_does_nothing(snapshots):
     app = make_app(engine)
     async with app.run_test(size=(120, 35)) as pilot:
         await polled(pilot, engine)
+        kill_keys = [
+            b for b in app.screen.active_bindings.values() if b.binding.action.startswith("kill")
+        ]
+        # shown disabled (the footer greys k out), never enabled
+        assert kill_keys and not any(b.enabled for b in kill_keys)
         for key in ("k", "K"):
             await pilot.press(key)
             await settled(pilot)
             assert isinstance(app.screen, MainScreen) and engine.kills == []
         said = [n.message for n in app._notifications]
         assert said.count("read-only mode: kill is refused") == 2
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        rows = {row.binding_id: row.description for row in app.screen._keys}
+        for binding_id in ("session.cancel", "session.terminate"):
+            assert rows[binding_id].endswith("(off: read-only mode: kill is refused)")
 
 
 @pytest.mark.parametrize("roomy", [False, True])

@@ -243,25 +243,6 @@ async def test_kill_refuses_dbtops_own_connection(engine):
         assert engine.kills == []
 
 
-async def test_read_only_kill_keys_are_off_and_say_so(snapshots):
-    engine = replay(snapshots, read_only=True)
-    app = make_app(engine)
-    async with app.run_test(size=(120, 35)) as pilot:
-        await polled(pilot, engine)
-        kill_keys = [
-            b for b in app.screen.active_bindings.values() if b.binding.action.startswith("kill")
-        ]
-        # shown disabled (the footer greys k out), never enabled
-        assert kill_keys and not any(b.enabled for b in kill_keys)
-        await pilot.press("k", "K")
-        assert isinstance(app.screen, MainScreen) and engine.kills == []
-        await pilot.press("question_mark")
-        assert isinstance(app.screen, HelpScreen)
-        rows = {row.binding_id: row.description for row in app.screen._keys}
-        assert rows["session.cancel"].endswith("(off: read-only mode: kill is refused)")
-        assert rows["session.terminate"].endswith("(off: read-only mode: kill is refused)")
-
-
 async def test_e_shows_the_plan_tree_and_j_the_raw_json(engine):
     app = make_app(engine)
     async with app.run_test(size=(120, 35)) as pilot:
