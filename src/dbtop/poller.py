@@ -74,6 +74,9 @@ class PollStatus:
     retry_at: float | None = None
     #: consecutive failures (0 while all is well)
     failures: int = 0
+    #: when the connection attempt in flight began (monotonic clock), while one is: the
+    #: header counts it, so a connect that hangs is not a frozen "reconnecting in 0s"
+    attempt_at: float | None = None
     #: monotonic time of the last successful snapshot
     last_ok: float | None = None
     #: True once a first connection succeeded
@@ -261,6 +264,8 @@ class Poller:
             await self._close_engine()
 
     async def _connect(self) -> None:
+        if self._status.failures:  # a reconnect (a first connect is reported as it ends)
+            self._set(attempt_at=self._clock())
         try:
             await self._connect_once()
         except asyncio.CancelledError:
@@ -274,6 +279,7 @@ class Poller:
                 exception=exc,
                 failures=failures,
                 retry_at=self._clock() + delay,
+                attempt_at=None,
             )
             await self._sleep(delay)
 
@@ -293,6 +299,7 @@ class Poller:
             error=None,
             exception=None,
             retry_at=None,
+            attempt_at=None,
             connected_once=True,
         )
 

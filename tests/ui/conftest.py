@@ -44,14 +44,18 @@ def engine(snapshots: list[Snapshot]) -> ReplayEngine:
     return replay(snapshots)
 
 
-def make_app(engine: ReplayEngine, **settings: object) -> DbtopApp:
+def make_app(
+    engine: ReplayEngine, *, clock: Callable[[], float] | None = None, **settings: object
+) -> DbtopApp:
+    """The app on ``engine``; its clock (the poller's and the header's) is frozen unless a
+    test brings one it moves (tests/ui/test_header_clock.py's ``Clock``)."""
     options = {"interval_s": TEST_INTERVAL, **settings}
     if engine.read_only:
         options["read_only"] = True
     return DbtopApp(
         lambda: engine,
         AppSettings(**options),  # type: ignore[arg-type]
-        clock=lambda: FROZEN_CLOCK,
+        clock=clock or (lambda: FROZEN_CLOCK),
         handle_signals=False,
     )
 

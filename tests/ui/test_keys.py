@@ -243,21 +243,6 @@ async def test_kill_refuses_dbtops_own_connection(engine):
         assert engine.kills == []
 
 
-async def test_read_only_has_no_kill_keys(snapshots):
-    engine = replay(snapshots, read_only=True)
-    app = make_app(engine)
-    async with app.run_test(size=(120, 35)) as pilot:
-        await polled(pilot, engine)
-        bound = {b.binding.action for b in app.screen.active_bindings.values()}
-        assert not any(action.startswith("kill") for action in bound)
-        await pilot.press("k", "K")
-        assert isinstance(app.screen, MainScreen) and engine.kills == []
-        await pilot.press("question_mark")
-        assert isinstance(app.screen, HelpScreen)
-        keys = [row.binding_id for row in app.screen._keys]
-        assert "session.cancel" not in keys and "session.terminate" not in keys
-
-
 async def test_e_shows_the_plan_tree_and_j_the_raw_json(engine):
     app = make_app(engine)
     async with app.run_test(size=(120, 35)) as pilot:

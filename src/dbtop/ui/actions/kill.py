@@ -21,20 +21,29 @@ class KillAction:
         self.host = host
 
     def offered(self, mode: KillMode) -> bool | None:
-        """True: the key is there; None: shown disabled; False: absent (read-only mode:
-        no key, no footer entry, no help line)."""
+        """True: the key is there; None: shown disabled (read-only mode, or the engine
+        cannot), and pressing it says why (:meth:`refusal`): a DBA who presses k and gets
+        nothing does not know whether dbtop heard."""
         host = self.host
         if host.dbtop.read_only:
-            return False
+            return None
         snapshot = host.latest_snapshot()
         if snapshot is None:
             return True
         feature = Feature.CANCEL if mode is KillMode.CANCEL else Feature.TERMINATE
         return True if snapshot.capabilities.has(feature) else None
 
+    def refusal(self, mode: KillMode) -> str:
+        """The one line a disabled k or K answers with."""
+        if self.host.dbtop.read_only:
+            return "read-only mode: kill is refused"
+        what = "cancel a query" if mode is KillMode.CANCEL else "terminate a session"
+        return f"this server's engine cannot {what} from dbtop"
+
     def ask(self, mode: KillMode) -> None:
         host = self.host
         if host.dbtop.read_only:
+            host.say(self.refusal(mode), severity="warning")
             return
         selection = host.selection()
         if selection is None or selection.session_id is None:

@@ -143,6 +143,26 @@ class MainScreen(Screen[None]):
         if self.dbtop.latest_result is not None:
             self.apply_result(self.dbtop.latest_result)
 
+    def on_key(self, event: events.Key) -> None:
+        """A key shown disabled (check_action None) answers with why, instead of nothing:
+        Textual skips the action of a disabled binding, and the key would fall silent."""
+        active = self.active_bindings.get(event.key)
+        if active is None or active.enabled:
+            return
+        reason = self.refusal(active.binding.action)
+        if reason is not None:
+            event.stop()
+            event.prevent_default()
+            self.say(reason, severity="warning")
+
+    def refusal(self, action: str) -> str | None:
+        """Why the (disabled) key bound to ``action`` does nothing here, or None."""
+        if action.startswith("kill("):
+            return self.kill.refusal(
+                KillMode.TERMINATE if "terminate" in action else KillMode.CANCEL
+            )
+        return None
+
     def on_resize(self, event: events.Resize) -> None:
         self.wide = self._wants_wide(event.size.width, event.size.height)
 
@@ -401,11 +421,21 @@ class MainScreen(Screen[None]):
 
     def action_help(self) -> None:
         bindings = [
-            (self.app.get_key_display(active.binding), active.binding)
+            (
+                self.app.get_key_display(active.binding),
+                self._as_helped(active.binding, active.enabled),
+            )
             for active in self.active_bindings.values()
             if active.binding.description and active.binding.action not in _NOT_IN_HELP
         ]
         self.app.push_screen(HelpScreen(key_rows(bindings), read_only=self.dbtop.read_only))
+
+    def _as_helped(self, binding: Binding, enabled: bool) -> Binding:
+        """A disabled key says so in the help, with why (it answers the same when pressed)."""
+        reason = None if enabled else self.refusal(binding.action)
+        if reason is None:
+            return binding
+        return replace(binding, description=f"{binding.description} (off: {reason})")
 
     async def action_quit(self) -> None:
         await self.dbtop.action_quit()

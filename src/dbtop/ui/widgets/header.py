@@ -6,10 +6,18 @@ replication lag, active / waiting sessions, and where the engine reports one the
 operations waiting for the global lock (MongoDB's globalLock.currentQueue), each with a
 sparkline of the last minutes.
 Line 3 (only when there is one): what went wrong, or notices that belong to no pane.
+
+The state is told by the clock, not by the polls: a timer of the header's own
+(``TICK_S``) recomputes it, so a poll that hangs turns "● live" into "stale Ns" (counting)
+after ``stale_after`` without a result, the reconnect line counts down to the next attempt
+and then counts the attempt in flight. The third line gets its own row when there is a
+reason to show (``-reason``, height 3), and keeps it ``REASON_HOLD_S`` after the reason is
+gone, so the panes below do not jump at every poll of a flapping connection.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -19,6 +27,7 @@ from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual.reactive import reactive
 from textual.widget import Widget
 
 from dbtop.model import Notice, Snapshot
@@ -31,6 +40,10 @@ from dbtop.ui.widgets.sparkline import sparkline
 HISTORY = 300
 #: widest sparkline drawn
 SPARK_MAX = 24
+#: how often the clock-driven state (live, stale Ns, reconnecting in Ns) is recomputed
+TICK_S = 0.5
+#: how long the reason line keeps its row after the reason is gone (at least two intervals)
+REASON_HOLD_S = 10.0
 
 
 @dataclass(slots=True)
@@ -55,6 +68,15 @@ class Header(Widget):
         "header--paused",
     }
 
+    #: the poller's state as last told (its ``last_ok``, ``retry_at`` and ``attempt_at``
+    #: are what the clock is read against)
+    status: reactive[PollStatus | None] = reactive(None, init=False, repaint=False)
+    #: the clock-driven part as it reads now (the state and the reason line): recomputed
+    #: every tick, and a change repaints
+    telling: reactive[str] = reactive("", init=False)
+    #: the reason line has its row
+    roomy: reactive[bool] = reactive(False, init=False)
+
     def __init__(
         self,
         *,
@@ -64,9 +86,32 @@ class Header(Widget):
         super().__init__(id=id)
         self._clock = clock
         self._snapshot: Snapshot | None = None
-        self._status: PollStatus | None = None
         self._notices: tuple[Notice, ...] = ()
         self._series: dict[str, deque[float | None]] = {}
+        self._reason_at = 0.0
+
+    def on_mount(self) -> None:
+        self.set_interval(TICK_S, self.tick)
+        self.tick()
+
+    def tick(self) -> None:
+        """Read the clock: what the state says now, and whether the reason line needs room."""
+        now = self._clock()
+        problem = self._line_problem()
+        self.telling = self._state_text(now).plain + "\n" + (problem.plain if problem else "")
+        if problem is not None:
+            self._reason_at = now
+            self.roomy = True
+        elif self.roomy:
+            interval = self.status.interval_s if self.status else 0.0
+            if now - self._reason_at >= max(REASON_HOLD_S, 2 * interval):
+                self.roomy = False
+
+    def watch_status(self) -> None:
+        self.tick()
+
+    def watch_roomy(self, roomy: bool) -> None:
+        self.set_class(roomy, "-reason")
 
     # -- inputs -------------------------------------------------------------------------
 
@@ -98,10 +143,11 @@ class Header(Widget):
         if queue is not None:
             self._push("queue", queue)
         self.refresh()
+        if self.is_mounted:
+            self.tick()
 
     def show_status(self, status: PollStatus) -> None:
-        self._status = status
-        self.refresh()
+        self.status = status
 
     def _push(self, name: str, value: float | None) -> None:
         series = self._series.get(name)
@@ -117,8 +163,9 @@ class Header(Widget):
 
     def render(self) -> Text:
         width = max(self.size.width, 20)
-        lines = [self._line_identity(width), self._line_figures(width)]
-        problem = self._line_problem(width)
+        now = self._clock()
+        lines = [self._line_identity(width, now), self._line_figures(width)]
+        problem = self._line_problem()
         if problem is not None:
             lines.append(problem)
         text = Text("\n").join(lines)
@@ -129,7 +176,7 @@ class Header(Widget):
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"header--{name}", partial=True)
 
-    def _line_identity(self, width: int) -> Text:
+    def _line_identity(self, width: int, now: float) -> Text:
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append("dbtop ", self._style("title"))
         snapshot = self._snapshot
@@ -148,7 +195,7 @@ class Header(Widget):
                 f"up {human_seconds(server.uptime_s)}" if server.uptime_s is not None else None,
             ]
             line.append(" · ".join(one_line(p) for p in parts if p))
-        state = self._state_text()
+        state = self._state_text(now)
         room = width - state.cell_len - 1
         if line.cell_len > room:
             line.truncate(max(room, 0), overflow="ellipsis")
@@ -156,27 +203,30 @@ class Header(Widget):
         line.append_text(state)
         return line
 
-    def _state_text(self) -> Text:
-        status = self._status
+    def _state_text(self, now: float) -> Text:
+        status = self.status
         if status is None:
             return Text("connecting…", self._style("muted"))
         every = f"every {_interval(status.interval_s)}"
         if status.state is PollState.PAUSED:
             return Text.assemble((" PAUSED ", self._style("paused")), " ", every)
         if status.state is PollState.RECONNECTING:
-            wait = max((status.retry_at or 0) - self._clock(), 0)
-            return Text(
-                f"reconnecting in {wait:.0f}s (attempt {status.failures})", self._style("alarm")
-            )
+            if status.attempt_at is not None:  # the attempt is on its way: count it
+                busy = counting(now - status.attempt_at)
+                text = f"reconnecting… (attempt {status.failures}, {busy})"
+            else:
+                wait = math.ceil(max((status.retry_at or now) - now, 0))
+                text = f"reconnecting in {wait}s (attempt {status.failures})"
+            return Text(text, self._style("alarm"))
         if status.state is PollState.CONNECTING:
             return Text("connecting…", self._style("muted"))
         if status.state is PollState.STOPPED:
             return Text("stopped", self._style("muted"))
-        age = self._clock() - status.last_ok if status.last_ok is not None else None
+        age = now - status.last_ok if status.last_ok is not None else None
         if status.state is PollState.STALE or (
             age is not None and age > stale_after(status.interval_s)
         ):
-            since = f" {human_seconds(age)}" if age is not None else ""
+            since = f" {counting(age)}" if age is not None else ""
             return Text.assemble((f"stale{since}", self._style("warning")), " · ", every)
         return Text.assemble(("● live", self._style("ok")), " · ", every)
 
@@ -230,8 +280,8 @@ class Header(Widget):
                 line.append(sparkline(figure.history, spark, floor=floor), self._style("spark"))
         return line
 
-    def _line_problem(self, width: int) -> Text | None:
-        status = self._status
+    def _line_problem(self) -> Text | None:
+        status = self.status
         if status is not None and status.error:
             return Text("! " + one_line(status.error), self._style("alarm"), no_wrap=True)
         if self._snapshot is not None and self._snapshot.rates and self._snapshot.rates.reset:
@@ -264,8 +314,16 @@ def lock_queue(extra: Mapping[str, Any]) -> int | None:
 
 
 def stale_after(interval_s: float) -> float:
-    """How old the last snapshot may get before the header says "stale"."""
-    return max(3 * interval_s, interval_s + 5)
+    """How old the last snapshot may get before the header says "stale": two intervals,
+    with a floor for the time a poll itself takes at short intervals (never the poll
+    timeout: that is when the poller gives up, far too late to warn)."""
+    return max(2 * interval_s, interval_s + 2)
+
+
+def counting(seconds: float) -> str:
+    """Whole seconds, as a clock counts them: "7s", "1m05s"."""
+    whole = max(int(seconds), 0)
+    return f"{whole}s" if whole < 60 else f"{whole // 60}m{whole % 60:02d}s"
 
 
 def _interval(seconds: float) -> str:
