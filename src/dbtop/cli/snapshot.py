@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=options.snapshot_interval,
         default=1.0,
         metavar="S",
-        help="seconds between the two polls that give the rates (default 1; 0: one poll, no rates; else 0.1 to 3600)",
+        help="seconds between the two polls that give the rates (default 1; 0: one poll, "
+        "no rates; else 0.1 to 3600)",
     )
     parser.add_argument("--all", action="store_true", help="list idle sessions too (human output)")
 

@@ -196,9 +196,7 @@ def _check_parts(scheme: str, path: str, query: str, port: int | None) -> None:
             raise UsageError("port 0 in a Redis URL: give the server's port (default 6379)")
         db_text = unquote(path)[1:] if path.startswith("/") else unquote(path)
         if "/" in db_text:
-            raise UsageError(
-                f"a Redis URL has one database number after the host, not {db_text!r}"
-            )
+            raise UsageError(f"a Redis URL has one database number after the host, not {db_text!r}")
         if db_text and not db_text.isdigit():
             raise UsageError(f"the database in a Redis URL is a number, not {db_text!r}")
     try:
