@@ -152,3 +152,45 @@ def test_a_password_in_the_url_wins_over_dbtop_password() -> None:
     args = argparse.Namespace(url="redis://:given@h", password=False)
     resolve(args, {"DBTOP_PASSWORD": "sekrit"})
     assert args.url == "redis://:given@h"
+
+
+# -- MongoDB: pymongo validates; its refusals are one line, naming the option -----------
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mongodb://127.0.0.1:1/?foo=1&appName=x", "option foo"),
+        ("mongodb://127.0.0.1:70000", "Port"),
+        ("mongodb://127.0.0.1:1/?tls=ture", "tls"),
+        ("mongodb://127.0.0.1:1/a/b", "database"),
+    ],
+)
+def test_mongodb_refusals_are_one_line(url: str, says: str) -> None:
+    from dbtop.engines.base import ConnectOptions
+    from dbtop.engines.mongodb.connection import HeartbeatLog, make_client
+
+    with pytest.raises(UsageError, match=says) as caught:
+        make_client(url, ConnectOptions(), "dbtop", 1000, HeartbeatLog())
+    assert "\n" not in str(caught.value)
+
+
+# -- MySQL ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mysql://h:0/db", "port"),
+        ("mysql://h:70000/db", "malformed"),
+        ("mysql://h/db/extra", "one database"),
+        ("mysql://h/db?charset=latin1", "charset"),
+        ("mysql://h/db?ssl-mode=sometimes", "ssl-mode"),
+    ],
+)
+def test_mysql_refusals_name_the_part(url: str, says: str) -> None:
+    from dbtop.engines.mysql.url import parse_url
+
+    with pytest.raises(UsageError, match=says) as caught:
+        parse_url(url, environ={}, option_files=[])
+    assert "\n" not in str(caught.value)
