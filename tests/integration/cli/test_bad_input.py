@@ -81,6 +81,14 @@ def test_libpq_connect_timeout_is_accepted(pg_url: str) -> None:
     assert run.code == 0, run.err
 
 
+def test_libpq_options_are_passed_on(pg_url: str) -> None:
+    sep = "&" if "?" in pg_url else "?"
+    run = dbtop(
+        "snapshot", "--json", "--interval", "0", f"{pg_url}{sep}options=-c%20work_mem%3D7MB"
+    )
+    assert run.code == 0, run.err
+
+
 @pytest.mark.parametrize(
     ("suffix", "says"), [("bogus=1", "bogus"), ("application_name=x", "application_name")]
 )

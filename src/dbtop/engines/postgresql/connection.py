@@ -119,7 +119,7 @@ def prepare_url(url: str | None) -> tuple[str | None, float | None]:
         if port:
             _check_port(port)
     timeout = _connect_timeout(values.pop("connect_timeout", None))
-    if ("host" in values or "port" in values) and hostspec:
+    if (values.get("host") or values.get("port")) and hostspec:
         values.setdefault("host", ",".join(hosts))
         if any(ports):
             values.setdefault("port", ",".join(p or "5432" for p in ports))
