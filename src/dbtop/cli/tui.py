@@ -34,7 +34,7 @@ def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
         type=options.interval,
         default=2.0,
         metavar="S",
-        help=f"seconds between snapshots (default 2; + and - step through "
+        help=f"seconds between snapshots (default 2; 0.1 to 3600; + and - step through "
         f"{', '.join(f'{i:g}' for i in INTERVALS)})",
     )
     parser.add_argument(
