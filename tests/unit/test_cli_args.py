@@ -31,7 +31,6 @@ def test_split_command(argv: list[str], command: str, rest: list[str]) -> None:
 # -- number options: finite, in range, one line and exit status 2 -------------------------
 
 from dbtop.cli import main  # noqa: E402
-from dbtop.cli.options import milliseconds  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -69,7 +68,12 @@ def test_bad_options_are_one_line_and_exit_2(
     ("seconds", "ms"), [(2.0, 2000), (0.1, 100), (0.001, 1), (0.0015, 2), (0.0011, 2)]
 )
 def test_statement_timeout_rounds_up_to_whole_milliseconds(seconds: float, ms: int) -> None:
-    assert milliseconds(seconds) == ms
+    import argparse
+
+    from dbtop.cli.common import connect_options
+
+    args = argparse.Namespace(connect_timeout=5.0, statement_timeout=seconds, read_only=False)
+    assert connect_options(args).statement_timeout_ms == ms
 
 
 def test_kill_with_a_url_and_no_id_says_the_id_is_missing(

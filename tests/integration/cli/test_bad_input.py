@@ -11,6 +11,8 @@ from urllib.parse import quote, urlsplit
 import asyncpg
 import pytest
 
+from tests.ptyrun import run_with_answer
+
 from .conftest import Run, dbtop
 
 
@@ -104,15 +106,7 @@ def test_pgpass_is_read(pg_url: str, tmp_path: Path) -> None:
     if "PGPASSWORD" in os.environ:
         pytest.skip("PGPASSWORD is set: it would be used before the password file")
 
-    async def role() -> None:
-        conn = await asyncpg.connect(pg_url)
-        try:
-            if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = 'dbtop_it_pw'"):
-                await conn.execute("CREATE ROLE dbtop_it_pw LOGIN PASSWORD 'right'")
-        finally:
-            await conn.close()
-
-    asyncio.run(role())
+    _password_role(pg_url)
     url = f"postgresql://dbtop_it_pw@{parts.hostname}:{parts.port}/test"
     without = dbtop(
         "snapshot", "--json", "--interval", "0", url, env={"PGPASSFILE": "/nonexistent"}
@@ -124,3 +118,32 @@ def test_pgpass_is_read(pg_url: str, tmp_path: Path) -> None:
     os.chmod(passfile, 0o600)
     run = dbtop("snapshot", "--json", "--interval", "0", url, env={"PGPASSFILE": str(passfile)})
     assert run.code == 0, run.err
+
+
+def _password_role(pg_url: str) -> None:
+    async def role() -> None:
+        conn = await asyncpg.connect(pg_url)
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = 'dbtop_it_pw'"):
+                await conn.execute("CREATE ROLE dbtop_it_pw LOGIN PASSWORD 'right'")
+        finally:
+            await conn.close()
+
+    asyncio.run(role())
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+def test_password_prompt_for_postgresql(pg_url: str) -> None:
+    parts = urlsplit(pg_url)
+    if "PGPASSWORD" in os.environ:
+        pytest.skip("PGPASSWORD is set")
+    _password_role(pg_url)
+    url = f"postgresql://dbtop_it_pw@{parts.hostname}:{parts.port}/test"
+    run = run_with_answer(
+        ["-W", "snapshot", "--json", "--interval", "0", url],
+        "right",
+        env={"PGPASSFILE": "/nonexistent", "DBTOP_PASSWORD": ""},
+    )
+    assert run.code == 0, run.output
+    assert run.cmdlines and all(b"right" not in c for c in run.cmdlines)
+    assert "right" not in run.output.partition("{")[0]  # not echoed at the prompt
