@@ -62,6 +62,9 @@ def test_bad_options_are_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert err.startswith("dbtop: ")
     assert err.count("\n") == 1, err
+    # refused for the option itself, not because nothing listens at the URL
+    flag = next(a for a in argv if a.startswith("--"))
+    assert flag in err, err
 
 
 @pytest.mark.parametrize(
