@@ -34,6 +34,11 @@ def test_pg_query_host_overrides_the_one_before_the_path_as_in_libpq() -> None:
     assert _query(url) == {"host": ["/some/dir"], "port": ["6000"]}
 
 
+def test_pg_query_port_keeps_an_ipv6_host_bracketed() -> None:
+    url, _ = prepare_url("postgresql://u@[::1]:6000/test?port=7000")
+    assert _query(url) == {"port": ["7000"], "host": ["[::1]"]}
+
+
 @pytest.mark.parametrize(("given", "seconds"), [("10", 10.0), ("1", 2.0), (" 3", 3.0)])
 def test_pg_connect_timeout_is_taken_as_libpq_does(given: str, seconds: float) -> None:
     url, timeout = prepare_url(f"postgresql://h/db?connect_timeout={given}&sslmode=prefer")

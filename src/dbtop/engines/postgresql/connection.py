@@ -120,7 +120,7 @@ def prepare_url(url: str | None) -> tuple[str | None, float | None]:
             _check_port(port)
     timeout = _connect_timeout(values.pop("connect_timeout", None))
     if (values.get("host") or values.get("port")) and hostspec:
-        values.setdefault("host", ",".join(hosts))
+        values.setdefault("host", ",".join(f"[{h}]" if ":" in h else h for h in hosts))
         if any(ports):
             values.setdefault("port", ",".join(p or "5432" for p in ports))
         hostspec = ""
