@@ -14,10 +14,12 @@ import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import NoReturn
 
 from dbtop import __version__
+from dbtop.cli import password
 from dbtop.cli.common import add_global_arguments, mask_process_title
-from dbtop.errors import DbtopError
+from dbtop.errors import DbtopError, UsageError
 
 #: subcommand name -> module under dbtop.cli; ``tui`` is what a bare ``dbtop [URL]`` runs.
 COMMANDS = ("snapshot", "kill", "explain", "suggest", "profile", "demo")
@@ -28,10 +30,18 @@ def _module(name: str) -> ModuleType:
     return importlib.import_module(f"dbtop.cli.{name}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad usage is one line and exit status 2, like every other refusal (argparse's own
+    error prints the whole usage first, which buries the reason)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def _parser(command: str) -> argparse.ArgumentParser:
     module = _module(command)
     prog = "dbtop" if command == DEFAULT_COMMAND else f"dbtop {command}"
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=prog,
         description=module.HELP,
         epilog=(
@@ -87,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = _parser(command)
         args = parser.parse_args(rest)
+        password.resolve(args)
         return int(_module(command).run(args) or 0)
     except DbtopError as err:
         print(f"dbtop: {err}", file=sys.stderr)

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
+from dbtop.cli import options
+from dbtop.cli.password import add_password_argument
 from dbtop.engines.base import ConnectOptions, Engine
 from dbtop.engines.registry import create_engine
 
@@ -43,34 +45,26 @@ def add_global_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--connect-timeout",
-        type=_positive_float,
+        type=options.timeout,
         default=5.0,
         metavar="S",
-        help="give up connecting after S seconds (default 5)",
+        help="give up connecting after S seconds (default 5; 0.001 to 3600)",
     )
     parser.add_argument(
         "--statement-timeout",
-        type=_positive_float,
+        type=options.timeout,
         default=2.0,
         metavar="S",
-        help="server-side time limit of each monitor query, seconds (default 2)",
+        help="server-side time limit of each monitor query, seconds (default 2; 0.001 to "
+        "3600, rounded up to whole milliseconds)",
     )
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
-    return value
+    add_password_argument(parser)
 
 
 def connect_options(args: argparse.Namespace) -> ConnectOptions:
     return ConnectOptions(
         connect_timeout_s=args.connect_timeout,
-        statement_timeout_ms=int(args.statement_timeout * 1000),
+        statement_timeout_ms=options.milliseconds(args.statement_timeout),
         read_only=args.read_only,
     )
 

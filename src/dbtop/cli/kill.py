@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dbtop.cli.common import add_url_argument, connected, run_async
+from dbtop.cli.common import add_url_argument, connected, redact, run_async
 from dbtop.engines.base import Engine
 from dbtop.errors import RefusedError, UsageError
 from dbtop.model import KillMode, KillResult, Session
@@ -62,6 +62,9 @@ async def _kill(args: argparse.Namespace) -> KillResult:
 def run(args: argparse.Namespace) -> int:
     if args.read_only:
         raise RefusedError("kill is refused in --read-only mode")
+    if args.url is None and "://" in args.id:
+        # argparse gave the only word to ID: the URL came without an id, it is not one.
+        raise UsageError(f"which session? the id is missing: dbtop kill {redact(args.id)} ID")
     if not args.id.strip():
         raise UsageError("the session id is empty")
     result = run_async(lambda: _kill(args))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from dbtop.cli import options
 from dbtop.cli.common import add_url_argument, connected, run_async
 from dbtop.cli.kill import confirm
 from dbtop.errors import RefusedError, UsageError
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("database", metavar="DATABASE", help="the database to profile")
     parser.add_argument(
         "--slowms",
-        type=int,
+        type=options.positive_int,
         default=100,
         help="record operations slower than this many milliseconds (default 100)",
     )

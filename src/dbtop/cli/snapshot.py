@@ -10,7 +10,7 @@ from typing import Any
 
 from dbtop.analysis.lockgraph import build_lock_forest
 from dbtop.analysis.rates import with_rates
-from dbtop.cli import render
+from dbtop.cli import options, render
 from dbtop.cli.common import add_url_argument, connected, run_async
 from dbtop.model import Snapshot, to_jsonable
 
@@ -25,10 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON (docs/json.md)")
     parser.add_argument(
         "--interval",
-        type=float,
+        type=options.snapshot_interval,
         default=1.0,
         metavar="S",
-        help="seconds between the two polls that give the rates (default 1; 0: one poll, no rates)",
+        help="seconds between the two polls that give the rates (default 1; 0: one poll, "
+        "no rates; else 0.1 to 3600)",
     )
     parser.add_argument("--all", action="store_true", help="list idle sessions too (human output)")
 

@@ -9,6 +9,7 @@ import argparse
 import asyncio
 from collections.abc import Callable
 
+from dbtop.cli import options
 from dbtop.cli.common import add_url_argument, connect_options
 from dbtop.engines.registry import create_engine
 from dbtop.errors import ConnectError, DbtopError
@@ -30,10 +31,10 @@ def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--interval",
         "-i",
-        type=_interval,
+        type=options.interval,
         default=2.0,
         metavar="S",
-        help=f"seconds between snapshots (default 2; + and - step through "
+        help=f"seconds between snapshots (default 2; 0.1 to 3600; + and - step through "
         f"{', '.join(f'{i:g}' for i in INTERVALS)})",
     )
     parser.add_argument(
@@ -55,21 +56,11 @@ def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--long-query",
-        type=_interval,
+        type=options.interval,
         default=10.0,
         metavar="S",
         help="an active statement running this long stands out (default 10)",
     )
-
-
-def _interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.1 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be between 0.1 and 3600: {text!r}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

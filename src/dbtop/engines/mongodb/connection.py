@@ -163,6 +163,21 @@ def client_options(
     }
 
 
+def unknown_options(url: str) -> list[str]:
+    """The query parameters of ``url`` pymongo has no option for (names only, never values)."""
+    from pymongo import common
+
+    known = {
+        *common.URI_OPTIONS_VALIDATOR_MAP,
+        *common.URI_OPTIONS_ALIAS_MAP,
+        *common.URI_OPTIONS_DEPRECATION_MAP,
+    }
+    known = {k.lower() for k in known}
+    query = url.partition("?")[2]
+    names = [part.partition("=")[0] for part in query.replace(";", "&").split("&") if part]
+    return [unquote(n) for n in names if unquote(n).lower() not in known]
+
+
 def make_client(
     url: str,
     options: ConnectOptions,
@@ -187,6 +202,10 @@ def make_client(
         except (ConfigurationError, InvalidURI, ValueError, TypeError, OSError) as exc:
             raise UsageError(f"bad MongoDB URL: {redact_message(str(exc))}") from None
     problems = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    unknown = unknown_options(url)
+    if unknown and any(p.startswith("Unknown option") for p in problems):
+        # pymongo does not name an option that came from the URL (and then ignores it).
+        raise UsageError(f"unknown MongoDB URL option {', '.join(unknown)}")
     if problems:
         raise UsageError(f"bad MongoDB URL option: {redact_message(problems[0])}")
     return client

@@ -12,8 +12,9 @@ import asyncio
 import os
 import socket
 import ssl
+from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -49,17 +50,120 @@ def monitor_settings(options: ConnectOptions) -> dict[str, str]:
     }
 
 
+#: libpq's URL parameters that asyncpg honours as libpq does (connect_timeout is dbtop's)
+URL_PARAMETERS = frozenset(
+    {
+        "host",
+        "port",
+        "dbname",
+        "database",
+        "user",
+        "password",
+        "passfile",
+        "options",
+        "service",
+        "sslmode",
+        "sslcert",
+        "sslkey",
+        "sslrootcert",
+        "sslcrl",
+        "sslpassword",
+        "sslnegotiation",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "target_session_attrs",
+        "krbsrvname",
+        "gsslib",
+        "connect_timeout",
+    }
+)
+#: libpq parameters refused, with why: asyncpg would send them to the server as settings
+_REFUSED = {
+    "application_name": "dbtop names its connections itself, to tell them from the rest",
+    "fallback_application_name": "dbtop names its connections itself",
+}
+
+
 def validate_url(url: str | None) -> None:
-    """Reject what asyncpg would misreport (or crash on) before any network traffic."""
+    """Reject what asyncpg would misreport (or crash on) before any network traffic: like
+    libpq, an unknown parameter is an error (asyncpg would pass it to the server as a
+    setting), and so is a port that is not 1-65535."""
+    prepare_url(url)
+
+
+def prepare_url(url: str | None) -> tuple[str | None, float | None]:
+    """The URL to give asyncpg, and libpq's ``connect_timeout`` (seconds) if it has one.
+
+    As in libpq, ``?host=`` and ``?port=`` override the host and port before the path
+    (asyncpg would let the earlier ones win), so the query moves them all into the query.
+    """
     if not url:
-        return
+        return url, None
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
     except ValueError as exc:
         raise UsageError(f"malformed URL: {exc}") from None
     if parts.scheme.lower() not in SCHEMES:
         raise UsageError(f"not a PostgreSQL URL: {parts.scheme}://")
+    userinfo, at, hostspec = parts.netloc.rpartition("@")
+    hosts, ports = _hostlist(unquote(hostspec))
+    values: dict[str, str] = {}
+    for key, value in query:
+        if key in _REFUSED:
+            raise UsageError(f"?{key}= is not taken: {_REFUSED[key]}")
+        if key not in URL_PARAMETERS:
+            raise UsageError(f"invalid URL query parameter ?{key}= (libpq refuses it too)")
+        values[key] = value  # the last one wins, as in libpq and asyncpg
+    for port in [*ports, *values.get("port", "").split(",")]:
+        if port:
+            _check_port(port)
+    timeout = _connect_timeout(values.pop("connect_timeout", None))
+    if (values.get("host") or values.get("port")) and hostspec:
+        values.setdefault("host", ",".join(f"[{h}]" if ":" in h else h for h in hosts))
+        if any(ports):
+            values.setdefault("port", ",".join(p or "5432" for p in ports))
+        hostspec = ""
+    netloc = f"{userinfo}{at}{hostspec}" if userinfo or hostspec else ""
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(list(values.items())))), timeout
+
+
+def _hostlist(hostspec: str) -> tuple[list[str], list[str]]:
+    """``h1:5432,[::1]:5433,h3`` -> hosts and ports ('' where none is given)."""
+    hosts: list[str] = []
+    ports: list[str] = []
+    for spec in hostspec.split(",") if hostspec else []:
+        if spec.startswith("["):
+            host, _, rest = spec[1:].partition("]")
+            port = rest[1:] if rest.startswith(":") else ""
+        elif spec.startswith("/"):
+            host, port = spec, ""
+        else:
+            host, _, port = spec.partition(":")
+        hosts.append(host)
+        ports.append(port)
+    return hosts, ports
+
+
+def _check_port(text: str) -> None:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise UsageError(f"not a port number in the PostgreSQL URL: {text!r} (1 to 65535)")
+
+
+def _connect_timeout(text: str | None) -> float | None:
+    """libpq's rule: whole seconds, 1 counts as 2; dbtop refuses 0 and below (libpq's "wait
+    forever"), since a monitor that waits forever is what must never happen."""
+    if text is None:
+        return None
+    try:
+        seconds = int(text.strip())
+    except ValueError:
+        raise UsageError(f"?connect_timeout= takes whole seconds, not {text!r}") from None
+    if seconds <= 0:
+        raise UsageError(
+            f"?connect_timeout={text}: dbtop never waits without a limit; give seconds, e.g. 10"
+        )
+    return float(max(seconds, 2))
 
 
 def describe(url: str | None, *, database: str | None = None) -> str:
@@ -101,7 +205,9 @@ async def open_connection(
     database: str | None = None,
 ) -> asyncpg.Connection:
     """A new connection with the monitor's settings, or a DbtopError that says why not."""
-    validate_url(url)
+    url, url_timeout = prepare_url(url)
+    if url_timeout is not None:
+        options = replace(options, connect_timeout_s=url_timeout)
     where = describe(url, database=database)
     kwargs: dict[str, Any] = {
         "timeout": options.connect_timeout_s,

@@ -24,7 +24,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from redis.asyncio.connection import AbstractConnection, Connection, parse_url
 from redis.exceptions import (
@@ -119,6 +119,7 @@ def parse_target(url: str, environ: dict[str, str] | None = None) -> Target:
         raise UsageError(f"malformed Redis URL: {exc}") from None
     if scheme not in SCHEMES:
         raise UsageError(f"not a Redis URL: expected one of {', '.join(SCHEMES)}://…")
+    _check_parts(scheme, parts.path, parts.query, port)
     try:
         kwargs: dict[str, Any] = dict(parse_url(url))
     except ValueError as exc:
@@ -161,6 +162,62 @@ def parse_target(url: str, environ: dict[str, str] | None = None) -> Target:
         connection_class=connection_class,
         kwargs=kwargs,
     )
+
+
+#: URL parameters redis-py honours the way redis-cli's options do; TLS ones need rediss://
+_URL_PARAMETERS = frozenset({"db", "password", "username"})
+_TLS_PARAMETERS = frozenset(
+    {
+        "ssl_cert_reqs",
+        "ssl_ca_certs",
+        "ssl_ca_path",
+        "ssl_ca_data",
+        "ssl_certfile",
+        "ssl_keyfile",
+        "ssl_password",
+        "ssl_check_hostname",
+        "ssl_min_version",
+        "ssl_ciphers",
+    }
+)
+#: parameters dbtop sets itself (one connection, no retry, its own time limits and name)
+_DBTOP_SETS = {
+    "socket_timeout": "--statement-timeout",
+    "timeout": "--statement-timeout",
+    "socket_connect_timeout": "--connect-timeout",
+}
+
+
+def _check_parts(scheme: str, path: str, query: str, port: int | None) -> None:
+    """Refuse what redis-py would silently ignore: a database that is not a number (it
+    falls back to 0), more path after it, port 0, and parameters dbtop does not pass on."""
+    if scheme != "unix":
+        if port == 0:
+            raise UsageError("port 0 in a Redis URL: give the server's port (default 6379)")
+        db_text = unquote(path)[1:] if path.startswith("/") else unquote(path)
+        if "/" in db_text:
+            raise UsageError(f"a Redis URL has one database number after the host, not {db_text!r}")
+        if db_text and not db_text.isdigit():
+            raise UsageError(f"the database in a Redis URL is a number, not {db_text!r}")
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise UsageError(f"malformed query in the Redis URL: {query!r}") from None
+    for key, _ in pairs:
+        if key in _URL_PARAMETERS:
+            continue
+        if key in _TLS_PARAMETERS:
+            if scheme != "rediss":
+                raise UsageError(f"?{key}= is a TLS setting: use a rediss:// URL")
+            continue
+        if key in _DBTOP_SETS:
+            raise UsageError(
+                f"?{key}= in the Redis URL: dbtop sets its own time limits, use {_DBTOP_SETS[key]}"
+            )
+        raise UsageError(
+            f"unknown Redis URL parameter ?{key}=: dbtop understands "
+            + ", ".join(sorted(_URL_PARAMETERS | _TLS_PARAMETERS))
+        )
 
 
 #: The commands dbtop needs, for an ACL user that may not have +@admin (docs/engines/redis.md).
@@ -237,6 +294,11 @@ def translate(exc: BaseException, where: str, timeout_s: float) -> DbtopError:
     if isinstance(exc, RedisError | OSError):
         return ConnectError(f"cannot talk to {where}: {text or type(exc).__name__}")
     return ConnectError(f"{where}: {type(exc).__name__}: {text}")
+
+
+def _no_such_database(exc: ResponseError) -> bool:
+    text = str(exc).lower()
+    return "out of range" in text or "invalid db index" in text
 
 
 class Link:
@@ -319,9 +381,20 @@ class Link:
         if self.target.db:
             tail.append(("SELECT", self.target.db))
         await conn.send_packed_command(conn.pack_commands(tail), check_health=False)
-        for _ in tail:
-            with contextlib.suppress(ResponseError):
+        refused_db: ResponseError | None = None
+        for command in tail:
+            try:
                 await conn.read_response()
+            except ResponseError as exc:
+                if command[0] == "SELECT" and _no_such_database(exc):
+                    refused_db = exc
+        if refused_db is not None:
+            # An empty keyspace with no notice would read as "this database is empty".
+            await self._drop()
+            raise UsageError(
+                f"{self.where}: the server has no database {self.target.db} ({refused_db}); "
+                "see CONFIG GET databases"
+            )
         return client_id
 
     async def _drop(self) -> None:
