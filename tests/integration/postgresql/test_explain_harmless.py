@@ -28,6 +28,21 @@ CREATE OR REPLACE FUNCTION dbtop_hidden.dbtop_it_hidden_writes() RETURNS int
 CREATE OR REPLACE VIEW dbtop_it_acting_view AS SELECT dbtop_it_writes() AS w;
 CREATE OR REPLACE VIEW dbtop_it_view_over_view AS SELECT * FROM dbtop_it_acting_view;
 CREATE OR REPLACE VIEW dbtop_it_plain_view AS SELECT lower('A') AS l, now() AS t;
+CREATE OR REPLACE FUNCTION dbtop_it_op_writes(int, int) RETURNS bool LANGUAGE plpgsql VOLATILE AS
+  $$ BEGIN INSERT INTO dbtop_it_victim VALUES ('operator'); RETURN true; END $$;
+DROP OPERATOR IF EXISTS public.=== (int, int);
+CREATE OPERATOR public.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = dbtop_it_op_writes);
+CREATE OR REPLACE FUNCTION dbtop_it_sfunc(int, int) RETURNS int LANGUAGE plpgsql VOLATILE AS
+  $$ BEGIN INSERT INTO dbtop_it_victim VALUES ('aggregate'); RETURN 1; END $$;
+DROP AGGREGATE IF EXISTS dbtop_it_agg(int);
+CREATE AGGREGATE dbtop_it_agg(int) (SFUNC = dbtop_it_sfunc, STYPE = int);
+CREATE TABLE IF NOT EXISTS dbtop_it_guarded (v int);
+ALTER TABLE dbtop_it_guarded ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dbtop_it_guarded FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS dbtop_it_policy ON dbtop_it_guarded;
+CREATE POLICY dbtop_it_policy ON dbtop_it_guarded USING (dbtop_it_writes() = 1);
+DROP DOMAIN IF EXISTS dbtop_it_dom;
+CREATE DOMAIN dbtop_it_dom AS int CHECK (dbtop_it_writes() = 1);
 """
 
 
@@ -90,6 +105,10 @@ async def test_analyze_refuses_nextval_and_the_sequence_is_unchanged(engine, set
         ("SELECT (SELECT dbtop_it_writes()) + 1", "dbtop_it_writes()"),
         ("SELECT * FROM dbtop_it_writes()", "dbtop_it_writes()"),
         ("SELECT dbtop_hidden.dbtop_it_hidden_writes()", "dbtop_hidden.dbtop_it_hidden_writes()"),
+        ("SELECT 1 === 2", "dbtop_it_op_writes()"),
+        ("SELECT dbtop_it_agg(g) FROM generate_series(1, 3) g", "dbtop_it_agg()"),
+        ("SELECT * FROM dbtop_it_guarded", "dbtop_it_writes()"),
+        ("SELECT 1::dbtop_it_dom", "dbtop_it_writes()"),
     ],
 )
 async def test_analyze_refuses_a_writing_user_function(engine, setup, sql, named):
@@ -97,6 +116,24 @@ async def test_analyze_refuses_a_writing_user_function(engine, setup, sql, named
         await engine.explain(query=sql, analyze=True)
     assert named in str(err.value) and "volatile" in str(err.value)
     assert await setup.fetchval("SELECT count(*) FROM dbtop_it_victim") == 0
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT pg_stat_statements_reset()",
+        "SELECT pg_reload_conf()",
+        "SELECT set_config('dbtop.x', 'y', false)",
+        "SELECT pg_advisory_lock(42)",
+        "SELECT pg_notify('dbtop', 'x')",
+        "SELECT txid_current()",
+        "SELECT pg_sleep(600)",
+    ],
+)
+async def test_analyze_refuses_builtins_that_act(engine, sql):
+    name = sql.split()[1].split("(")[0]
+    with pytest.raises(RefusedError, match=rf"{name}\(\)"):
+        await engine.explain(query=sql, analyze=True)
 
 
 async def test_a_function_found_through_search_path_is_refused(pg_url, setup):

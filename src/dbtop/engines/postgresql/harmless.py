@@ -17,8 +17,9 @@ a plain read (checked by ``explain.parse``) whose every function is shown harmle
   row-security policies of the tables read are checked as expressions; foreign tables are
   refused (the wrapper may run anything: file_fdw's ``program`` runs a shell command).
 
-What this does not follow: implicit casts between user types and the code behind a type's
-output function, which PostgreSQL calls without a name in the text. Functions declared
+What this does not follow: implicit casts between user types, the code behind a type's
+output function, and the comparison operators ORDER BY / GROUP BY / DISTINCT pick from a
+type's default operator class, which PostgreSQL calls without a name in the text. Functions declared
 stable or immutable are trusted to be so (PostgreSQL itself relies on that).
 """
 
@@ -114,8 +115,14 @@ class _Collector(Visitor):
         self.calls.functions.add(_qualified(node.funcname or ()))
 
     def visit_A_Expr(self, ancestors: object, node: ast.A_Expr) -> None:
-        if node.name:
-            self.calls.operators.add(_qualified(node.name))
+        if not node.name:
+            return
+        schema, name = _qualified(node.name)
+        if "BETWEEN" in name.upper():
+            # BETWEEN is written as a word but runs the comparison operators
+            self.calls.operators.update((schema, op) for op in ("<", "<=", ">", ">="))
+        else:
+            self.calls.operators.add((schema, name))
 
     def visit_TypeCast(self, ancestors: object, node: ast.TypeCast) -> None:
         if node.typeName is not None and node.typeName.names:
@@ -157,8 +164,17 @@ def check_names(calls: Calls) -> None:
             raise refuse(f"{name}()", "acts on the server")
 
 
+#: an aggregate's own pg_proc row says immutable whatever its support functions are
+#: (CREATE AGGREGATE takes no volatility): it counts as volatile if any of them is
 _FUNCTIONS = """
-SELECT p.proname, n.nspname, p.provolatile::text AS volatile
+SELECT p.proname, n.nspname,
+       CASE WHEN p.prokind = 'a' THEN
+         (SELECT CASE WHEN bool_or(f.provolatile = 'v') THEN 'v' ELSE 's' END
+          FROM pg_catalog.pg_aggregate a JOIN pg_catalog.pg_proc f
+            ON f.oid IN (a.aggtransfn, a.aggfinalfn, a.aggcombinefn, a.aggserialfn,
+                         a.aggdeserialfn, a.aggmtransfn, a.aggminvtransfn, a.aggmfinalfn)
+          WHERE a.aggfnoid = p.oid)
+       ELSE p.provolatile::text END AS volatile
 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 WHERE p.proname = ANY($1::text[])
   AND (n.nspname = ANY(current_schemas(true)) OR n.nspname = ANY($2::text[]))
@@ -172,7 +188,9 @@ WHERE o.oprname = ANY($1::text[])
   AND (n.nspname = ANY(current_schemas(true)) OR n.nspname = ANY($2::text[]))
 """
 _TYPE = """
-SELECT n.nspname, p.proname, p.provolatile::text AS volatile
+SELECT n.nspname, p.proname, p.provolatile::text AS volatile,
+       ARRAY(SELECT pg_catalog.pg_get_constraintdef(c.oid) FROM pg_catalog.pg_constraint c
+             WHERE c.contypid = t.oid AND c.contype = 'c') AS checks
 FROM pg_catalog.pg_type t
 JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
 JOIN pg_catalog.pg_proc p ON p.oid = t.typinput
@@ -212,10 +230,18 @@ async def _prove(conn: asyncpg.Connection, calls: Calls, *, depth: int, seen: se
         if schema in (None, "pg_catalog") and name in _BUILTIN_TYPES:
             continue
         row = await conn.fetchrow(_TYPE, _quote(schema, name))
-        if row is not None and row["nspname"] != "pg_catalog" and row["volatile"] == "v":
+        if row is None:
+            continue
+        if row["nspname"] != "pg_catalog" and row["volatile"] == "v":
             raise refuse(
                 f"{row['proname']}() (the input function of type {_shown(schema, name)})",
                 "is volatile (it may act on the server)",
+            )
+        # a cast to a domain evaluates the domain's CHECK constraints
+        for check in row["checks"] or ():
+            expression = str(check).removeprefix("CHECK ").removesuffix(" NOT VALID")
+            await _prove(
+                conn, collect_sql(f"SELECT 1 WHERE {expression}"), depth=depth + 1, seen=seen
             )
     for schema, name in sorted(calls.relations, key=lambda r: (r[0] or "", r[1])):
         row = await conn.fetchrow(_RELATION, _quote(schema, name))
