@@ -85,6 +85,24 @@ async def test_analyze_refuses_to_cancel_a_backend(engine, clients):
     )
 
 
+async def test_e_on_a_session_refuses_its_acting_query(engine, clients):
+    """The TUI's E on a session calls explain(session_id=…, analyze=True). The session's
+    last query names the victim but did nothing for itself (its application_name differs
+    from dbtop's); run by dbtop, it would cancel the victim."""
+    watcher, pid, task = await _sleeper(clients)
+    other = await clients.connect("dbtop-test-idle")
+    app = engine.options.application_name
+    await other.execute(
+        f"SELECT pg_cancel_backend({pid}) WHERE current_setting('application_name') = '{app}'"
+    )
+    with pytest.raises(RefusedError, match=r"pg_cancel_backend\(\)"):
+        await engine.explain(session_id=str(other.get_server_pid()), analyze=True)
+    assert not task.done()
+    assert await watcher.fetchval("SELECT state FROM pg_stat_activity WHERE pid = $1", pid) == (
+        "active"
+    )
+
+
 async def test_analyze_refuses_nextval_and_the_sequence_is_unchanged(engine, setup):
     before = await setup.fetchval("SELECT last_value FROM dbtop_it_seq")
     called = await setup.fetchval("SELECT is_called FROM dbtop_it_seq")
