@@ -8,15 +8,21 @@ import pytest
 
 from dbtop.errors import QueryError, RefusedError
 
-from .conftest import SHARED_DB, SHARED_HOST, SHARED_PORT, run
+from .conftest import SHARED_HOST, SHARED_PORT, run
 
 pytestmark = pytest.mark.timeout(90)
 
+#: a database of its own: the advisor's tests read every table of the shared one
+HARMLESS_DB = "dbtop_my_harmless"
+
 _SETUP = [
-    "CREATE TABLE IF NOT EXISTS victim (v VARCHAR(20))",
-    "TRUNCATE victim",
-    "CREATE SEQUENCE IF NOT EXISTS dbtop_seq",
-    "DROP FUNCTION IF EXISTS dbtop_writes",
+    f"DROP DATABASE IF EXISTS {HARMLESS_DB}",
+    f"CREATE DATABASE {HARMLESS_DB}",
+    f"USE {HARMLESS_DB}",
+    "CREATE TABLE items (id INT PRIMARY KEY, k INT, v VARCHAR(20))",
+    "INSERT INTO items VALUES (1, 1, 'a'), (2, 2, 'b')",
+    "CREATE TABLE victim (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(20))",
+    "CREATE SEQUENCE dbtop_seq",
     """CREATE FUNCTION dbtop_writes() RETURNS INT MODIFIES SQL DATA NOT DETERMINISTIC
        BEGIN INSERT INTO victim VALUES ('written'); RETURN 1; END""",
     "CREATE OR REPLACE VIEW acting_view AS SELECT dbtop_writes() AS w",
@@ -27,10 +33,16 @@ _SETUP = [
 
 @pytest.fixture
 async def app(shared_url, clients):
-    conn = await clients.open(SHARED_PORT, SHARED_DB, host=SHARED_HOST)
+    conn = await clients.open(SHARED_PORT, "mysql", host=SHARED_HOST)
     for statement in _SETUP:
         await run(conn, statement)
-    return conn
+    yield conn
+    await run(conn, f"DROP DATABASE IF EXISTS {HARMLESS_DB}")
+
+
+@pytest.fixture
+def url(shared_url):
+    return shared_url.rsplit("/", 1)[0] + f"/{HARMLESS_DB}"
 
 
 @pytest.mark.parametrize(
@@ -42,14 +54,16 @@ async def app(shared_url, clients):
         ("SELECT BENCHMARK(1000000, MD5('x'))", "BENCHMARK()"),
         ("SELECT NEXTVAL(dbtop_seq)", "NEXTVAL()"),
         ("SELECT dbtop_writes()", "dbtop_writes()"),
-        (f"SELECT `{SHARED_DB}`.`dbtop_writes`()", "dbtop_writes()"),
+        (f"SELECT `{HARMLESS_DB}`.`dbtop_writes`()", "dbtop_writes()"),
         ("WITH c AS (SELECT dbtop_writes() AS w) SELECT * FROM c", "dbtop_writes()"),
         ("SELECT * FROM acting_view", "dbtop_writes()"),
         ("SELECT * FROM view_over_view", "dbtop_writes()"),
+        ("INSERT INTO victim SELECT SLEEP(5)", "SLEEP()"),
+        ("CREATE TABLE dbtop_never AS SELECT dbtop_writes() AS w", "dbtop_writes()"),
     ],
 )
-async def test_analyze_refuses_what_acts(shared_url, engine_for, app, sql, named):
-    engine = await engine_for(shared_url)
+async def test_analyze_refuses_what_acts(url, engine_for, app, sql, named):
+    engine = await engine_for(url)
     seq_before = await run(app, "SELECT next_not_cached_value FROM dbtop_seq")
     with pytest.raises(RefusedError) as err:
         await engine.explain(query=sql, analyze=True)
@@ -68,8 +82,8 @@ async def test_analyze_refuses_what_acts(shared_url, engine_for, app, sql, named
     assert (await run(app, "SELECT count(*) FROM victim"))[0][0] == 0
 
 
-async def test_a_harmless_read_is_still_analyzed(shared_url, engine_for, app):
-    engine = await engine_for(shared_url)
+async def test_a_harmless_read_is_still_analyzed(url, engine_for, app):
+    engine = await engine_for(url)
     plan = await engine.explain(
         query="SELECT count(*), lower(max(v)), now() FROM items WHERE k IN (1, 2)", analyze=True
     )

@@ -19,7 +19,7 @@ _SETUP = """
 CREATE SCHEMA IF NOT EXISTS dbtop_hidden;
 CREATE TABLE IF NOT EXISTS dbtop_it_victim (v text);
 TRUNCATE dbtop_it_victim;
-CREATE SEQUENCE IF NOT EXISTS dbtop_it_seq;
+CREATE SEQUENCE IF NOT EXISTS dbtop_it_harmless_seq;
 CREATE OR REPLACE FUNCTION dbtop_it_writes() RETURNS int LANGUAGE plpgsql VOLATILE AS
   $$ BEGIN INSERT INTO dbtop_it_victim VALUES ('written'); RETURN 1; END $$;
 CREATE OR REPLACE FUNCTION dbtop_hidden.dbtop_it_hidden_writes() RETURNS int
@@ -104,12 +104,12 @@ async def test_e_on_a_session_refuses_its_acting_query(engine, clients):
 
 
 async def test_analyze_refuses_nextval_and_the_sequence_is_unchanged(engine, setup):
-    before = await setup.fetchval("SELECT last_value FROM dbtop_it_seq")
-    called = await setup.fetchval("SELECT is_called FROM dbtop_it_seq")
+    before = await setup.fetchval("SELECT last_value FROM dbtop_it_harmless_seq")
+    called = await setup.fetchval("SELECT is_called FROM dbtop_it_harmless_seq")
     with pytest.raises(RefusedError, match=r"nextval\(\)"):
-        await engine.explain(query="SELECT nextval('dbtop_it_seq')", analyze=True)
-    assert await setup.fetchval("SELECT last_value FROM dbtop_it_seq") == before
-    assert await setup.fetchval("SELECT is_called FROM dbtop_it_seq") == called
+        await engine.explain(query="SELECT nextval('dbtop_it_harmless_seq')", analyze=True)
+    assert await setup.fetchval("SELECT last_value FROM dbtop_it_harmless_seq") == before
+    assert await setup.fetchval("SELECT is_called FROM dbtop_it_harmless_seq") == called
 
 
 @pytest.mark.parametrize(

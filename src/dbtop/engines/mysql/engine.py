@@ -341,7 +341,7 @@ class MySQLEngine(EngineBase):
         sql, form = explain_mod.explain_sql(prepared, self.flavor, analyze=analyze)
         link = await self._work_link()
         try:
-            if analyze and prepared.tree is not None:
+            if analyze:
                 await explain_harmless.prove(link, prepared.tree, prepared.sql)
             if analyze:
                 rows = await self._analyze(link, sql)

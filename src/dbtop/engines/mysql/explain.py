@@ -78,7 +78,10 @@ def prepare(query: str) -> Prepared:
         select = tree.expression
         if isinstance(select, exp.Query):
             return Prepared(
-                _render(select), True, ("CREATE … SELECT is explained through its SELECT part",)
+                _render(select),
+                True,
+                ("CREATE … SELECT is explained through its SELECT part",),
+                tree=select,
             )
         raise RefusedError("EXPLAIN works on SELECT, INSERT, UPDATE, DELETE and REPLACE, not DDL")
     if isinstance(tree, exp.Insert) and isinstance(tree.expression, exp.Query):
@@ -87,6 +90,7 @@ def prepare(query: str) -> Prepared:
             _render(tree.expression),
             True,
             (f"{verb} … SELECT is explained through its SELECT part",),
+            tree=tree.expression,
         )
     if isinstance(tree, exp.Insert):
         raise RefusedError("INSERT … VALUES reads no table: there is no plan to show")

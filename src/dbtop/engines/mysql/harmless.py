@@ -127,8 +127,10 @@ def _shown(schema: str | None, name: str) -> str:
     return f"{schema}.{name}" if schema else name
 
 
-async def prove(link: Link, tree: exp.Expr, sql: str) -> None:
+async def prove(link: Link, tree: exp.Expr | None, sql: str) -> None:
     """Raise RefusedError naming the first thing ANALYZE of ``sql`` could act through."""
+    if tree is None:
+        raise refuse("a statement dbtop cannot parse", "cannot be checked")
     await _prove(link, collect(tree, sql), depth=0, seen=set())
 
 

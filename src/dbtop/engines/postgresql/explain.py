@@ -125,8 +125,7 @@ async def explain(
     try:
         if analyze:
             # Under the monitor's own timeouts, before the longer ANALYZE limit is set.
-            if parsed.stmt is not None:
-                await harmless.prove(conn, parsed.stmt)
+            await harmless.prove(conn, parsed.stmt)
             await conn.execute(f"SET LOCAL statement_timeout = {ANALYZE_TIMEOUT_MS}")
             sql = f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query}"
             raw = await conn.fetchval(sql)

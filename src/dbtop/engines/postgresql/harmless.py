@@ -217,8 +217,10 @@ def _shown(schema: str | None, name: str) -> str:
     return f"{schema}.{name}" if schema else name
 
 
-async def prove(conn: asyncpg.Connection, stmt: ast.Node) -> None:
+async def prove(conn: asyncpg.Connection, stmt: ast.Node | None) -> None:
     """Raise RefusedError naming the first thing ANALYZE of ``stmt`` could act through."""
+    if stmt is None:
+        raise refuse("a statement dbtop cannot parse", "cannot be checked")
     await _prove(conn, collect(stmt), depth=0, seen=set())
 
 
