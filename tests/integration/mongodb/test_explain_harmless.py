@@ -43,3 +43,23 @@ async def test_plain_explain_of_where_is_still_sent_as_query_planner(engine, mon
     await engine.explain(query=SHOP + '.orders.find({ $where: "true" })')
     (sent,) = mongo.commands("explain")
     assert sent["verbosity"] == "queryPlanner"
+
+
+async def test_execution_stats_refuses_a_view_that_runs_javascript(engine, mongo):
+    mongo.world.views[("shop", "acting")] = {
+        "viewOn": "orders",
+        "pipeline": [{"$match": {"$expr": {"$function": {"body": "1", "args": [], "lang": "js"}}}}],
+    }
+    mongo.world.views[("shop", "over_acting")] = {"viewOn": "acting", "pipeline": []}
+    for query in (
+        SHOP + ".acting.find({})",
+        SHOP + ".over_acting.find({})",
+        SHOP + ".orders.aggregate([{ $lookup: { from: 'acting', as: 'x', pipeline: [] } }])",
+    ):
+        with pytest.raises(RefusedError, match=r"\$function \(in the view acting\)"):
+            await engine.explain(query=query, analyze=True)
+    assert not mongo.commands("explain"), "no explain reached the server"
+    # a plain collection, and a view without JavaScript, are analyzed
+    mongo.world.views[("shop", "plain")] = {"viewOn": "orders", "pipeline": [{"$match": {}}]}
+    await engine.explain(query=SHOP + ".plain.find({})", analyze=True)
+    assert mongo.commands("explain")[-1]["verbosity"] == "executionStats"
