@@ -178,6 +178,15 @@ async def test_a_harmless_read_is_still_analyzed(engine, setup):
     assert plan.analyzed
     plan = await engine.explain(query="SELECT * FROM dbtop_it_plain_view", analyze=True)
     assert plan.analyzed
+    # SQL syntax the parser turns into pg_catalog calls (extract, btrim, timezone…)
+    plan = await engine.explain(
+        query="SELECT extract(year FROM now()), substring('abc' FROM 2), trim(' a '), "
+        "position('b' IN 'abc'), now() AT TIME ZONE 'UTC', overlay('abc' PLACING 'x' FROM 2), "
+        "1 BETWEEN 0 AND 2, 'a' LIKE 'a%', 1 IN (1, 2), coalesce(NULL, 1), "
+        "array_agg(g ORDER BY g) FROM generate_series(1, 3) g",
+        analyze=True,
+    )
+    assert plan.analyzed
 
 
 async def test_plain_explain_of_an_acting_statement_is_allowed(engine, setup):
