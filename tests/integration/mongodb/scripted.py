@@ -64,6 +64,8 @@ class World:
     user: str = "monitor"
     database_sizes: dict[str, int] = field(default_factory=dict)
     collections: dict[tuple[str, str], Collection] = field(default_factory=dict)
+    #: views, (database, name) -> {"viewOn": …, "pipeline": […]}, listed by listCollections
+    views: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     profile: dict[str, dict[str, Any]] = field(default_factory=dict)
     profile_entries: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     explain: Callable[[str, dict[str, Any], str], Reply] | None = None
@@ -197,7 +199,15 @@ class ScriptedMongo:
 
     def on_listcollections(self, database: str, doc: dict, port: int) -> Reply:
         names = sorted(c for (db, c) in self.world.collections if db == database)
-        batch = [{"name": n, "type": "collection"} for n in names]
+        batch: list[dict[str, Any]] = [{"name": n, "type": "collection"} for n in names]
+        batch += [
+            {"name": name, "type": "view", "options": dict(options)}
+            for (db, name), options in sorted(self.world.views.items())
+            if db == database
+        ]
+        wanted = doc.get("filter", {}).get("name")
+        if isinstance(wanted, str):
+            batch = [d for d in batch if d["name"] == wanted]
         return self._cursor(f"{database}.$cmd.listCollections", batch, doc)
 
     def on_listindexes(self, database: str, doc: dict, port: int) -> Reply:

@@ -51,8 +51,8 @@ async def test_explain_never_executes_a_write(engine, clients, sequence):
         await engine.explain(query="SELECT * FROM dbtop_it_nowrite FOR UPDATE", analyze=True)
     with pytest.raises(QueryError, match="one statement"):
         await engine.explain(query="SELECT 1; DELETE FROM dbtop_it_nowrite")
-    # a function with a side effect in a SELECT: the read-only transaction stops it
-    with pytest.raises(QueryError, match="read-only"):
+    # a function with a side effect in a SELECT: refused before anything runs
+    with pytest.raises(RefusedError, match="nextval"):
         await engine.explain(query="SELECT nextval('dbtop_it_seq_for_explain')", analyze=True)
     assert await conn.fetchval("SELECT count(*) FROM dbtop_it_nowrite") == 100
 

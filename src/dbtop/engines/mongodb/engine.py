@@ -27,6 +27,7 @@ from dbtop.engines.base import ConnectOptions, EngineBase
 from dbtop.engines.mongodb import advice, indexes, sessions, statements, summary, workload
 from dbtop.engines.mongodb import capabilities as declared
 from dbtop.engines.mongodb import explain as explaining
+from dbtop.engines.mongodb import harmless as explain_harmless
 from dbtop.engines.mongodb import kill as killing
 from dbtop.engines.mongodb.capabilities import DEFAULT_SLOWMS, LABELS, StickyNotices
 from dbtop.engines.mongodb.catalog import Catalog
@@ -217,6 +218,10 @@ class MongoEngine(EngineBase):
         database, command, notes = explaining.request(
             query, op, self._conn.default_database, analyze
         )
+        if analyze and database:
+            # the command's own operators first (pure), then the views it reads
+            explaining.check_analyze(command)
+            await explain_harmless.prove(self._conn, database, command)
         return await explaining.run(self._conn, database, command, notes, analyze)
 
     async def suggest(self) -> Advice:

@@ -2,8 +2,8 @@
 
 ``queryPlanner`` by default: the server plans the command without running it. Only on
 request, and only for reads, ``executionStats`` runs it and reports keys and documents
-examined per stage; a write (update, delete, findAndModify, an aggregation ending in $out or
-$merge) is never executed by explain.
+examined per stage; a write (update, delete, findAndModify, an aggregation with $out or
+$merge) or a command that runs JavaScript ($where, $function, $accumulator) is never run.
 
 Pure: command preparation and the conversion of the explain output (classic and slot-based
 engines, sharded clusters, aggregation pipelines) to a ``PlanNode`` tree.
@@ -85,7 +85,48 @@ def from_operation(op_id: str, doc: Mapping[str, Any]) -> tuple[str | None, dict
     return database, prepare(command)
 
 
+#: operators that run server-side JavaScript (which may loop, sleep or hog a thread) or
+#: write, anywhere in a filter or pipeline (a $lookup or $facet sub-pipeline too)
+ACTING_OPERATORS = {
+    "$where": "runs JavaScript on the server",
+    "$function": "runs JavaScript on the server",
+    "$accumulator": "runs JavaScript on the server",
+    "$out": "writes a collection",
+    "$merge": "writes into a collection",
+}
+
+
+def acting_operator(value: Any, depth: int = 0) -> str | None:
+    """The first operator of ACTING_OPERATORS anywhere in ``value`` (pure); a document
+    nested deeper than anything a user types counts as acting (it cannot be checked)."""
+    if depth > 100:
+        return "a document nested too deep to check"
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            if isinstance(key, str) and key in ACTING_OPERATORS:
+                return key
+            found = acting_operator(inner, depth + 1)
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for inner in value:
+            found = acting_operator(inner, depth + 1)
+            if found:
+                return found
+    return None
+
+
 def check_analyze(command: Mapping[str, Any]) -> None:
+    """executionStats runs the command: only a read that runs no JavaScript and writes
+    nothing. (The server documents that explain of an update or delete in executionStats
+    mode does not apply the change; dbtop does not rely on that and refuses writes.)"""
+    found = acting_operator(command)
+    if found:
+        why = ACTING_OPERATORS.get(found, "cannot be checked")
+        raise RefusedError(
+            f"executionStats would run {found}, which {why}: refused; plain explain "
+            "(queryPlanner) shows the plan without running it"
+        )
     if is_write(command):
         raise RefusedError(
             "executionStats runs the command and dbtop runs only reads that way: this is a "

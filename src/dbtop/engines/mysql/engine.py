@@ -17,6 +17,7 @@ from dbtop.engines.base import ConnectOptions, EngineBase
 from dbtop.engines.mysql import capabilities as caps_mod
 from dbtop.engines.mysql import explain as explain_mod
 from dbtop.engines.mysql import flavor as flavor_mod
+from dbtop.engines.mysql import harmless as explain_harmless
 from dbtop.engines.mysql import kill as kill_mod
 from dbtop.engines.mysql import sessions as session_mod
 from dbtop.engines.mysql import summary as summary_mod
@@ -340,6 +341,8 @@ class MySQLEngine(EngineBase):
         sql, form = explain_mod.explain_sql(prepared, self.flavor, analyze=analyze)
         link = await self._work_link()
         try:
+            if analyze:
+                await explain_harmless.prove(link, prepared.tree, prepared.sql)
             if analyze:
                 rows = await self._analyze(link, sql)
             else:

@@ -2,8 +2,9 @@
 
 The statement is parsed with pglast (PostgreSQL's own parser) before anything is sent:
 exactly one statement, and for ANALYZE a plain read (a SELECT or VALUES without SELECT INTO,
-FOR UPDATE/SHARE, or a data-modifying CTE). ANALYZE then runs inside ``BEGIN READ ONLY`` and
-is rolled back, so even a function with side effects in the select list cannot write.
+FOR UPDATE/SHARE, or a data-modifying CTE) that ``harmless.prove`` shows calls no volatile
+function (a read-only transaction does not stop ``pg_cancel_backend`` or ``nextval``). ANALYZE
+then runs inside ``BEGIN READ ONLY`` and is rolled back.
 
 Parameterized text (``$1``, as pg_stat_statements and extended-protocol clients show it)
 is explained as a generic plan: ``EXPLAIN (GENERIC_PLAN)`` on 16+; below 16, the statement is
@@ -15,13 +16,14 @@ A generic plan cannot be ANALYZEd: there are no values to run it with.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from pglast import ast, parse_sql
 from pglast.parser import ParseError
 from pglast.visitors import Visitor
 
+from dbtop.engines.postgresql import harmless
 from dbtop.engines.postgresql.connection import query_error
 from dbtop.engines.postgresql.plan import root_from_explain
 from dbtop.engines.postgresql.sessions import parse_pid
@@ -38,6 +40,8 @@ class Parsed:
     read_only: bool
     params: int
     why_not_read_only: str | None = None
+    #: the parsed statement, for the proof that ANALYZE of it cannot act
+    stmt: ast.Node | None = field(default=None, compare=False, repr=False)
 
 
 class _Walker(Visitor):
@@ -88,7 +92,13 @@ def parse(query: str) -> Parsed:
     why = None
     if not plain_read:
         why = ", ".join(dict.fromkeys(walker.writes)) or kind
-    return Parsed(kind=kind, read_only=plain_read, params=walker.max_param, why_not_read_only=why)
+    return Parsed(
+        kind=kind,
+        read_only=plain_read,
+        params=walker.max_param,
+        why_not_read_only=why,
+        stmt=stmt,
+    )
 
 
 async def explain(
@@ -114,6 +124,8 @@ async def explain(
     await tr.start()
     try:
         if analyze:
+            # Under the monitor's own timeouts, before the longer ANALYZE limit is set.
+            await harmless.prove(conn, parsed.stmt)
             await conn.execute(f"SET LOCAL statement_timeout = {ANALYZE_TIMEOUT_MS}")
             sql = f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query}"
             raw = await conn.fetchval(sql)
