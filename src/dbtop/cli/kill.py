@@ -56,7 +56,9 @@ async def _kill(args: argparse.Namespace) -> KillResult:
             verb = "Terminate" if args.terminate else "Cancel the query of"
             if not confirm(f"{verb} {describe(session, args.id)}?"):
                 raise RefusedError("not confirmed: nothing was done")
-        return await engine.kill(args.id, mode)
+        # The engine sends only if the id still names the session shown above: the answer
+        # may come long after the lookup, and the id may have been reused since.
+        return await engine.kill(args.id, mode, expected=session)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -69,7 +69,7 @@ class KillAction:
                     severity="warning",
                 )
                 return
-            host.run_worker(self.run(session_id, mode), group="action")
+            host.run_worker(self.run(session_id, mode, session), group="action")
 
         host.dbtop.push_screen(
             ConfirmScreen(
@@ -78,11 +78,16 @@ class KillAction:
             answered,
         )
 
-    async def run(self, session_id: str, mode: KillMode) -> None:
+    async def run(self, session_id: str, mode: KillMode, confirmed: Session | None = None) -> None:
+        """``confirmed``: the session as the dialog showed it; the engine checks again,
+        right before sending, that the id still names it (the check above sees only the
+        last poll)."""
         host = self.host
         poller = host.dbtop.poller
         try:
-            result = await poller.call(lambda engine: engine.kill(session_id, mode))
+            result = await poller.call(
+                lambda engine: engine.kill(session_id, mode, expected=confirmed)
+            )
         except DbtopError as err:
             host.say(one_line(str(err)), severity="error", timeout=8)
             return
