@@ -110,6 +110,9 @@ async def _backend_on_pid(clients, pid: int, app: str) -> asyncpg.Connection | N
 
 
 async def _replace(clients, conn: asyncpg.Connection, pid: int) -> asyncpg.Connection:
+    # Ended by the server: a backend in pg_sleep does not notice its client leaving.
+    admin = await clients.connect("dbtop-kill-admin")
+    await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
     conn.terminate()
     newcomer = await _backend_on_pid(clients, pid, "dbtop-kill-newcomer")
     if newcomer is None:
