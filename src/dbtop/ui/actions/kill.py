@@ -61,7 +61,7 @@ class KillAction:
             now = host.latest_snapshot()
             current = now.session(session_id) if now else None
             if session is not None and (
-                current is None or current.is_self or current.backend_start != session.backend_start
+                current is None or current.is_self or not _same_start(current, session)
             ):
                 host.say(
                     f"session {one_line(session_id)} is not the one confirmed any more: "
@@ -97,6 +97,17 @@ class KillAction:
             timeout=6,
         )
         poller.refresh_now()
+
+
+#: Redis gives a client's age in whole seconds, so two polls may place one client's start
+#: a second apart; the engine checks exactly (or within its own slack) before it sends
+START_SLACK_S = 2.0
+
+
+def _same_start(now: Session, confirmed: Session) -> bool:
+    if now.backend_start is None or confirmed.backend_start is None:
+        return now.backend_start is confirmed.backend_start
+    return abs((now.backend_start - confirmed.backend_start).total_seconds()) < START_SLACK_S
 
 
 def describe_session(session: Session | None, session_id: str, mode: KillMode) -> Group:
