@@ -48,6 +48,8 @@ async def _kill(args: argparse.Namespace) -> KillResult:
     mode = KillMode.TERMINATE if args.terminate else KillMode.CANCEL
     engine: Engine
     async with connected(args) as engine:
+        # Idle sessions too: what is confirmed is what the engine checks before sending.
+        engine.include_idle = True
         snapshot = await engine.snapshot()
         session = snapshot.session(args.id)
         if session is not None and session.is_self:
