@@ -28,6 +28,7 @@ from dbtop.model import (
     KillMode,
     KillResult,
     Plan,
+    Session,
     Snapshot,
     frozen,
 )
@@ -128,6 +129,8 @@ class ReplayEngine:
         self.connected = False
         self.closed = 0
         self.kills: list[tuple[str, KillMode]] = []
+        #: the ``expected`` session of each kill, in order
+        self.expected: list[Session | None] = []
         self.explains: list[dict[str, Any]] = []
         self.suggests = 0
 
@@ -158,7 +161,10 @@ class ReplayEngine:
         later = self.polls - len(self.snapshots)
         return dataclasses.replace(last, monotonic=last.monotonic + later, rates=None)
 
-    async def kill(self, session_id: str, mode: KillMode) -> KillResult:
+    async def kill(
+        self, session_id: str, mode: KillMode, *, expected: Session | None = None
+    ) -> KillResult:
+        self.expected.append(expected)
         if self.read_only:
             raise RefusedError("kill is refused in --read-only mode")
         self.kills.append((session_id, mode))

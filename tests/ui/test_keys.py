@@ -220,6 +220,10 @@ async def test_k_asks_then_cancels_and_n_does_nothing(engine):
         await pilot.press("k", "y")
         await settled(pilot)
         assert engine.kills == [(ROOT, KillMode.CANCEL)]
+        # the engine gets the session as confirmed, to check it again before sending
+        (confirmed,) = engine.expected
+        assert confirmed is not None and confirmed.id == ROOT
+        assert confirmed.backend_start is not None
         await pilot.press("K")
         assert "Terminate" in app.screen.query_one("#confirm-box").border_title
         await pilot.press("y")

@@ -48,6 +48,8 @@ async def _kill(args: argparse.Namespace) -> KillResult:
     mode = KillMode.TERMINATE if args.terminate else KillMode.CANCEL
     engine: Engine
     async with connected(args) as engine:
+        # Idle sessions too: what is confirmed is what the engine checks before sending.
+        engine.include_idle = True
         snapshot = await engine.snapshot()
         session = snapshot.session(args.id)
         if session is not None and session.is_self:
@@ -56,7 +58,9 @@ async def _kill(args: argparse.Namespace) -> KillResult:
             verb = "Terminate" if args.terminate else "Cancel the query of"
             if not confirm(f"{verb} {describe(session, args.id)}?"):
                 raise RefusedError("not confirmed: nothing was done")
-        return await engine.kill(args.id, mode)
+        # The engine sends only if the id still names the session shown above: the answer
+        # may come long after the lookup, and the id may have been reused since.
+        return await engine.kill(args.id, mode, expected=session)
 
 
 def run(args: argparse.Namespace) -> int:

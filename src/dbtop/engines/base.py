@@ -29,6 +29,7 @@ from dbtop.model import (
     Notice,
     PaneLabels,
     Plan,
+    Session,
     Severity,
     Snapshot,
     frozen,
@@ -86,8 +87,15 @@ class Engine(Protocol):
         """Collect one Snapshot; cheap and time-limited, safe to call every second."""
         ...
 
-    async def kill(self, session_id: str, mode: KillMode) -> KillResult:
-        """Cancel or terminate a session; refuses dbtop's own and read-only mode."""
+    async def kill(
+        self, session_id: str, mode: KillMode, *, expected: Session | None = None
+    ) -> KillResult:
+        """Cancel or terminate a session; refuses dbtop's own and read-only mode.
+
+        ``expected`` is the session as the user confirmed it: the engine checks, right
+        before sending (in the same statement where the server allows), that the id still
+        names that session and refuses with one line (RefusedError) if it does not. None
+        keeps the old behaviour: whoever holds the id now."""
         ...
 
     async def explain(

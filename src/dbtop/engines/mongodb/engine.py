@@ -42,6 +42,7 @@ from dbtop.model import (
     KillResult,
     Notice,
     Plan,
+    Session,
     Snapshot,
     frozen,
 )
@@ -190,11 +191,15 @@ class MongoEngine(EngineBase):
     async def _find_operation(self, session_id: str) -> sessions.Parsed:
         return await self._operations.find(session_id, killing.target_match(session_id))
 
-    async def kill(self, session_id: str, mode: KillMode) -> KillResult:
+    async def kill(
+        self, session_id: str, mode: KillMode, *, expected: Session | None = None
+    ) -> KillResult:
         self.refuse_read_only("kill")
         self.refuse_own(session_id, self._operations.own_ids)
         client = self._conn.require()
-        op = await self._find_operation(session_id)
+        match = killing.target_match(session_id)
+        op = await self._operations.find(session_id, match)
+        killing.check_same(op, session_id, match, expected)  # the one named, and confirmed
         killing.check(op, mode)  # looked up now: dbtop's own (by appName), server threads
         try:
             await self._conn.timed(client.admin.command(killing.kill_command(op, mode)))

@@ -7,7 +7,10 @@ transaction aborts (MongoDB has no command that closes another client's connecti
 
 The operation is looked up again right before the kill, so one that ended since the last
 refresh is reported as gone instead of killing whatever reuses its number; dbtop's own
-operations and the server's internal threads are never killed.
+operations and the server's internal threads are never killed. The document the lookup
+returns must be the operation named (its opid, connection or session), and, when the
+user confirmed a session (``expected``), the same operation as shown: the same opid,
+connection, client, namespace and command. Otherwise nothing is sent.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ from typing import Any
 
 from bson.binary import Binary
 
-from dbtop.engines.mongodb.sessions import Parsed, lsid_of
+from dbtop.engines import identity
+from dbtop.engines.mongodb import values
+from dbtop.engines.mongodb.sessions import Parsed, client_of, command_of, lsid_of
+from dbtop.engines.mongodb.summary import integer
 from dbtop.errors import RefusedError, UsageError
-from dbtop.model import KillMode
+from dbtop.model import KillMode, Session
 
 KILL_ROLE_HINT = "grant the hostManager role (killop and killAnySession)"
 
@@ -47,6 +53,57 @@ def target_match(session_id: str) -> dict[str, Any]:
         f"not an operation id: {session_id!r} (an opid such as 12345, shard01:12345 on a "
         "mongos, conn42 for a connection, session:<uuid> for a session)"
     )
+
+
+def is_named(doc: Mapping[str, Any], match: Mapping[str, Any]) -> bool:
+    """Whether a $currentOp document is the one ``match`` (from target_match) asks for."""
+    if "opid" in match:
+        opid = doc.get("opid")
+        return opid is not None and not isinstance(opid, bool) and str(opid) == str(match["opid"])
+    if "connectionId" in match:
+        return integer(doc.get("connectionId")) == match["connectionId"]
+    if "lsid.id" in match:
+        return lsid_of(doc) == match["lsid.id"]
+    return False
+
+
+def facts(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """What tells one operation from another, under the names of Session.extra."""
+    command = command_of(doc)
+    ns = doc.get("ns")
+    return {
+        "opid": values.plain(doc.get("opid")),
+        "connection_id": integer(doc.get("connectionId")),
+        "ns": ns if isinstance(ns, str) else None,
+        "op": values.text(doc.get("op")),
+        "command_name": next(iter(command), None) if command else None,
+    }
+
+
+def check_same(
+    op: Parsed, session_id: str, match: Mapping[str, Any], expected: Session | None
+) -> None:
+    """Refuse (one line) a lookup answer that is not the operation named or confirmed."""
+    if not is_named(op.doc, match):
+        raise RefusedError(
+            f"looking up {session_id} found another operation ({op.id}): nothing was sent"
+        )
+    if expected is None:
+        return
+    now = facts(op.doc)
+    names = {"opid": "opid", "connection_id": "connection", "ns": "namespace", "op": "op",
+             "command_name": "command"}  # fmt: skip
+    for key, name in names.items():
+        was = expected.extra.get(key)
+        if was is not None and now[key] != was:
+            raise identity.changed(
+                session_id, f"its {name} is {now[key]}, the confirmed one's {was}"
+            )
+    client = client_of(op.doc)
+    if expected.client and client and client != expected.client:
+        raise identity.changed(
+            session_id, f"its client is {client}, the confirmed one's {expected.client}"
+        )
 
 
 def check(op: Parsed, mode: KillMode) -> None:

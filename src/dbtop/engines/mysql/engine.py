@@ -57,6 +57,7 @@ from dbtop.model import (
     KillResult,
     Notice,
     Plan,
+    Session,
     Snapshot,
     frozen,
 )
@@ -299,7 +300,9 @@ class MySQLEngine(EngineBase):
 
     # -- actions ----------------------------------------------------------------------------
 
-    async def kill(self, session_id: str, mode: KillMode) -> KillResult:
+    async def kill(
+        self, session_id: str, mode: KillMode, *, expected: Session | None = None
+    ) -> KillResult:
         self.refuse_read_only()
         tid = kill_mod.thread_id(session_id)
         await self._link()
@@ -308,6 +311,9 @@ class MySQLEngine(EngineBase):
         sql = kill_mod.kill_sql(tid, mode, flavor.kill_procedures)
         link = await self._work_link()
         try:
+            if expected is not None:
+                rows = await link.fetch(kill_mod.IDENTITY_SQL, (tid,))
+                kill_mod.check_same(tid, rows, mode, expected, session_mod.now_utc())
             await link.execute(sql)
         except pymysql.err.MySQLError as exc:
             code = error_code(exc)

@@ -156,13 +156,17 @@ class PostgresEngine(EngineBase):
             ),
         )
 
-    async def kill(self, session_id: str, mode: KillMode) -> KillResult:
+    async def kill(
+        self, session_id: str, mode: KillMode, *, expected: Session | None = None
+    ) -> KillResult:
         self.refuse_read_only()
         pid = sessions.parse_pid(session_id)
         self.refuse_own(str(pid), self._own.ids)
         conn = await self._monitor()
         try:
-            return await kill_backend(conn, pid, mode, version_num=self.server_version_num)
+            return await kill_backend(
+                conn, pid, mode, version_num=self.server_version_num, expected=expected
+            )
         except asyncpg.PostgresError as exc:
             raise query_error(exc, f"{mode.value} {session_id}") from None
 

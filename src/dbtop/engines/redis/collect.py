@@ -109,6 +109,19 @@ class NodePoll:
         return self.error is None and self.busy is None
 
 
+def stamp_identity(clients: list[ClientLine], info: dict[str, str]) -> None:
+    """Each client's creation time on the server's clock (INFO's ``server_time_usec``, read
+    in the same round trip as CLIENT LIST, minus the client's ``age``) and the server run
+    it belongs to: with the client id, what tells a kill it still has the same client."""
+    run_id = info.get("run_id")
+    server_us = info.get("server_time_usec")
+    for row in clients:
+        if run_id:
+            row.add("run_id", run_id)
+        if server_us and server_us.isdigit():
+            row.add("server_time_usec", int(server_us))
+
+
 def _denied(feature: Feature, what: str, exc: Exception, node: str) -> Notice:
     return Notice(
         feature=feature,
@@ -169,6 +182,7 @@ async def poll_node(
             )
         else:
             poll.clients = parse_client_list(reply["clients"])
+            stamp_identity(poll.clients, poll.info)
     if isinstance(reply["slowlog"], Exception):
         poll.notices.append(_denied(Feature.STATEMENTS, "SLOWLOG GET", reply["slowlog"], link.node))
     else:

@@ -17,13 +17,7 @@ from dbtop.engines.base import ConnectOptions, EngineBase
 from dbtop.engines.redis.advice import gather_advice
 from dbtop.engines.redis.anatomy import KeyAnatomy, key_anatomy
 from dbtop.engines.redis.antipatterns import poll_findings
-from dbtop.engines.redis.assemble import (
-    Rows,
-    busy_rows,
-    node_rows,
-    snapshot_extra,
-    statement_rows,
-)
+from dbtop.engines.redis.assemble import Rows, busy_rows, node_rows, snapshot_extra, statement_rows
 from dbtop.engines.redis.capabilities import LABELS, declare_capabilities
 from dbtop.engines.redis.cluster import ClusterNode, SlotMap, nodes_extra, parse_cluster_nodes
 from dbtop.engines.redis.collect import ClientPace, NodePoll, poll_node, read_config
@@ -419,13 +413,15 @@ class RedisEngine(EngineBase):
             )
         return await self._action(node), local
 
-    async def kill(self, session_id: str, mode: KillMode) -> KillResult:
+    async def kill(
+        self, session_id: str, mode: KillMode, *, expected: Session | None = None
+    ) -> KillResult:
         self.refuse_read_only()
         target = session_id.strip()
         link, local = await self._link_for_session(target)
         node = target[: len(target) - len(local)]  # "NODE/" in a cluster, else ""
         self.refuse_own(target, {f"{node}{client_id}" for client_id in self._own_ids(link.node)})
-        return await kill_client(link, target, local, mode)
+        return await kill_client(link, target, local, mode, expected)
 
     # -- explain --------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ blocked: in a blocking command (waiting for data, for replicas) or postponed by 
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from dbtop.engines.redis.client_list import ClientLine, parse_client_list
@@ -107,6 +107,14 @@ def _query(cmd: str) -> str | None:
     return display_name(cmd) if cmd and cmd != "NULL" else None
 
 
+def created_at(row: ClientLine, age: float) -> datetime | None:
+    """When the client connected, on the server's clock (see collect.stamp_identity)."""
+    server_us = row.get("server_time_usec")
+    if not isinstance(server_us, int):
+        return None
+    return datetime.fromtimestamp(server_us / 1_000_000 - age, UTC)
+
+
 def client_session(
     row: ClientLine,
     *,
@@ -161,7 +169,7 @@ def client_session(
         in_transaction=in_multi,
         query=query,
         query_start=now - timedelta(seconds=idle) if blocked is not None else None,
-        backend_start=now - timedelta(seconds=age),
+        backend_start=created_at(row, age) or now - timedelta(seconds=age),
         duration_s=float(idle),
         wait=wait,
         waiting_on_lock=blocked is not None,

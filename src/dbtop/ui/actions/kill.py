@@ -70,7 +70,7 @@ class KillAction:
             now = host.latest_snapshot()
             current = now.session(session_id) if now else None
             if session is not None and (
-                current is None or current.is_self or current.backend_start != session.backend_start
+                current is None or current.is_self or not _same_start(current, session)
             ):
                 host.say(
                     f"session {one_line(session_id)} is not the one confirmed any more: "
@@ -78,7 +78,7 @@ class KillAction:
                     severity="warning",
                 )
                 return
-            host.run_worker(self.run(session_id, mode), group="action")
+            host.run_worker(self.run(session_id, mode, session), group="action")
 
         host.dbtop.push_screen(
             ConfirmScreen(
@@ -87,11 +87,16 @@ class KillAction:
             answered,
         )
 
-    async def run(self, session_id: str, mode: KillMode) -> None:
+    async def run(self, session_id: str, mode: KillMode, confirmed: Session | None = None) -> None:
+        """``confirmed``: the session as the dialog showed it; the engine checks again,
+        right before sending, that the id still names it (the check above sees only the
+        last poll)."""
         host = self.host
         poller = host.dbtop.poller
         try:
-            result = await poller.call(lambda engine: engine.kill(session_id, mode))
+            result = await poller.call(
+                lambda engine: engine.kill(session_id, mode, expected=confirmed)
+            )
         except DbtopError as err:
             host.say(one_line(str(err)), severity="error", timeout=8)
             return
@@ -101,6 +106,17 @@ class KillAction:
             timeout=6,
         )
         poller.refresh_now()
+
+
+#: Redis gives a client's age in whole seconds, so two polls may place one client's start
+#: a second apart; the engine checks exactly (or within its own slack) before it sends
+START_SLACK_S = 2.0
+
+
+def _same_start(now: Session, confirmed: Session) -> bool:
+    if now.backend_start is None or confirmed.backend_start is None:
+        return now.backend_start is confirmed.backend_start
+    return abs((now.backend_start - confirmed.backend_start).total_seconds()) < START_SLACK_S
 
 
 def describe_session(session: Session | None, session_id: str, mode: KillMode) -> Group:
