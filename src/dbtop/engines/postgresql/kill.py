@@ -7,6 +7,7 @@ import asyncio
 import asyncpg
 
 from dbtop.engines.postgresql.connection import query_error
+from dbtop.engines.postgresql.sessions import describe_backend, is_hidden_row, signal_refusal
 from dbtop.errors import NotFoundError, PrivilegeError
 from dbtop.model import KillMode, KillResult
 
@@ -26,8 +27,10 @@ async def kill(
     before = await conn.fetchrow(_STATE_SQL, pid)
     if before is None:
         raise NotFoundError(f"no session {pid} on this server (it may have ended)")
-    who = f"{before['usename'] or before['backend_type']}@{before['datname'] or '-'}"
-    if mode is KillMode.CANCEL and before["state"] != "active":
+    who = describe_backend(before["usename"], before["datname"], before["backend_type"])
+    hidden = is_hidden_row(before["state"], before["backend_type"])
+    # a hidden backend's state is unknown, not idle: the server says whether it may be signalled
+    if mode is KillMode.CANCEL and before["state"] != "active" and not hidden:
         return KillResult(
             str(pid),
             mode,
@@ -46,10 +49,9 @@ async def kill(
             fn = "pg_cancel_backend" if mode is KillMode.CANCEL else "pg_terminate_backend"
             signalled = await conn.fetchval(f"SELECT {fn}($1)", pid)
             done = await _settled(conn, pid, before, mode) if signalled else False
-    except asyncpg.InsufficientPrivilegeError as exc:
+    except asyncpg.InsufficientPrivilegeError:
         raise PrivilegeError(
-            f"cannot {mode.value} session {pid} ({who}): {exc} "
-            "(needs the same role, pg_signal_backend, or superuser)"
+            await signal_refusal(conn, pid, mode.value, before["usename"])
         ) from None
     except asyncpg.PostgresError as exc:
         raise query_error(exc, f"{mode.value} session {pid}") from None
