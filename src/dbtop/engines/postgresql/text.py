@@ -28,9 +28,10 @@ _CODECS = {
 }
 
 
-def raw(expr: str, alias: str) -> str:
-    """The SQL that reads text expression ``expr`` as exact bytes, named ``alias``."""
-    return rf"decode(replace(({expr})::text, E'\\', E'\\\\'), 'escape') AS {alias}"
+def raw(expr: str, alias: str | None = None) -> str:
+    """The SQL that reads text expression ``expr`` as exact bytes (named ``alias``)."""
+    sql = rf"decode(replace(({expr})::text, E'\\', E'\\\\'), 'escape')"
+    return f"{sql} AS {alias}" if alias else sql
 
 
 def server_codec(server_encoding: str | None) -> str | None:
