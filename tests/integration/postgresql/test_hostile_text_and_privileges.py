@@ -170,3 +170,77 @@ async def test_a_plain_roles_refusal_for_another_plain_role_names_the_privilege(
         task.cancel()
         other.terminate()
         await engine.close()
+
+
+async def test_object_names_with_invalid_bytes_reach_every_pane(pg15_url):
+    """A table, column and index named with 0xff in a SQL_ASCII database, and a session
+    waiting on a lock of that table: indexes, tables and the lock's object all arrive."""
+    url = await _ascii_database(pg15_url)
+    tag = f"{os.getpid()}"
+    table = f'"dbtop_it_t{tag}\xff"'.encode("latin-1")
+    setup = _latin1_client(
+        url,
+        "dbtop-test-ddl",
+        b"CREATE TABLE IF NOT EXISTS " + table + b' (id int PRIMARY KEY, "c\xff" int);'
+        b" CREATE INDEX IF NOT EXISTS "
+        + f'"dbtop_it_i{tag}\xff"'.encode("latin-1")
+        + b" ON "
+        + table
+        + b' ("c\xff") WHERE "c\xff" > 0',
+        track=False,
+    )
+    assert await asyncio.to_thread(setup.wait) == 0
+    holder = _latin1_client(
+        url,
+        "dbtop-test-holder",
+        # SHARE: the waiter queues behind it, and catalog reads do not
+        b"BEGIN; LOCK TABLE " + table + b" IN SHARE MODE; SELECT pg_sleep(30)",
+        track=False,
+    )
+    engine = PostgresEngine(url, ConnectOptions())
+    await engine.connect()
+    waiter = None
+    try:
+
+        async def holding():
+            snap = await engine.snapshot()
+            return [s for s in snap.sessions if s.application == "dbtop-test-holder" and s.state]
+
+        await eventually(holding)
+        waiter = _latin1_client(
+            url,
+            "dbtop-test-waiter",
+            b"BEGIN; LOCK TABLE " + table + b" IN ROW EXCLUSIVE MODE",
+            track=False,
+        )
+
+        async def waiting():
+            snap = await engine.snapshot()
+            return snap if snap.lock_waits else None
+
+        snap = await eventually(waiting)
+        assert not [n for n in snap.notices if "invalid byte sequence" in n.message]
+        (wait,) = [w for w in snap.lock_waits if f"dbtop_it_t{tag}" in (w.object or "")]
+        assert "\ufffd" in wait.object
+        names = {i.name for i in snap.indexes}
+        assert f"dbtop_it_i{tag}\ufffd" in names
+        (index,) = [i for i in snap.indexes if i.name == f"dbtop_it_i{tag}\ufffd"]
+        assert index.columns == ('"c\ufffd"',)
+        assert index.extra["predicate"] == '"c\ufffd" > 0'
+        assert f"dbtop_it_t{tag}\ufffd" in {t.table for t in snap.tables}
+    finally:
+        for proc in (holder, waiter):
+            if proc is not None:
+                await _stop(proc)
+        await engine.close()
+        # a backend in pg_sleep does not notice its client went away: end them for the DROP
+        admin = await asyncpg.connect(pg15_url)
+        try:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                "WHERE application_name IN ('dbtop-test-holder', 'dbtop-test-waiter')"
+            )
+        finally:
+            await admin.close()
+        drop = _latin1_client(url, "dbtop-test-ddl", b"DROP TABLE IF EXISTS " + table, track=False)
+        await asyncio.to_thread(drop.wait)
