@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import uuid
 
 import pymysql
 import pytest
@@ -43,3 +44,24 @@ async def test_a_query_with_invalid_utf8_bytes_does_not_break_the_snapshot(share
         killer.cursor().execute(f"KILL {conn.thread_id()}")
         killer.close()
         await asyncio.to_thread(worker.join, 10)
+
+
+async def test_an_account_without_process_is_told_other_sessions_are_not_shown(
+    pfs_server, engine_for
+):
+    """Item 7 for MySQL: without PROCESS the server lists only the account's own threads;
+    the notice says the others are missing (not idle), and none of them shows as idle."""
+    name = f"dbtop_np_{uuid.uuid4().hex[:8]}"
+    admin = pfs_server.connect()
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE USER '{name}'@'%' IDENTIFIED BY 'pw-{name}'")
+    try:
+        engine = await engine_for(pfs_server.url("", name, f"pw-{name}"))
+        snap = await engine.snapshot()
+        (notice,) = [n for n in snap.capabilities.notices if "PROCESS" in (n.hint or "")]
+        assert "other accounts' sessions are not shown" in notice.message
+        assert all(s.user == name for s in snap.sessions)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP USER '{name}'@'%'")
+        admin.close()
