@@ -244,3 +244,28 @@ async def test_object_names_with_invalid_bytes_reach_every_pane(pg15_url):
             await admin.close()
         drop = _latin1_client(url, "dbtop-test-ddl", b"DROP TABLE IF EXISTS " + table, track=False)
         await asyncio.to_thread(drop.wait)
+
+
+async def test_statement_texts_of_a_sql_ascii_database_are_read(pg18_url):
+    """Connected to the SQL_ASCII database, pg_stat_statements' texts with 0xff arrive with
+    U+FFFD (textsend validated them and lost every text). The private PostgreSQL 18, reset
+    after: the text would poison the UTF-8 databases' reads of texts."""
+    url = await _ascii_database(pg18_url)
+    admin = await asyncpg.connect(url)
+    engine = PostgresEngine(url, ConnectOptions())
+    try:
+        await admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        await admin.execute("SELECT pg_stat_statements_reset()")
+        proc = _latin1_client(
+            url, "dbtop-test-ff-stmt", b"SELECT 1 AS dbtop_it_ff /* caf\xe9 */", track=True
+        )
+        assert await asyncio.to_thread(proc.wait) == 0
+        await engine.connect()
+        snap = await engine.snapshot()
+        texts = [s.query for s in snap.statements if "dbtop_it_ff" in s.query]
+        assert texts and "caf\ufffd" in texts[0]
+        assert not [n for n in snap.notices if "not valid in this database" in n.message]
+    finally:
+        await admin.execute("SELECT pg_stat_statements_reset()")
+        await admin.close()
+        await engine.close()
