@@ -178,7 +178,8 @@ def findings(sessions: Iterable[Session]) -> tuple[Finding, ...]:
         Finding(
             "idle_in_transaction",
             s.id,
-            f"session {s.id} ({s.user}@{s.database}) has been idle in a transaction "
+            f"session {s.id} ({describe_backend(s.user, s.database, s.kind)}) has been idle "
+            "in a transaction "
             f"for {age:.0f} s: it holds its locks and holds back vacuum",
             Severity.WARNING,
             extra=frozen(xact_age_s=s.xact_age_s, backend_xmin=s.extra.get("backend_xmin")),
