@@ -269,3 +269,39 @@ async def test_statement_texts_of_a_sql_ascii_database_are_read(pg18_url):
         await admin.execute("SELECT pg_stat_statements_reset()")
         await admin.close()
         await engine.close()
+
+
+async def test_a_cancel_by_pg_signal_backend_does_not_claim_what_it_cannot_see(pg15_url):
+    """A role with pg_signal_backend but not pg_monitor may cancel another role's query,
+    but cannot see whether it stopped: the result says so instead of "cancelled"."""
+    admin = await asyncpg.connect(pg15_url)
+    signaller, other_role = "dbtop_it_signaller", "dbtop_it_other"
+    try:
+        for role in (signaller, other_role):
+            if not await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+                await admin.execute(f"CREATE ROLE {role} LOGIN")
+        await admin.execute(f"GRANT pg_signal_backend TO {signaller}")
+    finally:
+        await admin.close()
+    other = await asyncpg.connect(with_user(pg15_url, other_role))
+    task = asyncio.ensure_future(other.execute("SELECT pg_sleep(30)"))
+    engine = PostgresEngine(with_user(pg15_url, signaller), ConnectOptions())
+    await engine.connect()
+    try:
+        pid = str(other.get_server_pid())
+
+        async def hidden():
+            s = (await engine.snapshot()).session(pid)
+            return s if s is not None and s.hidden else None
+
+        await eventually(hidden)
+        result = await engine.kill(pid, KillMode.CANCEL)
+        assert not result.ok
+        assert "hidden from this role (needs pg_monitor)" in result.message
+        assert "None" not in result.message
+        with pytest.raises(asyncpg.QueryCanceledError):
+            await asyncio.wait_for(task, 10)
+    finally:
+        task.cancel()
+        other.terminate()
+        await engine.close()

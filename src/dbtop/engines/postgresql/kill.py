@@ -57,6 +57,15 @@ async def kill(
         raise query_error(exc, f"{mode.value} session {pid}") from None
     if not signalled:
         return KillResult(str(pid), mode, False, f"session {pid} ({who}) was not signalled")
+    if mode is KillMode.CANCEL and hidden:
+        # its state was hidden before and still is: "cancelled" would be a guess
+        return KillResult(
+            str(pid),
+            mode,
+            False,
+            f"asked session {pid} ({who}) to cancel; whether it stopped is hidden from this "
+            "role (needs pg_monitor)",
+        )
     if mode is KillMode.CANCEL:
         message = (
             f"cancelled the query of session {pid} ({who})"
