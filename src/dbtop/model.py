@@ -1,11 +1,9 @@
 """Engine-neutral, immutable data that flows from an engine's poller to the panes.
 
 Every engine fills the same types. What only one engine has goes into the ``extra`` mapping
-of the row it belongs to (documented per engine in docs/json.md), never into a new
-top-level type, so that the UI, the analysis and the JSON output stay engine-neutral.
-
-Mappings are frozen (``MappingProxyType``) when a row is built, so a Snapshot can be shared
-between the poller, the analysis and every pane without copies.
+of the row it belongs to (docs/json.md), never into a new top-level type, so that the UI,
+the analysis and the JSON output stay engine-neutral. Mappings are frozen
+(``MappingProxyType``) when a row is built: a Snapshot is shared by every reader, uncopied.
 """
 
 from __future__ import annotations
@@ -194,6 +192,7 @@ class Session:
     blocked_by: tuple[str, ...] = ()
     is_self: bool = False
     node: str | None = None
+    hidden: str | None = None  # why the role may not see it ("needs pg_monitor"); never idle
     extra: Mapping[str, Any] = field(default_factory=_empty)
 
 

@@ -73,3 +73,20 @@ def test_idle_sessions_hidden_unless_in_a_transaction_or_blocking():
     assert not hidden_when_idle_hidden(Session("9", is_idle=True, in_transaction=True), FOREST)
     assert not hidden_when_idle_hidden(Session("1", is_idle=True), FOREST)  # a blocker
     assert not hidden_when_idle_hidden(Session("9"), FOREST)
+
+
+def test_a_hidden_session_is_never_idle_nor_counted_active() -> None:
+    from dbtop.analysis.lockgraph import build_lock_forest
+    from dbtop.analysis.sessions import activity_counts, hidden_when_idle_hidden
+    from dbtop.model import Session
+    from dbtop.ui.panes.sessions import state_cell
+
+    hidden = Session("7", user="postgres", hidden="needs pg_monitor")
+    active = Session("8", state="active")
+    idle = Session("9", state="idle", is_idle=True)
+    forest = build_lock_forest(())
+    assert activity_counts((hidden, active, idle)) == (1, 1)
+    assert not hidden_when_idle_hidden(hidden, forest)
+    assert hidden_when_idle_hidden(idle, forest)
+    assert state_cell(hidden) == "hidden: needs pg_monitor"
+    assert state_cell(active) == "active"

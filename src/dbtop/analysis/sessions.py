@@ -11,7 +11,7 @@ blocks others, ``T`` idle in transaction, ``L`` long running, ``*`` dbtop's own 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from dbtop.analysis.lockgraph import LockForest
 from dbtop.model import Session
@@ -46,6 +46,22 @@ _FLAG_RANK: Mapping[str, int] = {
 }
 
 
+def is_hidden(session: Session) -> bool:
+    """The role may not see what it does (``Session.hidden`` says why): never idle, never
+    counted as active, never left out with the idle ones."""
+    return session.hidden is not None
+
+
+def counts_as_active(session: Session) -> bool:
+    """A session of someone else that is known to be doing something."""
+    return not session.is_idle and not session.is_self and session.hidden is None
+
+
+def hidden_label(session: Session) -> str:
+    """What the state column says of a hidden session."""
+    return f"hidden: {session.hidden}"
+
+
 def idle_in_transaction(session: Session) -> bool:
     """Engines differ on whether "idle in transaction" is idle; the state word settles it."""
     state = (session.state or "").casefold()
@@ -69,6 +85,18 @@ def is_waiting(session: Session) -> bool:
 def is_long_running(session: Session, long_query_s: float) -> bool:
     """An active statement running at least ``long_query_s`` seconds."""
     return not session.is_idle and (session.duration_s or 0) >= long_query_s
+
+
+def activity_counts(sessions: Iterable[Session]) -> tuple[int, int]:
+    """(active, hidden): how many are known to be doing something, and how many the role
+    may not see (which may be doing anything)."""
+    active = hidden = 0
+    for session in sessions:
+        if is_hidden(session):
+            hidden += 1
+        elif counts_as_active(session):
+            active += 1
+    return active, hidden
 
 
 def session_flag(session: Session, forest: LockForest, long_query_s: float) -> str:
@@ -96,4 +124,9 @@ def flag_rank(flag: str) -> int:
 def hidden_when_idle_hidden(session: Session, forest: LockForest) -> bool:
     """Left out while idle sessions are hidden: idle, outside a transaction, blocking
     nobody (an idle session that holds locks others wait on always shows)."""
-    return session.is_idle and not session.in_transaction and not blocks_others(session, forest)
+    return (
+        session.is_idle
+        and session.hidden is None
+        and not session.in_transaction
+        and not blocks_others(session, forest)
+    )

@@ -114,7 +114,7 @@ def sessions_table(snapshot: Snapshot, forest: LockForest, *, include_idle: bool
             text(s.id + marker),
             text(s.user, 16),
             text(s.database, 16),
-            text(s.state, 22),
+            text(f"hidden: {s.hidden}" if s.hidden else s.state, 22),
             human_seconds(s.duration_s),
             text(s.wait, 24),
             text(",".join(s.blocked_by), 20),

@@ -103,7 +103,10 @@ async def probe(link: Link, flavor: Flavor) -> tuple[Flavor, Access, dict[str, N
     if not process:
         notices["process"] = denied(
             Feature.SESSIONS,
-            "only dbtop's own sessions are visible, with no transactions or lock waits",
+            # without PROCESS the server lists this account's threads only: the others are
+            # missing, not idle, and the notice must say so
+            "only this account's own sessions are visible: other accounts' sessions are not "
+            "shown at all (not idle, not counted), nor transactions or lock waits",
             grants.process(),
         )
     mdl_plugin = False

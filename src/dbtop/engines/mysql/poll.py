@@ -237,7 +237,11 @@ class Poll:
             session_mod.PROGRAM_NAMES,
             grant=self.grants.performance_schema(),
         )
-        return {str(r["ID"]): str(r["ATTR_VALUE"]) for r in rows or [] if r.get("ID") is not None}
+        return {
+            str(r["ID"]): session_mod.text(r["ATTR_VALUE"]) or ""
+            for r in rows or []
+            if r.get("ID") is not None
+        }
 
     async def row_locks(self) -> list[LockWait]:
         if self.flavor.has_data_locks:

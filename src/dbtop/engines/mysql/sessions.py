@@ -19,38 +19,47 @@ from dbtop.engines.mysql.flavor import Flavor
 from dbtop.model import Session, frozen
 
 PROCESSLIST_MARIADB = """
-SELECT ID, USER, HOST, DB, COMMAND, TIME, TIME_MS, STATE, INFO,
+SELECT ID, CAST(USER AS BINARY) AS USER, CAST(HOST AS BINARY) AS HOST,
+       CAST(DB AS BINARY) AS DB, CAST(COMMAND AS BINARY) AS COMMAND, TIME, TIME_MS,
+       CAST(STATE AS BINARY) AS STATE, CAST(INFO AS BINARY) AS INFO,
        EXAMINED_ROWS, MEMORY_USED, PROGRESS, QUERY_ID
 FROM information_schema.PROCESSLIST
 """
 
 PROCESSLIST_MYSQL = """
-SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, INFO
+SELECT ID, CAST(USER AS BINARY) AS USER, CAST(HOST AS BINARY) AS HOST,
+       CAST(DB AS BINARY) AS DB, CAST(COMMAND AS BINARY) AS COMMAND, TIME,
+       CAST(STATE AS BINARY) AS STATE, CAST(INFO AS BINARY) AS INFO
 FROM information_schema.PROCESSLIST
 """
 
 THREADS = """
-SELECT PROCESSLIST_ID AS ID, PROCESSLIST_USER AS USER, PROCESSLIST_HOST AS HOST,
-       PROCESSLIST_DB AS DB, PROCESSLIST_COMMAND AS COMMAND, PROCESSLIST_TIME AS TIME,
-       PROCESSLIST_STATE AS STATE, PROCESSLIST_INFO AS INFO, THREAD_ID, TYPE
+SELECT PROCESSLIST_ID AS ID, CAST(PROCESSLIST_USER AS BINARY) AS USER,
+       CAST(PROCESSLIST_HOST AS BINARY) AS HOST, CAST(PROCESSLIST_DB AS BINARY) AS DB,
+       CAST(PROCESSLIST_COMMAND AS BINARY) AS COMMAND, PROCESSLIST_TIME AS TIME,
+       CAST(PROCESSLIST_STATE AS BINARY) AS STATE, CAST(PROCESSLIST_INFO AS BINARY) AS INFO,
+       THREAD_ID, TYPE
 FROM performance_schema.threads
 WHERE PROCESSLIST_ID IS NOT NULL
 """
 
 #: the program name clients announce (connection attribute), performance_schema only
 PROGRAM_NAMES = """
-SELECT PROCESSLIST_ID AS ID, ATTR_VALUE
+SELECT PROCESSLIST_ID AS ID, CAST(ATTR_VALUE AS BINARY) AS ATTR_VALUE
 FROM performance_schema.session_connect_attrs
 WHERE ATTR_NAME = 'program_name'
 """
 
 TRANSACTIONS = """
-SELECT trx_mysql_thread_id AS thread, trx_id, trx_state, trx_started,
+SELECT trx_mysql_thread_id AS thread, trx_id, CAST(trx_state AS BINARY) AS trx_state,
+       trx_started,
        TIMESTAMPDIFF(MICROSECOND, trx_started, NOW(6)) / 1000000 AS age_s,
        trx_wait_started,
        TIMESTAMPDIFF(MICROSECOND, trx_wait_started, NOW(6)) / 1000000 AS wait_s,
-       trx_rows_locked, trx_rows_modified, trx_tables_locked, trx_isolation_level,
-       trx_query, trx_operation_state
+       trx_rows_locked, trx_rows_modified, trx_tables_locked,
+       CAST(trx_isolation_level AS BINARY) AS trx_isolation_level,
+       CAST(trx_query AS BINARY) AS trx_query,
+       CAST(trx_operation_state AS BINARY) AS trx_operation_state
 FROM information_schema.INNODB_TRX
 """
 
@@ -108,7 +117,10 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _text(value: Any) -> str | None:
+def text(value: Any) -> str | None:
+    """A column read as BINARY (every text column above: a statement's bytes may be in any
+    character set, or none, and the driver would fail on them) as text, U+FFFD for what
+    is not UTF-8."""
     if value is None:
         return None
     if isinstance(value, bytes | bytearray):
@@ -125,15 +137,15 @@ def transactions(rows: Iterable[Mapping[str, Any]]) -> dict[str, Transaction]:
         result[str(thread)] = Transaction(
             thread=str(thread),
             trx_id=str(row.get("trx_id")),
-            state=_text(row.get("trx_state")) or "",
+            state=text(row.get("trx_state")) or "",
             started=_utc(row.get("trx_started")),
             age_s=_float(row.get("age_s")),
             wait_s=_float(row.get("wait_s")) if row.get("trx_wait_started") else None,
             rows_locked=_int(row.get("trx_rows_locked")),
             rows_modified=_int(row.get("trx_rows_modified")),
             tables_locked=_int(row.get("trx_tables_locked")),
-            isolation=_text(row.get("trx_isolation_level")),
-            query=_text(row.get("trx_query")),
+            isolation=text(row.get("trx_isolation_level")),
+            query=text(row.get("trx_query")),
         )
     return result
 
@@ -156,9 +168,9 @@ def build_sessions(
     sessions: list[Session] = []
     for row in rows:
         sid = str(row["ID"])
-        command = _text(row.get("COMMAND")) or ""
-        state_text = _text(row.get("STATE")) or ""
-        query = _text(row.get("INFO"))
+        command = text(row.get("COMMAND")) or ""
+        state_text = text(row.get("STATE")) or ""
+        query = text(row.get("INFO"))
         time_ms = _float(row.get("TIME_MS"))
         duration = time_ms / 1000.0 if time_ms is not None else _float(row.get("TIME"))
         t = trx.get(sid)
@@ -178,7 +190,7 @@ def build_sessions(
                 extra[key.lower()] = (
                     float(value)
                     if key == "PROGRESS"
-                    else _text(value)
+                    else text(value)
                     if key == "TYPE"
                     else _int(value)
                 )
@@ -194,10 +206,10 @@ def build_sessions(
         sessions.append(
             Session(
                 id=sid,
-                user=_text(row.get("USER")),
-                database=_text(row.get("DB")),
+                user=text(row.get("USER")),
+                database=text(row.get("DB")),
                 application=programs.get(sid),
-                client=_text(row.get("HOST")),
+                client=text(row.get("HOST")),
                 kind=command or None,
                 state=state_text or command or None,
                 is_idle=command in _BACKGROUND and not query,

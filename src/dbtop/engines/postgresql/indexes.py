@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from dbtop.analysis.indexes import find_redundant
+from dbtop.engines.postgresql.text import decode, raw
 from dbtop.engines.postgresql.workload import quote_ident
 from dbtop.model import Feature, Finding, IndexStat, Notice, Severity, TableStat, frozen
 
@@ -29,18 +30,25 @@ def indexes_sql(version_num: int) -> str:
     key_atts = "i.indnkeyatts" if version_num >= 110000 else "i.indnatts"
     last_scan = "s.last_idx_scan" if version_num >= 160000 else "NULL::timestamptz"
     return f"""
-        SELECT /* dbtop */ s.schemaname, s.relname, s.indexrelname, s.idx_scan, s.idx_tup_read,
+        SELECT /* dbtop */ {raw("s.schemaname", "schemaname")}, {raw("s.relname", "relname")},
+               {raw("s.indexrelname", "indexrelname")}, s.idx_scan, s.idx_tup_read,
                s.idx_tup_fetch, {last_scan} AS last_idx_scan,
                c.relpages::bigint * current_setting('block_size')::bigint AS size_bytes,
                i.indisunique, i.indisprimary, i.indisvalid, i.indisready,
                {key_atts} AS key_atts,
-               ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true)
+               ARRAY(SELECT {raw("pg_get_indexdef(i.indexrelid, k, true)")}
                      FROM generate_series(1, i.indnatts) AS k ORDER BY k) AS columns,
-               pg_get_indexdef(i.indexrelid) AS definition,
-               am.amname, pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
-               con.conname, con.contype,
-               (SELECT string_agg(f.conname, ', ' ORDER BY f.conname) FROM pg_constraint f
-                WHERE f.conindid = i.indexrelid AND f.contype = 'f') AS referenced_by,
+               {raw("pg_get_indexdef(i.indexrelid)", "definition")},
+               {raw("am.amname", "amname")},
+               {raw("pg_get_expr(i.indpred, i.indrelid, true)", "predicate")},
+               {raw("con.conname", "conname")}, con.contype,
+               {
+        raw(
+            "(SELECT string_agg(f.conname, ', ' ORDER BY f.conname) FROM pg_constraint f "
+            "WHERE f.conindid = i.indexrelid AND f.contype = 'f')",
+            "referenced_by",
+        )
+    },
                t.n_live_tup AS table_rows
         FROM pg_stat_user_indexes s
         JOIN pg_index i ON i.indexrelid = s.indexrelid
@@ -54,7 +62,8 @@ def indexes_sql(version_num: int) -> str:
 
 
 TABLES_SQL = f"""
-    SELECT /* dbtop */ t.schemaname, t.relname, t.seq_scan, t.seq_tup_read, t.idx_scan,
+    SELECT /* dbtop */ {raw("t.schemaname", "schemaname")}, {raw("t.relname", "relname")},
+           t.seq_scan, t.seq_tup_read, t.idx_scan,
            t.n_live_tup,
            t.n_dead_tup, t.last_autovacuum, t.last_vacuum, t.last_autoanalyze, t.last_analyze,
            c.relpages::bigint * current_setting('block_size')::bigint AS size_bytes
@@ -65,7 +74,25 @@ TABLES_SQL = f"""
 """
 
 
-def _index(row: asyncpg.Record) -> IndexStat:
+#: the text columns of the two catalog reads, read as bytes (dbtop.engines.postgresql.text)
+_INDEX_TEXT = (
+    "schemaname", "relname", "indexrelname", "definition", "amname", "predicate", "conname",
+    "referenced_by",
+)  # fmt: skip
+_TABLE_TEXT = ("schemaname", "relname")
+
+
+def _decoded(row: asyncpg.Record, names: Sequence[str]) -> dict[str, Any]:
+    """The row with its byte columns as text (an object name may hold any bytes)."""
+    values = dict(row)
+    for name in names:
+        values[name] = decode(values[name])
+    return values
+
+
+def _index(record: asyncpg.Record) -> IndexStat:
+    row = _decoded(record, _INDEX_TEXT)
+    row["columns"] = [decode(c) or "" for c in row["columns"]]
     key_atts = row["key_atts"]
     columns = tuple(row["columns"][:key_atts])
     include = tuple(row["columns"][key_atts:])
@@ -107,7 +134,8 @@ def _index(row: asyncpg.Record) -> IndexStat:
     )
 
 
-def _table(row: asyncpg.Record) -> TableStat:
+def _table(record: asyncpg.Record) -> TableStat:
+    row = _decoded(record, _TABLE_TEXT)
     extra = {
         "dead_rows": row["n_dead_tup"],
         "last_vacuum": row["last_autovacuum"] or row["last_vacuum"],

@@ -14,6 +14,7 @@ import asyncpg
 
 from dbtop.engines import identity
 from dbtop.engines.postgresql.connection import query_error
+from dbtop.engines.postgresql.sessions import describe_backend, is_hidden_row, signal_refusal
 from dbtop.errors import NotFoundError, PrivilegeError, RefusedError
 from dbtop.model import KillMode, KillResult, Session
 
@@ -68,8 +69,10 @@ async def kill(
     if before is None:
         raise NotFoundError(f"no session {pid} on this server (it may have ended)")
     check_expected(pid, before, mode, expected)
-    who = f"{before['usename'] or before['backend_type']}@{before['datname'] or '-'}"
-    if mode is KillMode.CANCEL and before["state"] != "active":
+    who = describe_backend(before["usename"], before["datname"], before["backend_type"])
+    hidden = is_hidden_row(before["state"], before["backend_type"])
+    # a hidden backend's state is unknown, not idle: the server says whether it may be signalled
+    if mode is KillMode.CANCEL and before["state"] != "active" and not hidden:
         return KillResult(
             str(pid),
             mode,
@@ -90,15 +93,23 @@ async def kill(
             fn = "pg_cancel_backend" if mode is KillMode.CANCEL else "pg_terminate_backend"
             signalled = await conn.fetchval(f"SELECT {fn}($1)", pid)
             done = await _settled(conn, pid, before, mode) if signalled else False
-    except asyncpg.InsufficientPrivilegeError as exc:
+    except asyncpg.InsufficientPrivilegeError:
         raise PrivilegeError(
-            f"cannot {mode.value} session {pid} ({who}): {exc} "
-            "(needs the same role, pg_signal_backend, or superuser)"
+            await signal_refusal(conn, pid, mode.value, before["usename"])
         ) from None
     except asyncpg.PostgresError as exc:
         raise query_error(exc, f"{mode.value} session {pid}") from None
     if not signalled:
         return KillResult(str(pid), mode, False, f"session {pid} ({who}) was not signalled")
+    if mode is KillMode.CANCEL and hidden:
+        # its state was hidden before and still is: "cancelled" would be a guess
+        return KillResult(
+            str(pid),
+            mode,
+            False,
+            f"asked session {pid} ({who}) to cancel; whether it stopped is hidden from this "
+            "role (needs pg_monitor)",
+        )
     if mode is KillMode.CANCEL:
         message = (
             f"cancelled the query of session {pid} ({who})"

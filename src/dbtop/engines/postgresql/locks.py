@@ -9,12 +9,13 @@ that holds nothing there is queued ahead of the waiter with a conflicting reques
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 
+from dbtop.engines.postgresql.text import decode, raw
 from dbtop.model import LockWait, Session, frozen
 
 _TARGET = (
@@ -38,7 +39,7 @@ def locks_sql(version_num: int) -> str:
                CASE WHEN l.relation IS NOT NULL
                     AND l.database IN (0, (SELECT oid FROM pg_database
                                            WHERE datname = current_database()))
-                    THEN l.relation::regclass::text END AS relname,
+                    THEN {raw("l.relation::regclass")} END AS relname,
                l.page, l.tuple, l.virtualxid, l.transactionid::text AS transactionid,
                l.classid, l.objid, l.objsubid, {waitstart} AS waitstart
         FROM pg_locks l
@@ -46,7 +47,7 @@ def locks_sql(version_num: int) -> str:
     """
 
 
-def describe_object(lock: asyncpg.Record | dict[str, Any]) -> str:
+def describe_object(lock: Mapping[str, Any]) -> str:
     kind = lock["locktype"]
     rel = lock["relname"] or (f"relation {lock['relation']}" if lock["relation"] else None)
     if kind == "relation":
@@ -66,20 +67,20 @@ def describe_object(lock: asyncpg.Record | dict[str, Any]) -> str:
     return f"{kind} ({lock['classid']},{lock['objid']},{lock['objsubid']})"
 
 
-def _target(lock: asyncpg.Record) -> tuple[Any, ...]:
+def _target(lock: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(lock[k] for k in _TARGET)
 
 
 def build_edges(
-    sessions: Sequence[Session], locks: Sequence[asyncpg.Record], now: datetime | None
+    sessions: Sequence[Session], locks: Sequence[Mapping[str, Any]], now: datetime | None
 ) -> tuple[LockWait, ...]:
-    waiting: dict[int, asyncpg.Record] = {}
+    waiting: dict[int, Mapping[str, Any]] = {}
     held: dict[int, dict[tuple[Any, ...], str]] = {}
-    for lock in locks:
-        if lock["granted"]:
-            held.setdefault(lock["pid"], {})[_target(lock)] = lock["mode"]
+    for row in locks:
+        if row["granted"]:
+            held.setdefault(row["pid"], {})[_target(row)] = row["mode"]
         else:
-            waiting.setdefault(lock["pid"], lock)
+            waiting.setdefault(row["pid"], row)
     edges: list[LockWait] = []
     for session in sessions:
         if not session.blocked_by:
@@ -119,5 +120,6 @@ async def fetch_lock_waits(
     if not waiters:
         return ()
     pids = {int(s.id) for s in waiters} | {int(b) for s in waiters for b in s.blocked_by}
-    locks = await conn.fetch(locks_sql(version_num), sorted(pids))
+    rows = await conn.fetch(locks_sql(version_num), sorted(pids))
+    locks = [{**dict(row), "relname": decode(row["relname"])} for row in rows]
     return build_edges(sessions, locks, now)

@@ -3,8 +3,10 @@
 One scan of pg_stat_activity per poll. ``pg_blocking_pids()`` takes every lock-manager
 partition lock while it runs, so it is evaluated (inside CASE, which PostgreSQL evaluates
 lazily) only for backends that are waiting on a heavyweight lock, never for every row.
-The query text comes through ``textsend`` as bytes: a backend in a SQL_ASCII database can
-hold text that is not valid UTF-8, and that must not break the poll.
+Every text column comes as raw bytes (``dbtop.engines.postgresql.text``): a backend in a
+SQL_ASCII database can hold text that is not valid UTF-8, and that must not break the poll.
+A role without pg_read_all_stats (pg_monitor) sees other roles' backends with no state, no
+backend type and "<insufficient privilege>" for a query: those are ``hidden``, not idle.
 
 On a server with many connections most of them are idle, and idle rows change little: they
 are read in full every ``IDLE_REFRESH_S`` and only the others in between (the poll's cost is
@@ -21,8 +23,12 @@ from datetime import datetime
 
 import asyncpg
 
+from dbtop.engines.postgresql.text import decode, raw, server_codec
 from dbtop.errors import UsageError
 from dbtop.model import Finding, Session, Severity, frozen
+
+#: why a backend of another role shows nothing but its pid, user and database
+HIDDEN_REASON = "needs pg_monitor"
 
 #: idle rows are re-read this often, once the server has more than IDLE_CACHE_FROM sessions
 IDLE_REFRESH_S = 5.0
@@ -55,25 +61,22 @@ def sessions_sql(version_num: int, *, with_idle: bool = True) -> str:
     leader = "a.leader_pid" if version_num >= 130000 else "NULL::int"
     query_id = "a.query_id" if version_num >= 140000 else "NULL::bigint"
     return f"""
-        SELECT /* dbtop */ a.pid, a.usename, a.datname, a.application_name,
-               host(a.client_addr) AS client_addr, a.client_hostname, a.client_port,
-               a.backend_type, a.state, a.wait_event_type, a.wait_event,
+        SELECT /* dbtop */ a.pid, {raw("a.usename", "usename")}, {raw("a.datname", "datname")},
+               {raw("a.application_name", "application_name")},
+               host(a.client_addr) AS client_addr,
+               {raw("a.client_hostname", "client_hostname")}, a.client_port,
+               {raw("a.backend_type", "backend_type")}, a.state,
+               {raw("a.wait_event_type", "wait_event_type")}, {raw("a.wait_event", "wait_event")},
                a.backend_start, a.xact_start, a.query_start, a.state_change,
                a.backend_xid::text AS backend_xid, a.backend_xmin::text AS backend_xmin,
                age(a.backend_xmin) AS xmin_age, {leader} AS leader_pid, {query_id} AS query_id,
-               textsend(a.query) AS query,
+               {raw("a.query", "query")},
                CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END
                    AS blocked_by,
                now() AS now
         FROM pg_stat_activity a
         {"" if with_idle else "WHERE a.state IS DISTINCT FROM 'idle'"}
     """
-
-
-def _text(raw: bytes | None) -> str | None:
-    if raw is None:
-        return None
-    return raw.decode("utf-8", "replace")
 
 
 def _age(now: datetime, then: datetime | None) -> float | None:
@@ -90,7 +93,7 @@ def _client(
     return f"{addr}:{port}" if port not in (None, -1) else addr
 
 
-def to_session(row: asyncpg.Record, own_pids: Iterable[int]) -> Session:
+def to_session(row: asyncpg.Record, own_pids: Iterable[int], codec: str | None = None) -> Session:
     # Unpacked by position once: at thousands of backends per poll, named lookups of two
     # dozen columns per row are a measurable share of the snapshot.
     (
@@ -99,6 +102,15 @@ def to_session(row: asyncpg.Record, own_pids: Iterable[int]) -> Session:
         state_change, backend_xid, backend_xmin, xmin_age, leader_pid, query_id, query,
         blocked, now,
     ) = row  # fmt: skip
+    usename, datname, application_name, client_hostname, backend_type, wait_type, wait, query = (
+        decode(value, codec)
+        for value in (
+            usename, datname, application_name, client_hostname, backend_type, wait_type, wait,
+            query,
+        )
+    )  # fmt: skip
+    # Every backend the role may see has a backend type; only hidden ones have none.
+    hidden = HIDDEN_REASON if backend_type is None and state is None else None
     in_xact = xact_start is not None or (state or "").startswith("idle in transaction")
     extra = {
         "backend_xid": backend_xid,
@@ -118,9 +130,9 @@ def to_session(row: asyncpg.Record, own_pids: Iterable[int]) -> Session:
         client=_client(client_hostname, client_addr, client_port, backend_type),
         kind=backend_type,
         state=state,
-        is_idle=state in (None, "idle", "disabled"),
+        is_idle=hidden is None and state in (None, "idle", "disabled"),
         in_transaction=in_xact,
-        query=_text(query) or None,
+        query=query or None,
         query_start=query_start,
         xact_start=xact_start,
         backend_start=backend_start,
@@ -130,6 +142,7 @@ def to_session(row: asyncpg.Record, own_pids: Iterable[int]) -> Session:
         waiting_on_lock=wait_type == "Lock",
         blocked_by=tuple(str(b) for b in blocked) if blocked else (),
         is_self=pid in own_pids,
+        hidden=hidden,
         extra=frozen({k: v for k, v in extra.items() if v is not None}),
     )
 
@@ -145,7 +158,8 @@ async def fetch_sessions(
     full = idle is None or idle.total < IDLE_CACHE_FROM or clock - idle.read_at >= IDLE_REFRESH_S
     rows = await conn.fetch(sessions_sql(version_num, with_idle=full))
     now = rows[0]["now"] if rows else None
-    sessions = tuple(to_session(row, own) for row in rows)
+    codec = server_codec(getattr(conn.get_settings(), "server_encoding", None))
+    sessions = tuple(to_session(row, own, codec) for row in rows)
     if idle is None:
         return sessions, now
     if full:
@@ -164,7 +178,8 @@ def findings(sessions: Iterable[Session]) -> tuple[Finding, ...]:
         Finding(
             "idle_in_transaction",
             s.id,
-            f"session {s.id} ({s.user}@{s.database}) has been idle in a transaction "
+            f"session {s.id} ({describe_backend(s.user, s.database, s.kind)}) has been idle "
+            "in a transaction "
             f"for {age:.0f} s: it holds its locks and holds back vacuum",
             Severity.WARNING,
             extra=frozen(xact_age_s=s.xact_age_s, backend_xmin=s.extra.get("backend_xmin")),
@@ -172,4 +187,36 @@ def findings(sessions: Iterable[Session]) -> tuple[Finding, ...]:
         for s in sessions
         if (s.state or "").startswith("idle in transaction")
         and (age := s.extra.get("state_age_s") or 0) >= IDLE_IN_XACT_S
+    )
+
+
+def describe_backend(usename: str | None, datname: str | None, backend_type: str | None) -> str:
+    """``user@database`` for a message, with no "None" in it whatever the role may see."""
+    who = usename or backend_type or "a backend hidden from this role"
+    return f"{who}@{datname}" if datname else who
+
+
+def is_hidden_row(state: str | None, backend_type: str | None) -> bool:
+    """A pg_stat_activity row of a backend this role may not see the details of."""
+    return backend_type is None and state is None
+
+
+async def signal_refusal(conn: asyncpg.Connection, pid: int, verb: str, owner: str | None) -> str:
+    """Why this role may not signal backend ``pid``, naming the privilege it lacks."""
+    if owner is None:
+        return f"cannot {verb} session {pid}: it is a server process; only a superuser may"
+    try:
+        is_super = await conn.fetchval(
+            "SELECT /* dbtop */ rolsuper FROM pg_roles WHERE rolname = $1", owner
+        )
+    except asyncpg.PostgresError:
+        is_super = None
+    if is_super:
+        return (
+            f"cannot {verb} session {pid}: it belongs to superuser {owner}; "
+            "only a superuser may signal it (pg_signal_backend does not reach superusers)"
+        )
+    return (
+        f"cannot {verb} session {pid}: it belongs to role {owner}; "
+        f"needs pg_signal_backend or membership in {owner}"
     )

@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from dbtop.engines.postgresql.text import decode, raw
 from dbtop.model import Feature, Notice, Statement, frozen
 
 #: statements always kept in a snapshot (by total time), besides those that just ran
@@ -76,7 +77,8 @@ class StatementsSource:
         optional = ", ".join(f"s.{c}" if c in self.columns else f"NULL AS {c}" for c in _OPTIONAL)
         return f"""
             SELECT /* dbtop */ s.queryid, s.dbid, s.userid, s.calls, s.rows, {total} AS total_ms,
-                   {mean} AS mean_ms, d.datname, r.rolname, {optional}
+                   {mean} AS mean_ms, {raw("d.datname", "datname")},
+                   {raw("r.rolname", "rolname")}, {optional}
             FROM {self.function}(false) s
             LEFT JOIN pg_database d ON d.oid = s.dbid
             LEFT JOIN pg_roles r ON r.oid = s.userid
@@ -85,7 +87,8 @@ class StatementsSource:
     def texts_sql(self) -> str:
         toplevel = "s.toplevel" if "toplevel" in self.columns else "NULL AS toplevel"
         return f"""
-            SELECT /* dbtop */ s.queryid, s.dbid, s.userid, {toplevel}, textsend(s.query) AS query
+            SELECT /* dbtop */ s.queryid, s.dbid, s.userid, {toplevel},
+                   {raw("s.query", "query")}
             FROM {self.function}(true) s
             WHERE s.queryid = ANY($1::bigint[])
         """
@@ -205,8 +208,7 @@ async def _fetch_texts(
         return
     source.text_error = None
     for row in rows:
-        raw = row["query"]
-        source.texts[_key(row)] = raw.decode("utf-8", "replace") if raw is not None else ""
+        source.texts[_key(row)] = decode(row["query"]) or ""
 
 
 def text_notice(source: StatementsSource) -> Notice | None:
@@ -249,8 +251,8 @@ def _statement(row: asyncpg.Record, source: StatementsSource) -> Statement:
         total_ms=float(row["total_ms"] or 0.0),
         mean_ms=float(row["mean_ms"]) if row["mean_ms"] is not None else None,
         rows=row["rows"],
-        user=row["rolname"],
-        database=row["datname"],
+        user=decode(row["rolname"]),
+        database=decode(row["datname"]),
         extra=frozen({k: v for k, v in extra.items() if v is not None}),
         counters=frozen(
             {

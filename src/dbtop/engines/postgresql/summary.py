@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from dbtop.engines.postgresql.text import decode, raw
 from dbtop.model import ServerSummary, Session, frozen
 
 COUNTERS = (
@@ -40,7 +41,7 @@ SUMMARY_SQL = f"""
            CASE WHEN pg_is_in_recovery()
                 THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END
                AS replay_lag_s,
-           current_database() AS database,
+           {raw("current_database()", "database")},
            {", ".join(f"sum({c})::float8 AS {c}" for c in COUNTERS)}
     FROM pg_stat_database
 """
@@ -67,6 +68,8 @@ def build_summary(
     extra: dict[str, Any] = {
         "superuser_reserved_connections": row["reserved"],
         "active_sessions": sum(1 for s in sessions if s.state == "active"),
+        # another role's backends show no state to a role without pg_monitor: not idle
+        "hidden_sessions": sum(1 for s in sessions if s.hidden is not None),
         "idle_in_transaction": sum(
             1 for s in sessions if (s.state or "").startswith("idle in transaction")
         ),
@@ -89,10 +92,13 @@ def build_summary(
         uptime_s=float(row["uptime_s"]) if row["uptime_s"] is not None else None,
         role=role,
         replication_lag_s=float(lag) if lag is not None else None,
-        connections=sum(1 for s in sessions if s.kind == "client backend"),
+        # a hidden backend has no type; one in a database is most likely a client's
+        connections=sum(
+            1 for s in sessions if s.kind == "client backend" or (s.hidden and s.database)
+        ),
         max_connections=row["max_connections"],
         cache_hit_ratio=hits / (hits + reads) if hits + reads else None,
-        database=row["database"],
+        database=decode(row["database"]),
         database_size_bytes=database_size,
         counters=frozen(counters),
         throughput_counter="transactions",

@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from dbtop.analysis.lockgraph import LockForest
 from dbtop.analysis.sessions import (
     flag_rank,
+    hidden_label,
     hidden_when_idle_hidden,
     session_flag,
 )
@@ -61,6 +62,13 @@ def short_state(state: str | None) -> str:
     return _SHORT_STATES.get(text, text)
 
 
+def state_cell(session: Session) -> str:
+    """The state word, or why the role cannot see it (never a blank that reads as idle)."""
+    if session.hidden is not None:
+        return cell(hidden_label(session))
+    return short_state(session.state or session.kind)
+
+
 def session_key(session: Session) -> str:
     return f"{session.node}/{session.id}" if session.node else session.id
 
@@ -73,7 +81,8 @@ def session_row(
 ) -> Row:
     if flag is None:
         flag = session_flag(session, forest, view.long_query_s)
-    kind = _KIND_OF_FLAG.get(flag, "muted" if session.is_idle or session.is_self else "")
+    quiet = session.is_idle or session.is_self
+    kind = _KIND_OF_FLAG.get(flag, "warning" if session.hidden else "muted" if quiet else "")
     duration = session.duration_s
     blocked_by = cell(",".join(session.blocked_by))
     cells = (
@@ -83,7 +92,7 @@ def session_row(
         cell(session.database),
         cell(session.application),
         cell(session.client),
-        short_state(session.state or session.kind),
+        state_cell(session),
         human_seconds(duration) if duration is not None else "",
         human_seconds(session.xact_age_s) if session.xact_age_s is not None else "",
         cell(session.wait),
@@ -123,7 +132,7 @@ _SORT_VALUES: tuple[Callable[[Session], Any], ...] = (
     lambda s: cell(s.database),
     lambda s: cell(s.application),
     lambda s: cell(s.client),
-    lambda s: short_state(s.state or s.kind),
+    state_cell,
     attrgetter("duration_s"),
     attrgetter("xact_age_s"),
     lambda s: cell(s.wait),

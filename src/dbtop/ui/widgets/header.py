@@ -30,6 +30,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from dbtop.analysis.sessions import activity_counts
 from dbtop.model import Notice, Snapshot
 from dbtop.poller import PollResult, PollState, PollStatus
 from dbtop.safetext import one_line
@@ -112,6 +113,7 @@ class Header(Widget):
 
     def watch_roomy(self, roomy: bool) -> None:
         self.set_class(roomy, "-reason")
+        self._hidden = 0
 
     # -- inputs -------------------------------------------------------------------------
 
@@ -127,12 +129,8 @@ class Header(Widget):
             else None
         )
         hit = rates.server.get("cache_hit_ratio") if rates else None
-        active = waiting = 0
-        for session in snapshot.sessions:
-            if not session.is_idle and not session.is_self:
-                active += 1
-            if session.waiting_on_lock:
-                waiting += 1
+        active, self._hidden = activity_counts(snapshot.sessions)
+        waiting = sum(1 for session in snapshot.sessions if session.waiting_on_lock)
         self._push("throughput", throughput)
         self._push("connections", server.connections)
         self._push("hit", server.cache_hit_ratio if hit is None else hit)
@@ -256,7 +254,13 @@ class Header(Widget):
             )
         waiting = int(self._last("waiting") or 0)
         figures.append(
-            _Figure("active", str(int(self._last("active") or 0)), self._series["active"])
+            _Figure(
+                "active",
+                # sessions the role may not see may be active too: say so, not "active 0"
+                str(int(self._last("active") or 0))
+                + (f" (+{self._hidden} hidden)" if self._hidden else ""),
+                self._series["active"],
+            )
         )
         figures.append(
             _Figure("waiting", str(waiting), self._series["waiting"], "alarm" if waiting else "")
