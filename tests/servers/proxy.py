@@ -22,6 +22,7 @@ import select
 import socket
 import struct
 import threading
+import time
 from types import TracebackType
 
 _POLL_S = 0.05
@@ -43,6 +44,7 @@ class Proxy:
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._threads: list[threading.Thread] = []
         self.accepted = 0
+        self._marker: bytes | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> Proxy:
@@ -78,6 +80,11 @@ class Proxy:
         """Keep every connection open and forward nothing, in both directions."""
         self._flowing.clear()
 
+    def stall_on(self, marker: bytes) -> None:
+        """Stall as soon as the client sends ``marker`` (held, not forwarded): a server that
+        stops answering after the connection is made, at a point the test chooses."""
+        self._marker = marker
+
     def refuse(self) -> None:
         """Refuse new connections and reset the open ones: the server is gone."""
         self._close_listener()
@@ -85,6 +92,7 @@ class Proxy:
 
     def resume(self) -> None:
         """Forward again (held bytes included) and accept again on the same port."""
+        self._marker = None
         if self._listener is None:
             self._listen()
         self._flowing.set()
@@ -102,7 +110,17 @@ class Proxy:
     def _listen(self) -> None:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((self.host, self.port))
+        # The old listener is released once its accept thread wakes (within _POLL_S).
+        for _ in range(100):
+            try:
+                listener.bind((self.host, self.port))
+                break
+            except OSError:
+                if self.port == 0:
+                    raise
+                time.sleep(_POLL_S)
+        else:
+            listener.bind((self.host, self.port))
         listener.listen(64)
         listener.settimeout(_POLL_S)
         self.port = listener.getsockname()[1]
@@ -112,6 +130,8 @@ class Proxy:
     def _close_listener(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(OSError):
                 listener.close()
 
@@ -157,6 +177,9 @@ class Proxy:
                     data = sock.recv(_CHUNK)
                     if not data:
                         return
+                    if sock is client and self._marker is not None and self._marker in data:
+                        self._marker = None
+                        self._flowing.clear()
                     while not self._flowing.wait(_POLL_S):
                         if self._stopped.is_set():
                             return

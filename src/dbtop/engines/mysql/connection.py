@@ -225,7 +225,7 @@ async def bounded(conn: aiomysql.Connection, work: Awaitable[T], deadline_s: flo
         if fired:
             raise pymysql.err.OperationalError(
                 CR_SERVER_LOST,
-                f"the server did not answer within {deadline_s:g}s; the connection is dropped",
+                f"the server did not answer within {deadline_s:g}s",
             ) from None
         raise
     finally:
