@@ -20,6 +20,7 @@ import pytest
 from dbtop.engines.base import ConnectOptions, Engine
 from dbtop.engines.registry import create_engine
 from dbtop.errors import DbtopError
+from dbtop.model import KillMode
 from tests.faults.conftest import Faulty
 
 #: far above connect timeout + statement timeout + margin: only a hang reaches it
@@ -45,6 +46,7 @@ async def test_stalled_server_fails_the_snapshot(faulty: Faulty, engine: Engine)
     with pytest.raises(DbtopError) as caught:
         await asyncio.wait_for(engine.snapshot(), BOUND_S)
     assert "\n" not in str(caught.value)
+    assert "did not answer" in str(caught.value)
 
 
 async def test_snapshot_works_again_after_a_stall(faulty: Faulty, engine: Engine) -> None:
@@ -71,8 +73,23 @@ async def test_stalled_explain_fails(faulty: Faulty, engine: Engine) -> None:
     if faulty.engine == "redis":
         pytest.skip("redis explains a command without a round trip of its own")
     faulty.proxy.stall()
-    with pytest.raises(DbtopError):
+    with pytest.raises(DbtopError) as caught:
         await asyncio.wait_for(engine.explain(query="SELECT 4242"), BOUND_S)
+    assert "did not answer" in str(caught.value)
+
+
+async def test_stalled_kill_fails(faulty: Faulty, engine: Engine) -> None:
+    await asyncio.wait_for(engine.snapshot(), BOUND_S)
+    faulty.proxy.stall()
+    with pytest.raises(DbtopError):
+        await asyncio.wait_for(engine.kill("999999", KillMode.CANCEL), BOUND_S)
+
+
+async def test_stalled_suggest_fails(faulty: Faulty, engine: Engine) -> None:
+    await asyncio.wait_for(engine.snapshot(), BOUND_S)
+    faulty.proxy.stall()
+    with pytest.raises(DbtopError):
+        await asyncio.wait_for(engine.suggest(), BOUND_S)
 
 
 async def _first_good(engine: Engine):  # type: ignore[no-untyped-def]
@@ -137,7 +154,9 @@ def test_cli_explain_stalled_after_connect_exits_2(faulty: Faulty) -> None:
     if faulty.engine == "redis":
         pytest.skip("redis explains a command without a round trip of its own")
     faulty.proxy.stall_on(b"4242")
-    _one_line_exit_2(_cli("explain", faulty.url, "--query", "SELECT 4242"))
+    proc = _cli("explain", faulty.url, "--query", "SELECT 4242")
+    _one_line_exit_2(proc)
+    assert "did not answer" in proc.stderr
 
 
 def test_cli_snapshot_on_a_refused_server_exits_2(faulty: Faulty) -> None:

@@ -45,6 +45,8 @@ class Proxy:
         self._threads: list[threading.Thread] = []
         self.accepted = 0
         self._marker: bytes | None = None
+        #: time.monotonic() of the last stall, for the benchmarks
+        self.stalled_at: float | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> Proxy:
@@ -78,6 +80,7 @@ class Proxy:
     # -- faults ---------------------------------------------------------------------------
     def stall(self) -> None:
         """Keep every connection open and forward nothing, in both directions."""
+        self.stalled_at = time.monotonic()
         self._flowing.clear()
 
     def stall_on(self, marker: bytes) -> None:
@@ -179,7 +182,7 @@ class Proxy:
                         return
                     if sock is client and self._marker is not None and self._marker in data:
                         self._marker = None
-                        self._flowing.clear()
+                        self.stall()
                     while not self._flowing.wait(_POLL_S):
                         if self._stopped.is_set():
                             return

@@ -240,10 +240,24 @@ def is_stalled(exc: BaseException) -> bool:
 
     asyncpg then has a cancel request in flight and the protocol mid-message: the connection
     is terminated (a graceful close would wait on the same silent server) and reopened."""
-    return isinstance(exc, TimeoutError | asyncio.TimeoutError)
+    return stalled_cause(exc) is not None
+
+
+def stalled_cause(exc: BaseException) -> BaseException | None:
+    """The timeout behind ``exc``: a ``finally`` that ran on the terminated connection (a
+    transaction's rollback: "connection is closed") hides it as its context."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return None
+        if isinstance(seen, TimeoutError):
+            return seen
+        seen = seen.__context__
+    return None
 
 
 def stalled_error(where: str, exc: BaseException, what: str | None = None) -> ConnectError:
+    exc = stalled_cause(exc) or exc
     deadline = exc.args[0] if exc.args and isinstance(exc.args[0], float) else None
     within = f" within {deadline:g}s" if deadline else " in time"
     during = f" ({what})" if what else ""
