@@ -72,7 +72,8 @@ async def test_refused_server_is_one_line_then_back(faulty: Faulty, engine: Engi
 async def test_stalled_explain_fails(faulty: Faulty, engine: Engine) -> None:
     if faulty.engine == "redis":
         pytest.skip("redis explains a command without a round trip of its own")
-    faulty.proxy.stall()
+    # After the connect: MySQL opens its action connection for the EXPLAIN.
+    faulty.proxy.stall_on(b"4242")
     with pytest.raises(DbtopError) as caught:
         await asyncio.wait_for(engine.explain(query="SELECT 4242"), BOUND_S)
     assert "did not answer" in str(caught.value)
@@ -80,7 +81,10 @@ async def test_stalled_explain_fails(faulty: Faulty, engine: Engine) -> None:
 
 async def test_stalled_kill_fails(faulty: Faulty, engine: Engine) -> None:
     await asyncio.wait_for(engine.snapshot(), BOUND_S)
-    faulty.proxy.stall()
+    if faulty.engine == "mysql":
+        faulty.proxy.stall_on(b"999999")  # KILL QUERY, after its action connection opened
+    else:
+        faulty.proxy.stall()
     with pytest.raises(DbtopError):
         await asyncio.wait_for(engine.kill("999999", KillMode.CANCEL), BOUND_S)
 
@@ -155,6 +159,16 @@ def test_cli_explain_stalled_after_connect_exits_2(faulty: Faulty) -> None:
         pytest.skip("redis explains a command without a round trip of its own")
     faulty.proxy.stall_on(b"4242")
     proc = _cli("explain", faulty.url, "--query", "SELECT 4242")
+    _one_line_exit_2(proc)
+    assert "did not answer" in proc.stderr
+
+
+def test_cli_stalled_right_after_the_handshake_exits_2(faulty: Faulty) -> None:
+    markers = {"postgresql": b"pg_read_all_stats", "mysql": b"SHOW GLOBAL VARIABLES"}
+    if faulty.engine not in markers:
+        pytest.skip("the connect's first command is the handshake itself")
+    faulty.proxy.stall_on(markers[faulty.engine])
+    proc = _cli("snapshot", "--interval", "0", faulty.url)
     _one_line_exit_2(proc)
     assert "did not answer" in proc.stderr
 

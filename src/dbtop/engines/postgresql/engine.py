@@ -91,9 +91,16 @@ class PostgresEngine(EngineBase):
         self._conn = conn
         try:
             await self._inspect(conn)
-        except asyncpg.PostgresError as exc:
+        except Exception as exc:
+            # A server that stops answering right after the handshake fails here too.
+            what = f"inspecting {self._address}"
+            failure = self._lost(exc, what) or (
+                query_error(exc, what) if isinstance(exc, asyncpg.PostgresError) else None
+            )
             await self.close()
-            raise query_error(exc, f"inspecting {self._address}") from None
+            if failure is None:
+                raise
+            raise failure from None
 
     async def close(self) -> None:
         for conn in self._own.handles():
