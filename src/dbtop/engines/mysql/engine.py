@@ -347,6 +347,8 @@ class MySQLEngine(EngineBase):
             else:
                 rows = await link.fetch(sql)
         except pymysql.err.MySQLError as exc:
+            if error_code(exc) in LOST_CODES:  # a stall or a drop: say which server
+                raise translate(exc, self._target) from None
             raise explain_mod.explain_error(exc) from None
         return explain_mod.plan(prepared.sql, rows, form, analyzed=analyze, notes=prepared.notes)
 
