@@ -30,7 +30,7 @@ from typing import TypeVar
 
 from dbtop.analysis.lockgraph import LockForest, build_lock_forest
 from dbtop.analysis.rates import with_rates
-from dbtop.engines.base import Engine
+from dbtop.engines.base import ConnectOptions, Engine
 from dbtop.errors import ConnectError, DbtopError
 from dbtop.model import Snapshot
 
@@ -206,14 +206,13 @@ class Poller:
             engine = self._engine
             if engine is None:
                 raise ConnectError(self._status.error or "not connected (reconnecting)")
+            bound = max(ACTION_TIMEOUT_S, self._timeout())
             try:
-                return await asyncio.wait_for(
-                    action(engine), max(ACTION_TIMEOUT_S, self._timeout())
-                )
+                return await asyncio.wait_for(action(engine), bound)
             except (asyncio.CancelledError, DbtopError):
                 raise
             except TimeoutError:
-                lost = f"no answer from the server within {ACTION_TIMEOUT_S:.0f}s"
+                lost = f"no answer from the server within {bound:.0f}s"
             except Exception as exc:  # a driver error an engine did not translate
                 lost = f"{type(exc).__name__}: {_one_line(exc)}"
         await self._close_engine()
@@ -347,9 +346,15 @@ class Poller:
     def _timeout(self) -> float:
         if self._poll_timeout_s is not None:
             return self._poll_timeout_s
-        # Generous: the engine's own queries are limited server-side; this only catches a
-        # connection that went silent.
-        return max(10.0, 3 * self.interval_s)
+        # A backstop only: every engine bounds each round trip on the client
+        # (ConnectOptions.deadline_s) and its connect (connect_timeout_s), so a silent
+        # server fails the poll there first, with the engine's own words. This catches an
+        # engine that does not, and never cuts a poll the engine's deadlines still allow.
+        options = getattr(self._engine, "options", None)
+        engine_bound = 0.0
+        if isinstance(options, ConnectOptions):
+            engine_bound = options.connect_timeout_s + 1 + options.deadline_s + 2
+        return max(10.0, 3 * self.interval_s, engine_bound)
 
     async def _failed(self, message: str) -> None:
         """A poll failed but the connection may be fine: stale, retry after a backoff."""

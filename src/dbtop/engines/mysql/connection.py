@@ -13,8 +13,8 @@ import asyncio
 import math
 import re
 import ssl as ssl_lib
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
 
 import aiomysql
 import pymysql
@@ -64,6 +64,8 @@ PRIVILEGE_CODES = frozenset(
 )
 TIMEOUT_CODES = frozenset({ER_MARIADB_STATEMENT_TIMEOUT, ER_MYSQL_EXECUTION_TIME})
 LOST_CODES = frozenset({CR_SERVER_GONE, CR_SERVER_LOST, CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR})
+
+T = TypeVar("T")
 
 _SELECT_HEAD = re.compile(r"^\s*SELECT\b", re.IGNORECASE)
 
@@ -181,7 +183,9 @@ async def open_raw(target: Target, options: ConnectOptions) -> aiomysql.Connecti
             f"{target.address} did not answer like a MySQL server: {type(exc).__name__}: {exc}"
         ) from None
     if target.ssl_mode in ("required", "verify_ca", "verify_identity") and not target.socket:
-        rows = await fetch_raw(conn, "SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+        rows = await fetch_raw(
+            conn, "SHOW SESSION STATUS LIKE 'Ssl_cipher'", deadline_s=options.deadline_s
+        )
         if not rows or not rows[0].get("Value"):
             conn.close()
             raise ConnectError(
@@ -206,13 +210,60 @@ class _QuietCursor(aiomysql.Cursor):
         return None
 
 
+def abort(conn: aiomysql.Connection) -> None:
+    """Close the socket at once: no QUIT, no flush of what the silent server never read."""
+    writer = getattr(conn, "_writer", None)  # aiomysql's close() would wait for a flush
+    if writer is not None:
+        writer.transport.abort()
+    conn.close()
+
+
+async def bounded(conn: aiomysql.Connection, work: Awaitable[T], deadline_s: float) -> T:
+    """``work`` (one round trip on ``conn``), or a lost-connection error at the deadline.
+
+    The server's own limit (max_statement_time) never fires when the server stops
+    answering. Cancelling aiomysql mid-read leaves the connection unusable (and its cursor's
+    cleanup would read again), so at the deadline the socket is aborted instead: the pending
+    read fails at once, and the error says why. The caller's lost-connection handling then
+    drops the connection and the next poll reconnects.
+    """
+    fired = False
+
+    def stall() -> None:
+        nonlocal fired
+        fired = True
+        abort(conn)
+
+    handle = asyncio.get_running_loop().call_later(deadline_s, stall)
+    try:
+        return await work
+    except Exception:
+        if fired:
+            raise pymysql.err.OperationalError(
+                CR_SERVER_LOST,
+                f"the server did not answer within {deadline_s:g}s",
+            ) from None
+        raise
+    finally:
+        handle.cancel()
+
+
 async def fetch_raw(
-    conn: aiomysql.Connection, sql: str, args: Sequence[Any] | None = None
+    conn: aiomysql.Connection,
+    sql: str,
+    args: Sequence[Any] | None = None,
+    *,
+    deadline_s: float | None = None,
 ) -> list[dict[str, Any]]:
-    async with conn.cursor(_QuietDictCursor) as cur:
-        await cur.execute(sql, args)
-        rows = await cur.fetchall()
-    return list(rows or ())
+    async def run() -> list[dict[str, Any]]:
+        async with conn.cursor(_QuietDictCursor) as cur:
+            await cur.execute(sql, args)
+            rows = await cur.fetchall()
+        return list(rows or ())
+
+    if deadline_s is None:
+        return await run()
+    return await bounded(conn, run(), deadline_s)
 
 
 def session_settings(
@@ -277,21 +328,32 @@ class Link:
         return bool(self.conn.closed)
 
     async def fetch(
-        self, sql: str, args: Sequence[Any] | None = None, *, hint: bool = True
+        self,
+        sql: str,
+        args: Sequence[Any] | None = None,
+        *,
+        hint: bool = True,
+        deadline_s: float | None = None,
     ) -> list[dict[str, Any]]:
         """Rows as dicts; driver errors propagate (callers decide what a failure disables).
 
         ``hint=False`` leaves the statement as given (a user's ANALYZE runs under a longer
-        session limit instead)."""
+        session limit instead, and passes the longer client ``deadline_s`` with it)."""
         limited = (
             with_time_limit(sql, self.flavor, self.options.statement_timeout_ms) if hint else sql
         )
         async with self._lock:
-            return await fetch_raw(self.conn, limited, args)
+            return await fetch_raw(
+                self.conn, limited, args, deadline_s=deadline_s or self.options.deadline_s
+            )
 
     async def execute(self, sql: str, args: Sequence[Any] | None = None) -> int:
-        async with self._lock, self.conn.cursor(_QuietCursor) as cur:
-            return int(await cur.execute(sql, args) or 0)
+        async def run() -> int:
+            async with self.conn.cursor(_QuietCursor) as cur:
+                return int(await cur.execute(sql, args) or 0)
+
+        async with self._lock:
+            return await bounded(self.conn, run(), self.options.deadline_s)
 
     async def apply(self, statements: Sequence[str], optional: Sequence[str] = ()) -> None:
         for statement in statements:

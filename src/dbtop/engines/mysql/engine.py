@@ -107,7 +107,9 @@ class MySQLEngine(EngineBase):
             self._monitor = None
         raw = await open_raw(self._target, self.options)
         try:
-            rows = await fetch_raw(raw, summary_mod.VARIABLES_SQL)
+            rows = await fetch_raw(
+                raw, summary_mod.VARIABLES_SQL, deadline_s=self.options.deadline_s
+            )
             flavor = flavor_mod.from_variables(summary_mod.name_values(rows))
             link = Link(raw, flavor, self.options, self._target)
             await link.apply(session_settings(flavor, self.options), OPTIONAL_SETTINGS)
@@ -354,6 +356,8 @@ class MySQLEngine(EngineBase):
             else:
                 rows = await link.fetch(sql)
         except pymysql.err.MySQLError as exc:
+            if error_code(exc) in LOST_CODES:  # a stall or a drop: say which server
+                raise translate(exc, self._target) from None
             raise explain_mod.explain_error(exc) from None
         return explain_mod.plan(prepared.sql, rows, form, analyzed=analyze, notes=prepared.notes)
 
@@ -404,7 +408,7 @@ class MySQLEngine(EngineBase):
         try:
             await link.execute("START TRANSACTION READ ONLY")
             try:
-                return await link.fetch(sql, hint=False)
+                return await link.fetch(sql, hint=False, deadline_s=ANALYZE_LIMIT_MS / 1000 + 2)
             finally:
                 await link.execute("ROLLBACK")
         finally:

@@ -50,6 +50,7 @@ from dbtop.engines.postgresql.advice_facts import (
     default_settings,
 )
 from dbtop.engines.postgresql.advisor_source import recorded_workload
+from dbtop.engines.postgresql.connection import close_connection
 from dbtop.engines.postgresql.hypopg import PlannerOracle, index_body
 from dbtop.engines.postgresql.indexes import index_health
 from dbtop.engines.postgresql.workload import quote_ident
@@ -102,7 +103,7 @@ async def suggest(engine: PostgresEngine, settings: AdvisorSettings | None = Non
             recorded_ms=recorded.total_ms if recorded is not None else None,
         )
     finally:
-        await conn.close()
+        await close_connection(conn)
 
 
 async def advise_connection(

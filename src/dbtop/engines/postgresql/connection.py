@@ -32,6 +32,63 @@ from dbtop.errors import (
 SCHEMES = ("postgresql", "postgres")
 
 
+class StalledError(TimeoutError):
+    """A round trip ran past the client-side deadline; the connection was terminated."""
+
+
+class DeadlineConnection(asyncpg.Connection):
+    """An asyncpg connection whose every round trip ends at the client-side deadline.
+
+    ``command_timeout`` bounds each call; on a timeout asyncpg leaves a cancel request in
+    flight and the protocol mid-message, and a graceful close would wait on the same silent
+    server. So the connection is terminated at once, and every later call on it (the
+    ROLLBACK of a ``finally``) fails at once with the same ``StalledError`` instead of
+    waiting out another deadline.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stalled_s: float | None = None
+
+    async def _bounded(self, call: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if self.stalled_s is not None:
+            raise StalledError(self.stalled_s)
+        try:
+            return await call(*args, **kwargs)
+        except TimeoutError:
+            self.stalled_s = float(kwargs.get("timeout") or self._config.command_timeout or 0)
+            self.terminate()
+            raise StalledError(self.stalled_s) from None
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._bounded(super().execute, args, kwargs)
+
+    async def executemany(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._bounded(super().executemany, args, kwargs)
+
+    async def fetch(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._bounded(super().fetch, args, kwargs)
+
+    async def fetchrow(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._bounded(super().fetchrow, args, kwargs)
+
+    async def fetchval(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._bounded(super().fetchval, args, kwargs)
+
+    async def prepare(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._bounded(super().prepare, args, kwargs)
+
+
+async def close_connection(conn: asyncpg.Connection) -> None:
+    """Close gracefully when the server answers, terminate when it does not."""
+    if conn.is_closed():
+        return
+    try:
+        await conn.close(timeout=2)
+    except Exception:
+        conn.terminate()
+
+
 def monitor_settings(options: ConnectOptions) -> dict[str, str]:
     """Session settings sent in the startup packet, so they hold from the first query.
 
@@ -215,6 +272,12 @@ async def open_connection(
         # The monitor's queries are few and fixed; caching them as prepared statements is
         # what makes a poll cheap.
         "statement_cache_size": 100,
+        # The client-side deadline of every round trip (fetch, execute, transaction
+        # statements): the statement timeout is the server's, and a server that stops
+        # answering never sends it. A call with a longer server-side limit (ANALYZE) passes
+        # its own ``timeout=``.
+        "command_timeout": options.deadline_s,
+        "connection_class": DeadlineConnection,
     }
     if database:
         kwargs["database"] = database
@@ -276,6 +339,37 @@ def query_error(exc: BaseException, what: str) -> DbtopError:
     if isinstance(exc, UnicodeDecodeError):
         return QueryError(f"{what}: the server sent text that is not UTF-8")
     return ConnectError(f"{what}: lost the connection ({type(exc).__name__}: {exc})")
+
+
+def is_stalled(exc: BaseException) -> bool:
+    """The client-side deadline ran out: the server holds the connection and says nothing.
+
+    asyncpg then has a cancel request in flight and the protocol mid-message: the connection
+    is terminated (a graceful close would wait on the same silent server) and reopened."""
+    return stalled_cause(exc) is not None
+
+
+def stalled_cause(exc: BaseException) -> BaseException | None:
+    """The timeout behind ``exc``: a ``finally`` that ran on the terminated connection (a
+    transaction's rollback: "connection is closed") hides it as its context."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return None
+        if isinstance(seen, TimeoutError):
+            return seen
+        seen = seen.__context__
+    return None
+
+
+def stalled_error(where: str, exc: BaseException, what: str | None = None) -> ConnectError:
+    exc = stalled_cause(exc) or exc
+    deadline = exc.args[0] if exc.args and isinstance(exc.args[0], float) else None
+    within = f" within {deadline:g}s" if deadline else " in time"
+    during = f" ({what})" if what else ""
+    return ConnectError(
+        f"{where}: the server did not answer{within}{during}; the connection is dropped"
+    )
 
 
 def is_connection_lost(exc: BaseException) -> bool:

@@ -20,10 +20,13 @@ from dbtop.engines.base import ConnectOptions, EngineBase
 from dbtop.engines.own import OwnConnections
 from dbtop.engines.postgresql import capabilities, indexes, sessions, statements
 from dbtop.engines.postgresql.connection import (
+    close_connection,
     describe,
     is_connection_lost,
+    is_stalled,
     open_connection,
     query_error,
+    stalled_error,
     validate_url,
 )
 from dbtop.engines.postgresql.explain import explain as explain_query
@@ -88,17 +91,20 @@ class PostgresEngine(EngineBase):
         self._conn = conn
         try:
             await self._inspect(conn)
-        except asyncpg.PostgresError as exc:
+        except Exception as exc:
+            # A server that stops answering right after the handshake fails here too.
+            what = f"inspecting {self._address}"
+            failure = self._lost(exc, what) or (
+                query_error(exc, what) if isinstance(exc, asyncpg.PostgresError) else None
+            )
             await self.close()
-            raise query_error(exc, f"inspecting {self._address}") from None
+            if failure is None:
+                raise
+            raise failure from None
 
     async def close(self) -> None:
         for conn in self._own.handles():
-            if not conn.is_closed():
-                try:
-                    await conn.close(timeout=2)
-                except Exception:
-                    conn.terminate()
+            await close_connection(conn)
         self._own.clear()
         self._conn = None
 
@@ -169,6 +175,8 @@ class PostgresEngine(EngineBase):
             )
         except asyncpg.PostgresError as exc:
             raise query_error(exc, f"{mode.value} {session_id}") from None
+        except Exception as exc:
+            raise self._lost(exc, f"{mode.value} {session_id}") or exc from None
 
     async def explain(
         self,
@@ -177,6 +185,12 @@ class PostgresEngine(EngineBase):
         session_id: str | None = None,
         analyze: bool = False,
     ) -> Plan:
+        try:
+            return await self._explain(query, session_id, analyze)
+        except Exception as exc:
+            raise self._lost(exc, "explain") or exc from None
+
+    async def _explain(self, query: str | None, session_id: str | None, analyze: bool) -> Plan:
         conn = await self._monitor()
         database = None
         notes: list[str] = []
@@ -193,7 +207,7 @@ class PostgresEngine(EngineBase):
                     other, query, version_num=self.server_version_num, analyze=analyze
                 )
             finally:
-                await other.close()
+                await close_connection(other)
         else:
             plan = await explain_query(
                 conn, query, version_num=self.server_version_num, analyze=analyze
@@ -205,7 +219,10 @@ class PostgresEngine(EngineBase):
     async def suggest(self) -> Advice:
         from dbtop.engines.postgresql import advice
 
-        return await advice.suggest(self)
+        try:
+            return await advice.suggest(self)
+        except Exception as exc:
+            raise self._lost(exc, "suggest") or exc from None
 
     # -- for the advisor and the explain of other databases --------------------------------
     async def open_connection(self, *, database: str | None = None) -> asyncpg.Connection:
@@ -246,6 +263,8 @@ class PostgresEngine(EngineBase):
         if self._conn is not None:
             self._conn.terminate()
         self._conn = None
+        if is_stalled(exc):
+            return stalled_error(self._address, exc, what)
         return ConnectError(f"lost the connection to {self._address} while reading {what}")
 
     async def _read_catalog(self, conn: asyncpg.Connection) -> Catalog:

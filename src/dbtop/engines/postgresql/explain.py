@@ -128,7 +128,8 @@ async def explain(
             await harmless.prove(conn, parsed.stmt)
             await conn.execute(f"SET LOCAL statement_timeout = {ANALYZE_TIMEOUT_MS}")
             sql = f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query}"
-            raw = await conn.fetchval(sql)
+            # The client waits as long as the server may run it, plus the margin.
+            raw = await conn.fetchval(sql, timeout=ANALYZE_TIMEOUT_MS / 1000 + 2)
             notes.append("analyzed: the statement ran in a read-only transaction, rolled back")
         elif generic and version_num >= 160000:
             raw = await _generic_plan(conn, query)
