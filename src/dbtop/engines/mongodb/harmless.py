@@ -9,19 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from dbtop.engines.harmless import MAX_VIEW_DEPTH, refusal
 from dbtop.engines.mongodb.connection import Connection
 from dbtop.engines.mongodb.explain import ACTING_OPERATORS, acting_operator, command_name
 from dbtop.errors import RefusedError
 
-#: how deep views over views are followed before giving up (refusing)
-MAX_DEPTH = 8
-
 
 def _refuse(what: str, why: str) -> RefusedError:
-    return RefusedError(
-        f"executionStats would run {what}, which {why}: refused; plain explain "
-        "(queryPlanner) shows the plan without running it"
-    )
+    return refusal("executionStats", what, why, plain="plain explain (queryPlanner)")
 
 
 def read_collections(value: Any, depth: int = 0) -> Iterator[str]:
@@ -82,8 +77,8 @@ async def _prove(
             if found:
                 why = ACTING_OPERATORS.get(found, "cannot be checked")
                 raise _refuse(f"{found} (in the view {name})", why)
-            if depth >= MAX_DEPTH:
-                raise _refuse(f"the view {name}", f"nests views deeper than {MAX_DEPTH}")
+            if depth >= MAX_VIEW_DEPTH:
+                raise _refuse(f"the view {name}", f"nests views deeper than {MAX_VIEW_DEPTH}")
             inner = [options["viewOn"]] if isinstance(options.get("viewOn"), str) else []
             inner.extend(read_collections(pipeline))
             await _prove(conn, database, inner, depth=depth + 1, seen=seen)

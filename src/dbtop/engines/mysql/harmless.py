@@ -24,6 +24,7 @@ from sqlglot import exp
 from sqlglot.dialects.mysql import MySQL
 from sqlglot.errors import SqlglotError
 
+from dbtop.engines.harmless import MAX_VIEW_DEPTH, refusal
 from dbtop.engines.mysql.connection import Link
 from dbtop.errors import RefusedError
 
@@ -49,14 +50,10 @@ DENIED = frozenset(
         "LAST_INSERT_ID",
     }
 )
-#: how deep views over views are followed before giving up (refusing)
-MAX_DEPTH = 8
-
-_HINT = "plain EXPLAIN shows the plan without running it"
 
 
 def refuse(what: str, why: str) -> RefusedError:
-    return RefusedError(f"ANALYZE would run {what}, which {why}: refused; {_HINT}")
+    return refusal("ANALYZE", what, why)
 
 
 @dataclass
@@ -171,8 +168,8 @@ async def _prove(link: Link, calls: Calls, *, depth: int, seen: set[tuple[str, s
         shown = f"the view {_shown(schema, name)}"
         if not definition.strip():
             raise refuse(shown, "dbtop cannot read the definition of (SHOW VIEW)")
-        if depth >= MAX_DEPTH:
-            raise refuse(shown, f"nests views deeper than {MAX_DEPTH}")
+        if depth >= MAX_VIEW_DEPTH:
+            raise refuse(shown, f"nests views deeper than {MAX_VIEW_DEPTH}")
         try:
             inner = sqlglot.parse_one(definition, read="mysql")
         except (SqlglotError, ValueError, RecursionError):

@@ -33,6 +33,7 @@ from pglast import ast, parse_sql
 from pglast.parser import ParseError
 from pglast.visitors import Visitor
 
+from dbtop.engines.harmless import MAX_VIEW_DEPTH, refusal
 from dbtop.errors import RefusedError
 
 #: functions that act on the server though PostgreSQL does not declare them volatile, or
@@ -73,14 +74,10 @@ DENIED_PREFIXES = (
     "pg_drop_",
     "dblink",
 )
-#: how deep views over views are followed before giving up (refusing)
-MAX_DEPTH = 8
-
-_HINT = "plain EXPLAIN shows the plan without running it"
 
 
 def refuse(what: str, why: str) -> RefusedError:
-    return RefusedError(f"EXPLAIN ANALYZE would run {what}, which {why}: refused; {_HINT}")
+    return refusal("EXPLAIN ANALYZE", what, why)
 
 
 def denied(name: str) -> bool:
@@ -262,8 +259,8 @@ async def _prove(conn: asyncpg.Connection, calls: Calls, *, depth: int, seen: se
             inner.extend(f"SELECT ({policy})" for policy in row["policies"] or ())
         if not inner:
             continue
-        if depth >= MAX_DEPTH:
-            raise refuse(f"views nested deeper than {MAX_DEPTH}", "cannot be checked")
+        if depth >= MAX_VIEW_DEPTH:
+            raise refuse(f"views nested deeper than {MAX_VIEW_DEPTH}", "cannot be checked")
         for sql in inner:
             await _prove(conn, collect_sql(sql), depth=depth + 1, seen=seen)
 
