@@ -199,3 +199,13 @@ def test_mysql_refusals_name_the_part(url: str, says: str) -> None:
     with pytest.raises(UsageError, match=says) as caught:
         parse_url(url, environ={}, option_files=[])
     assert "\n" not in str(caught.value)
+
+
+def test_a_mongodb_client_needs_no_heartbeat_log():
+    # pymongo refuses event_listeners=None: a client made without a heartbeat log was
+    # reported as a bad URL
+    from dbtop.engines.base import ConnectOptions
+    from dbtop.engines.mongodb.connection import make_client
+
+    client = make_client("mongodb://127.0.0.1:1/?connect=false", ConnectOptions(), "dbtop", 1000)
+    assert client is not None

@@ -196,7 +196,8 @@ def make_client(
         try:
             client = AsyncMongoClient(
                 url,
-                event_listeners=[heartbeats] if heartbeats is not None else None,
+                # pymongo takes a list here and refuses None
+                event_listeners=[heartbeats] if heartbeats is not None else [],
                 **client_options(options, app_name, analyze_timeout_ms),
             )
         except (ConfigurationError, InvalidURI, ValueError, TypeError, OSError) as exc:
