@@ -21,19 +21,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.servers.proxy import Proxy  # noqa: E402
+from tests.servers.proxy import Proxy, reachable, through  # noqa: E402
 
 SNAPSHOT_MARKERS = {
     "postgresql": b"pg_postmaster_start_time",
@@ -41,20 +40,6 @@ SNAPSHOT_MARKERS = {
     "redis": b"SLOWLOG",
 }
 EXPLAIN_MARKER = b"4242"
-
-
-def _through(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
-    return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{port}"))
-
-
-def _reachable(host: str, port: int) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 def _dbtop(args: argparse.Namespace, *rest: str) -> subprocess.CompletedProcess[str]:
@@ -134,7 +119,7 @@ def run(args: argparse.Namespace) -> None:
     )
     print(f"{'engine':<11} {'case':<30} {'median s':>8} {'exit':>4}  dbtop says")
     for engine, address, url in targets:
-        if not _reachable(*address):
+        if not reachable(*address):
             print(f"{engine:<11} (no server at {address[0]}:{address[1]}: left out)")
             continue
         cases = [
@@ -154,7 +139,7 @@ def run(args: argparse.Namespace) -> None:
             last: subprocess.CompletedProcess[str] | None = None
             for _ in range(args.rounds):
                 with Proxy(*address) as proxy:
-                    seconds, last = case(proxy, _through(url, proxy.port))
+                    seconds, last = case(proxy, through(url, proxy.port))
                 times.append(seconds)
             assert last is not None
             line = (last.stderr.strip().splitlines() or ["(nothing)"])[-1]

@@ -20,36 +20,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import socket
 import statistics
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.servers.proxy import Proxy  # noqa: E402
+from tests.servers.proxy import Proxy, reachable, through  # noqa: E402
 
 from dbtop.engines.base import ConnectOptions  # noqa: E402
 from dbtop.engines.registry import create_engine  # noqa: E402
 from dbtop.poller import Poller, PollResult, PollState, PollStatus  # noqa: E402
-
-
-def _through(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
-    return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{port}"))
-
-
-def _reachable(host: str, port: int) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 async def _until(condition: object, timeout: float = 120.0) -> float:
@@ -73,7 +58,7 @@ async def one_round(
 
     with Proxy(*address) as proxy:
         options = ConnectOptions(connect_timeout_s=2.0, statement_timeout_ms=1000)
-        target = _through(url, proxy.port)
+        target = through(url, proxy.port)
         poller = Poller(
             lambda: create_engine(target, options),
             interval_s=args.interval,
@@ -129,7 +114,7 @@ def main() -> None:
         print(f"interval {args.interval:g}s, down {args.down:g}s, median of {args.rounds}")
         print(f"{'engine':<11} {'reset → lost (s)':>17} {'back → live (s)':>16}")
         for engine, address, url in targets:
-            if not _reachable(*address):
+            if not reachable(*address):
                 print(f"{engine:<11} (no server at {address[0]}:{address[1]}: left out)")
                 continue
             rounds = [asyncio.run(one_round(url, address, args)) for _ in range(args.rounds)]

@@ -24,6 +24,7 @@ import struct
 import threading
 import time
 from types import TracebackType
+from urllib.parse import urlsplit, urlunsplit
 
 _POLL_S = 0.05
 _CHUNK = 65536
@@ -204,3 +205,19 @@ def _reset(sock: socket.socket) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     with contextlib.suppress(OSError):
         sock.close()
+
+
+def through(url: str, port: int) -> str:
+    """``url`` pointed at a proxy on 127.0.0.1:``port`` (user and path kept)."""
+    parts = urlsplit(url)
+    user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{port}"))
+
+
+def reachable(host: str, port: int) -> bool:
+    """Whether something listens there (a benchmark leaves out a server that is not up)."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
