@@ -196,3 +196,52 @@ def test_a_waiter_with_only_queue_edges_is_still_drawn_once():
     drawn = [sid for sid, _ in flatten(forest.roots[0])]
     assert sorted(drawn) == ["1", "2", "3", "4"]
     assert forest.frees("1") == (1, 3)
+
+
+def test_json_keeps_every_hot_row_edge_and_says_which_are_queue_order():
+    from dbtop.cli.snapshot import snapshot_document
+
+    waits = hot_row(8)
+    snapshot = dataclasses.replace(load_snapshot(), lock_waits=tuple(waits))
+    doc = snapshot_document(snapshot)
+    assert len(doc["lock_waits"]) == len(waits) == 8 + 28
+    assert sum(e["hard"] for e in doc["lock_waits"]) == 8
+    assert all(e["hard"] != bool(e["extra"].get("queued_ahead")) for e in doc["lock_waits"])
+    assert doc["lock_roots"] == ["1"]
+    assert doc["lock_frees"] == {"1": {"direct": 8, "total": 8}}
+
+
+def test_cli_kill_prompt_names_what_the_root_frees(monkeypatch, capsys):
+    import argparse
+
+    from dbtop.cli import kill
+
+    snapshot = dataclasses.replace(
+        load_snapshot(),
+        sessions=(Session(id="1", state="idle in transaction"),),
+        lock_waits=tuple(hot_row(24)),
+    )
+    asked: list[str] = []
+
+    class Engine:
+        include_idle = False
+
+        async def snapshot(self):
+            return snapshot
+
+        async def kill(self, session_id, mode, expected=None):
+            raise AssertionError("not confirmed: must not be sent")
+
+    class Connected:
+        async def __aenter__(self):
+            return Engine()
+
+        async def __aexit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(kill, "connected", lambda args: Connected())
+    monkeypatch.setattr(kill, "confirm", lambda prompt: asked.append(prompt) or False)
+    args = argparse.Namespace(id="1", terminate=True, yes=False, read_only=False, url="x")
+    with pytest.raises(kill.RefusedError):
+        kill.run_async(lambda: kill._kill(args))
+    assert asked and asked[0].endswith(": releases 24 waiting sessions, 24 directly?")
