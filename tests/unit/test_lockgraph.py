@@ -118,15 +118,15 @@ from tests.ui.recorded import load_snapshot  # noqa: E402
 
 
 def hot_row(n: int) -> list[LockWait]:
-    """Holder H=1; waiter Wk (id 100+k) lists H (hard) and W1..W(k-1) (queue order)."""
+    """Holder H=1; waiter Wk (id 10000+k) lists H (hard) and W1..W(k-1) (queue order)."""
     out = []
     for k in range(1, n + 1):
-        waiter = str(100 + k)
+        waiter = str(10_000 + k)
         out.append(LockWait(waiter=waiter, blocker="1", mode="ExclusiveLock", held_mode="X"))
         out.extend(
             LockWait(
                 waiter=waiter,
-                blocker=str(100 + j),
+                blocker=str(10_000 + j),
                 mode="ExclusiveLock",
                 extra=frozen(queued_ahead=True),
             )
@@ -135,7 +135,7 @@ def hot_row(n: int) -> list[LockWait]:
     return out
 
 
-def lock_section_lines(lock_waits: list[LockWait]) -> int:
+def lock_section(lock_waits: list[LockWait]) -> list[str]:
     from dbtop.cli.render import lock_tree
 
     ids = {e.waiter for e in lock_waits} | {e.blocker for e in lock_waits}
@@ -146,7 +146,7 @@ def lock_section_lines(lock_waits: list[LockWait]) -> int:
     )
     console = Console(file=io.StringIO(), width=200)
     console.print(lock_tree(snapshot, build_lock_forest(lock_waits)))
-    return len(console.file.getvalue().splitlines())
+    return console.file.getvalue().splitlines()
 
 
 @pytest.mark.parametrize("n", [8, 24, 500])
@@ -154,13 +154,13 @@ def test_hot_row_each_waiter_appears_once_under_the_holder(n):
     forest = build_lock_forest(hot_row(n))
     assert [r.session_id for r in forest.roots] == ["1"]
     drawn = [sid for sid, _ in flatten(forest.roots[0])][1:]
-    assert sorted(drawn) == sorted(str(100 + k) for k in range(1, n + 1))
+    assert sorted(drawn) == sorted(str(10_000 + k) for k in range(1, n + 1))
     assert forest.node_count() == n + 1
     assert not forest.truncated
     assert forest.frees("1") == (n, n)
     # Queue place and the sessions ahead (soft edges) are kept on each waiter.
     last = forest.roots[0].children[-1]
-    assert last.session_id == str(100 + n)
+    assert last.session_id == str(10_000 + n)
     assert last.queue_position == n
     assert len(last.queued_behind) == n - 1
     from dbtop.analysis.lockgraph import release_phrase
@@ -170,7 +170,10 @@ def test_hot_row_each_waiter_appears_once_under_the_holder(n):
 
 @pytest.mark.parametrize("n", [8, 24, 500])
 def test_hot_row_cli_lock_section_grows_linearly(n):
-    assert lock_section_lines(hot_row(n)) <= n + 3
+    lines = lock_section(hot_row(n))
+    assert len(lines) <= n + 3
+    for k in range(1, n + 1):
+        assert sum(str(10_000 + k) in line.split() for line in lines) == 1
 
 
 def test_frees_counts_direct_and_all_for_a_non_root():
