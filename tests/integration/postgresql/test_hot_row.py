@@ -7,6 +7,7 @@ section lists each waiter once."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -85,3 +86,17 @@ async def test_hot_row_marks_holders_and_queue_and_lists_each_waiter_once(engine
         assert sum(waiter in line.split() for line in section) == 1, (waiter, run.stdout)
     tail = lines[start + WAITERS + 2 : start + WAITERS + 3]
     assert not any(w in " ".join(tail).split() for w in waiters)
+
+    run = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "dbtop.cli", "snapshot", pg_url, "--json", "--interval", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(run.stdout)
+    shown = {(e["waiter"], e["blocker"]): e["hard"] for e in doc["lock_waits"]}
+    assert {k for k, v in shown.items() if v} == hard
+    assert {k for k, v in shown.items() if not v} == soft
+    assert doc["lock_frees"][h] == {"direct": 1, "total": WAITERS}
