@@ -103,3 +103,148 @@ def test_huge_fan_out_is_bounded_but_counts_stay_exact():
     assert forest.truncated
     assert forest.node_count() <= MAX_NODES + 40
     assert all(count == 200 for count in forest.blocked_count.values())
+
+
+# --- PostgreSQL's hot row: pg_blocking_pids() names the holder and every waiter ahead ---
+
+import dataclasses  # noqa: E402
+import io  # noqa: E402
+
+import pytest  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from dbtop.model import Session, frozen  # noqa: E402
+from tests.ui.recorded import load_snapshot  # noqa: E402
+
+
+def hot_row(n: int) -> list[LockWait]:
+    """Holder H=1; waiter Wk (id 10000+k) lists H (hard) and W1..W(k-1) (queue order)."""
+    out = []
+    for k in range(1, n + 1):
+        waiter = str(10_000 + k)
+        out.append(LockWait(waiter=waiter, blocker="1", mode="ExclusiveLock", held_mode="X"))
+        out.extend(
+            LockWait(
+                waiter=waiter,
+                blocker=str(10_000 + j),
+                mode="ExclusiveLock",
+                extra=frozen(queued_ahead=True),
+            )
+            for j in range(1, k)
+        )
+    return out
+
+
+def lock_section(lock_waits: list[LockWait]) -> list[str]:
+    from dbtop.cli.render import lock_tree
+
+    ids = {e.waiter for e in lock_waits} | {e.blocker for e in lock_waits}
+    snapshot = dataclasses.replace(
+        load_snapshot(),
+        sessions=tuple(Session(id=i, query="UPDATE t SET v = v + 1 WHERE id = 1") for i in ids),
+        lock_waits=tuple(lock_waits),
+    )
+    console = Console(file=io.StringIO(), width=200)
+    console.print(lock_tree(snapshot, build_lock_forest(lock_waits)))
+    return console.file.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("n", [8, 24, 500])
+def test_hot_row_each_waiter_appears_once_under_the_holder(n):
+    forest = build_lock_forest(hot_row(n))
+    assert [r.session_id for r in forest.roots] == ["1"]
+    drawn = [sid for sid, _ in flatten(forest.roots[0])][1:]
+    assert sorted(drawn) == sorted(str(10_000 + k) for k in range(1, n + 1))
+    assert forest.node_count() == n + 1
+    assert not forest.truncated
+    assert forest.frees("1") == (n, n)
+    # Queue place and the sessions ahead (soft edges) are kept on each waiter.
+    last = forest.roots[0].children[-1]
+    assert last.session_id == str(10_000 + n)
+    assert last.queue_position == n
+    assert len(last.queued_behind) == n - 1
+    from dbtop.analysis.lockgraph import release_phrase
+
+    assert release_phrase(forest, "1") == f"releases {n} waiting sessions, {n} directly"
+
+
+@pytest.mark.parametrize("n", [8, 24, 500])
+def test_hot_row_cli_lock_section_grows_linearly(n):
+    lines = lock_section(hot_row(n))
+    assert len(lines) <= n + 3
+    for k in range(1, n + 1):
+        assert sum(str(10_000 + k) in line.split() for line in lines) == 1
+
+
+def test_frees_counts_direct_and_all_for_a_non_root():
+    forest = build_lock_forest(edges(("b", "a"), ("c", "b"), ("d", "b"), ("e", "d")))
+    assert forest.frees("a") == (1, 4)
+    assert forest.frees("b") == (2, 3)
+    assert forest.frees("e") == (0, 0)
+    from dbtop.analysis.lockgraph import release_phrase
+
+    assert release_phrase(forest, "e") is None
+
+
+def test_a_waiter_with_only_queue_edges_is_still_drawn_once():
+    queue = frozen(queued_ahead=True)
+    forest = build_lock_forest(
+        [
+            LockWait(waiter="2", blocker="1"),
+            LockWait(waiter="3", blocker="2", extra=queue),
+            LockWait(waiter="4", blocker="2", extra=queue),
+            LockWait(waiter="4", blocker="3", extra=queue),
+        ]
+    )
+    drawn = [sid for sid, _ in flatten(forest.roots[0])]
+    assert sorted(drawn) == ["1", "2", "3", "4"]
+    assert forest.frees("1") == (1, 3)
+
+
+def test_json_keeps_every_hot_row_edge_and_says_which_are_queue_order():
+    from dbtop.cli.snapshot import snapshot_document
+
+    waits = hot_row(8)
+    snapshot = dataclasses.replace(load_snapshot(), lock_waits=tuple(waits))
+    doc = snapshot_document(snapshot)
+    assert len(doc["lock_waits"]) == len(waits) == 8 + 28
+    assert sum(e["hard"] for e in doc["lock_waits"]) == 8
+    assert all(e["hard"] != bool(e["extra"].get("queued_ahead")) for e in doc["lock_waits"])
+    assert doc["lock_roots"] == ["1"]
+    assert doc["lock_frees"] == {"1": {"direct": 8, "total": 8}}
+
+
+def test_cli_kill_prompt_names_what_the_root_frees(monkeypatch, capsys):
+    import argparse
+
+    from dbtop.cli import kill
+
+    snapshot = dataclasses.replace(
+        load_snapshot(),
+        sessions=(Session(id="1", state="idle in transaction"),),
+        lock_waits=tuple(hot_row(24)),
+    )
+    asked: list[str] = []
+
+    class Engine:
+        include_idle = False
+
+        async def snapshot(self):
+            return snapshot
+
+        async def kill(self, session_id, mode, expected=None):
+            raise AssertionError("not confirmed: must not be sent")
+
+    class Connected:
+        async def __aenter__(self):
+            return Engine()
+
+        async def __aexit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(kill, "connected", lambda args: Connected())
+    monkeypatch.setattr(kill, "confirm", lambda prompt: asked.append(prompt) or False)
+    args = argparse.Namespace(id="1", terminate=True, yes=False, read_only=False, url="x")
+    with pytest.raises(kill.RefusedError):
+        kill.run_async(lambda: kill._kill(args))
+    assert asked and asked[0].endswith(": releases 24 waiting sessions, 24 directly?")

@@ -5,15 +5,21 @@ for nobody; killing it releases its whole tree. Sessions that wait for each othe
 ring (a deadlock in the making, or one the server has not yet detected) have no root: the
 ring is reported in ``cycles`` and drawn from its smallest id so it is still visible.
 
-A waiter with several blockers appears under each of them: it is released only when all
-of them are gone, and the DBA must see every one.
+Edges are hard (the blocker holds what the waiter wants) or queue order (the blocker only
+waits ahead of it on the same object: ``extra.queued_ahead``, which PostgreSQL's engine sets
+from pg_locks). On a hot row PostgreSQL names every waiter ahead as a blocker, so drawing
+every edge copies each waiter under each one ahead (n² lines). The tree is drawn over the
+hard edges only: each waiter appears under the sessions holding what it wants, with its
+place in the queue; the queue edges are kept (JSON, counts) but not drawn as branches. A
+waiter with several holders appears under each: it is released only when all are gone.
+An edge an engine cannot classify counts as hard.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from dbtop.model import LockWait, frozen
 
@@ -32,6 +38,13 @@ class LockNode:
     children: tuple[LockNode, ...]
     depth: int
     in_cycle: bool = False
+    #: sessions queued ahead of this one on the same object (soft, queue-order edges)
+    queued_behind: tuple[str, ...] = ()
+
+    @property
+    def queue_position(self) -> int:
+        """1 for the first in line for the object; n when n - 1 wait ahead of it."""
+        return len(self.queued_behind) + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +57,19 @@ class LockForest:
     waiter_ids: frozenset[str]
     max_depth: int
     truncated: bool = False
+    #: blocker id -> distinct sessions waiting on it over a hard edge
+    direct_count: Mapping[str, int] = field(default_factory=frozen)
+    #: blocker id -> ids of its waiters over any edge (for ``frees`` of a non-root)
+    waiters_of: Mapping[str, tuple[str, ...]] = field(default_factory=frozen)
+
+    def frees(self, session_id: str) -> tuple[int, int]:
+        """(direct, total): sessions waiting on it over a hard edge, and every session
+        released, directly or not, if it ended (deduplicated)."""
+        direct = self.direct_count.get(session_id, 0)
+        total = self.blocked_count.get(session_id)
+        if total is None:
+            total = len(_reachable_from([session_id], self.waiters_of) - {session_id})
+        return direct, total
 
     def node_count(self) -> int:
         count = 0
@@ -56,6 +82,11 @@ class LockForest:
 
 
 EMPTY_FOREST = LockForest((), (), frozen(), frozenset(), frozenset(), frozenset(), 0)
+
+
+def is_queue_edge(edge: LockWait) -> bool:
+    """The blocker only waits ahead of the waiter on the same object (soft edge)."""
+    return bool(edge.extra.get("queued_ahead"))
 
 
 def _strongly_connected(
@@ -119,6 +150,21 @@ def build_lock_forest(lock_waits: Iterable[LockWait]) -> LockForest:
         blockers_of[edge.waiter].append(edge.blocker)
         waiters_of[edge.blocker].append(edge.waiter)
 
+    # The branches drawn: hard edges; a waiter with only queue edges hangs under the one
+    # closest ahead of it (the one with the most blockers itself) so it is still drawn once.
+    tree_children: dict[str, list[str]] = defaultdict(list)
+    queued_behind: dict[str, tuple[str, ...]] = {}
+    direct: dict[str, int] = defaultdict(int)
+    for waiter, blockers in blockers_of.items():
+        hard = [b for b in blockers if not is_queue_edge(edge_of[(waiter, b)])]
+        soft = [b for b in blockers if is_queue_edge(edge_of[(waiter, b)])]
+        queued_behind[waiter] = tuple(sorted(soft, key=_natural))
+        for blocker in hard:
+            direct[blocker] += 1
+        parents = hard or [max(soft, key=lambda b: (len(blockers_of.get(b, [])), _natural(b)))]
+        for parent in parents:
+            tree_children[parent].append(waiter)
+
     waiter_ids = frozenset(blockers_of)
     blocker_ids = frozenset(waiters_of)
     everyone = sorted(waiter_ids | blocker_ids)
@@ -132,8 +178,18 @@ def build_lock_forest(lock_waits: Iterable[LockWait]) -> LockForest:
 
     true_roots = [s for s in blocker_ids if s not in waiter_ids]
     # A ring reachable from no true root would be invisible: draw it from its smallest id.
-    reachable = _reachable_from(true_roots, waiters_of)
+    reachable = _reachable_from(true_roots, tree_children)
     cycle_roots = [min(c) for c in sorted(cycles) if not reachable.intersection(c)]
+    reachable |= _reachable_from(cycle_roots, tree_children)
+    # A waiter the branches reach from no root (a ring through queue edges): drawn from
+    # itself, so every waiter is on screen.
+    for waiter in sorted(waiter_ids - reachable, key=_natural):
+        if waiter not in reachable:
+            cycle_roots.append(waiter)
+            reachable |= _reachable_from([waiter], tree_children)
+
+    def _queue_order(waiter: str) -> tuple[int, tuple[int, int | str]]:
+        return len(queued_behind.get(waiter, ())), _natural(waiter)
 
     budget = [MAX_NODES]
     truncated = [False]
@@ -141,14 +197,22 @@ def build_lock_forest(lock_waits: Iterable[LockWait]) -> LockForest:
     def grow(session: str, wait: LockWait | None, depth: int, path: frozenset[str]) -> LockNode:
         budget[0] -= 1
         children: list[LockNode] = []
-        for waiter in sorted(waiters_of.get(session, [])):
+        for waiter in sorted(tree_children.get(session, []), key=_queue_order):
             if waiter in path:
                 continue  # closing a ring: already drawn above
             if budget[0] <= 0 or depth >= MAX_DEPTH:
                 truncated[0] = True
                 break
-            children.append(grow(waiter, edge_of[(waiter, session)], depth + 1, path | {waiter}))
-        return LockNode(session, wait, tuple(children), depth, session in in_cycle)
+            edge = edge_of[(waiter, session)]
+            children.append(grow(waiter, edge, depth + 1, path | {waiter}))
+        return LockNode(
+            session,
+            wait,
+            tuple(children),
+            depth,
+            session in in_cycle,
+            queued_behind.get(session, ()) if wait is not None else (),
+        )
 
     blocked_count = {
         root: len(_reachable_from([root], waiters_of) - {root})
@@ -166,10 +230,12 @@ def build_lock_forest(lock_waits: Iterable[LockWait]) -> LockForest:
         waiter_ids=waiter_ids,
         max_depth=max((_depth(root) for root in roots), default=0),
         truncated=truncated[0],
+        direct_count=frozen(direct),
+        waiters_of=frozen({k: tuple(v) for k, v in waiters_of.items()}),
     )
 
 
-def _reachable_from(starts: Iterable[str], waiters_of: Mapping[str, list[str]]) -> set[str]:
+def _reachable_from(starts: Iterable[str], waiters_of: Mapping[str, Sequence[str]]) -> set[str]:
     seen: set[str] = set()
     todo = list(starts)
     while todo:
@@ -194,3 +260,12 @@ def _depth(node: LockNode) -> int:
 def _natural(session_id: str) -> tuple[int, int | str]:
     """Numeric ids (pids, opids) sort as numbers, others as text."""
     return (0, int(session_id)) if session_id.isdigit() else (1, session_id)
+
+
+def release_phrase(forest: LockForest, session_id: str) -> str | None:
+    """What ending ``session_id`` frees, for a kill confirmation; None if it blocks nobody."""
+    direct, total = forest.frees(session_id)
+    if total == 0:
+        return None
+    noun = "session" if total == 1 else "sessions"
+    return f"releases {total} waiting {noun}, {direct} directly"

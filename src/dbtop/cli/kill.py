@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dbtop.analysis.lockgraph import build_lock_forest, release_phrase
 from dbtop.cli.common import add_url_argument, connected, redact, run_async
 from dbtop.engines.base import Engine
 from dbtop.errors import RefusedError, UsageError
@@ -56,7 +57,9 @@ async def _kill(args: argparse.Namespace) -> KillResult:
             raise RefusedError(f"session {args.id} is dbtop's own connection")
         if not args.yes:
             verb = "Terminate" if args.terminate else "Cancel the query of"
-            if not confirm(f"{verb} {describe(session, args.id)}?"):
+            frees = release_phrase(build_lock_forest(snapshot.lock_waits), args.id)
+            tail = f": {frees}" if frees else ""
+            if not confirm(f"{verb} {describe(session, args.id)}{tail}?"):
                 raise RefusedError("not confirmed: nothing was done")
         # The engine sends only if the id still names the session shown above: the answer
         # may come long after the lookup, and the id may have been reused since.

@@ -274,7 +274,8 @@ def lock_tree(snapshot: Snapshot, forest: LockForest) -> RenderableType:
         session = by_id.get(node.session_id)
         line = Text(node.session_id, style="bold red" if node.depth == 0 else "")
         if node.depth == 0:
-            line.append(f"  root blocker of {forest.blocked_count.get(node.session_id, 0)}")
+            direct, total = forest.frees(node.session_id)
+            line.append(f"  root blocker: frees {total}, {direct} directly")
         if node.wait is not None:
             wait = node.wait
             line.append("  waits ")
@@ -284,6 +285,9 @@ def lock_tree(snapshot: Snapshot, forest: LockForest) -> RenderableType:
                 line.append(one_line(wait.object, 40))
             if wait.wait_s is not None:
                 line.append(f" for {human_seconds(wait.wait_s)}")
+            if node.queued_behind:
+                ahead = len(node.queued_behind)
+                line.append(f"  #{node.queue_position} in queue ({ahead} queued ahead)")
         if node.in_cycle:
             line.append("  (deadlock ring)", style="bold")
         if session is not None:

@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from dbtop.analysis.lockgraph import build_lock_forest
+from dbtop.analysis.lockgraph import build_lock_forest, is_queue_edge
 from dbtop.analysis.rates import with_rates
 from dbtop.cli import options, render
 from dbtop.cli.common import add_url_argument, connected, run_async
@@ -43,6 +43,13 @@ def snapshot_document(snapshot: Snapshot) -> dict[str, Any]:
     document["lock_roots"] = [root.session_id for root in forest.roots]
     document["lock_cycles"] = [list(cycle) for cycle in forest.cycles]
     document["blocked_count"] = dict(forest.blocked_count)
+    # Every edge is kept; "hard" says the blocker holds the lock, false is queue order.
+    for edge, shown in zip(snapshot.lock_waits, document.get("lock_waits", []), strict=False):
+        shown["hard"] = not is_queue_edge(edge)
+    document["lock_frees"] = {
+        root: dict(zip(("direct", "total"), forest.frees(root), strict=True))
+        for root in document["lock_roots"]
+    }
     return document
 
 

@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from dbtop.analysis.lockgraph import build_lock_forest, release_phrase
 from dbtop.analysis.sessions import idle_in_transaction
 from dbtop.errors import DbtopError
 from dbtop.model import Feature, KillMode, Session
@@ -59,7 +60,14 @@ class KillAction:
             return
         verb = "Cancel the query of" if mode is KillMode.CANCEL else "Terminate"
         title = f"{verb} session {one_line(selection.session_id)}?"
-        body = describe_session(session, selection.session_id, mode)
+        forest = build_lock_forest(snapshot.lock_waits) if snapshot else None
+        frees = release_phrase(forest, selection.session_id) if forest else None
+        # A cancel leaves an idle-in-transaction session's locks held: only the body's
+        # "ending it" line says what K would free then.
+        stays = mode is KillMode.CANCEL and session is not None and idle_in_transaction(session)
+        if frees and not stays:
+            title = f"{title[:-1]}: {frees}?"
+        body = describe_session(session, selection.session_id, mode, frees)
         session_id = selection.session_id
 
         def answered(yes: bool | None) -> None:
@@ -119,7 +127,9 @@ def _same_start(now: Session, confirmed: Session) -> bool:
     return abs((now.backend_start - confirmed.backend_start).total_seconds()) < START_SLACK_S
 
 
-def describe_session(session: Session | None, session_id: str, mode: KillMode) -> Group:
+def describe_session(
+    session: Session | None, session_id: str, mode: KillMode, frees: str | None = None
+) -> Group:
     """Who and what, for the kill confirmation: one field a line, long values wrapped
     under themselves."""
     if session is None:
@@ -136,6 +146,7 @@ def describe_session(session: Session | None, session_id: str, mode: KillMode) -
         ("state", session.state),
         ("running for", None if session.duration_s is None else f"{session.duration_s:,.1f}s"),
         ("blocked by", ", ".join(session.blocked_by) or None),
+        ("ending it", frees),
         ("query", one_line(session.query, 500) or "(none)"),
     )
     for name, value in rows:

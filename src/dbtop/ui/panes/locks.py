@@ -3,8 +3,10 @@
 A root blocker (it blocks others and waits for nobody: killing it releases its whole tree)
 is drawn in the alarm colour with how many sessions it holds up; each waiter shows the
 lock mode it wants, the object, and how long it has waited. Rows are keyed by their path
-from the root, so a waiter with two blockers appears under both and the cursor stays on
-the node it was on. The action keys (k, K, e, Enter) act on the node's session.
+from the root, so a waiter with two holders appears under both and the cursor stays on
+the node it was on. A waiter queued behind others on the same object (PostgreSQL's hot
+row) appears once, under the holder, with its place in the queue (#n). The action keys
+(k, K, e, Enter) act on the node's session.
 """
 
 from __future__ import annotations
@@ -53,7 +55,10 @@ def lock_rows(forest: LockForest, sessions: dict[str, Session]) -> Iterator[tupl
             is_root = node.depth == 0
             label = drawing + cell(node.session_id)
             if is_root:
-                label += f" ▲{forest.blocked_count.get(node.session_id, 0)}"
+                direct, total = forest.frees(node.session_id)
+                label += f" ▲{total}" if direct == total else f" ▲{total} ({direct} direct)"
+            elif node.queued_behind:
+                label += f" #{node.queue_position}"
             if node.in_cycle:
                 label += " ↻"
             wait = node.wait
