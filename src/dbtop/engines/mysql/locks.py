@@ -419,3 +419,79 @@ def blocked_by(edges: Iterable[LockWait]) -> dict[str, list[str]]:
         if edge.blocker not in ids:
             ids.append(edge.blocker)
     return result
+
+
+# -- no metadata-lock view at all: the probable holders -------------------------------------
+
+#: probable holders drawn per waiter (a busy server has many open transactions)
+MAX_INFERRED = 10
+
+
+def _since(session: Session) -> str:
+    start = session.xact_start
+    return f" since {start.astimezone(UTC):%H:%M:%S}" if start is not None else ""
+
+
+def inferred_mdl_edges(
+    waiters: Sequence[Session], sessions: Sequence[Session], waited_s: Mapping[str, float]
+) -> list[LockWait]:
+    """Edges for metadata-lock waits when no view names the holder (MariaDB's default).
+
+    A metadata lock taken inside a transaction is held until it ends, so every session
+    whose transaction began before the wait may hold it; an earlier waiter asking for a
+    conflicting lock on the same table is queued ahead. Every edge is marked inferred."""
+    edges: list[LockWait] = []
+    requests = plugin_mdl_locks([], waiters)
+    queued = mdl_edges(with_wait_order(requests, waited_s))
+    for edge in queued:
+        edges.append(
+            LockWait(
+                waiter=edge.waiter,
+                blocker=edge.blocker,
+                mode=edge.mode,
+                lock_type=edge.lock_type,
+                object=edge.object,
+                held_mode=edge.held_mode,
+                wait_s=waited_s.get(edge.waiter),
+                extra=frozen(
+                    edge.extra,
+                    relation="queued ahead",
+                    inferred_reason=f"queued ahead, asking for {edge.held_mode}",
+                ),
+            )
+        )
+    for waiter in waiters:
+        waited = waited_s.get(waiter.id, waiter.duration_s or 0.0)
+        tables = statement_tables(waiter.query, waiter.database)
+        obj = ", ".join(".".join(p for p in t if p) for t in tables) or None
+        holders = [
+            s
+            for s in sessions
+            if s.id != waiter.id
+            and not s.is_self
+            and s.in_transaction
+            and s.xact_age_s is not None
+            and s.xact_age_s >= waited
+        ]
+        # The same schema first (the likelier holder), then the oldest transaction.
+        holders.sort(key=lambda s: (s.database != waiter.database, -(s.xact_age_s or 0.0), s.id))
+        for holder in holders[:MAX_INFERRED]:
+            edges.append(
+                LockWait(
+                    waiter=waiter.id,
+                    blocker=holder.id,
+                    mode=requested_mdl(waiter.query),
+                    lock_type="metadata",
+                    object=obj,
+                    wait_s=waited,
+                    extra=frozen(
+                        object_type="TABLE",
+                        blocker_pending=False,
+                        inferred=True,
+                        relation="open transaction",
+                        inferred_reason=f"open transaction{_since(holder)}",
+                        more_blockers=max(len(holders) - MAX_INFERRED, 0),
+                    ),
+                )
+            )
+    return edges

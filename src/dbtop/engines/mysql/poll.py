@@ -303,13 +303,14 @@ class Poll:
             Notice(
                 Feature.LOCKS,
                 f"{len(waiters)} session(s) wait for a metadata lock and the holder is not "
-                "visible (often an open transaction that read the table)",
-                "INSTALL SONAME 'metadata_lock_info' (MariaDB) or enable the "
-                "wait/lock/metadata/sql/mdl instrument of performance_schema",
+                "visible: the sessions with a transaction open since before the wait are "
+                "shown as its probable holders, marked inferred",
+                "to see the holders exactly: INSTALL SONAME 'metadata_lock_info' (MariaDB) "
+                "or enable the wait/lock/metadata/sql/mdl instrument of performance_schema",
                 Severity.WARNING,
             )
         )
-        return []
+        return lock_mod.inferred_mdl_edges(waiters, sessions, waited)
 
     async def statements(self) -> tuple[Statement, ...]:
         if not (self.flavor.performance_schema and self.access.digests):
