@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from dbtop.analysis.lockgraph import build_lock_forest
-from dbtop.engines.mysql.locks import inferred_mdl_edges
+from dbtop.engines.mysql.inferred import inferred_mdl_edges
 from dbtop.humanize import inferred_marker
 from dbtop.model import LockWait, Session, frozen
 from dbtop.ui.panes.locks import lock_rows
@@ -67,3 +67,27 @@ def test_locks_pane_and_cli_mark_an_inferred_edge():
     assert "inferred" not in " ".join(map(str, rows["30"].cells))
     assert inferred_marker(reported) == ""
     assert inferred_marker(LockWait("1", "2", extra=frozen(inferred=True))) == "(inferred)"
+
+
+def test_no_false_ring_between_waiters_in_transactions():
+    def waiter(sid: str, query: str, waited: float) -> Session:
+        return Session(
+            sid,
+            database="shop",
+            query=query,
+            wait="Waiting for table metadata lock",
+            duration_s=waited,
+            in_transaction=True,
+            xact_age_s=100.0,
+        )
+
+    a = waiter("1", "INSERT INTO t1 VALUES (1)", 9.0)
+    b = waiter("2", "INSERT INTO t2 VALUES (1)", 4.0)
+    c = waiter("3", "INSERT INTO t1 VALUES (2)", 2.0)
+    edges = inferred_mdl_edges([a, b, c], [a, b, c], {"1": 9.0, "2": 4.0, "3": 2.0})
+    pairs = {(e.waiter, e.blocker) for e in edges if e.extra["relation"] == "open transaction"}
+    # the later waiter on another table may hold the lock; one waiting for the same table
+    # cannot; the pair is never drawn both ways
+    assert pairs == {("1", "2"), ("2", "3")}
+    forest = build_lock_forest(edges)
+    assert not forest.cycles
