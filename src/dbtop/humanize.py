@@ -5,7 +5,7 @@ Shared by the live UI and the CLI's reports, so both say the same figure the sam
 
 from __future__ import annotations
 
-from dbtop.model import PlanNode
+from dbtop.model import LockWait, PlanNode
 
 
 def human_bytes(value: float | None) -> str:
@@ -75,3 +75,13 @@ def plan_figures(node: PlanNode) -> list[str]:
     if node.loops not in (None, 1):
         figures.append(f"loops {node.loops}")
     return figures
+
+
+def inferred_marker(wait: LockWait | None) -> str:
+    """``(inferred: open transaction since 12:03:04)`` for an edge the engine did not report
+    but dbtop deduced; empty for a reported one. Shown wherever the edge is drawn, so a
+    guessed holder is never taken for a known one."""
+    if wait is None or not wait.extra.get("inferred"):
+        return ""
+    reason = wait.extra.get("inferred_reason")
+    return f"(inferred: {reason})" if isinstance(reason, str) and reason else "(inferred)"

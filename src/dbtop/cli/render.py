@@ -18,7 +18,7 @@ from rich.tree import Tree
 from dbtop.analysis import sessions
 from dbtop.analysis.lockgraph import LockForest, LockNode, build_lock_forest
 from dbtop.analysis.plans import costliest as costliest_node
-from dbtop.humanize import human_bytes, human_seconds, plan_figures
+from dbtop.humanize import human_bytes, human_seconds, inferred_marker, plan_figures
 from dbtop.model import Notice, Plan, PlanNode, Session, Snapshot, Statement
 from dbtop.safetext import literal, one_line
 
@@ -285,6 +285,8 @@ def lock_tree(snapshot: Snapshot, forest: LockForest) -> RenderableType:
                 line.append(one_line(wait.object, 40))
             if wait.wait_s is not None:
                 line.append(f" for {human_seconds(wait.wait_s)}")
+            if marker := inferred_marker(wait):
+                line.append(f"  {one_line(marker, 80)}", style="italic")
             if node.queued_behind:
                 ahead = len(node.queued_behind)
                 line.append(f"  #{node.queue_position} in queue ({ahead} queued ahead)")

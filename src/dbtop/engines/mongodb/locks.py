@@ -117,14 +117,20 @@ def waited_resource(info: LockInfo) -> tuple[str, str] | None:
     """The (resource type, mode) a waiting operation is waiting for."""
     if not info.waiting:
         return None
-    candidates = [k for k in info.locks if k in info.waited] or list(info.locks)
-    if not candidates:
-        candidates = list(info.waited)
+    # Locks are taken top down and ``locks`` may stop at the last one granted (Database IX)
+    # while lockStats already counts the wait for the next (Collection w): the deepest
+    # resource either names is the one asked for.
+    candidates = [*info.locks, *(k for k in info.waited if k not in info.locks)]
     if not candidates:
         return None
     kind = max(candidates, key=lambda k: _DEPTH.get(k, 5))
-    mode = info.locks.get(kind) or (info.waited.get(kind) or ("X",))[0]
+    mode = info.locks.get(kind) or _strongest(info.waited.get(kind) or ("X",))
     return kind, mode
+
+
+def _strongest(modes: Sequence[str]) -> str:
+    """Of the modes waited for on one resource, the one that conflicts with the most."""
+    return max(modes, key=lambda m: len(CONFLICTS.get(m, ())))
 
 
 def resource_key(kind: str, namespace: str | None) -> tuple[str, str]:
@@ -198,6 +204,7 @@ def infer_waits(ops: Iterable[LockInfo]) -> list[LockWait]:
                     node=info.node,
                     extra=frozen(
                         inferred=True,
+                        inferred_reason=_reason(info, kind, mode, how),
                         relation=how,
                         waiter_running_s=round(info.running_s, 3),
                         more_blockers=max(len(blockers) - MAX_BLOCKERS, 0),
@@ -205,6 +212,12 @@ def infer_waits(ops: Iterable[LockInfo]) -> list[LockWait]:
                 )
             )
     return edges
+
+
+def _reason(info: LockInfo, kind: str, mode: str, how: str) -> str:
+    """Why the edge is drawn: MongoDB names no holder, only modes and wait counts."""
+    source = "locks" if kind in info.locks else "lockStats acquireWaitCount"
+    return f"waits for {kind} {mode} ({source}); blocker {how} a conflicting mode"
 
 
 def blocked_by(edges: Sequence[LockWait]) -> dict[str, tuple[str, ...]]:

@@ -17,6 +17,7 @@ from typing import Any
 import pymysql
 
 from dbtop.engines.mysql import indexes as index_mod
+from dbtop.engines.mysql import inferred as inferred_mod
 from dbtop.engines.mysql import locks as lock_mod
 from dbtop.engines.mysql import sessions as session_mod
 from dbtop.engines.mysql import statements as statement_mod
@@ -299,17 +300,27 @@ class Poll:
                 args,
             )
             return lock_mod.mdl_edges(lock_mod.plugin_mdl_locks(rows or [], waiters))
+        edges = inferred_mod.inferred_mdl_edges(waiters, sessions, waited)
+        alone = sorted({s.id for s in waiters} - {e.waiter for e in edges})
+        # LOCK TABLES opens no InnoDB transaction: such a holder leaves nothing to infer from.
+        unexplained = (
+            f"; no transaction predates the wait of {', '.join(alone[:5])}: its holder may be "
+            "a session holding LOCK TABLES"
+            if alone
+            else ""
+        )
         self.sections.note(
             Notice(
                 Feature.LOCKS,
                 f"{len(waiters)} session(s) wait for a metadata lock and the holder is not "
-                "visible (often an open transaction that read the table)",
-                "INSTALL SONAME 'metadata_lock_info' (MariaDB) or enable the "
-                "wait/lock/metadata/sql/mdl instrument of performance_schema",
+                "visible: the sessions with a transaction open since before the wait are "
+                f"shown as its probable holders, marked inferred{unexplained}",
+                "to see the holders exactly: INSTALL SONAME 'metadata_lock_info' (MariaDB) "
+                "or enable the wait/lock/metadata/sql/mdl instrument of performance_schema",
                 Severity.WARNING,
             )
         )
-        return []
+        return edges
 
     async def statements(self) -> tuple[Statement, ...]:
         if not (self.flavor.performance_schema and self.access.digests):

@@ -17,6 +17,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 
 from dbtop.analysis.lockgraph import LockForest, LockNode
+from dbtop.humanize import inferred_marker
 from dbtop.model import Feature, PaneLabels, Session
 from dbtop.poller import PollResult
 from dbtop.safetext import one_line
@@ -68,6 +69,11 @@ def lock_rows(forest: LockForest, sessions: dict[str, Session]) -> Iterator[tupl
             if wait is not None:
                 mode = " ".join(p for p in (wait.mode, wait.lock_type) if p)
                 obj = wait.object or ""
+                # A guessed holder must read as one: "inferred" leads the mode cell, which
+                # no width drops, and the reason leads the object cell.
+                if marker := inferred_marker(wait):
+                    mode = f"inferred: {mode}"
+                    obj = f"{marker} {obj}".rstrip()
                 waited = human_seconds(wait.wait_s) if wait.wait_s is not None else ""
             elif is_root:
                 held = sorted(
