@@ -80,7 +80,9 @@ class OwnLedger:
         raw_total = _int(info.get("total_commands_processed"))
         if raw_total is not None:
             if self._raw_total is not None and raw_total < self._raw_total:
-                self._base = self.before_info or own  # the server's counters restarted
+                # The server's counters restarted (restart, CONFIG RESETSTAT) after our last
+                # INFO: what we sent from then on is what the new counters may hold.
+                self._base = _after(self.before_info) if self.before_info else own
             self._raw_total = raw_total
         base = self._base
         out = dict(info)
@@ -102,6 +104,13 @@ class OwnLedger:
             return
         mine = (own.total - before.total) / (own.at - before.at)
         out["instantaneous_ops_per_sec"] = str(max(round(ops - mine), 0))
+
+
+def _after(count: OwnCount) -> OwnCount:
+    """The counts just after the INFO they were taken for."""
+    by_name = dict(count.by_name)
+    by_name["info"] = by_name.get("info", 0) + 1
+    return OwnCount(count.total + 1, by_name, count.at)
 
 
 def _exclude_command(out: dict[str, str], name: str, mine: int) -> None:
