@@ -73,3 +73,15 @@ def test_a_counter_reset_moves_the_base():
         info(6, type="calls=1,usec=1", info="calls=1,usec=1", get="calls=3,usec=1")
     )
     assert out["total_commands_processed"] == "4"  # 6 minus our INFO and TYPE since the reset
+
+
+def test_a_line_time_never_goes_down_as_dbtops_share_grows():
+    ledger = OwnLedger()
+    ledger.count(["INFO"])
+    # other dbtop runs and clients used SLOWLOG GET before this one
+    first = ledger.exclude(info(10, **{"slowlog|get": "calls=6,usec=120"}))
+    assert first["cmdstat_slowlog|get"].startswith("calls=6,usec=120")
+    ledger.count(["SLOWLOG", "GET", 128])
+    ledger.count(["INFO"])
+    second = ledger.exclude(info(13, **{"slowlog|get": "calls=7,usec=125"}))
+    assert second["cmdstat_slowlog|get"].startswith("calls=6,usec=120")  # not 125 * 6 // 7

@@ -63,6 +63,9 @@ class OwnLedger:
         #: restart (server restart, CONFIG RESETSTAT)
         self._base = OwnCount(0, {}, 0.0)
         self._raw_total: int | None = None
+        #: per command line: the server's calls and usec last seen, and the usec left to
+        #: the other clients so far (kept as a running total so that it never goes down)
+        self._usec: dict[str, tuple[int, int, int, int]] = {}
 
     def count(self, args: Sequence[Any]) -> None:
         name = stat_name(args)
@@ -89,11 +92,48 @@ class OwnLedger:
         if raw_total is not None:
             out["total_commands_processed"] = str(max(raw_total - (own.total - base.total), 0))
         self._exclude_rate(out)
+        mine: Counter[str] = Counter()
         for name, calls in own.by_name.items():
-            mine = calls - base.by_name.get(name, 0)
-            if mine > 0:
-                _exclude_command(out, name, mine)
+            key = f"cmdstat_{name}"
+            if key not in out and "|" in name:
+                key = f"cmdstat_{name.split('|')[0]}"  # Redis < 7 counts the container only
+            mine[key] += max(calls - base.by_name.get(name, 0), 0)
+        # every line, also those dbtop has not sent yet: its time must be followed from the
+        # start for the figure to stay monotonic once dbtop's calls are taken out of it
+        for key in [k for k in out if k.startswith("cmdstat_")]:
+            self._exclude_line(out, key, mine[key])
         return out
+
+    def _exclude_line(self, out: dict[str, str], key: str, mine: int) -> None:
+        line = out[key]
+        fields = dict(part.split("=", 1) for part in line.split(",") if "=" in part)
+        calls = _int(fields.get("calls")) or 0
+        usec = _int(fields.get("usec")) or 0
+        left = calls - mine
+        command = key[len("cmdstat_") :]
+        if calls and mine / calls >= OWN_LATENCY_SHARE:
+            out.pop(f"latency_percentiles_usec_{command}", None)
+        if left <= 0:
+            del out[key]  # nobody but dbtop ran it
+            self._usec.pop(command, None)
+            return
+        # The server's time is not split by client: the mean per call over each interval is
+        # taken as everyone's, and the others' share of each interval's time is added up, so
+        # the figure never goes down between two polls.
+        seen = self._usec.get(command)
+        if seen is None or calls < seen[0] or usec < seen[1] or left < seen[2]:
+            others_usec = usec * left // calls
+        else:
+            raw_calls, raw_usec, before_left, others_usec = seen
+            new_calls = calls - raw_calls
+            if new_calls:
+                others_usec += (usec - raw_usec) * (left - before_left) // new_calls
+        self._usec[command] = (calls, usec, left, others_usec)
+        fields["calls"] = str(left)
+        fields["usec"] = str(others_usec)
+        if "usec_per_call" in fields:
+            fields["usec_per_call"] = f"{others_usec / left:.2f}"
+        out[key] = ",".join(f"{k}={v}" for k, v in fields.items())
 
     def _exclude_rate(self, out: dict[str, str]) -> None:
         """instantaneous_ops_per_sec is the server's recent rate: take ours over the last
@@ -111,29 +151,6 @@ def _after(count: OwnCount) -> OwnCount:
     by_name = dict(count.by_name)
     by_name["info"] = by_name.get("info", 0) + 1
     return OwnCount(count.total + 1, by_name, count.at)
-
-
-def _exclude_command(out: dict[str, str], name: str, mine: int) -> None:
-    key = f"cmdstat_{name}"
-    if key not in out and "|" in name:
-        key = f"cmdstat_{name.split('|')[0]}"  # Redis < 7 counts the container only
-    line = out.get(key)
-    if line is None:
-        return
-    fields = dict(part.split("=", 1) for part in line.split(",") if "=" in part)
-    calls = _int(fields.get("calls")) or 0
-    left = calls - mine
-    stat_name_ = key[len("cmdstat_") :]
-    if calls and mine / calls >= OWN_LATENCY_SHARE:
-        out.pop(f"latency_percentiles_usec_{stat_name_}", None)
-    if left <= 0:
-        del out[key]  # nobody but dbtop ran it
-        return
-    usec = _int(fields.get("usec")) or 0
-    # The server's time is not split by client: the mean per call is taken as everyone's.
-    fields["calls"] = str(left)
-    fields["usec"] = str(usec * left // calls)
-    out[key] = ",".join(f"{k}={v}" for k, v in fields.items())
 
 
 def _int(value: str | None) -> int | None:
