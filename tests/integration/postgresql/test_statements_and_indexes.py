@@ -127,3 +127,29 @@ async def test_seq_scan_heavy_table_is_reported(engine, clients):
         ]
 
     assert await eventually(flagged)
+
+
+async def test_dbtops_unmarked_action_statements_are_not_listed(engine, clients):
+    """What explain and kill send without the mark (issue 12: the demo's Slow queries listed
+    BEGIN READ ONLY, DO $dbtop_do$ and pg_cancel_backend($1)), run here under dbtop's role."""
+    conn = await clients.connect("dbtop-test-own")
+    for i in range(3):
+        async with conn.transaction(readonly=True):
+            await conn.fetchval("SELECT 1 + $1 AS dbtop_own_marker", i)
+        await conn.fetchval("SELECT pg_cancel_backend($1)", 0)
+        await conn.execute("DO $dbtop_do$ BEGIN PERFORM 1; END $dbtop_do$")
+
+    async def listed():
+        snap = await engine.snapshot()
+        return snap if any("dbtop_own_marker" in s.query for s in snap.statements) else None
+
+    snap = await eventually(listed)
+    role = await conn.fetchval("SELECT current_user")
+    # other tests send such statements under other roles: those are an application's
+    texts = [" ".join(s.query.split()).lower() for s in snap.statements if s.user == role]
+    own = [
+        t
+        for t in texts
+        if t.startswith(("begin", "do $dbtop_do$")) or t == "select pg_cancel_backend($1)"
+    ]
+    assert own == []

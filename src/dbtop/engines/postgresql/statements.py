@@ -12,6 +12,7 @@ texts of statements it has not seen yet, once.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,6 +34,31 @@ OWN_TAG = "/* dbtop */"
 #: shown for a statement whose text could not be read (as pg's "<insufficient privilege>")
 TEXT_UNAVAILABLE = "<query text unavailable>"
 TEXT_RETRY_S = 60.0
+
+#: dbtop's own statements that carry no mark, recognised by their text whoever ran them
+#: (explain's generic plan: the names are dbtop's)
+_OWN_ANYONE = re.compile(
+    r"^do \$dbtop_do\$|dbtop\.generic_plan|^(rollback to |release )?savepoint dbtop_"
+)
+#: what dbtop's actions send unmarked (asyncpg's transaction(readonly=True), the kill
+#: functions): its own only when dbtop's role ran it, an application's otherwise
+_OWN_ROLE = re.compile(
+    r"^(begin( isolation level [a-z ]+?)?( read only)?|rollback|commit"
+    r"|select pg_(cancel|terminate)_backend\(\$1(, \$2)?\))$"
+)
+
+
+def is_own_statement(query: str, *, own_role: bool) -> bool:
+    """A pg_stat_statements text dbtop itself ran: marked ``/* dbtop */`` in its first words
+    (before or after the first keyword, whichever the server keeps), or one of the few
+    unmarked statements dbtop's actions send, counted under dbtop's role."""
+    if OWN_TAG in query[:40]:
+        return True
+    normal = " ".join(query.split()).rstrip(";").strip().lower()
+    if _OWN_ANYONE.search(normal):
+        return True
+    return own_role and _OWN_ROLE.match(normal) is not None
+
 
 _OPTIONAL = (
     "toplevel",
@@ -78,7 +104,10 @@ class StatementsSource:
         return f"""
             SELECT /* dbtop */ s.queryid, s.dbid, s.userid, s.calls, s.rows, {total} AS total_ms,
                    {mean} AS mean_ms, {raw("d.datname", "datname")},
-                   {raw("r.rolname", "rolname")}, {optional}
+                   {raw("r.rolname", "rolname")},
+                   s.userid = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+                       AS own_role,
+                   {optional}
             FROM {self.function}(false) s
             LEFT JOIN pg_database d ON d.oid = s.dbid
             LEFT JOIN pg_roles r ON r.oid = s.userid
@@ -184,11 +213,13 @@ async def fetch_statements(
     missing = [_key(r) for r in keep if _key(r) not in source.texts]
     if missing and now >= source.text_retry_at:
         await _fetch_texts(conn, source, {k[0] for k in missing if k[0] is not None})
-    # dbtop's own monitor queries (tagged /* dbtop */) are not the workload being tuned.
+    # dbtop's own queries and actions are not the workload being tuned (issue 12).
     return tuple(
         _statement(row, source)
         for row in keep
-        if OWN_TAG not in source.texts.get(_key(row), TEXT_UNAVAILABLE)[:40]
+        if not is_own_statement(
+            source.texts.get(_key(row), TEXT_UNAVAILABLE), own_role=bool(row["own_role"])
+        )
     )
 
 

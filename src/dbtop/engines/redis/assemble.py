@@ -174,14 +174,18 @@ def statement_rows(
 
 
 def slowlog_rows(poll: NodePoll, rows: Rows, *, cluster: bool, own_name: str | None) -> None:
-    """Slow-log entries, without dbtop's own (with a low threshold they would crowd it)."""
+    """Slow-log entries, without dbtop's own (with a low threshold they would crowd it): by
+    client name, and by address for what a connection sends before it is named (AUTH)."""
     node = poll.node if cluster else None
+    own_addresses = {s.client for s in rows.sessions if s.is_self and s.client}
     prefix = prefix_for(poll.node, cluster)
     for entry in poll.slowlog:
         event = slow_event(entry, node=node, prefix=prefix)
         if event is None:
             continue
         if own_name and event.extra.get("client_name") == own_name:
+            continue
+        if event.client in own_addresses:
             continue
         rows.slow_events.append(event)
 

@@ -56,7 +56,9 @@ class ClientPace:
 
     def update(self, poll: NodePoll, now: float) -> None:
         """Learn the server's cost per CLIENT LIST (INFO commandstats) and keep the rows."""
-        stats = parse_fields(poll.info.get("cmdstat_client|list", ""))
+        # dbtop's own CLIENT LIST calls are what is measured: the raw counters, not the
+        # ones with dbtop's traffic left out
+        stats = parse_fields((poll.raw_info or poll.info).get("cmdstat_client|list", ""))
         usec, calls = integer(stats.get("usec")), integer(stats.get("calls"))
         before_usec, before_calls = self.usec, self.calls
         if (
@@ -94,6 +96,8 @@ class NodePoll:
     error: DbtopError | None = None
     busy: BusyScript | None = None
     info: dict[str, str] = field(default_factory=dict)
+    #: INFO as the server gave it; ``info`` leaves dbtop's own commands out (owntraffic.py)
+    raw_info: dict[str, str] = field(default_factory=dict)
     clients: list[ClientLine] = field(default_factory=list)
     #: False when CLIENT LIST was left out of this poll and ``clients`` is the last list
     clients_fetched: bool = True
@@ -174,7 +178,8 @@ async def poll_node(
         poll.error = PrivilegeError(f"{link.node}: INFO refused: {reply['info']}")
         poll.elapsed_ms = (time.monotonic() - started) * 1000
         return poll
-    poll.info = parse_info(reply["info"])
+    poll.raw_info = parse_info(reply["info"])
+    poll.info = link.ledger.exclude(poll.raw_info)
     if "clients" in reply:
         if isinstance(reply["clients"], Exception):
             poll.notices.append(

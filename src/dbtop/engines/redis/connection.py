@@ -42,6 +42,7 @@ from redis.exceptions import (
 
 from dbtop import __version__
 from dbtop.engines.base import ConnectOptions
+from dbtop.engines.redis.owntraffic import OwnLedger
 from dbtop.errors import (
     AuthError,
     ConnectError,
@@ -302,7 +303,10 @@ def _no_such_database(exc: ResponseError) -> bool:
 
 
 class Link:
-    """One connection to one node; calls are serialized, replies are raw."""
+    """One connection to one node; calls are serialized, replies are raw.
+
+    Every command sent is counted per commandstats name (``own_calls``) so that the figures
+    dbtop shows can leave its own traffic out (docs/engines/redis.md, "Own traffic")."""
 
     def __init__(self, target: Target, options: ConnectOptions) -> None:
         self.target = target
@@ -329,6 +333,12 @@ class Link:
         except TypeError as exc:
             raise UsageError(f"unsupported option in the Redis URL: {exc}") from None
         self._lock = asyncio.Lock()
+        #: every command this link sent, counted to leave dbtop's own traffic out of the
+        #: server's figures (owntraffic.py)
+        self.ledger = OwnLedger()
+
+    def _count(self, args: Sequence[Any]) -> None:
+        self.ledger.count(args)
 
     @property
     def where(self) -> str:
@@ -359,6 +369,7 @@ class Link:
         Redis before 6.0 has no HELLO and gets CLIENT SETNAME and CLIENT ID."""
         conn = self._conn
         try:
+            self._count(("HELLO",))
             await conn.send_command("HELLO", 2, "SETNAME", self.client_name, check_health=False)
             hello = await conn.read_response()
             fields = dict(zip(hello[0::2], hello[1::2], strict=False))
@@ -367,8 +378,10 @@ class Link:
             refused = isinstance(exc, NoPermissionError) or "unknown command" in str(exc).lower()
             if busy(exc) or not refused:
                 raise
+            self._count(("CLIENT", "SETNAME"))
             await conn.send_command("CLIENT", "SETNAME", self.client_name, check_health=False)
             await conn.read_response()
+            self._count(("CLIENT", "ID"))
             await conn.send_command("CLIENT", "ID", check_health=False)
             client_id = int(await conn.read_response())
         # The library name shows in CLIENT LIST on Redis 7.2+; older servers refuse it. The
@@ -380,6 +393,8 @@ class Link:
         ]
         if self.target.db:
             tail.append(("SELECT", self.target.db))
+        for command in tail:
+            self._count(command)
         await conn.send_packed_command(conn.pack_commands(tail), check_health=False)
         refused_db: ResponseError | None = None
         for command in tail:
@@ -408,6 +423,7 @@ class Link:
         async with self._lock:
             await self._ensure()
             try:
+                self._count(args)
                 await self._conn.send_command(*args, check_health=False)
                 return await self._conn.read_response()
             except NoPermissionError as exc:
@@ -431,6 +447,8 @@ class Link:
             replies: list[Any] = []
             try:
                 packed = self._conn.pack_commands([tuple(c) for c in commands])
+                for command in commands:
+                    self._count(command)
                 await self._conn.send_packed_command(packed, check_health=False)
                 for _ in commands:
                     try:

@@ -33,10 +33,14 @@ BIGGEST = 32
 class SampleBudget:
     """What one refresh may spend on sampling, per node."""
 
-    max_keys: int = 300
+    # 50 keys a refresh (3 commands each) is ~150 commands: the sample still renews itself
+    # over a few minutes, at a cost the server does not feel (benchmarks/redis_own.py)
+    max_keys: int = 50
     max_ms: float = 30.0
     scan_count: int = 100
     reservoir: int = 4000
+    #: a key measured less than this long ago is not measured again when SCAN meets it
+    remeasure_s: float = 60.0
 
 
 @dataclass(slots=True)
@@ -47,6 +51,7 @@ class KeyRecord:
     memory_bytes: int | None
     ttl_ms: int
     seen_pass: int
+    measured_at: float = 0.0
 
 
 @dataclass(slots=True)
@@ -164,6 +169,17 @@ class KeySampler:
         select: bool,
         budget: SampleBudget,
     ) -> None:
+        now = time.monotonic()
+        fresh = [
+            k
+            for k in keys
+            if (r := sample.records.get(k)) is not None and now - r.measured_at < budget.remeasure_s
+        ]
+        for key in fresh:  # seen again this pass: kept, not measured again
+            sample.records[key].seen_pass = sample.pass_no
+            sample.records.move_to_end(key)
+        fresh_set = set(fresh)
+        keys = [k for k in keys if k not in fresh_set]
         if not keys:
             return
         commands: list[list[object]] = [["SELECT", db]] if select else []
@@ -187,6 +203,7 @@ class KeySampler:
                 memory_bytes=None if isinstance(memory_reply, Exception) else integer(memory_reply),
                 ttl_ms=_ttl(ttl_reply),
                 seen_pass=sample.pass_no,
+                measured_at=now,
             )
             sample.records[key] = record
             sample.records.move_to_end(key)
