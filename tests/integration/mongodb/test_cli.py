@@ -46,7 +46,13 @@ def test_snapshot_json_has_the_keys_of_every_engine(mongo):
     assert odd["application"] == "\x1b[31mrot\x1b[0m-Zählwerk"  # JSON escapes it
     assert "\\u001b" in run.out or "\\x1b" not in run.out
     expected = {f.name for f in dataclasses.fields(Snapshot)}
-    assert set(document) == expected | {"format", "lock_roots", "lock_cycles", "blocked_count"}
+    assert set(document) == expected | {
+        "format",
+        "lock_roots",
+        "lock_cycles",
+        "blocked_count",
+        "lock_frees",
+    }
     assert set(document["server"]) == {f.name for f in dataclasses.fields(ServerSummary)}
     assert document["engine"] == "mongodb"
     assert document["capabilities"]["labels"]["sessions"] == "Operations"

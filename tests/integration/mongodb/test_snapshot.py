@@ -153,6 +153,7 @@ async def test_json_document_has_the_same_keys_as_every_engine(engine):
         "lock_roots",
         "lock_cycles",
         "blocked_count",
+        "lock_frees",
     }
     assert document["lock_roots"][0] in ("404", f"session:{fx.SESSION_UUID}")
 

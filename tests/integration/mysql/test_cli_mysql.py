@@ -19,7 +19,8 @@ pytestmark = pytest.mark.timeout(90)
 SNAPSHOT_KEYS = {
     "format", "engine", "taken_at", "monotonic", "collect_ms", "server", "capabilities",
     "sessions", "statements", "slow_events", "indexes", "tables", "keyspace", "lock_waits",
-    "lock_roots", "lock_cycles", "blocked_count", "findings", "notices", "rates", "extra",
+    "lock_roots", "lock_cycles", "blocked_count", "lock_frees", "findings", "notices", "rates",
+    "extra",
 }  # fmt: skip
 
 
