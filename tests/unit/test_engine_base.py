@@ -3,7 +3,6 @@ one behaviour the engines rely on, and fails if that behaviour changes."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import ClassVar
 
 import pytest
@@ -162,11 +161,11 @@ class _Recoverable(Exception):
     pass
 
 
-def _sections(deadline_s: float | None = None) -> Sections:
+def _sections() -> Sections:
     def lost(exc: BaseException, what: str) -> BaseException | None:
         return ConnectionError(f"lost during {what}") if isinstance(exc, _Lost) else None
 
-    return Sections(recoverable=(_Recoverable,), lost=lost, deadline_s=deadline_s)
+    return Sections(recoverable=(_Recoverable,), lost=lost)
 
 
 async def _value(value: int) -> int:
@@ -208,22 +207,6 @@ async def test_unexpected_error_is_not_swallowed() -> None:
     assert sections.notices == []
 
 
-async def test_section_deadline_cuts_a_stalled_read() -> None:
-    never = asyncio.Event()
-
-    async def stalled() -> int:
-        await never.wait()
-        return 1
-
-    def lost(exc: BaseException, what: str) -> BaseException | None:
-        return None
-
-    sections = Sections(recoverable=(TimeoutError,), lost=lost, deadline_s=0.01)
-    assert await sections.read(Feature.STATEMENTS, "statements", stalled(), fallback=0) == 0
-    [notice] = sections.notices
-    assert notice.feature is Feature.STATEMENTS
-
-
 async def test_describe_shapes_the_notice() -> None:
     sections = Sections(
         recoverable=(_Recoverable,), lost=lambda exc, what: None, describe=lambda e: "short"
@@ -246,20 +229,13 @@ async def test_notice_shapes_the_whole_notice() -> None:
     ]
 
 
-def test_note_and_warn() -> None:
+def test_note() -> None:
     sections = _sections()
     sections.note(None)
     assert sections.notices == []
     notice = Notice(Feature.STATEMENTS, "x")
     sections.note(notice)
-    sections.warn(Feature.LOCKS, "lock table truncated", "raise the limit")
-    assert sections.notices[0] is notice
-    warned = sections.notices[1]
-    assert (warned.feature, warned.hint, warned.severity) == (
-        Feature.LOCKS,
-        "raise the limit",
-        Severity.WARNING,
-    )
+    assert sections.notices == [notice]
 
 
 # -------------------------------------------------------------------------------------- Every

@@ -4,17 +4,17 @@ notice on that pane and the sessions still arrive.
 Every engine runs its poll as a list of sections through one ``Sections`` guard. What an
 engine decides is only which of its driver's errors mean "the connection is gone" (the
 poll must fail, the poller reconnects) and which are a section's own trouble (a notice).
-Every section also has a client-side deadline: a server that stops answering mid-poll
-does not hold the poll past it.
+The client-side deadline of a round trip belongs to each engine's connection layer
+(asyncpg's command timeout, an aborted MariaDB socket, Redis's socket timeout, pymongo's
+timeouts), where a stalled read can be cut without leaving a half-read connection.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from dbtop.model import Feature, Notice, Severity
+from dbtop.model import Feature, Notice
 
 T = TypeVar("T")
 
@@ -32,7 +32,6 @@ class Sections:
         *,
         recoverable: tuple[type[BaseException], ...],
         lost: LostCheck,
-        deadline_s: float | None = None,
         describe: Callable[[BaseException], str] = str,
         notice: NoticeOf | None = None,
     ) -> None:
@@ -40,7 +39,6 @@ class Sections:
         "could not read …" (a timeout with the option that allows more, say)."""
         self._recoverable = recoverable
         self._lost = lost
-        self._deadline_s = deadline_s
         self._describe = describe
         self._notice = notice
         self.notices: list[Notice] = []
@@ -48,9 +46,7 @@ class Sections:
     async def read(self, feature: Feature, what: str, work: Awaitable[T], fallback: T) -> T:
         """``work``'s result, or ``fallback`` and a notice when it fails on its own."""
         try:
-            if self._deadline_s is None:
-                return await work
-            return await asyncio.wait_for(work, self._deadline_s)
+            return await work
         except Exception as exc:
             ended = self._lost(exc, what)
             if ended is not None:
@@ -68,6 +64,3 @@ class Sections:
     def note(self, notice: Notice | None) -> None:
         if notice is not None:
             self.notices.append(notice)
-
-    def warn(self, feature: Feature, message: str, hint: str | None = None) -> None:
-        self.notices.append(Notice(feature, message, hint, Severity.WARNING))
