@@ -112,7 +112,7 @@ async def test_sessions_stand_out_and_idle_toggles(engine):
 
 async def test_sort_cycles_and_reverses_keeping_the_cursor(engine):
     app = make_app(engine)
-    async with app.run_test(size=(120, 30)) as pilot:
+    async with app.run_test(size=(90, 30)) as pilot:
         await polled(pilot, engine)
         t = table(app, "sessions-table")
         assert t.sort_column.key == "duration" and t.sort_descending
@@ -215,11 +215,13 @@ async def test_k_asks_then_cancels_and_n_does_nothing(engine):
         assert isinstance(app.screen, ConfirmScreen)
         body = plain(app.screen._body)
         assert "dbtop-ui-billing" in body and "UPDATE dbtop_ui_accounts" in body
+        # The root is idle in a transaction: a cancel would do nothing, k offers terminate.
+        assert "cancel does nothing" in str(app.screen.query_one("#confirm-box").border_title)
         await pilot.press("n")
         assert engine.kills == []
         await pilot.press("k", "y")
         await settled(pilot)
-        assert engine.kills == [(ROOT, KillMode.CANCEL)]
+        assert engine.kills == [(ROOT, KillMode.TERMINATE)]
         # the engine gets the session as confirmed, to check it again before sending
         (confirmed,) = engine.expected
         assert confirmed is not None and confirmed.id == ROOT
@@ -291,7 +293,11 @@ async def test_shift_e_asks_before_explain_analyze(engine):
     app = make_app(engine)
     async with app.run_test(size=(120, 35)) as pilot:
         await polled(pilot, engine)
-        await pilot.press("2", "E")
+        await pilot.press("2")
+        statements = table(app, "statements-table")
+        plain_text = next(k for k in statements.ordered_keys if "$" not in statements.item(k).query)
+        statements.move_cursor_to(plain_text)
+        await pilot.press("E")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await settled(pilot)

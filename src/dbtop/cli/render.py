@@ -124,17 +124,37 @@ def sessions_table(snapshot: Snapshot, forest: LockForest, *, include_idle: bool
     return table
 
 
-def statements_table(snapshot: Snapshot, limit: int = 15) -> Table:
+#: the orders of the CLI's statements table (``--statements-by``)
+STATEMENT_ORDERS = ("rate", "total")
+
+
+def statements_table(snapshot: Snapshot, limit: int = 15, *, by: str = "rate") -> Table:
+    """The costliest statements, ``by`` "rate" (ms/s over the interval between the two
+    polls: what costs now) or "total" (time since the statistics were reset: a 45 s
+    report run once an hour ranks where it belongs). Without rates (one poll), by total."""
     rates = snapshot.rates.statements if snapshot.rates else {}
+    if by not in STATEMENT_ORDERS:
+        raise ValueError(f"unknown statement order {by!r}")
+    if by == "rate" and not snapshot.rates:
+        by = "total"
 
     def weight(stmt: Statement) -> tuple[float, float]:
         rate = rates.get(stmt.id)
-        return (rate.total_ms_s if rate else 0.0, stmt.total_ms)
+        now = rate.total_ms_s if rate else 0.0
+        return (now, stmt.total_ms) if by == "rate" else (stmt.total_ms, now)
 
     top = sorted(snapshot.statements, key=weight, reverse=True)[:limit]
     label = snapshot.capabilities.labels.statements
+    if by == "rate":
+        interval = snapshot.rates.interval_s if snapshot.rates else 0.0
+        order = (
+            f"by time now (ms/s over the last {interval:.1f}s; "
+            "--statements-by total: since the statistics reset)"
+        )
+    else:
+        order = "by total time since the statistics reset (--statements-by rate: now)"
     table = Table(
-        title=f"{label}: top {len(top)} of {len(snapshot.statements)} by time",
+        title=f"{label}: top {len(top)} of {len(snapshot.statements)} {order}",
         title_justify="left",
         show_edge=False,
     )
@@ -316,14 +336,16 @@ def notices(items: Iterable[Notice]) -> RenderableType | None:
     return Group(*lines) if lines else None
 
 
-def snapshot_report(snapshot: Snapshot, *, include_idle: bool = False) -> list[RenderableType]:
+def snapshot_report(
+    snapshot: Snapshot, *, include_idle: bool = False, statements_by: str = "rate"
+) -> list[RenderableType]:
     forest = build_lock_forest(snapshot.lock_waits)
     parts: list[RenderableType | None] = [
         summary(snapshot),
         notices((*snapshot.capabilities.notices, *snapshot.notices)),
         sessions_table(snapshot, forest, include_idle=include_idle),
         lock_tree(snapshot, forest),
-        statements_table(snapshot) if snapshot.statements else None,
+        statements_table(snapshot, by=statements_by) if snapshot.statements else None,
         slow_events_table(snapshot) if snapshot.slow_events else None,
         indexes_table(snapshot) if snapshot.indexes else None,
         keyspace_table(snapshot) if snapshot.keyspace else None,

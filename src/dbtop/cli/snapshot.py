@@ -32,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "no rates; else 0.1 to 3600)",
     )
     parser.add_argument("--all", action="store_true", help="list idle sessions too (human output)")
+    parser.add_argument(
+        "--statements-by",
+        choices=render.STATEMENT_ORDERS,
+        default="rate",
+        help="order of the statements table (human output): rate = ms/s between the two "
+        "polls, what costs now (default); total = time since the statistics were reset",
+    )
 
 
 def snapshot_document(snapshot: Snapshot) -> dict[str, Any]:
@@ -69,7 +76,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(snapshot_document(snapshot), indent=2, ensure_ascii=False))
         return 0
     out = render.console()
-    for part in render.snapshot_report(snapshot, include_idle=args.all):
+    parts = render.snapshot_report(
+        snapshot, include_idle=args.all, statements_by=args.statements_by
+    )
+    for part in parts:
         out.print(part)
         out.print()
     return 0

@@ -114,4 +114,6 @@ def extra(role: Mapping[str, Any], source: StatementsSource | None) -> dict[str,
         "server_version_num": int(role.get("version_num") or 0),
         "pg_stat_statements": source.version if source else None,
         "hypopg": role.get("hypopg"),
+        # pg_stat_user_indexes covers the connected database only: the pane says which
+        "indexes_of": role.get("database"),
     }

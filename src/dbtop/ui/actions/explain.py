@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 
+from dbtop.analysis.parameters import parameter_numbers
 from dbtop.model import Feature, Plan
 from dbtop.safetext import one_line
 from dbtop.ui.actions.host import ActionHost
 from dbtop.ui.screens.confirm import ConfirmScreen
+from dbtop.ui.screens.explain_values import Answer, ExplainValuesScreen
 from dbtop.ui.screens.plan import PlanScreen
 
 
@@ -37,6 +41,20 @@ class ExplainAction:
         if selection is None:
             host.say("no row selected", severity="warning")
             return
+        numbers = parameter_numbers(selection.query)
+        if numbers and selection.query:
+            # Said before any confirmation: ANALYZE of "$1" has nothing to run with.
+            def given(answer: Answer) -> None:
+                if answer is None:
+                    return
+                how, text = answer
+                if how == "generic":
+                    self._explain(analyze=False)
+                elif text:
+                    self._explain(analyze=True, query=text)
+
+            host.dbtop.push_screen(ExplainValuesScreen(selection.query, numbers), given)
+            return
         body = Text(
             "EXPLAIN ANALYZE runs the statement to measure it. dbtop runs it only if it "
             "only reads, inside a transaction that is rolled back.\n\n"
@@ -51,13 +69,17 @@ class ExplainAction:
             ConfirmScreen("Run EXPLAIN ANALYZE?", body, yes="Run it", danger=False), answered
         )
 
-    def _explain(self, *, analyze: bool) -> None:
+    def _explain(self, *, analyze: bool, query: str | None = None) -> None:
+        """``query``: the text to explain instead of the selection's (the statement with
+        values the user gave for its parameters)."""
         host = self.host
         selection = host.selection()
         snapshot = host.latest_snapshot()
         if selection is None or snapshot is None:
             host.say("no row selected", severity="warning")
             return
+        if query is not None:
+            selection = replace(selection, kind="query", query=query)
         caps = snapshot.capabilities
         poller = host.dbtop.poller
         if (

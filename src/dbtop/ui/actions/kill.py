@@ -58,14 +58,24 @@ class KillAction:
         if session is not None and session.is_self:
             host.say("that is dbtop's own connection", severity="warning")
             return
-        verb = "Cancel the query of" if mode is KillMode.CANCEL else "Terminate"
+        if mode is KillMode.CANCEL and session is not None and idle_in_transaction(session):
+            # There is no statement to cancel (pg_cancel_backend, KILL QUERY, killOp do
+            # nothing to an idle transaction): offer what would help, or say so.
+            if self.offered(KillMode.TERMINATE) is not True:
+                host.say(
+                    f"session {one_line(selection.session_id)} is idle in a transaction: "
+                    "cancel does nothing (no statement runs) and terminate is not available",
+                    severity="warning",
+                )
+                return
+            mode = KillMode.TERMINATE
+            verb = "Idle in transaction, cancel does nothing: terminate"
+        else:
+            verb = "Cancel the query of" if mode is KillMode.CANCEL else "Terminate"
         title = f"{verb} session {one_line(selection.session_id)}?"
         forest = build_lock_forest(snapshot.lock_waits) if snapshot else None
         frees = release_phrase(forest, selection.session_id) if forest else None
-        # A cancel leaves an idle-in-transaction session's locks held: only the body's
-        # "ending it" line says what K would free then.
-        stays = mode is KillMode.CANCEL and session is not None and idle_in_transaction(session)
-        if frees and not stays:
+        if frees:
             title = f"{title[:-1]}: {frees}?"
         body = describe_session(session, selection.session_id, mode, frees)
         session_id = selection.session_id
@@ -152,10 +162,11 @@ def describe_session(
     for name, value in rows:
         if value:
             fields.add_row(Text(name), Text(one_line(value, 500)))
-    if mode is KillMode.CANCEL and idle_in_transaction(session):
+    if mode is KillMode.TERMINATE and idle_in_transaction(session):
         note = Text(
-            "It is idle in a transaction: there is no statement to cancel, and its locks stay. "
-            "K (terminate) ends the session and releases them.",
+            "It is idle in a transaction: there is no statement to cancel, and a cancel "
+            "would leave its locks held. Terminating ends the session, rolls its "
+            "transaction back and releases them.",
             style="bold",
         )
     elif mode is KillMode.CANCEL:

@@ -172,6 +172,15 @@ class Pane(Vertical):
         if table is not None:
             table.focus()
 
+    def focus_next_table(self) -> None:
+        """The pane's next table shown (after the last, the first again)."""
+        tables = self.visible_tables
+        if not tables:
+            return
+        current = self.active_table
+        index = tables.index(current) if current in tables else -1
+        tables[(index + 1) % len(tables)].focus()
+
 
 def natural(value: str) -> tuple[int, int | str]:
     """Numeric ids sort as numbers, others as text, in one comparable key."""

@@ -21,13 +21,15 @@ from dbtop.ui.format import count, human_bytes, percent, rate
 from dbtop.ui.panes.base import Pane, Selection, ViewOptions
 from dbtop.ui.widgets.rowtable import Column, Row, RowTable
 
+#: The table outlives the scan rate and the definition when narrow: an index name alone
+#: (seven "PRIMARY" rows on MySQL) says nothing without its table.
 INDEX_COLUMNS = (
-    Column("badges", "badges", 10, descending=True),
-    Column("index", "index", 24, descending=False),
-    Column("table", "table", 22, optional=3, descending=False),
-    Column("scans", "scans", 9, align="right"),
-    Column("scans_s", "scans/s", 8, align="right"),
-    Column("size", "size", 9, align="right"),
+    Column("badges", "badges", 9, descending=True),
+    Column("index", "index", 20, descending=False),
+    Column("table", "table", 18, optional=3, descending=False),
+    Column("scans", "scans", 8, align="right"),
+    Column("scans_s", "scans/s", 8, align="right", optional=4),
+    Column("size", "size", 8, align="right"),
     Column("definition", "definition", 16, flex=True, optional=5, descending=False),
 )
 
@@ -233,6 +235,10 @@ class IndexesPane(Pane):
 
     def update(self, result: PollResult, view: ViewOptions) -> None:
         snapshot = result.snapshot
+        scope = snapshot.capabilities.extra.get("indexes_of")
+        if isinstance(scope, str) and scope:
+            # The engine reads one database's indexes (PostgreSQL: the connected one).
+            self._pane_label = f"{self.label} · database {one_line(scope, 40)} only"
         rates = snapshot.rates
         index_rates = rates.indexes if rates else {}
         table_rates = rates.tables if rates else {}

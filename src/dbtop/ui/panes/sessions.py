@@ -30,19 +30,24 @@ from dbtop.ui.format import human_seconds
 from dbtop.ui.panes.base import Pane, Selection, ViewOptions, natural
 from dbtop.ui.widgets.rowtable import Column, Row, RowTable
 
+#: Widths chosen so that at 80 columns (77 cells inside the pane) the id, state, time and
+#: query stay with, in this order of value, who blocks it, what it waits on, the user,
+#: the database and the application; the client address and the transaction age come
+#: only on wider screens. A column blank in every row on screen goes first
+#: (``fit_columns``): no blocked-by column when nobody waits.
 COLUMNS = (
-    Column("flag", "", 2, sortable=True),
-    Column("id", "id", 8, align="right", descending=False),
-    Column("user", "user", 10, optional=6, descending=False),
-    Column("database", "database", 10, optional=7, descending=False),
-    Column("application", "application", 12, optional=5, descending=False),
+    Column("flag", "", 1, sortable=True),
+    Column("id", "id", 7, align="right", descending=False),
+    Column("user", "user", 7, optional=5, descending=False),
+    Column("database", "database", 8, optional=6, descending=False),
+    Column("application", "app", 9, optional=7, descending=False),
     Column("client", "client", 15, optional=9, descending=False),
-    Column("state", "state", 13, descending=False),
-    Column("duration", "time", 7, align="right"),
-    Column("xact", "xact", 7, align="right", optional=8),
-    Column("wait", "wait", 16, optional=4, descending=False),
-    Column("blocked_by", "blocked by", 10, optional=3, descending=False),
-    Column("query", "query", 20, flex=True, descending=False),
+    Column("state", "state", 10, descending=False),
+    Column("duration", "time", 6, align="right"),
+    Column("xact", "xact", 6, align="right", optional=8),
+    Column("wait", "wait", 10, optional=4, descending=False),
+    Column("blocked_by", "blocked", 7, optional=3, descending=False),
+    Column("query", "query", 11, flex=True, descending=False),
 )
 #: cells longer than this are cut before they reach the table (the details show all)
 QUERY_CELL = 400
@@ -52,8 +57,8 @@ SLOWISH_S = 1.0
 
 #: long state words shortened for the cell (the details show the engine's own word)
 _SHORT_STATES = {
-    "idle in transaction": "idle in xact",
-    "idle in transaction (aborted)": "idle in xact (abort)",
+    "idle in transaction": "idle in tx",
+    "idle in transaction (aborted)": "idle tx (aborted)",
 }
 
 

@@ -21,8 +21,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static, TextArea
 
+from dbtop.model import Session
 from dbtop.safetext import literal, one_line
 from dbtop.ui.literal import title as literal_title
+from dbtop.ui.screens.field_names import field_label
 
 #: fields shown as the big text, not as a table row
 TEXT_FIELDS = ("query", "statement", "definition")
@@ -98,9 +100,16 @@ class DetailsScreen(ModalScreen[None]):
     ]
 
     def __init__(
-        self, title: str, item: Any, *, counter_rates: Mapping[str, float] | None = None
+        self,
+        title: str,
+        item: Any,
+        *,
+        counter_rates: Mapping[str, float] | None = None,
+        engine: str = "",
     ) -> None:
         super().__init__()
+        #: whose words the fields are shown in (a Session's on each engine)
+        self._engine = engine
         self._title = title
         self._item = item
         self._text = main_text(item)
@@ -130,9 +139,17 @@ class DetailsScreen(ModalScreen[None]):
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column(overflow="fold")
+        is_session = isinstance(self._item, Session)
         for name, value in field_rows(self._item):
             if self._counters and name.startswith("counters."):
                 continue
+            if value == "-":
+                continue  # nothing known: a blank row only pushes the rest down
+            if is_session and "." not in name:
+                label = field_label(self._engine, name)
+                if label is None:
+                    continue
+                name = label
             table.add_row(Text(name), Text(value))
         if not self._counters:
             return table

@@ -39,7 +39,9 @@ from dbtop.ui.panes.sessions import SessionsPane
 from dbtop.ui.panes.statements import StatementsPane
 from dbtop.ui.screens.confirm import ConfirmScreen
 from dbtop.ui.screens.details import DetailsScreen
+from dbtop.ui.screens.explain_values import ExplainValuesScreen
 from dbtop.ui.screens.help import HelpScreen, key_rows
+from dbtop.ui.screens.help_words import engine_description
 from dbtop.ui.screens.plan import PlanScreen
 from dbtop.ui.screens.profiler import ProfilerScreen
 from dbtop.ui.screens.suggest import SuggestScreen
@@ -341,21 +343,24 @@ class MainScreen(Screen[None]):
     def action_show_pane(self, pane_id: str) -> None:
         if pane_id not in PANE_IDS:
             return
-        self.active_pane = pane_id
-        self.pane(pane_id).focus_table()
+        pane = self.pane(pane_id)
+        if self.active_pane == pane_id and self.focused_pane() is pane:
+            pane.focus_next_table()  # its key again: the pane's next table (Indexes has 2)
+        else:
+            self.active_pane = pane_id
+            pane.focus_table()
 
     def action_cycle_focus(self, step: int) -> None:
-        order: list[RowTable] = []
-        for pane in self.panes:
-            order.extend(pane.visible_tables)
-        if not order:
+        """Tab goes pane to pane (never to a pane's second table: the pane's number key
+        again moves between its own tables)."""
+        panes = [p for p in self.panes if p.visible_tables]
+        if not panes:
             return
-        current = self.focused_table()
-        index = order.index(current) if current in order else -1
-        target = order[(index + step) % len(order)]
-        pane = next(p for p in self.panes if target in p.visible_tables)
-        self.active_pane = pane.pane_id
-        target.focus()
+        current = self.focused_pane()
+        index = panes.index(current) if current in panes else -1
+        target = panes[(index + step) % len(panes)]
+        self.active_pane = target.pane_id
+        target.focus_table()
 
     def action_sort(self) -> None:
         table = self.focused_table()
@@ -397,8 +402,10 @@ class MainScreen(Screen[None]):
         self.paused = self.dbtop.poller.toggle_pause()
 
     def action_interval(self, step: int) -> None:
-        seconds = self.dbtop.poller.step_interval(step)
-        self.say(f"refresh every {seconds:g}s", timeout=2)
+        # No toast: one per press stacked up on a fast tapping. The header's "every Ns"
+        # shows the new interval at once (it is redrawn from the poller's status).
+        self.dbtop.poller.step_interval(step)
+        self.query_one(Header).show_status(self.dbtop.poller.status)
 
     def action_refresh_now(self) -> None:
         self.dbtop.poller.refresh_now()
@@ -413,7 +420,10 @@ class MainScreen(Screen[None]):
         if selection.kind == "statement" and snapshot is not None and snapshot.rates:
             now = snapshot.rates.statements.get(selection.item.id)
             rates = now.counters if now is not None else None
-        self.app.push_screen(DetailsScreen(selection.title, selection.item, counter_rates=rates))
+        engine = snapshot.engine if snapshot is not None else ""
+        self.app.push_screen(
+            DetailsScreen(selection.title, selection.item, counter_rates=rates, engine=engine)
+        )
 
     @on(RowTable.Activated)
     def _row_activated(self, event: RowTable.Activated) -> None:
@@ -431,11 +441,15 @@ class MainScreen(Screen[None]):
         self.app.push_screen(HelpScreen(key_rows(bindings), read_only=self.dbtop.read_only))
 
     def _as_helped(self, binding: Binding, enabled: bool) -> Binding:
-        """A disabled key says so in the help, with why (it answers the same when pressed)."""
+        """What the key does on this engine; a disabled key says so, with why (it answers
+        the same when pressed)."""
+        snapshot = self.latest_snapshot()
+        engine = snapshot.engine if snapshot is not None else ""
+        description = engine_description(engine, binding.id, binding.description)
         reason = None if enabled else self.refusal(binding.action)
-        if reason is None:
-            return binding
-        return replace(binding, description=f"{binding.description} (off: {reason})")
+        if reason is not None:
+            description = f"{description} (off: {reason})"
+        return replace(binding, description=description)
 
     async def action_quit(self) -> None:
         await self.dbtop.action_quit()
@@ -468,6 +482,7 @@ def all_binding_ids() -> set[str]:
         PlanScreen,
         SuggestScreen,
         ProfilerScreen,
+        ExplainValuesScreen,
     )
     ids: set[str] = set()
     for node in (*screens, HelpScreen):

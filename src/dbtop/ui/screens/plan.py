@@ -1,6 +1,10 @@
 """The plan view: the plan as a tree with cost, rows and (when analyzed) actual time, the
 costliest node highlighted, and the raw JSON one key (``j``) away.
 
+Plan lines are long (a node's filter, its sort key): the first view wraps them under
+their node, so nothing is cut at the edge; ``w`` switches to the one-line-a-node tree
+(folding branches, a horizontal scrollbar for what passes the edge) and back.
+
 "Costliest" is the node's own share (its cost or time minus its children's, from
 ``dbtop.analysis.plans``), so the answer is the Seq Scan that hurts, not the root that
 contains everything.
@@ -14,9 +18,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
+from rich.tree import Tree as RichTree
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, LoadingIndicator, Static, TextArea, Tree
 from textual.widgets.tree import TreeNode
@@ -43,12 +48,27 @@ def node_label(node: PlanNode, *, hot: bool) -> Text:
     return label
 
 
+def wrapped_tree(root: PlanNode, hot: PlanNode | None) -> RichTree:
+    """The plan as a Rich tree: a long label wraps under its node instead of being cut."""
+
+    def add(branch: RichTree, node: PlanNode) -> None:
+        child = branch.add(node_label(node, hot=node is hot))
+        for sub in node.children:
+            add(child, sub)
+
+    top = RichTree(node_label(root, hot=root is hot), guide_style="dim")
+    for sub in root.children:
+        add(top, sub)
+    return top
+
+
 class PlanScreen(Screen[None]):
     CSS_PATH = Path(__file__).with_suffix(".tcss")
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Close", id="plan.close"),
         Binding("j", "toggle_json", "Raw JSON", id="plan.json"),
+        Binding("w", "toggle_wrap", "Wrap / tree", id="plan.wrap"),
         Binding("c", "copy", "Copy", id="plan.copy"),
     ]
 
@@ -57,6 +77,8 @@ class PlanScreen(Screen[None]):
         self._title = title
         self._load = load
         self.plan: Plan | None = None
+        #: the plan view shown (wrapped lines, or the tree), the JSON aside
+        self._view = "plan-wrapped"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="plan-box") as box:
@@ -65,6 +87,8 @@ class PlanScreen(Screen[None]):
             with ContentSwitcher(initial="plan-loading", id="plan-switcher"):
                 yield LoadingIndicator(id="plan-loading")
                 yield Static("", id="plan-error")
+                with VerticalScroll(id="plan-wrapped"):
+                    yield Static("", id="plan-wrapped-text")
                 tree: Tree[PlanNode] = Tree(Text("plan"), id="plan-tree")
                 tree.show_root = False
                 yield tree
@@ -116,17 +140,26 @@ class PlanScreen(Screen[None]):
 
         add(tree.root, plan.root)
         tree.root.expand()
+        self.query_one("#plan-wrapped-text", Static).update(wrapped_tree(plan.root, hot))
         raw = json.dumps(to_jsonable(plan.raw), indent=2, ensure_ascii=False)
         self.query_one("#plan-json", TextArea).load_text(raw)
-        self.query_one(ContentSwitcher).current = "plan-tree"
-        tree.focus()
+        self._show(self._view)
+
+    def _show(self, view: str) -> None:
+        self.query_one(ContentSwitcher).current = view
+        self.query_one(f"#{view}").focus()
 
     def action_toggle_json(self) -> None:
-        switcher = self.query_one(ContentSwitcher)
         if self.plan is None:
             return
-        switcher.current = "plan-json" if switcher.current == "plan-tree" else "plan-tree"
-        self.query_one(f"#{switcher.current}").focus()
+        on_json = self.query_one(ContentSwitcher).current == "plan-json"
+        self._show(self._view if on_json else "plan-json")
+
+    def action_toggle_wrap(self) -> None:
+        if self.plan is None:
+            return
+        self._view = "plan-tree" if self._view == "plan-wrapped" else "plan-wrapped"
+        self._show(self._view)
 
     def action_copy(self) -> None:
         if self.plan is None:

@@ -16,6 +16,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, LoadingIndicator, Static
 
@@ -111,7 +112,11 @@ class SuggestScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Close", id="suggest.close"),
         Binding("c", "copy", "Copy statement", id="suggest.copy"),
+        Binding("n", "toggle_notices", "Notices in full", id="suggest.notices"),
     ]
+    #: the notices (hypopg missing …) in full, wrapped; else one cut line each, so they
+    #: cost a row apiece at 80x24, not three
+    notices_in_full: reactive[bool] = reactive(False, init=False)
 
     def __init__(self, title: str, load: Callable[[], Awaitable[AdviceResult]]) -> None:
         super().__init__()
@@ -119,6 +124,7 @@ class SuggestScreen(Screen[None]):
         self._load = load
         self._items: dict[str, Suggestion | Finding] = {}
         self.result: AdviceResult | None = None
+        self._summary = Text()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="suggest-box") as box:
@@ -162,7 +168,8 @@ class SuggestScreen(Screen[None]):
             summary.append("\n! " + one_line(notice.message))
             if notice.hint:
                 summary.append(" — " + one_line(notice.hint))
-        self.query_one("#suggest-summary", Static).update(summary)
+        self._summary = summary
+        self._show_summary()
         rows = advice_rows(advice)
         self._items = {row.key: item for row, item in rows}
         table = self.query_one(RowTable)
@@ -170,6 +177,19 @@ class SuggestScreen(Screen[None]):
         self.query_one(ContentSwitcher).current = "suggest-content"
         table.focus()
         self._show_detail(table.cursor_key)
+
+    def _show_summary(self) -> None:
+        summary = self._summary.copy()
+        if not self.notices_in_full:
+            summary.no_wrap = True
+            summary.overflow = "ellipsis"
+        self.query_one("#suggest-summary", Static).update(summary)
+
+    def watch_notices_in_full(self) -> None:
+        self._show_summary()
+
+    def action_toggle_notices(self) -> None:
+        self.notices_in_full = not self.notices_in_full
 
     def on_row_table_cursor_moved(self, event: RowTable.CursorMoved) -> None:
         self._show_detail(event.key)

@@ -63,8 +63,18 @@ class Layout:
         return None
 
 
-def fit_columns(columns: Sequence[Column], hidden: Collection[str], width: int) -> Layout:
-    """Lay ``columns`` out in ``width`` cells, leaving out the ``hidden`` keys."""
+def fit_columns(
+    columns: Sequence[Column],
+    hidden: Collection[str],
+    width: int,
+    empty: Collection[str] = (),
+) -> Layout:
+    """Lay ``columns`` out in ``width`` cells, leaving out the ``hidden`` keys.
+
+    When they do not all fit, optional columns go: first those in ``empty`` (every row on
+    screen has nothing in them: a blank column tells a DBA nothing, whatever its rank),
+    then the others by rank, the least useful (highest ``optional``) first.
+    """
     shown = [i for i, c in enumerate(columns) if c.key not in hidden]
 
     def needed(indexes: list[int]) -> int:
@@ -74,7 +84,9 @@ def fit_columns(columns: Sequence[Column], hidden: Collection[str], width: int) 
         droppable = [i for i in shown if columns[i].optional]
         if not droppable:
             break
-        shown.remove(max(droppable, key=lambda i: (columns[i].optional, i)))
+        shown.remove(
+            max(droppable, key=lambda i: (columns[i].key in empty, columns[i].optional, i))
+        )
     spare = max(width - needed(shown), 0)
     flex = [i for i in shown if columns[i].flex] or shown[-1:]
     spans: list[tuple[int, int, int]] = []
@@ -84,6 +96,20 @@ def fit_columns(columns: Sequence[Column], hidden: Collection[str], width: int) 
         spans.append((i, x, column_width))
         x += column_width + 1
     return Layout(width, tuple(spans))
+
+
+def empty_columns(columns: Sequence[Column], rows: Sequence[Row]) -> frozenset[str]:
+    """The optional columns with nothing in any of ``rows`` (blank, or "-" for "no value");
+    none when there is no row (nothing is known then)."""
+    if not rows:
+        return frozenset()
+    empty = set()
+    for index, column in enumerate(columns):
+        if not column.optional:
+            continue
+        if all(index >= len(row.cells) or row.cells[index].strip() in ("", "-") for row in rows):
+            empty.add(column.key)
+    return frozenset(empty)
 
 
 def fit(text: str, width: int, align: str) -> str:

@@ -1,23 +1,15 @@
 """A virtual table that updates rows in place by key and renders only the visible lines.
 
 Why not Textual's DataTable: at thousands of rows it re-lays out on each removal, its
-cursor follows a row *index* (so a re-sort moves the cursor to another session), and its
-auto-sized columns change width as values change (the screen jumps). This table:
-
-- keeps items in a dict by key and builds a row's cells only when the row is drawn (or
-  the filter needs its text): with 5,000 sessions a refresh costs one sort value per item,
-  a sort when a value moved, and the few dozen rows on screen;
-- redraws only the lines whose row changed (a refresh is not a repaint of the table);
-- keeps the cursor on its *key* across updates and re-sorts, and keeps that row on the same
-  screen line when it can (nothing jumps);
-- lays columns out once per width and paints lines from a per-row cache of strips, kept
-  while the row is equal (both in ``dbtop.ui.widgets.columns``).
-
-Small tables hand over finished rows (:meth:`RowTable.set_rows`); big ones hand over their
-items with a row builder and a sort-value function (:meth:`RowTable.set_items`).
-
-Cells are plain strings already made safe by ``dbtop.safetext`` (no markup is parsed: they
-become Segments directly).
+cursor follows a row *index* (a re-sort moves it to another session), and its auto-sized
+columns change width as values change. This table keeps items in a dict by key and builds
+a row's cells only when drawn (or filtered); redraws only the lines whose row changed;
+keeps the cursor on its *key* across re-sorts, on the same screen line unless the first
+page holds it (the top rows then stay in view); lays columns out once per width and per
+set of blank columns on screen, painting lines from a per-row strip cache (both in
+``dbtop.ui.widgets.columns``). Small tables hand over finished rows (:meth:`set_rows`),
+big ones items with a row builder and a sort-value function (:meth:`set_items`). Cells
+are plain strings already made safe by ``dbtop.safetext`` (no markup is parsed).
 """
 
 from __future__ import annotations
@@ -40,6 +32,7 @@ from dbtop.ui.widgets.columns import (
     Row,
     as_row,
     cursor_strip,
+    empty_columns,
     fit_columns,
     header_strip,
     message_strip,
@@ -138,6 +131,8 @@ class RowTable(ScrollView, can_focus=True):
         self._layout: Layout | None = None
         #: keys of the columns left out whatever the width (data this engine lacks)
         self._hidden: frozenset[str] = frozenset()
+        #: optional columns blank in every row on screen: the first to go when narrow
+        self._empty: frozenset[str] = frozenset()
         self._strips: dict[str, tuple[Row, Strip]] = {}
         self._styles: dict[str, Style] = {}
         self.empty_message = empty_message
@@ -339,7 +334,9 @@ class RowTable(ScrollView, can_focus=True):
         self._cursor = position
         self._set_cursor_key(keys[position] if keys else None)
         if keys and 0 <= screen_line < self._body_height():
-            top = max(position - screen_line, 0)
+            # On the same screen line, unless the first page holds it: then the top rows
+            # stay in view (a re-sort must not leave the costliest rows scrolled away).
+            top = 0 if position < self._body_height() else max(position - screen_line, 0)
             if top != int(self.scroll_y):
                 self.scroll_to(y=top, animate=False, immediate=True)
         self._scroll_cursor_into_view()
@@ -350,6 +347,7 @@ class RowTable(ScrollView, can_focus=True):
         if not self.is_mounted or self._layout is None:
             self.refresh()
             return
+        self._check_empty_columns()
         top = int(self.scroll_y)
         width = self.size.width
         for y in range(1, self.size.height):
@@ -431,7 +429,22 @@ class RowTable(ScrollView, can_focus=True):
         self.refresh()
 
     def on_resize(self) -> None:
-        self._scroll_cursor_into_view()
+        # Shown again (a pane switch) or resized: the top rows are in view whenever the
+        # cursor fits on the first page; a scroll made while hidden (no height) is undone.
+        if self._cursor < self._body_height():
+            self.scroll_to(y=0, animate=False, immediate=True)
+        else:
+            self._scroll_cursor_into_view()
+
+    def _check_empty_columns(self, *, repaint: bool = True) -> None:
+        """Lay the columns out again when the set of blank columns on screen changed."""
+        top = int(self.scroll_y)
+        keys = self._order[top : top + self._body_height()]
+        empty = empty_columns(self.columns, [self._row_of(k) for k in keys])
+        if empty != self._empty:
+            self._empty, self._layout = empty, None
+            if repaint:
+                self.refresh()
 
     # -- rendering ----------------------------------------------------------------------
 
@@ -451,12 +464,14 @@ class RowTable(ScrollView, can_focus=True):
         layout = self._layout
         if layout is not None and layout.width == width:
             return layout
-        layout = fit_columns(self.columns, self._hidden, width)
+        layout = fit_columns(self.columns, self._hidden, width, self._empty)
         self._layout = layout
         self._strips.clear()
         return layout
 
     def render_line(self, y: int) -> Strip:
+        if y == 0:  # a whole repaint (a scroll, a resize) starts here
+            self._check_empty_columns(repaint=False)
         width = self.scrollable_content_region.width
         layout = self._layout_for(width)
         base = self.rich_style
