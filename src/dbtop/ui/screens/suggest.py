@@ -179,11 +179,9 @@ class SuggestScreen(Screen[None]):
         self._show_detail(table.cursor_key)
 
     def _show_summary(self) -> None:
-        summary = self._summary.copy()
-        if not self.notices_in_full:
-            summary.no_wrap = True
-            summary.overflow = "ellipsis"
-        self.query_one("#suggest-summary", Static).update(summary)
+        box = self.query_one("#suggest-summary", Static)
+        box.set_class(not self.notices_in_full, "-compact")
+        box.update(self._summary)
 
     def watch_notices_in_full(self) -> None:
         self._show_summary()
