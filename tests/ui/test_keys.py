@@ -216,7 +216,8 @@ async def test_k_asks_then_cancels_and_n_does_nothing(engine):
         body = plain(app.screen._body)
         assert "dbtop-ui-billing" in body and "UPDATE dbtop_ui_accounts" in body
         # The root is idle in a transaction: a cancel would do nothing, k offers terminate.
-        assert "cancel does nothing" in str(app.screen.query_one("#confirm-box").border_title)
+        assert "Terminate" in str(app.screen.query_one("#confirm-box").border_title)
+        assert "Cancel does nothing here" in plain(app.screen._body)
         await pilot.press("n")
         assert engine.kills == []
         await pilot.press("k", "y")

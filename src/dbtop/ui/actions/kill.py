@@ -69,10 +69,10 @@ class KillAction:
                 )
                 return
             mode = KillMode.TERMINATE
-            verb = "Idle in transaction, cancel does nothing: terminate"
+            title = f"Terminate session {one_line(selection.session_id)} (idle in tx)?"
         else:
             verb = "Cancel the query of" if mode is KillMode.CANCEL else "Terminate"
-        title = f"{verb} session {one_line(selection.session_id)}?"
+            title = f"{verb} session {one_line(selection.session_id)}?"
         forest = build_lock_forest(snapshot.lock_waits) if snapshot else None
         frees = release_phrase(forest, selection.session_id) if forest else None
         if frees:
@@ -164,9 +164,9 @@ def describe_session(
             fields.add_row(Text(name), Text(one_line(value, 500)))
     if mode is KillMode.TERMINATE and idle_in_transaction(session):
         note = Text(
-            "It is idle in a transaction: there is no statement to cancel, and a cancel "
-            "would leave its locks held. Terminating ends the session, rolls its "
-            "transaction back and releases them.",
+            "Cancel does nothing here: it is idle in a transaction, no statement runs, and "
+            "its locks stay held. Terminating ends the session, rolls its transaction back "
+            "and releases them.",
             style="bold",
         )
     elif mode is KillMode.CANCEL:
