@@ -27,8 +27,8 @@ from dbtop.ui.panes.base import Pane, Selection, ViewOptions
 from dbtop.ui.widgets.rowtable import Column, Row, RowTable
 
 COLUMNS = (
-    # room for "4194304 ▲500 (12 direct)": a root's label is what the pane is for
-    Column("session", "session", 25, sortable=False),
+    # room for "4194304 ▲24 (3 direct)": a root's label is what the pane is for
+    Column("session", "session", 22, sortable=False),
     Column("user", "user", 10, optional=3, sortable=False),
     Column("mode", "wants / holds", 20, sortable=False),
     Column("object", "on", 22, optional=2, sortable=False),

@@ -42,12 +42,14 @@ class ConfirmScreen(ModalScreen[bool]):
             box.border_title = literal_title(self._title)
             yield Static(self._body, id="confirm-body")
             with Horizontal(id="confirm-buttons"):
+                # Compact (one row): at 80x24 a full button's label fell below the box.
                 yield Button(
                     f"{self._yes} (y)",
                     variant="error" if self._danger else "primary",
                     id="confirm-yes",
+                    compact=True,
                 )
-                yield Button("No (n)", id="confirm-no")
+                yield Button("No (n)", id="confirm-no", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#confirm-no", Button).focus()
