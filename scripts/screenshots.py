@@ -131,6 +131,9 @@ def shots(wait_locks: float) -> list[Shot]:
         Shot("plan", _plan),
         Shot("suggestions", _suggest),
         Shot("help", _help, small),
+        # the SSH terminal of an incident: what each pane keeps at 80x24
+        Shot("sessions", _pane("1"), ((80, 24),)),
+        Shot("locks", _locks(wait_locks), ((80, 24),)),
     ]
 
 
