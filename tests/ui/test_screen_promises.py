@@ -9,11 +9,10 @@ from __future__ import annotations
 import dataclasses
 
 from rich.cells import cell_len
-from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import Input, Static
 
-from dbtop.model import Advice, Feature, Notice, Session
+from dbtop.model import Feature, Notice, Session
 from dbtop.ui.panes import indexes, locks
 from dbtop.ui.screens.details import DetailsScreen
 from dbtop.ui.screens.explain_values import ExplainValuesScreen
@@ -286,10 +285,3 @@ async def test_help_says_what_each_key_does_on_this_engine(snapshots):
             rows = {row.binding_id: row.description for row in app.screen._keys}
             assert word in rows["session.cancel"]
             assert "next column" in rows["table.sort"]
-
-
-def _plain(renderable: object) -> str:
-    return renderable.plain if isinstance(renderable, Text) else str(renderable)
-
-
-_ = Advice  # the advice type the fixtures replace fields of
