@@ -38,7 +38,7 @@ def write(path: Path, text: str, mode: int = 0o600) -> Path:
 def test_a_group_opens_its_targets_in_order_with_their_options(tmp_path):
     loaded = config.load(write(tmp_path / "config.toml", CONFIG, 0o644))
     chosen = resolve_targets(["prod"], loaded, {"PROD_PW": "s3cret"})
-    assert [t.name for t in chosen] == ["prod-db", "cache", "mysql://127.0.0.1:3306/test"]
+    assert [t.name for t in chosen] == ["prod-db", "cache", "mysql://root@127.0.0.1:3306/test"]
     db = chosen[0]
     assert (db.read_only, db.interval_s, db.statement_timeout_s) == (True, 5.0, 1.5)
     assert db.password == "s3cret" and "s3cret" not in repr(db) and "s3cret" not in db.url

@@ -12,7 +12,7 @@ from dbtop.engines.registry import create_engine
 from dbtop.targets import Target
 
 
-def _factory(url: str | None, options: ConnectOptions) -> Callable[[], Engine]:
+def engine_factory(url: str | None, options: ConnectOptions) -> Callable[[], Engine]:
     return lambda: create_engine(url, options)
 
 
@@ -30,7 +30,7 @@ def run_fleet(chosen: list[Target], args: argparse.Namespace) -> int:
         fleet.append(
             FleetTarget(
                 name=target.name,
-                engine_factory=_factory(url, options),
+                engine_factory=engine_factory(url, options),
                 interval_s=target.interval_s,
                 read_only=options.read_only,
             )

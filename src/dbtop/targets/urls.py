@@ -25,10 +25,12 @@ def split_password(url: str | None) -> tuple[str | None, str | None]:
 
 
 def display_name(url: str | None) -> str:
-    """A short name for a URL target: scheme://host:port/db, no user, no password."""
+    """A short name for a URL target: scheme://user@host:port/db, never a password (the
+    URL given to this has none left: split_password)."""
     if not url:
         return "postgresql (environment)"
     parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2] or "localhost"
+    userinfo, at, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
     path = parts.path if parts.path not in ("", "/") else ""
-    return f"{parts.scheme}://{host}{path}"
+    return f"{parts.scheme}://{user + '@' if at and user else ''}{host or 'localhost'}{path}"
