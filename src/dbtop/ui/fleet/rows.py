@@ -34,7 +34,7 @@ class Row:
 
 def row(name: str, status: PollStatus, result: PollResult | None, now: float) -> Row:
     state = status_word(status, now)
-    status_cell = one_line(status_text(status, now), 60)
+    status_cell = one_line(status_text(status, now), 72)
     if result is None:
         blank = ("—",) * (len(COLUMNS) - 4)
         return Row((one_line(name, 32), "—", "—", status_cell, *blank), state)
