@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import statistics
 import sys
@@ -142,12 +143,7 @@ async def measure_hung(
         await pilot.pause(seconds)
         hung = app.sessions[-1]
         hung_row = row(hung.name, hung.status, hung.latest_result, app.clock())
-        gaps = [
-            b - a
-            for times in arrivals[:-1]
-            for a, b in zip(times, times[1:], strict=False)
-            if a >= t0
-        ]
+        gaps = [b - a for times in arrivals[:-1] for a, b in itertools.pairwise(times) if a >= t0]
         hung_polls = sum(1 for t in arrivals[-1] if t >= t0)
         await pilot.press("q")
     return {
@@ -181,7 +177,8 @@ def main() -> None:
                 f"--interval {options.interval:g}, a 220x50 pty:"
             )
             print(
-                f"  dbtop CPU over {options.seconds:g} s: {figures['cpu_percent']:.1f} % of one core"
+                f"  dbtop CPU over {options.seconds:g} s: "
+                f"{figures['cpu_percent']:.1f} % of one core"
             )
             print(f"  dbtop resident memory: {figures['rss_mib']:.0f} MiB")
             hung = asyncio.run(measure_hung(config, options.interval, options.seconds, proxy))
@@ -192,7 +189,8 @@ def main() -> None:
             print(f"one target hung (proxy stalled) for {options.seconds:g} s:")
             print(
                 f"  the other 19: seconds between two polls of a target: median "
-                f"{hung['gap_median']:.2f}, max {hung['gap_max']:.2f} (interval {options.interval:g})"
+                f"{hung['gap_median']:.2f}, max {hung['gap_max']:.2f} "
+                f"(interval {options.interval:g})"
             )
             print(
                 f"  the hung one: {hung['hung_polls']} polls; its row says: {hung['hung_status']}"

@@ -13,9 +13,11 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from dbtop.engines.base import Engine
 from dbtop.ui.app import AppSettings, DbtopApp
+from dbtop.ui.fleet.overview import CSS_FILE as FLEET_CSS
 from dbtop.ui.fleet.overview import FleetScreen
 from dbtop.ui.fleet.screen import TargetScreen
 from dbtop.ui.fleet.session import TargetSession
@@ -31,6 +33,8 @@ class FleetTarget:
 
 
 class FleetApp(DbtopApp):
+    CSS_PATH: ClassVar = [*DbtopApp.CSS_PATH, FLEET_CSS]
+
     def __init__(
         self,
         targets: Sequence[FleetTarget],
@@ -71,7 +75,8 @@ class FleetApp(DbtopApp):
         return self.overview
 
     def on_mount(self) -> None:
-        super().on_mount()  # the first poller, the signals, the terminal check
+        # DbtopApp.on_mount runs too (Textual calls each class's handler in the MRO): the
+        # first target's poller, the signals, the terminal check. The others start here.
         self._tasks = [
             asyncio.create_task(s.poller.run(), name=f"dbtop-poller-{s.index}")
             for s in self.sessions[1:]

@@ -4,6 +4,7 @@ server under the cursor."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
@@ -13,15 +14,25 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from dbtop.ui.fleet.rows import COLUMNS, row
+from dbtop.ui.fleet.rows import COLUMNS, Row, row
 from dbtop.ui.fleet.screen import FLEET_BINDINGS
 
 if TYPE_CHECKING:
     from dbtop.ui.fleet.app import FleetApp
 
-#: seconds between redraws while something changed (and of the status ages)
+#: seconds between redraws (the status column's ages move every second)
 REDRAW_S = 0.5
-_STATE_STYLE = {"live": "", "stale": "bold", "reconnecting": "bold reverse"}
+CSS_FILE = Path(__file__).with_suffix(".tcss")
+#: row states with a colour of their own in overview.tcss
+_STATES = ("live", "stale", "reconnecting", "connecting")
+
+
+class FleetTable(DataTable[Text]):
+    """The overview's table: its component classes carry the theme's colour per state."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = DataTable.COMPONENT_CLASSES | {
+        f"fleet--{state}" for state in _STATES
+    }
 
 
 class FleetScreen(Screen[None]):
@@ -30,14 +41,11 @@ class FleetScreen(Screen[None]):
         *FLEET_BINDINGS[1:],
         Binding("q", "app.quit", "Quit", id="fleet.quit"),
     ]
-    DEFAULT_CSS = """
-    FleetScreen #fleet-title { height: 1; padding: 0 1; text-style: bold; }
-    FleetScreen DataTable { height: 1fr; }
-    """
 
     def __init__(self) -> None:
         super().__init__()
         self.dirty = True
+        self._shown: list[Row] = []
         #: redraws done (tests and the benchmark wait on it)
         self.redraws = 0
 
@@ -47,8 +55,7 @@ class FleetScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="fleet-title")
-        table: DataTable[Text] = DataTable(id="fleet", cursor_type="row", zebra_stripes=True)
-        yield table
+        yield FleetTable(id="fleet", cursor_type="row", zebra_stripes=True)
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -71,18 +78,23 @@ class FleetScreen(Screen[None]):
         table: DataTable[Text] = self.query_one("#fleet", DataTable)
         now = self.fleet.clock()
         sessions = self.fleet.sessions
-        live = 0
-        for session in sessions:
-            shown = row(session.name, session.status, session.latest_result, now)
-            live += shown.state == "live"
-            style = _STATE_STYLE.get(shown.state, "")
-            cells = [Text(c, style=style, no_wrap=True) for c in shown.cells]
-            key = str(session.index)
-            if key in table.rows:
-                for label, cell in zip(COLUMNS, cells, strict=True):
-                    table.update_cell(key, label, cell)
-            else:
-                table.add_row(*cells, key=key)
+        shown = [row(s.name, s.status, s.latest_result, now) for s in sessions]
+        live = sum(r.state == "live" for r in shown)
+        if shown != self._shown:
+            # Rebuilt whole when anything changed (20 rows are cheap): updating single
+            # cells left the cursor row drawn from Textual's cache.
+            cursor = table.cursor_row
+            table.clear()
+            for index, current in enumerate(shown):
+                style = (
+                    table.get_component_rich_style(f"fleet--{current.state}", partial=True)
+                    if current.state in _STATES
+                    else ""
+                )
+                cells = [Text(c, style=style, no_wrap=True) for c in current.cells]
+                table.add_row(*cells, key=str(index))
+            table.move_cursor(row=min(cursor, len(shown) - 1))
+            self._shown = shown
         title = self.query_one("#fleet-title", Static)
         title.update(Text(f"dbtop fleet · {len(sessions)} servers · {live} live"))
         self.dirty = False
