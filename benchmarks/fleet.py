@@ -138,6 +138,12 @@ async def measure_hung(
             await pilot.pause(0.05)
             if time.monotonic() - started > 60:
                 raise RuntimeError("the fleet never came up")
+        # the same window before the stall: the gaps any load on the machine gives
+        b0 = time.monotonic()
+        await pilot.pause(seconds)
+        baseline = [
+            b - a for times in arrivals[:-1] for a, b in itertools.pairwise(times) if a >= b0
+        ]
         proxy.stall()
         t0 = time.monotonic()
         await pilot.pause(seconds)
@@ -150,6 +156,14 @@ async def measure_hung(
         "first_full_overview_s": full_overview,
         "gap_median": statistics.median(gaps),
         "gap_max": max(gaps),
+        "gap_p95": statistics.quantiles(gaps, n=20)[-1],
+        "gaps": len(gaps),
+        "baseline_median": statistics.median(baseline),
+        "baseline_p95": statistics.quantiles(baseline, n=20)[-1],
+        "baseline_max": max(baseline),
+        "baseline_late": sum(g > 1.25 * interval for g in baseline),
+        "baseline_gaps": len(baseline),
+        "late": sum(g > 1.25 * interval for g in gaps),
         "hung_polls": hung_polls,
         "hung_status": hung_row.cells[3],
     }
@@ -186,11 +200,18 @@ def main() -> None:
                 f"in process (headless): first full overview, all 20 rows live and drawn: "
                 f"{hung['first_full_overview_s']:.2f} s after the app was made"
             )
-            print(f"one target hung (proxy stalled) for {options.seconds:g} s:")
+            print(
+                f"all 20 answering, {options.seconds:g} s: seconds between two polls of a "
+                f"target: median {hung['baseline_median']:.2f}, p95 {hung['baseline_p95']:.2f}, "
+                f"max {hung['baseline_max']:.2f}; {hung['baseline_late']} of "
+                f"{hung['baseline_gaps']} gaps over 1.25 intervals"
+            )
+            print(f"then one target hung (proxy stalled) for {options.seconds:g} s:")
             print(
                 f"  the other 19: seconds between two polls of a target: median "
-                f"{hung['gap_median']:.2f}, max {hung['gap_max']:.2f} "
-                f"(interval {options.interval:g})"
+                f"{hung['gap_median']:.2f}, p95 {hung['gap_p95']:.2f}, max "
+                f"{hung['gap_max']:.2f} (interval {options.interval:g}); "
+                f"{hung['late']} of {hung['gaps']} gaps over 1.25 intervals"
             )
             print(
                 f"  the hung one: {hung['hung_polls']} polls; its row says: {hung['hung_status']}"
