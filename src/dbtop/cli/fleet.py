@@ -19,6 +19,7 @@ def engine_factory(url: str | None, options: ConnectOptions) -> Callable[[], Eng
 def run_fleet(chosen: list[Target], args: argparse.Namespace) -> int:
     from dbtop.ui.app import AppSettings
     from dbtop.ui.fleet.app import FleetApp, FleetTarget
+    from dbtop.ui.fleet.screen import fleet_binding_ids
     from dbtop.ui.keymap import default_keymap_path, load_keymap
     from dbtop.ui.screens.main import all_binding_ids
 
@@ -42,7 +43,7 @@ def run_fleet(chosen: list[Target], args: argparse.Namespace) -> int:
         layout=getattr(args, "layout", "auto"),
         show_idle=getattr(args, "all", False),
         long_query_s=getattr(args, "long_query", 10.0),
-        keymap=load_keymap(default_keymap_path(), all_binding_ids()),
+        keymap=load_keymap(default_keymap_path(), all_binding_ids() | fleet_binding_ids()),
     )
     app = FleetApp(fleet, settings)
 

@@ -90,6 +90,7 @@ def run_app(
     """
     # Imported here so `dbtop snapshot` and friends never pay for loading Textual.
     from dbtop.ui.app import AppSettings, DbtopApp
+    from dbtop.ui.fleet.screen import fleet_binding_ids
     from dbtop.ui.keymap import default_keymap_path, load_keymap
     from dbtop.ui.screens.main import all_binding_ids
 
@@ -102,7 +103,7 @@ def run_app(
         layout=getattr(args, "layout", "auto"),
         show_idle=getattr(args, "all", False),
         long_query_s=getattr(args, "long_query", 10.0),
-        keymap=load_keymap(default_keymap_path(), all_binding_ids()),
+        keymap=load_keymap(default_keymap_path(), all_binding_ids() | fleet_binding_ids()),
     )
     app = DbtopApp(lambda: create_engine(url, options), settings, on_ready=on_ready)
 

@@ -29,3 +29,18 @@ def test_a_group_opens_the_overview_and_a_down_server_does_not_end_it(tmp_path):
     assert run.code == 0, run.output[-2000:]
     assert "cannot reach" in run.output and "app-cache" in run.output
     assert "dbtop fleet" in run.output
+
+
+def test_one_keymap_remaps_the_fleet_keys_for_both_uis(tmp_path):
+    (tmp_path / "dbtop").mkdir()
+    (tmp_path / "dbtop" / "keymap.toml").write_text('[keymap]\n"fleet.next" = "n"\n')
+    config = tmp_path / "config.toml"
+    config.write_text('[targets.a]\nurl = "redis://127.0.0.1:6379"\n')
+    run = run_with_answer(
+        ["a", "--interval", "0.5"],  # one target: the one-server UI, same keymap file
+        "q",
+        prompt="Clients",
+        env={"DBTOP_CONFIG": str(config), "XDG_CONFIG_HOME": str(tmp_path), "TERM": "xterm"},
+        timeout=30,
+    )
+    assert run.code == 0, run.output[-2000:]

@@ -46,3 +46,12 @@ class TargetScreen(MainScreen):
     def _stay_here(self, message: PollArrived | PollStatusChanged) -> None:
         # The one-server app counts and judges these; the fleet app has its own signal.
         message.stop()
+
+
+def fleet_binding_ids() -> set[str]:
+    """The fleet's binding ids a keymap may remap (known to the one-server UI too, so one
+    keymap.toml serves both)."""
+    from dbtop.ui.fleet.overview import FleetScreen
+    from dbtop.ui.keymap import binding_ids
+
+    return binding_ids([*FLEET_BINDINGS, *FleetScreen.BINDINGS])
