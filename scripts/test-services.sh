@@ -87,7 +87,16 @@ setup_redis() {
 }
 
 remove_our_old_conf
+setup_prometheus() {
+  # tests/integration/metrics starts a private one (free port, temp storage) scraping dbtop
+  if ! have prometheus; then
+    log "installing prometheus (the metrics test runs a private one)"
+    apt_install --no-install-recommends prometheus || log "could not install prometheus: the Prometheus test will be skipped"
+  fi
+}
+
 setup_postgresql
 setup_mariadb
 setup_redis
+setup_prometheus
 exit 0

@@ -37,6 +37,9 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
     env = os.environ if environ is None else environ
     if not hasattr(args, "url"):
         return
+    if isinstance(args.url, list):  # several targets (cli/targets.py): each URL word
+        _resolve_words(args, env)
+        return
     if getattr(args, "password", False):
         password = prompt()
     elif env.get(ENV_VAR):
@@ -50,6 +53,25 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
         os.environ["PGPASSWORD"] = password
         return
     args.url = with_password(args.url, password)
+
+
+def _resolve_words(args: argparse.Namespace, env: Mapping[str, str]) -> None:
+    """-W or DBTOP_PASSWORD for URL words that carry no password of their own; names
+    (config targets, services) have their own sources. No word: as with no URL."""
+    words: list[str] = args.url
+    if not words:
+        single = argparse.Namespace(url=None, password=getattr(args, "password", False))
+        resolve(single, env)
+        return
+    bare = [i for i, w in enumerate(words) if "://" in w and not _has_password(w)]
+    if getattr(args, "password", False):
+        password = prompt()
+    elif env.get(ENV_VAR):
+        password = env[ENV_VAR]
+    else:
+        return
+    for i in bare:
+        words[i] = with_password(words[i], password)
 
 
 def prompt() -> str:

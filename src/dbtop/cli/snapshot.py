@@ -10,18 +10,21 @@ from typing import Any
 
 from dbtop.analysis.lockgraph import build_lock_forest, is_queue_edge
 from dbtop.analysis.rates import with_rates
-from dbtop.cli import options, render
-from dbtop.cli.common import add_url_argument, connected, run_async
+from dbtop.cli import options, render, targets
+from dbtop.cli.common import connected, run_async
 from dbtop.model import Snapshot, to_jsonable
 
-HELP = "Print one snapshot of the server (sessions, statements, indexes, locks) and exit."
+HELP = (
+    "Print one snapshot of the server (sessions, statements, indexes, locks) and exit; "
+    "of several servers (URLs, targets, a group) with --json, one document, taken at once."
+)
 
 #: Bumped when a key is renamed or removed; adding keys does not bump it (docs/json.md).
 JSON_FORMAT_VERSION = 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_url_argument(parser)
+    targets.add_targets_argument(parser)
     parser.add_argument("--json", action="store_true", help="print JSON (docs/json.md)")
     parser.add_argument(
         "--interval",
@@ -71,6 +74,12 @@ async def take(args: argparse.Namespace) -> Snapshot:
 
 
 def run(args: argparse.Namespace) -> int:
+    chosen = None if targets.is_single_url(args) else targets.targets_of(args)
+    if chosen is not None and len(chosen) > 1:
+        from dbtop.cli.multi_snapshot import run_many
+
+        return run_many(chosen, args)
+    args = targets.single(args) if chosen is None else targets.for_target(chosen[0], args)
     snapshot = run_async(lambda: take(args))
     if args.json:
         print(json.dumps(snapshot_document(snapshot), indent=2, ensure_ascii=False))

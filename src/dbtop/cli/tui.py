@@ -9,8 +9,8 @@ import argparse
 import asyncio
 from collections.abc import Callable
 
-from dbtop.cli import options
-from dbtop.cli.common import add_url_argument, connect_options
+from dbtop.cli import options, targets
+from dbtop.cli.common import connect_options
 from dbtop.engines.registry import create_engine
 from dbtop.errors import ConnectError, DbtopError
 from dbtop.poller import INTERVALS
@@ -22,7 +22,7 @@ HELP = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_url_argument(parser)
+    targets.add_targets_argument(parser)
     add_ui_arguments(parser)
 
 
@@ -64,7 +64,15 @@ def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_app(getattr(args, "url", None), args)
+    if targets.is_single_url(args):
+        return run_app((args.url or [None])[0], args)
+    chosen = targets.targets_of(args)
+    if len(chosen) == 1:
+        one = targets.for_target(chosen[0], args)
+        return run_app(one.url, one)
+    from dbtop.cli.fleet import run_fleet
+
+    return run_fleet(chosen, args)
 
 
 def run_app(
@@ -82,6 +90,7 @@ def run_app(
     """
     # Imported here so `dbtop snapshot` and friends never pay for loading Textual.
     from dbtop.ui.app import AppSettings, DbtopApp
+    from dbtop.ui.fleet.screen import fleet_binding_ids
     from dbtop.ui.keymap import default_keymap_path, load_keymap
     from dbtop.ui.screens.main import all_binding_ids
 
@@ -94,7 +103,7 @@ def run_app(
         layout=getattr(args, "layout", "auto"),
         show_idle=getattr(args, "all", False),
         long_query_s=getattr(args, "long_query", 10.0),
-        keymap=load_keymap(default_keymap_path(), all_binding_ids()),
+        keymap=load_keymap(default_keymap_path(), all_binding_ids() | fleet_binding_ids()),
     )
     app = DbtopApp(lambda: create_engine(url, options), settings, on_ready=on_ready)
 
