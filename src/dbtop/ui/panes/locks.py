@@ -114,7 +114,7 @@ class LocksPane(Pane):
     def update(self, result: PollResult, view: ViewOptions) -> None:
         forest = result.forest
         # Only the sessions in the graph are needed; the lookup stays small.
-        involved = forest.blocker_ids | forest.waiter_ids
+        involved = forest.blocker_ids | forest.waiter_ids | forest.root_ids
         self._sessions = {s.id: s for s in result.snapshot.sessions if s.id in involved}
         rows: list[Row] = []
         nodes: dict[str, LockNode] = {}
