@@ -202,8 +202,6 @@ class RateWindow:
         # Drop what can never be a baseline again: everything older than the newest
         # snapshot that is already old enough for the next poll.
         window = rate_window_s(current)
-        while len(self._history) > 1 and (
-            current.monotonic - self._history[1].monotonic >= window
-        ):
+        while len(self._history) > 1 and (current.monotonic - self._history[1].monotonic >= window):
             self._history.popleft()
         return result

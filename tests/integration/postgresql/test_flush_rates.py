@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from itertools import pairwise
 
 import asyncpg
 
@@ -62,5 +63,5 @@ async def test_tps_at_half_a_second_does_not_alternate_zero_and_double(pg15_url:
     assert min(tps) > 0, tps
     assert max(tps) < 2 * min(tps), tps
     # The polls themselves came every ~0.5 s: the window, not the refresh, grew.
-    gaps = [b.snapshot.monotonic - a.snapshot.monotonic for a, b in zip(results, results[1:])]
+    gaps = [b.snapshot.monotonic - a.snapshot.monotonic for a, b in pairwise(results)]
     assert min(gaps) < 1.0
