@@ -85,3 +85,11 @@ def inferred_marker(wait: LockWait | None) -> str:
         return ""
     reason = wait.extra.get("inferred_reason")
     return f"(inferred: {reason})" if isinstance(reason, str) and reason else "(inferred)"
+
+
+def no_holder(wait: LockWait | None) -> str:
+    """``waiting on a list (BLPOP)`` for an edge whose blocker is no session (a Redis client
+    waiting for data): the node above it is a group, never to be read as a holder; empty
+    for an edge to a real holder."""
+    phrase = wait.extra.get("no_holder") if wait is not None else None
+    return phrase if isinstance(phrase, str) else ""

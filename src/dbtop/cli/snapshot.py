@@ -47,9 +47,12 @@ def snapshot_document(snapshot: Snapshot) -> dict[str, Any]:
     # Every edge is kept; "hard" says the blocker holds the lock, false is queue order.
     for edge, shown in zip(snapshot.lock_waits, document.get("lock_waits", []), strict=False):
         shown["hard"] = not is_queue_edge(edge)
+    # A Redis wait group (edges with no_holder) is no session: it frees nobody.
+    groups = {e.blocker for e in snapshot.lock_waits if e.extra.get("no_holder")}
     document["lock_frees"] = {
         root: dict(zip(("direct", "total"), forest.frees(root), strict=True))
         for root in document["lock_roots"]
+        if root not in groups
     }
     return document
 
