@@ -22,6 +22,8 @@ from dbtop.humanize import (
     human_bytes,
     human_seconds,
     inferred_marker,
+    margin_suffix,
+    margin_suffix_bytes,
     no_holder,
     plan_figures,
 )
@@ -261,8 +263,9 @@ def keyspace_table(snapshot: Snapshot, limit: int = 15) -> Table:
             text(k.pattern, 40),
             text(k.database),
             text(k.type),
-            _num(k.estimated_keys if k.estimated_keys is not None else k.sampled_keys),
-            human_bytes(k.memory_bytes),
+            _num(k.estimated_keys if k.estimated_keys is not None else k.sampled_keys)
+            + margin_suffix(k.extra.get("keys_margin")),
+            human_bytes(k.memory_bytes) + margin_suffix_bytes(k.extra.get("memory_margin_bytes")),
             f"{k.no_ttl_share:.0%}" if k.no_ttl_share is not None else "-",
             text(k.biggest_key, 40),
         )

@@ -27,9 +27,7 @@ class BlockingKind:
     noun: str = ""
 
 
-LIST_PUSH = BlockingKind(
-    "list-push", "list", "a push to one of its list keys", "list", "a list"
-)
+LIST_PUSH = BlockingKind("list-push", "list", "a push to one of its list keys", "list", "a list")
 ZSET_ADD = BlockingKind(
     "zset-add", "zset", "an add to one of its sorted-set keys", "zset", "a sorted set"
 )
