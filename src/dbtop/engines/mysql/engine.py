@@ -18,8 +18,13 @@ from dbtop.engines.mysql import capabilities as caps_mod
 from dbtop.engines.mysql import explain as explain_mod
 from dbtop.engines.mysql import flavor as flavor_mod
 from dbtop.engines.mysql import harmless as explain_harmless
+from dbtop.engines.mysql import indexes as index_mod
+from dbtop.engines.mysql import inferred as inferred_mod
 from dbtop.engines.mysql import kill as kill_mod
+from dbtop.engines.mysql import locks as lock_mod
+from dbtop.engines.mysql import owntraffic as own_mod
 from dbtop.engines.mysql import sessions as session_mod
+from dbtop.engines.mysql import statements as statement_mod
 from dbtop.engines.mysql import summary as summary_mod
 from dbtop.engines.mysql.capabilities import Access, Grants
 from dbtop.engines.mysql.connection import (
@@ -89,6 +94,11 @@ class MySQLEngine(EngineBase):
         self._cached = Cached()
         self._own_counters = OwnLedger()
         self._own_texts = OwnStatements()
+        self._own_texts.seed(
+            own_mod.module_statements(
+                (caps_mod, session_mod, summary_mod, index_mod, inferred_mod, lock_mod, own_mod)
+            )
+        )
 
     @property
     def flavor(self) -> Flavor:
@@ -122,6 +132,11 @@ class MySQLEngine(EngineBase):
             self._flavor, self._access, denied = await caps_mod.probe(link, flavor)
             self._denied.update(denied)
             link.flavor = self._flavor
+            self._own_texts.seed([statement_mod.digest_sql(self._flavor), statement_mod.SLOW_LOG])
+            # the advisor's catalog reads (imported here: advice_facts imports this module)
+            from dbtop.engines.mysql import advice_facts
+
+            self._own_texts.seed(own_mod.module_statements([advice_facts]))
         except pymysql.err.MySQLError as exc:
             raw.close()
             if self._monitor is not None:

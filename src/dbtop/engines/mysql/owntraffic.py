@@ -72,6 +72,8 @@ class OwnLedger:
     def __init__(self) -> None:
         self._last: dict[int, dict[str, float]] = {}
         self.totals: dict[str, float] = {}
+        self._raw: dict[str, float] = {}
+        self._shown: dict[str, float] = {}
 
     def observe(self, readings: Mapping[int, Mapping[str, str]]) -> None:
         """Each own connection's SHOW SESSION STATUS (lower-cased names), by thread id."""
@@ -109,9 +111,17 @@ class OwnLedger:
         """``status`` (lower-cased names) with dbtop's own share taken out."""
         out = dict(status)
         for name, own in self.totals.items():
-            value = _value(status, name)
-            if value is not None:
-                out[name.lower()] = f"{max(value - own, 0.0):.0f}"
+            raw = _value(status, name)
+            if raw is None:
+                continue
+            value = max(raw - own, 0.0)
+            last_raw = self._raw.get(name)
+            if last_raw is None or raw >= last_raw:
+                # never below what was shown: a first read of a connection on a reused
+                # thread can count its own temporary table once more than the server did
+                value = max(value, self._shown.get(name, 0.0))
+            self._raw[name], self._shown[name] = raw, value
+            out[name.lower()] = f"{value:.0f}"
         running = _value(status, "Threads_running")
         if running is not None:
             out["threads_running"] = f"{max(running - running_self, 0.0):.0f}"
@@ -131,6 +141,12 @@ class OwnStatements:
     def __init__(self) -> None:
         self._sent: set[frozenset[str]] = set()
         self._verdict: dict[str, bool] = {}
+
+    def seed(self, texts: Iterable[str]) -> None:
+        """Statements dbtop may send, known before it sends them: another dbtop (or an
+        earlier run) leaves their digests behind in the server's digest table."""
+        for text in texts:
+            self.sent(text)
 
     def sent(self, sql: str) -> None:
         if len(self._sent) < MAX_TEXTS:
@@ -156,3 +172,14 @@ class OwnStatements:
             if len(mine & digest) / len(mine | digest) >= SAME_WORDS:
                 return True
         return False
+
+
+def module_statements(modules: Iterable[object]) -> list[str]:
+    """The SQL constants of dbtop's MySQL modules (SELECT / SHOW statements)."""
+    found = []
+    for module in modules:
+        for value in vars(module).values():
+            head = value.lstrip()[:6].upper() if isinstance(value, str) else ""
+            if head in ("SELECT", "SHOW G", "SHOW S"):
+                found.append(str(value))
+    return found

@@ -109,7 +109,7 @@ class Poll:
         flavor: Flavor,
         access: Access,
         own: frozenset[str],
-        own_statements: OwnStatements,
+        own_statements: OwnStatements | None = None,
         sections: Sections,
         cached: Cached,
         denied: Mapping[str, Notice],
@@ -121,7 +121,7 @@ class Poll:
         self.access = access
         self.grants = access.grants
         self.own = own
-        self.own_statements = own_statements
+        self.own_statements = own_statements or OwnStatements()
         self.sections = sections
         self.cached = cached
         self._denied = denied
