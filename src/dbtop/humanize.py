@@ -85,3 +85,26 @@ def inferred_marker(wait: LockWait | None) -> str:
         return ""
     reason = wait.extra.get("inferred_reason")
     return f"(inferred: {reason})" if isinstance(reason, str) and reason else "(inferred)"
+
+
+def no_holder(wait: LockWait | None) -> str:
+    """``waiting on a list (BLPOP)`` for an edge whose blocker is no session (a Redis client
+    waiting for data): the node above it is a group, never to be read as a holder; empty
+    for an edge to a real holder."""
+    phrase = wait.extra.get("no_holder") if wait is not None else None
+    return phrase if isinstance(phrase, str) else ""
+
+
+def margin_suffix(value: object) -> str:
+    """`` ±56`` after a sampled estimate with a 95 % margin (Redis key patterns), empty when
+    the figure is exact or the engine states no margin."""
+    if not isinstance(value, int | float) or value <= 0:
+        return ""
+    return f" ±{value:,.0f}"
+
+
+def margin_suffix_bytes(value: object) -> str:
+    """`` ±1.2 KB`` after a sampled memory estimate; empty when exact or unstated."""
+    if not isinstance(value, int) or value <= 0:
+        return ""
+    return f" ±{human_bytes(value)}"

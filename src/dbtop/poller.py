@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from dbtop.analysis.lockgraph import LockForest, build_lock_forest
-from dbtop.analysis.rates import with_rates
+from dbtop.analysis.rates import RateWindow
 from dbtop.engines.base import ConnectOptions, Engine
 from dbtop.errors import ConnectError, DbtopError
 from dbtop.model import Snapshot
@@ -129,6 +129,7 @@ class Poller:
         self._poll_timeout_s = poll_timeout_s
         self._engine: Engine | None = None
         self._previous: Snapshot | None = None
+        self._rates = RateWindow()
         self._gate = asyncio.Lock()
         self._wake = asyncio.Event()
         self._retime = asyncio.Event()
@@ -328,7 +329,7 @@ class Poller:
             lost, message = failure
             await (self._lost(message) if lost else self._failed(message))
             return None
-        snapshot = with_rates(self._previous, snapshot)
+        snapshot = self._rates.advance(snapshot)
         self._previous = snapshot
         forest = build_lock_forest(snapshot.lock_waits)
         self._set(

@@ -31,7 +31,7 @@ def test_three_session_chain_has_one_root_and_depth_two():
     assert forest.blocked_count["10"] == 2
     assert forest.roots[0].wait is None
     assert forest.roots[0].children[0].wait.blocker == "10"
-    assert forest.blocker_ids == frozenset({"10", "20"})
+    assert forest.blocker_ids == frozenset({"10", "20"})  # hard edges: 20 holds what 30 wants
     assert forest.waiter_ids == frozenset({"20", "30"})
 
 
@@ -248,3 +248,23 @@ def test_cli_kill_prompt_names_what_the_root_frees(monkeypatch, capsys):
     with pytest.raises(kill.RefusedError):
         kill.run_async(lambda: kill._kill(args))
     assert asked and asked[0].endswith(": releases 24 waiting sessions, 24 directly?")
+
+
+def test_a_waiter_queued_ahead_in_a_hot_row_does_not_block_others():
+    """Only a hard edge makes a session "blocking": the waiters ahead in a hot-row queue
+    are named by pg_blocking_pids, but ending one frees nobody behind it."""
+    from dbtop.analysis import sessions
+
+    forest = build_lock_forest(hot_row(8))
+    middle = str(10_004)
+    assert forest.blocker_ids == frozenset({"1"})
+    assert middle in forest.queued_ahead_ids
+    assert middle in forest.waiter_ids
+    # Not waiting-flagged by its own row (an engine that names blockers but no wait state):
+    # still not "b".
+    quiet = Session(id=middle, is_idle=True)
+    assert not sessions.blocks_others(quiet, forest)
+    assert sessions.session_flag(quiet, forest, 60.0) != sessions.BLOCKER
+    assert sessions.hidden_when_idle_hidden(quiet, forest)
+    holder = Session(id="1", is_idle=True, in_transaction=True)
+    assert sessions.session_flag(holder, forest, 60.0) == sessions.ROOT_BLOCKER

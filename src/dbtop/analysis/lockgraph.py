@@ -53,6 +53,8 @@ class LockForest:
     cycles: tuple[tuple[str, ...], ...]
     blocked_count: Mapping[str, int]
     root_ids: frozenset[str]
+    #: sessions holding what another waits for (a hard or unclassified edge); a waiter that
+    #: is only queued ahead of others does not block them and is not here
     blocker_ids: frozenset[str]
     waiter_ids: frozenset[str]
     max_depth: int
@@ -61,6 +63,8 @@ class LockForest:
     direct_count: Mapping[str, int] = field(default_factory=frozen)
     #: blocker id -> ids of its waiters over any edge (for ``frees`` of a non-root)
     waiters_of: Mapping[str, tuple[str, ...]] = field(default_factory=frozen)
+    #: sessions named only over queue-order edges: ahead of others in line, holding nothing
+    queued_ahead_ids: frozenset[str] = frozenset()
 
     def frees(self, session_id: str) -> tuple[int, int]:
         """(direct, total): sessions waiting on it over a hard edge, and every session
@@ -166,8 +170,11 @@ def build_lock_forest(lock_waits: Iterable[LockWait]) -> LockForest:
             tree_children[parent].append(waiter)
 
     waiter_ids = frozenset(blockers_of)
-    blocker_ids = frozenset(waiters_of)
-    everyone = sorted(waiter_ids | blocker_ids)
+    named = frozenset(waiters_of)
+    # "Blocks others" is a hard edge's word: in a hot-row queue every waiter ahead is named
+    # by pg_blocking_pids, but ending it frees nobody behind it (the holder still holds).
+    blocker_ids = frozenset(direct)
+    everyone = sorted(waiter_ids | named)
 
     cycles: list[tuple[str, ...]] = []
     in_cycle: set[str] = set()
@@ -176,7 +183,7 @@ def build_lock_forest(lock_waits: Iterable[LockWait]) -> LockForest:
             cycles.append(tuple(sorted(component)))
             in_cycle.update(component)
 
-    true_roots = [s for s in blocker_ids if s not in waiter_ids]
+    true_roots = [s for s in named if s not in waiter_ids]
     # A ring reachable from no true root would be invisible: draw it from its smallest id.
     reachable = _reachable_from(true_roots, tree_children)
     cycle_roots = [min(c) for c in sorted(cycles) if not reachable.intersection(c)]
@@ -232,6 +239,7 @@ def build_lock_forest(lock_waits: Iterable[LockWait]) -> LockForest:
         truncated=truncated[0],
         direct_count=frozen(direct),
         waiters_of=frozen({k: tuple(v) for k, v in waiters_of.items()}),
+        queued_ahead_ids=named - blocker_ids,
     )
 
 

@@ -4,11 +4,25 @@ Counters only grow until someone resets them (pg_stat_statements_reset, a restar
 STATUS, CONFIG RESETSTAT). A counter that went backwards is a reset: its rate over that
 interval is unknown, so it is left out rather than shown as a negative or a spike, and
 ``Rates.reset`` tells the UI to say so.
+
+Some servers publish their counters in steps. PostgreSQL's backends flush their statistics
+(pg_stat_database's xact_commit, pg_stat_user_tables, …) at most once per
+PGSTAT_MIN_INTERVAL (1 s since PostgreSQL 15, 500 ms before): differencing two polls 0.5 s
+apart shows 0, then twice the rate, then 0. An engine that knows the step states it in
+``server.extra["stats_flush_s"]``; :class:`RateWindow` then differences each poll against the
+newest earlier one at least ``FLUSH_PERIODS`` flush periods old. Over a window of ``W``
+seconds a step of ``P`` seconds leaves at most one flush's worth, ``P / W`` of the rate,
+in or out, and a backend now and then skips a flush (its no-wait flush met a reader) and
+publishes two at the next: 3 flush periods keep a steady load's figure within about ±1/3
+(never 0, never double), and ``Rates.interval_s`` says the window the figure is over.
+(A backend that touches no table publishes its commit counts only when it next does, or
+at its 10 s idle flush: a load of bare ``SELECT 1`` shows as nearly idle on any window.)
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 from collections.abc import Mapping
 
 from dbtop.model import (
@@ -25,6 +39,11 @@ from dbtop.model import (
 MIN_INTERVAL_S = 0.05
 
 _TABLE_COUNTERS = ("seq_scans", "index_scans", "seq_rows_read")
+
+#: ``server.extra`` key: seconds between the server's publications of its counters.
+FLUSH_KEY = "stats_flush_s"
+#: A rate is taken over at least this many flush periods.
+FLUSH_PERIODS = 3.0
 
 
 def _delta(before: float | None, after: float | None) -> float | None:
@@ -148,3 +167,41 @@ def with_rates(previous: Snapshot | None, current: Snapshot) -> Snapshot:
     """``current`` with its ``rates`` filled in from ``previous`` (unchanged if none)."""
     rates = compute_rates(previous, current)
     return current if rates is None else dataclasses.replace(current, rates=rates)
+
+
+def rate_window_s(snapshot: Snapshot) -> float:
+    """The shortest span rates of this server may be taken over (0: any)."""
+    flush = snapshot.server.extra.get(FLUSH_KEY)
+    return FLUSH_PERIODS * float(flush) if isinstance(flush, int | float) and flush > 0 else 0.0
+
+
+class RateWindow:
+    """The recent snapshots of one server, to difference each new one against the newest
+    one old enough (see the module doc). Pure bookkeeping: it keeps only what a future
+    baseline can still be, so at most about ``window / poll interval`` snapshots."""
+
+    def __init__(self) -> None:
+        self._history: deque[Snapshot] = deque()
+
+    def baseline(self, current: Snapshot) -> Snapshot | None:
+        """The snapshot ``current`` is differenced against, or None (none old enough)."""
+        if self._history and self._history[-1].engine != current.engine:
+            self._history.clear()
+        window = rate_window_s(current)
+        chosen: Snapshot | None = None
+        for earlier in self._history:
+            if current.monotonic - earlier.monotonic >= window:
+                chosen = earlier  # the newest one old enough wins (history is in order)
+        return chosen
+
+    def advance(self, current: Snapshot) -> Snapshot:
+        """``current`` with rates over the window, remembered as a future baseline."""
+        previous = self.baseline(current)
+        result = with_rates(previous, current)
+        self._history.append(result)
+        # Drop what can never be a baseline again: everything older than the newest
+        # snapshot that is already old enough for the next poll.
+        window = rate_window_s(current)
+        while len(self._history) > 1 and (current.monotonic - self._history[1].monotonic >= window):
+            self._history.popleft()
+        return result

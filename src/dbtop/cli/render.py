@@ -18,7 +18,15 @@ from rich.tree import Tree
 from dbtop.analysis import sessions
 from dbtop.analysis.lockgraph import LockForest, LockNode, build_lock_forest
 from dbtop.analysis.plans import costliest as costliest_node
-from dbtop.humanize import human_bytes, human_seconds, inferred_marker, plan_figures
+from dbtop.humanize import (
+    human_bytes,
+    human_seconds,
+    inferred_marker,
+    margin_suffix,
+    margin_suffix_bytes,
+    no_holder,
+    plan_figures,
+)
 from dbtop.model import Notice, Plan, PlanNode, Session, Snapshot, Statement
 from dbtop.safetext import literal, one_line
 
@@ -275,8 +283,9 @@ def keyspace_table(snapshot: Snapshot, limit: int = 15) -> Table:
             text(k.pattern, 40),
             text(k.database),
             text(k.type),
-            _num(k.estimated_keys if k.estimated_keys is not None else k.sampled_keys),
-            human_bytes(k.memory_bytes),
+            _num(k.estimated_keys if k.estimated_keys is not None else k.sampled_keys)
+            + margin_suffix(k.extra.get("keys_margin")),
+            human_bytes(k.memory_bytes) + margin_suffix_bytes(k.extra.get("memory_margin_bytes")),
             f"{k.no_ttl_share:.0%}" if k.no_ttl_share is not None else "-",
             text(k.biggest_key, 40),
         )
@@ -292,8 +301,12 @@ def lock_tree(snapshot: Snapshot, forest: LockForest) -> RenderableType:
 
     def describe(node: LockNode) -> Text:
         session = by_id.get(node.session_id)
-        line = Text(node.session_id, style="bold red" if node.depth == 0 else "")
-        if node.depth == 0:
+        group = no_holder(node.children[0].wait) if node.depth == 0 and node.children else ""
+        line = Text(node.session_id, style="bold red" if node.depth == 0 and not group else "")
+        if group:
+            # a Redis wait for data: no session holds what these clients want
+            line.append(f"  not a session: {len(node.children)} {group}, keys unknown")
+        elif node.depth == 0:
             direct, total = forest.frees(node.session_id)
             line.append(f"  root blocker: frees {total}, {direct} directly")
         if node.wait is not None:

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from dbtop.analysis.lockgraph import build_lock_forest, is_queue_edge
-from dbtop.analysis.rates import with_rates
+from dbtop.analysis.rates import rate_window_s, with_rates
 from dbtop.cli import options, render, targets
 from dbtop.cli.common import connected, run_async
 from dbtop.model import Snapshot, to_jsonable
@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1.0,
         metavar="S",
         help="seconds between the two polls that give the rates (default 1; 0: one poll, "
-        "no rates; else 0.1 to 3600)",
+        "no rates; else 0.1 to 3600; never under three of the server's counter flush periods, "
+        "3 s on PostgreSQL 15+)",
     )
     parser.add_argument("--all", action="store_true", help="list idle sessions too (human output)")
     parser.add_argument(
@@ -56,9 +57,12 @@ def snapshot_document(snapshot: Snapshot) -> dict[str, Any]:
     # Every edge is kept; "hard" says the blocker holds the lock, false is queue order.
     for edge, shown in zip(snapshot.lock_waits, document.get("lock_waits", []), strict=False):
         shown["hard"] = not is_queue_edge(edge)
+    # A Redis wait group (edges with no_holder) is no session: it frees nobody.
+    groups = {e.blocker for e in snapshot.lock_waits if e.extra.get("no_holder")}
     document["lock_frees"] = {
         root: dict(zip(("direct", "total"), forest.frees(root), strict=True))
         for root in document["lock_roots"]
+        if root not in groups
     }
     return document
 
@@ -69,7 +73,9 @@ async def take(args: argparse.Namespace) -> Snapshot:
         if args.interval <= 0:
             return first
         started = time.monotonic()
-        await asyncio.sleep(max(args.interval - (time.monotonic() - started), 0))
+        # Not below the server's counter flush period (a 0.5 s PostgreSQL TPS is 0 or double).
+        wait = max(args.interval, rate_window_s(first))
+        await asyncio.sleep(max(wait - (time.monotonic() - started), 0))
         return with_rates(first, await engine.snapshot())
 
 

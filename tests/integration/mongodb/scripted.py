@@ -78,6 +78,10 @@ class World:
     #: commands answered by closing the connection (a server going away mid-poll)
     hangup: set[str] = field(default_factory=set)
     ops_counter: int = 0
+    #: when set, serverStatus's opcounters are counted as mongod does: every command the
+    #: server received (handshakes and heartbeats included) by category, plus these
+    #: operations of the application
+    app_ops: dict[str, int] | None = None
     #: opids whose killOp makes them disappear
     killed: list[Any] = field(default_factory=list)
 
@@ -182,9 +186,20 @@ class ScriptedMongo:
         if "serverStatus" in self.world.refuse:
             raise unauthorized("serverStatus")
         self.world.ops_counter += 1000
-        return fx.server_status(
+        status = fx.server_status(
             kind=self.world.kind, version=self.world.version, ops=self.world.ops_counter
         )
+        if self.world.app_ops is not None:
+            counted = dict.fromkeys(("insert", "query", "update", "delete", "getmore"), 0)
+            counted["command"] = 0
+            with self._lock:
+                for name, _ in self.received:  # this serverStatus included, as mongod does
+                    kind = {"find": "query"}.get(name, name)
+                    counted[kind if kind in counted else "command"] += 1
+            for kind, count in self.world.app_ops.items():
+                counted[kind] += count
+            status["opcounters"] = {k: Int64(v) for k, v in counted.items()}
+        return status
 
     def on_replsetgetstatus(self, database: str, doc: dict, port: int) -> Reply:
         if self.world.kind != "replset":

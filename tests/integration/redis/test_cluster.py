@@ -79,7 +79,7 @@ async def test_cluster_kill_and_explain_route_to_the_node(cluster: Cluster):
 
         session = await wait_until(blocked, what="the BLPOP client shown as blocked")
         assert session.node == node_name
-        assert session.blocked_by == (f"{node_name}/list-push",)
+        assert session.blocked_by == (f"{node_name}/list:BLPOP",)
         result = await engine.kill(session_id, KillMode.CANCEL)
         assert result.ok, result.message
         thread.join(10)

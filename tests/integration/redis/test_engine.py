@@ -72,10 +72,11 @@ async def test_blpop_client_shows_blocked_and_k_unblocks_it(shared_url, shared):
             )
             session = snapshot.session(str(waiter_id))
             assert session.query == "BLPOP"
-            assert session.blocked_by == ("list-push",)
+            assert session.blocked_by == ("list:BLPOP",)
             assert session.application == "dbtop-test-waiter"
             edge = next(w for w in snapshot.lock_waits if w.waiter == str(waiter_id))
-            assert edge.blocker == "list-push" and edge.mode == "BLPOP" and edge.lock_type == "list"
+            assert edge.blocker == "list:BLPOP" and edge.mode == "BLPOP"
+            assert edge.lock_type == "list"
 
             result = await engine.kill(str(waiter_id), KillMode.CANCEL)
             assert result.ok, result.message

@@ -60,7 +60,7 @@ def test_blocked_client_waits_for_a_push():
     assert kind is LIST_PUSH
     assert session.state == "blocked"
     assert session.query == "BLPOP"
-    assert session.blocked_by == ("list-push",)
+    assert session.blocked_by == ("list:BLPOP",)
     assert session.waiting_on_lock and not session.is_idle
     assert session.duration_s == 30
     assert session.database == "db9"
@@ -103,7 +103,7 @@ def test_cluster_ids_name_the_node():
     all_ = sessions(prefix="10.0.0.1:7000/", node="10.0.0.1:7000")
     session, _ = all_["10.0.0.1:7000/15"]
     assert session.node == "10.0.0.1:7000"
-    assert session.blocked_by == ("10.0.0.1:7000/list-push",)
+    assert session.blocked_by == ("10.0.0.1:7000/list:BLPOP",)
     assert split_session_id(session.id) == ("10.0.0.1:7000", "15")
     assert split_session_id("15") == (None, "15")
 

@@ -32,6 +32,8 @@ from pymongo.errors import (
 )
 
 from dbtop.engines.base import ConnectOptions
+from dbtop.engines.mongodb.owntraffic import OwnCounts
+from dbtop.engines.mongodb.owntraffic import listeners as own_listeners
 from dbtop.errors import (
     AuthError,
     ConnectError,
@@ -184,6 +186,7 @@ def make_client(
     app_name: str,
     analyze_timeout_ms: int,
     heartbeats: HeartbeatLog | None = None,
+    own: OwnCounts | None = None,
 ) -> Any:
     """The client (not yet connected); an invalid URL or option is a UsageError.
 
@@ -197,7 +200,10 @@ def make_client(
             client = AsyncMongoClient(
                 url,
                 # pymongo takes a list here and refuses None
-                event_listeners=[heartbeats] if heartbeats is not None else [],
+                event_listeners=[
+                    *([heartbeats] if heartbeats is not None else []),
+                    *(own_listeners(own) if own is not None else []),
+                ],
                 **client_options(options, app_name, analyze_timeout_ms),
             )
         except (ConfigurationError, InvalidURI, ValueError, TypeError, OSError) as exc:
@@ -369,6 +375,8 @@ class Connection:
         self.app_name = app_name
         self.client: Any = None
         self.heartbeats = HeartbeatLog()
+        #: every command dbtop's client sends, to leave out of opcounters (owntraffic.py)
+        self.own = OwnCounts()
         self.hello: Mapping[str, Any] = {}
         self.node: str | None = None
         self._semaphore = asyncio.Semaphore(CONCURRENCY)
@@ -394,7 +402,7 @@ class Connection:
         if self.client is not None:
             return
         client = make_client(
-            self.url, self.options, self.app_name, ANALYZE_TIMEOUT_MS, self.heartbeats
+            self.url, self.options, self.app_name, ANALYZE_TIMEOUT_MS, self.heartbeats, self.own
         )
         try:
             try:

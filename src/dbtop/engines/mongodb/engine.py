@@ -123,8 +123,9 @@ class MongoEngine(EngineBase):
         index_stats = indexes.read(
             conn, catalog, now=started, wall=now, sticky=sticky, sections=read
         )
-        server, ops, _, (index_rows, tables, findings) = await _together(
-            read.read(Feature.SERVER, "serverStatus", summary.read(conn, sticky), None),
+        # serverStatus alone first: none of dbtop's commands in flight while it counts them
+        server = await read.read(Feature.SERVER, "serverStatus", summary.read(conn, sticky), None)
+        ops, _, (index_rows, tables, findings) = await _together(
             read.read(Feature.SESSIONS, "$currentOp", self._operations.read(idle, read), []),
             read.read(Feature.STATEMENTS, "the profiler", self._read_profiler(watched, read), None),
             read.read(Feature.INDEXES, "index statistics", index_stats, ([], [], [])),

@@ -440,5 +440,8 @@ class Profiler:
                     severity=Severity.INFO,
                 )
             )
+        own = self._conn.app_name
         for doc in fresh:
+            if doc.get("appName") == own:
+                continue  # dbtop's own commands (owntraffic.py) are not the server's work
             self.book.add(doc, database=entry.name, node=self._conn.node)

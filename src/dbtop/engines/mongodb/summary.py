@@ -10,6 +10,7 @@ network bytes and operation latencies.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Mapping
@@ -239,6 +240,8 @@ def summarize(
 async def read(conn: Connection, sticky: StickyNotices) -> ServerSummary:
     """serverStatus, and replSetGetStatus on a replica set member (its lag, its members)."""
     reply = await conn.command("admin", {"serverStatus": 1, "locks": 0})
+    # dbtop's commands so far, this serverStatus included (owntraffic.py)
+    sent = conn.own.snapshot()
     repl_status = None
     if conn.hello.get("setName") and not conn.is_mongos:
         try:
@@ -255,10 +258,11 @@ async def read(conn: Connection, sticky: StickyNotices) -> ServerSummary:
                     Severity.INFO,
                 ),
             )
-    return summarize(
+    shown = summarize(
         reply,
         address=conn.address,
         hello=conn.hello,
         repl_status=repl_status,
         database=conn.parts.database,
     )
+    return dataclasses.replace(shown, counters=frozen(conn.own.exclude(shown.counters, sent)))

@@ -13,7 +13,7 @@ import asyncio
 import math
 import re
 import ssl as ssl_lib
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import aiomysql
@@ -322,6 +322,8 @@ class Link:
         self.target = target
         self.thread_id: int = conn.thread_id()
         self._lock = asyncio.Lock()
+        #: the engine's record of the statements dbtop sent (owntraffic.py), if any
+        self.sent: Callable[[str], None] | None = None
 
     @property
     def closed(self) -> bool:
@@ -342,6 +344,10 @@ class Link:
         limited = (
             with_time_limit(sql, self.flavor, self.options.statement_timeout_ms) if hint else sql
         )
+        if self.sent is not None:
+            self.sent(sql)
+            if limited is not sql:
+                self.sent(limited)
         async with self._lock:
             return await fetch_raw(
                 self.conn, limited, args, deadline_s=deadline_s or self.options.deadline_s
@@ -352,6 +358,8 @@ class Link:
             async with self.conn.cursor(_QuietCursor) as cur:
                 return int(await cur.execute(sql, args) or 0)
 
+        if self.sent is not None:
+            self.sent(sql)
         async with self._lock:
             return await bounded(self.conn, run(), self.options.deadline_s)
 

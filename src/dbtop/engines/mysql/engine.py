@@ -18,8 +18,13 @@ from dbtop.engines.mysql import capabilities as caps_mod
 from dbtop.engines.mysql import explain as explain_mod
 from dbtop.engines.mysql import flavor as flavor_mod
 from dbtop.engines.mysql import harmless as explain_harmless
+from dbtop.engines.mysql import indexes as index_mod
+from dbtop.engines.mysql import inferred as inferred_mod
 from dbtop.engines.mysql import kill as kill_mod
+from dbtop.engines.mysql import locks as lock_mod
+from dbtop.engines.mysql import owntraffic as own_mod
 from dbtop.engines.mysql import sessions as session_mod
+from dbtop.engines.mysql import statements as statement_mod
 from dbtop.engines.mysql import summary as summary_mod
 from dbtop.engines.mysql.capabilities import Access, Grants
 from dbtop.engines.mysql.connection import (
@@ -39,6 +44,7 @@ from dbtop.engines.mysql.connection import (
     translate,
 )
 from dbtop.engines.mysql.flavor import Flavor
+from dbtop.engines.mysql.owntraffic import SESSION_STATUS_SQL, OwnLedger, OwnStatements
 from dbtop.engines.mysql.poll import Cached, Poll
 from dbtop.engines.mysql.url import Target, parse_url
 from dbtop.engines.own import OwnConnections
@@ -86,6 +92,13 @@ class MySQLEngine(EngineBase):
         #: whether the last poll had index usage (None before the first)
         self._index_usage: bool | None = None
         self._cached = Cached()
+        self._own_counters = OwnLedger()
+        self._own_texts = OwnStatements()
+        self._own_texts.seed(
+            own_mod.module_statements(
+                (caps_mod, session_mod, summary_mod, index_mod, inferred_mod, lock_mod, own_mod)
+            )
+        )
 
     @property
     def flavor(self) -> Flavor:
@@ -112,12 +125,18 @@ class MySQLEngine(EngineBase):
             )
             flavor = flavor_mod.from_variables(summary_mod.name_values(rows))
             link = Link(raw, flavor, self.options, self._target)
+            link.sent = self._own_texts.sent
             await link.apply(session_settings(flavor, self.options), OPTIONAL_SETTINGS)
             self._monitor = link
             self._own.add(link, link.thread_id)
             self._flavor, self._access, denied = await caps_mod.probe(link, flavor)
             self._denied.update(denied)
             link.flavor = self._flavor
+            self._own_texts.seed([statement_mod.digest_sql(self._flavor), statement_mod.SLOW_LOG])
+            # the advisor's catalog reads (imported here: advice_facts imports this module)
+            from dbtop.engines.mysql import advice_facts
+
+            self._own_texts.seed(own_mod.module_statements([advice_facts]))
         except pymysql.err.MySQLError as exc:
             raw.close()
             if self._monitor is not None:
@@ -152,6 +171,7 @@ class MySQLEngine(EngineBase):
                     self._own.discard(self._work)
                 raw = await open_raw(self._target, self.options)
                 link = Link(raw, self.flavor, self.options, self._target)
+                link.sent = self._own_texts.sent
                 try:
                     await link.apply(session_settings(self.flavor, self.options), OPTIONAL_SETTINGS)
                 except pymysql.err.MySQLError as exc:
@@ -212,7 +232,7 @@ class MySQLEngine(EngineBase):
         variables = await self._cached.variables.get(
             lambda: self._name_values(link, summary_mod.VARIABLES_SQL)
         )
-        status = await self._name_values(link, summary_mod.STATUS_SQL)
+        status = await self._own_status(link, await self._name_values(link, summary_mod.STATUS_SQL))
         flavor = self._reflavor(link, variables)
         poll = self._poll(link, flavor)
 
@@ -264,6 +284,7 @@ class MySQLEngine(EngineBase):
             flavor=flavor,
             access=self._access,
             own=self._own.ids,
+            own_statements=self._own_texts,
             sections=Sections(
                 recoverable=(pymysql.err.MySQLError,),
                 lost=self._lost,
@@ -274,6 +295,20 @@ class MySQLEngine(EngineBase):
             deny=self._deny,
             database=self._target.database,
         )
+
+    async def _own_status(self, link: Link, status: dict[str, str]) -> dict[str, str]:
+        """The global status less dbtop's own connections' share (owntraffic.py)."""
+        readings = {link.thread_id: await self._name_values(link, SESSION_STATUS_SQL)}
+        work = self._work
+        if work is not None and not work.closed:
+            try:
+                readings[work.thread_id] = await self._name_values(work, SESSION_STATUS_SQL)
+            except pymysql.err.MySQLError:
+                work.close()  # reopened on the next action; its share so far is counted
+        self._own_counters.observe(readings)
+        if link.flavor.mariadb:
+            self._own_counters.status_reads([len(status), *(len(r) for r in readings.values())])
+        return self._own_counters.exclude(status)
 
     @staticmethod
     async def _name_values(link: Link, sql: str) -> dict[str, str]:

@@ -25,6 +25,7 @@ from dbtop.engines.mysql import summary as summary_mod
 from dbtop.engines.mysql.capabilities import Access, denied
 from dbtop.engines.mysql.connection import PRIVILEGE_CODES, Link, error_code
 from dbtop.engines.mysql.flavor import Flavor
+from dbtop.engines.mysql.owntraffic import OwnStatements
 from dbtop.engines.refresh import Every
 from dbtop.engines.sections import Sections
 from dbtop.model import (
@@ -108,6 +109,7 @@ class Poll:
         flavor: Flavor,
         access: Access,
         own: frozenset[str],
+        own_statements: OwnStatements | None = None,
         sections: Sections,
         cached: Cached,
         denied: Mapping[str, Notice],
@@ -119,6 +121,7 @@ class Poll:
         self.access = access
         self.grants = access.grants
         self.own = own
+        self.own_statements = own_statements or OwnStatements()
         self.sections = sections
         self.cached = cached
         self._denied = denied
@@ -331,7 +334,13 @@ class Poll:
             statement_mod.digest_sql(self.flavor),
             grant=self.grants.performance_schema(),
         )
-        return statement_mod.statements(rows or [])
+        # dbtop's own statements are not the server's work (owntraffic.py)
+        theirs = [
+            row
+            for row in rows or []
+            if not self.own_statements.is_own(str(row.get("DIGEST_TEXT") or ""))
+        ]
+        return statement_mod.statements(theirs)
 
     async def slow_events(self) -> tuple[SlowEvent, ...]:
         if not self.flavor.slow_log_table:

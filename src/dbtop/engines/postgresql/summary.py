@@ -74,6 +74,9 @@ def build_summary(
             1 for s in sessions if (s.state or "").startswith("idle in transaction")
         ),
         "waiting_on_locks": sum(1 for s in sessions if s.waiting_on_lock),
+        # backends publish their statistics at most this often (PGSTAT_MIN_INTERVAL since
+        # 15, PGSTAT_STAT_INTERVAL before): rates are not taken over less (analysis/rates)
+        "stats_flush_s": 1.0 if (row["version_num"] or 0) >= 150000 else 0.5,
     }
     lag = row["replay_lag_s"]
     if row["in_recovery"]:

@@ -11,20 +11,41 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class BlockingKind:
-    """What a blocked client waits for; ``blocker`` names that wait in the lock graph."""
+    """What a blocked client waits for; ``blocker`` names that wait in the lock graph.
+
+    ``group`` is the word of a wait for data (a list, a stream, replicas, a module): no
+    session holds what such a client wants, so the graph groups its clients by command
+    under ``group:COMMAND`` (``list:BLPOP``), a node that says it is not a session.
+    PAUSE and SCRIPT have none: there the node stands for a real state of the server.
+    """
 
     blocker: str
     lock_type: str
     waits_for: str
+    group: str | None = None
+    #: "waiting on a list (BLPOP)" reads ``on {noun} ({COMMAND})``
+    noun: str = ""
 
 
-LIST_PUSH = BlockingKind("list-push", "list", "a push to one of its list keys")
-ZSET_ADD = BlockingKind("zset-add", "zset", "an add to one of its sorted-set keys")
-STREAM_ADD = BlockingKind("stream-add", "stream", "a new entry in one of its streams")
-REPLICA_ACK = BlockingKind("replica-ack", "replication", "replicas to acknowledge its writes")
-MODULE = BlockingKind("module", "module", "a module command to complete")
+LIST_PUSH = BlockingKind("list-push", "list", "a push to one of its list keys", "list", "a list")
+ZSET_ADD = BlockingKind(
+    "zset-add", "zset", "an add to one of its sorted-set keys", "zset", "a sorted set"
+)
+STREAM_ADD = BlockingKind(
+    "stream-add", "stream", "a new entry in one of its streams", "stream", "a stream"
+)
+REPLICA_ACK = BlockingKind(
+    "replica-ack", "replication", "replicas to acknowledge its writes", "replicas", "replicas"
+)
+MODULE = BlockingKind("module", "module", "a module command to complete", "module", "a module")
 PAUSE = BlockingKind("pause", "pause", "the end of CLIENT PAUSE")
 SCRIPT = BlockingKind("script", "script", "a busy script or function to end")
+
+#: Why the keys of a blocked client are not shown (docs/engines/redis.md, "Blocked").
+KEYS_UNKNOWN = (
+    "Redis names no key of a blocked client: CLIENT LIST and CLIENT INFO give cmd= only "
+    "(argv-mem sizes the arguments, never shows them)"
+)
 
 BLOCKING: dict[str, BlockingKind] = {
     "blpop": LIST_PUSH,
@@ -46,6 +67,27 @@ SYNTHETIC = {k.blocker: k for k in (LIST_PUSH, ZSET_ADD, STREAM_ADD, REPLICA_ACK
     PAUSE.blocker: PAUSE,
     SCRIPT.blocker: SCRIPT,
 }
+_BY_GROUP = {k.group: k for k in SYNTHETIC.values() if k.group}
+
+
+def wait_node(kind: BlockingKind, cmd: str) -> str:
+    """The graph node a client blocked in ``cmd`` waits under: ``list:BLPOP``, ``pause``."""
+    if kind.group is None:
+        return kind.blocker
+    return f"{kind.group}:{display_name(cmd) or '?'}"
+
+
+def wait_phrase(kind: BlockingKind, cmd: str) -> str:
+    """``waiting on a list (BLPOP)``: what a wait group stands for, in a DBA's words."""
+    return f"waiting on {kind.noun} ({display_name(cmd) or '?'})"
+
+
+def synthetic_kind(local_id: str) -> BlockingKind | None:
+    """The kind a synthetic node id stands for (``list:BLPOP``, ``pause``), or None."""
+    if local_id in SYNTHETIC:
+        return SYNTHETIC[local_id]
+    group, colon, _ = local_id.partition(":")
+    return _BY_GROUP.get(group) if colon else None
 
 
 def blocking_kind(cmd: str, *, blocked: bool) -> BlockingKind | None:

@@ -21,7 +21,7 @@ from dbtop.engines.redis.assemble import Rows, busy_rows, node_rows, snapshot_ex
 from dbtop.engines.redis.capabilities import LABELS, declare_capabilities
 from dbtop.engines.redis.cluster import ClusterNode, SlotMap, nodes_extra, parse_cluster_nodes
 from dbtop.engines.redis.collect import ClientPace, NodePoll, poll_node, read_config
-from dbtop.engines.redis.commands import SYNTHETIC
+from dbtop.engines.redis.commands import synthetic_kind
 from dbtop.engines.redis.connection import CommandError, Link, Target, busy, parse_target
 from dbtop.engines.redis.explain import (
     count_keys,
@@ -401,7 +401,7 @@ class RedisEngine(EngineBase):
         """The action link of the session's node, and the session's id on that node."""
         node, local = split_session_id(session_id.strip())
         if node is None:
-            if self._cluster and local not in SYNTHETIC:
+            if self._cluster and synthetic_kind(local) is None:
                 raise NotFoundError(
                     f"in a cluster a client id names its node: NODE/ID, e.g. "
                     f"{self._entry.node}/{local}"

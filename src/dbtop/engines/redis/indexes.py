@@ -6,7 +6,8 @@ Each refresh spends at most ``max_keys`` keys and ``max_ms`` milliseconds per no
 samples only a few elements of a big key) for the keys found, pipelined. The cursor carries
 over to the next refresh, so the sample grows and renews itself; it is kept in a bounded
 reservoir per database. SCAN visits keys in hash-table order, unrelated to their names, so
-the share of a pattern in the sample estimates its share of the database.
+the sample is close to a random one; keyspace_estimate turns it into each pattern's keys and
+bytes with a stated 95 % margin, exact once a pass has seen every key.
 
 Every command here is O(1) or O(COUNT) on the server: the sampling never blocks it, and the
 async round trips never block the UI.
@@ -22,6 +23,12 @@ from dataclasses import dataclass, field
 from dbtop.engines.redis.commands import quote_arg
 from dbtop.engines.redis.connection import Link
 from dbtop.engines.redis.info import integer, text
+from dbtop.engines.redis.keyspace_estimate import (
+    Measured,
+    PatternEstimate,
+    estimate_patterns,
+    margins_extra,
+)
 from dbtop.engines.redis.patterns import group_keys
 from dbtop.model import KeyPattern, frozen
 
@@ -60,6 +67,11 @@ class DbSample:
     pass_no: int = 0
     scanned_in_pass: int = 0
     records: OrderedDict[bytes, KeyRecord] = field(default_factory=OrderedDict)
+    #: keys a SCAN step returned past the refresh's budget: measured first next time (the
+    #: cursor is already past them, so dropping them would leave them out of every pass)
+    pending: list[bytes] = field(default_factory=list)
+    #: the pass ended with keys still pending: it ends when they are measured
+    pass_done: bool = False
     #: the largest keys met in any pass, kept apart from the reservoir so that a huge key
     #: seen once stays known (a rolling scan meets every key in the end)
     biggest: dict[bytes, KeyRecord] = field(default_factory=dict)
@@ -125,10 +137,17 @@ class KeySampler:
             while keys_done < budget.max_keys:
                 if (time.monotonic() - started) * 1000 >= budget.max_ms:
                     break
-                count = min(budget.scan_count, max(budget.max_keys - keys_done, 1))
-                keys, done = await self._scan(link, db, sample, count, select=select)
-                scans += 1
-                keys = keys[: budget.max_keys - keys_done]
+                if sample.pending:
+                    keys, done = sample.pending, sample.pass_done
+                    sample.pending, sample.pass_done = [], False
+                else:
+                    count = min(budget.scan_count, max(budget.max_keys - keys_done, 1))
+                    keys, done = await self._scan(link, db, sample, count, select=select)
+                    scans += 1
+                room = budget.max_keys - keys_done
+                if len(keys) > room:
+                    sample.pending, sample.pass_done = keys[room:], done
+                    keys, done = keys[:room], False
                 keys_done += len(keys)
                 await self._measure(link, db, sample, keys, select=select, budget=budget)
                 if done:
@@ -258,18 +277,21 @@ class KeySampler:
             for record in (*big, *(r for k, r in sample.biggest.items() if k in sample.records)):
                 big_groups.setdefault(grouping.of(record.name), []).append(record)
             size = db_sizes.get(db, len(records))
-            complete = sample.pass_no > 0 and len(records) >= size
+            estimates = estimate_patterns(
+                size,
+                (Measured(r.key, grouping.of(r.name), r.memory_bytes) for r in records),
+                (Measured(r.key, grouping.of(r.name), r.memory_bytes) for r in big),
+            )
             for pattern in {*groups, *big_groups}:
                 rows.append(
                     _pattern_row(
                         pattern,
                         groups.get(pattern, []),
                         big_groups.get(pattern, []),
+                        estimates[pattern],
                         sampled=len(records),
-                        db_size=size,
                         db=db,
                         node=node,
-                        complete=complete,
                     )
                 )
         rows.sort(key=lambda p: (-(p.memory_bytes or 0), p.pattern))
@@ -288,25 +310,19 @@ def _pattern_row(
     pattern: str,
     members: list[KeyRecord],
     big: list[KeyRecord],
+    estimate: PatternEstimate,
     *,
     sampled: int,
-    db_size: int,
     db: int,
     node: str | None,
-    complete: bool,
 ) -> KeyPattern:
-    """Counts come from the sample; the tracked biggest keys count with their exact size and
-    the rest is extrapolated from the typical (not tracked) keys, so that one huge key in the
-    sample does not multiply into a huge pattern."""
-    big_keys = {r.key for r in big}
+    """Counts and bytes from keyspace_estimate (with their 95 % margins); the rest of the
+    row describes the keys actually measured."""
     known = list({r.key: r for r in (*members, *big)}.values())
     share = len(members) / sampled if sampled else 0.0
-    estimated = len(known) if complete else max(round(db_size * share), len(known))
+    big_keys = {r.key for r in big}
     typical = [r.memory_bytes for r in members if r.key not in big_keys and r.memory_bytes]
     mean = sum(typical) / len(typical) if typical else None
-    big_bytes = sum(r.memory_bytes or 0 for r in big)
-    rest = max(estimated - len(big), 0)
-    memory = big_bytes + (round(mean * rest) if mean is not None else 0)
     biggest = max(known, key=lambda r: r.memory_bytes or 0)
     types = Counter(r.type for r in known)
     main_type = types.most_common(1)[0][0] if len(types) == 1 else "mixed"
@@ -317,8 +333,8 @@ def _pattern_row(
         database=f"db{db}",
         type=main_type,
         sampled_keys=len(members),
-        estimated_keys=estimated,
-        memory_bytes=memory if (mean is not None or big) else None,
+        estimated_keys=estimate.keys,
+        memory_bytes=estimate.memory_bytes,
         no_ttl_share=no_ttl / len(known),
         biggest_key=biggest.name,
         biggest_key_bytes=biggest.memory_bytes,
@@ -329,7 +345,7 @@ def _pattern_row(
             mean_bytes=None if mean is None else round(mean),
             tracked_big_keys=len(big),
             avg_ttl_s=(sum(ttls) / len(ttls) / 1000) if ttls else None,
-            exact=complete,
             biggest_key_quoted=quote_arg(biggest.key),
+            **margins_extra(estimate),
         ),
     )

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from dbtop.engines import identity
 from dbtop.engines.redis.client_list import parse_client_list
-from dbtop.engines.redis.commands import PAUSE, SCRIPT, SYNTHETIC
+from dbtop.engines.redis.commands import PAUSE, SCRIPT, synthetic_kind
 from dbtop.engines.redis.connection import CommandError, Link
 from dbtop.engines.redis.info import integer, parse_info
 from dbtop.errors import NotFoundError
@@ -123,8 +123,7 @@ async def kill_client(
         return await kill_script(link, session_id, mode)
     if local_id == PAUSE.blocker:
         return await unpause(link, session_id, mode)
-    if local_id in SYNTHETIC:
-        kind = SYNTHETIC[local_id]
+    if (kind := synthetic_kind(local_id)) is not None:
         raise NotFoundError(
             f"{session_id} stands for the clients waiting for {kind.waits_for}; it is not a "
             "client: unblock or kill those clients one by one"

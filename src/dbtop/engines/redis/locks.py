@@ -1,10 +1,17 @@
 """The Blocked pane: what waits on what in Redis, as edges of the lock graph.
 
 Redis has no locks; a client waits for data (BLPOP, BZPOPMIN, XREAD …), for replicas (WAIT),
-for CLIENT PAUSE to end, or for a busy script that holds the whole server. Each of those is a
-node of the graph with a word for an id (``list-push``, ``replica-ack``, ``pause``,
-``script``; prefixed by the node in a cluster), so the tree reads "list-push ← 12 clients".
-Redis does not report which keys a blocked client waits on, so ``object`` stays empty.
+for CLIENT PAUSE to end, or for a busy script that holds the whole server.
+
+A busy script and CLIENT PAUSE are real states of the server, drawn as a node that stands
+for them (``script``, ``pause``; ``k`` on it kills the script or unpauses). A wait for data
+has no holder at all: no session holds the list a BLPOP waits on. Its clients are grouped by
+command under a node that says so (``list:BLPOP``, ``stream:XREAD``, ``replicas:WAIT``,
+``module:FT.SEARCH``; prefixed by the node in a cluster), each edge carrying ``no_holder``
+("waiting on a list (BLPOP)") so no view draws the group as a blocker, and the JSON says
+the same. Two BLPOPs on different keys share the group: the keys are not known (Redis
+reports none for a blocked client: ``commands.KEYS_UNKNOWN``), so ``object`` stays empty
+and ``extra.keys`` says why, rather than a guess.
 """
 
 from __future__ import annotations
@@ -12,7 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from dbtop.engines.redis.commands import PAUSE, SCRIPT, BlockingKind
+from dbtop.engines.redis.commands import (
+    KEYS_UNKNOWN,
+    PAUSE,
+    SCRIPT,
+    BlockingKind,
+    wait_node,
+    wait_phrase,
+)
 from dbtop.model import LockWait, Session, frozen
 
 
@@ -22,17 +36,21 @@ def blocked_edges(
     edges: list[LockWait] = []
     for session, kind in blocked:
         wait_s = session.duration_s
+        cmd = session.query or ""
+        facts: dict[str, object] = {"waits_for": kind.waits_for}
+        if kind.group is not None:
+            facts.update(no_holder=wait_phrase(kind, cmd), keys=None, keys_unknown=KEYS_UNKNOWN)
         edges.append(
             LockWait(
                 waiter=session.id,
-                blocker=f"{prefix}{kind.blocker}",
+                blocker=f"{prefix}{wait_node(kind, cmd)}",
                 mode=session.query,
                 lock_type=kind.lock_type,
                 object=None,
                 wait_start=now - timedelta(seconds=wait_s) if wait_s is not None else None,
                 wait_s=wait_s,
                 node=session.node,
-                extra=frozen(waits_for=kind.waits_for),
+                extra=frozen(facts),
             )
         )
     return edges

@@ -13,7 +13,13 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from dbtop.engines.redis.client_list import ClientLine, parse_client_list
-from dbtop.engines.redis.commands import PAUSE, BlockingKind, blocking_kind, display_name
+from dbtop.engines.redis.commands import (
+    PAUSE,
+    BlockingKind,
+    blocking_kind,
+    display_name,
+    wait_node,
+)
 from dbtop.model import Session
 
 __all__ = ["ClientLine", "client_session", "parse_client_list", "split_session_id"]
@@ -155,7 +161,7 @@ def client_session(
 
     row.add("flag_words", list(_flag_words(flags)))
     if blocked is not None:
-        row.add("blocked_on", blocked.blocker)
+        row.add("blocked_on", wait_node(blocked, cmd))
     client_id = client_id or ""
     session = Session(
         id=prefix + client_id,
@@ -173,7 +179,7 @@ def client_session(
         duration_s=float(idle),
         wait=wait,
         waiting_on_lock=blocked is not None,
-        blocked_by=(f"{prefix}{blocked.blocker}",) if blocked is not None else (),
+        blocked_by=(f"{prefix}{wait_node(blocked, cmd)}",) if blocked is not None else (),
         is_self=client_id.isdigit() and int(client_id) in self_ids,
         node=node,
         extra=row,  # a read-only Mapping over the line, fields under Redis's names

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from dbtop.humanize import margin_suffix, margin_suffix_bytes
 from dbtop.model import Feature, IndexStat, KeyPattern, PaneLabels, TableStat
 from dbtop.poller import PollResult
 from dbtop.safetext import one_line
@@ -49,8 +50,8 @@ KEY_COLUMNS = (
     Column("pattern", "pattern", 24, flex=True, descending=False),
     Column("database", "db", 4, descending=False),
     Column("type", "type", 7, descending=False),
-    Column("keys", "keys", 9, align="right"),
-    Column("memory", "memory", 9, align="right"),
+    Column("keys", "keys", 13, align="right"),  # with its ± margin
+    Column("memory", "memory", 15, align="right"),
     Column("no_ttl", "no TTL", 7, align="right"),
     Column("biggest", "biggest key", 20, optional=2, descending=False),
     Column("biggest_size", "its size", 9, align="right", optional=1),
@@ -171,8 +172,10 @@ def key_pattern_row(pattern: KeyPattern) -> Row:
         one_line(pattern.pattern),
         one_line(pattern.database),
         one_line(pattern.type),
-        count(keys),
-        human_bytes(pattern.memory_bytes),
+        # sampled estimates carry their 95 % margin (engines/redis/keyspace_estimate.py)
+        count(keys) + margin_suffix(pattern.extra.get("keys_margin")),
+        human_bytes(pattern.memory_bytes)
+        + margin_suffix_bytes(pattern.extra.get("memory_margin_bytes")),
         percent(pattern.no_ttl_share, 0),
         one_line(pattern.biggest_key),
         human_bytes(pattern.biggest_key_bytes),

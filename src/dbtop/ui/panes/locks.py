@@ -17,7 +17,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 
 from dbtop.analysis.lockgraph import LockForest, LockNode
-from dbtop.humanize import inferred_marker
+from dbtop.humanize import inferred_marker, no_holder
 from dbtop.model import Feature, PaneLabels, Session
 from dbtop.poller import PollResult
 from dbtop.safetext import one_line
@@ -50,13 +50,23 @@ def _walk(
         yield from _walk(child, here, child_prefix, n == len(node.children) - 1, False)
 
 
+def _state(session: Session | None, group: str) -> str:
+    if session is not None:
+        return session.state or session.kind or ""
+    return "not a session" if group else "gone"
+
+
 def lock_rows(forest: LockForest, sessions: dict[str, Session]) -> Iterator[tuple[Row, LockNode]]:
     for root in forest.roots:
         for key, drawing, node in _walk(root, "", "", True, True):
             session = sessions.get(node.session_id)
             is_root = node.depth == 0
             label = drawing + cell(node.session_id)
-            if is_root:
+            # A Redis wait for data groups its clients under a node that is no session.
+            group = no_holder(node.children[0].wait) if is_root and node.children else ""
+            if group:
+                label += f" ({len(node.children)} waiting)"
+            elif is_root:
                 direct, total = forest.frees(node.session_id)
                 label += f" ▲{total}" if direct == total else f" ▲{total} ({direct} direct)"
             elif node.queued_behind:
@@ -76,6 +86,8 @@ def lock_rows(forest: LockForest, sessions: dict[str, Session]) -> Iterator[tupl
                     mode = f"inferred: {mode}"
                     obj = f"{marker} {obj}".rstrip()
                 waited = human_seconds(wait.wait_s) if wait.wait_s is not None else ""
+            elif group:
+                mode, obj = "holds nothing", "keys unknown"
             elif is_root:
                 held = sorted(
                     {c.wait.held_mode for c in node.children if c.wait and c.wait.held_mode}
@@ -87,10 +99,10 @@ def lock_rows(forest: LockForest, sessions: dict[str, Session]) -> Iterator[tupl
                 one_line(mode),
                 one_line(obj),
                 waited,
-                one_line((session.state or session.kind) if session else "gone"),
-                one_line(session.query, 400) if session else "",
+                one_line(_state(session, group)),
+                one_line(session.query, 400) if session else group,
             )
-            kind = "alarm" if is_root else ("warning" if node.children else "")
+            kind = "alarm" if is_root and not group else ("warning" if node.children else "")
             yield Row(key=key, cells=cells, sort=(None,) * len(cells), kind=kind), node
 
 
@@ -115,7 +127,7 @@ class LocksPane(Pane):
     def update(self, result: PollResult, view: ViewOptions) -> None:
         forest = result.forest
         # Only the sessions in the graph are needed; the lookup stays small.
-        involved = forest.blocker_ids | forest.waiter_ids
+        involved = forest.blocker_ids | forest.waiter_ids | forest.root_ids
         self._sessions = {s.id: s for s in result.snapshot.sessions if s.id in involved}
         rows: list[Row] = []
         nodes: dict[str, LockNode] = {}
