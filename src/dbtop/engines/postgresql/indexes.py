@@ -187,6 +187,10 @@ def findings_for(indexes: Sequence[IndexStat], tables: Sequence[TableStat]) -> t
                     f"index {name} on {where} is invalid (a failed CREATE INDEX "
                     "CONCURRENTLY?): it is maintained on writes but never used",
                     Severity.WARNING,
+                    statement=(
+                        f"DROP INDEX CONCURRENTLY {_ident(index.schema)}.{_ident(index.name)};"
+                    ),
+                    warning="or REINDEX INDEX CONCURRENTLY once its cause (duplicates?) is fixed",
                 )
             )
         elif index.duplicate_of:
@@ -377,3 +381,8 @@ def _age(seconds: float) -> str:
     if seconds < 2 * 86400:
         return f"{seconds / 3600:.1f} hours"
     return f"{seconds / 86400:.0f} days"
+
+
+def _ident(name: str | None) -> str:
+    """An identifier quoted for a statement to copy."""
+    return '"' + (name or "").replace('"', '""') + '"'
