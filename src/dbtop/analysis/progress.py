@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from dbtop.model import Session
 from dbtop.progress import Progress
 
 
@@ -85,3 +86,14 @@ class Tracker:
                 kept[sid] = Observation(progress, now)
         self._seen = kept
         return estimated
+
+
+def attach(
+    sessions: tuple[Session, ...], found: dict[str, Progress], tracker: Tracker, now: float
+) -> tuple[Session, ...]:
+    """The sessions with their command's progress (by session id), and the time left from
+    the previous poll's observation."""
+    estimated = tracker.update(found, now)
+    if not estimated:
+        return sessions
+    return tuple(replace(s, progress=estimated[s.id]) if s.id in estimated else s for s in sessions)

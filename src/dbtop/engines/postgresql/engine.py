@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import asyncpg
 
-from dbtop.analysis.progress import Tracker
+from dbtop.analysis.progress import Tracker, attach
 from dbtop.engines.base import ConnectOptions, EngineBase
 from dbtop.engines.own import OwnConnections
 from dbtop.engines.postgresql import capabilities, health, indexes, progress, sessions, statements
@@ -148,7 +148,7 @@ class PostgresEngine(EngineBase):
             progress.fetch_progress(conn, self.server_version_num),
             {},
         )
-        found = progress.attach(found, running, self._progress)
+        found = attach(found, running, self._progress, time.monotonic())
         server = build_summary(summary_row, replication, found, self._address, self._db_size.value)
         checked, health_notices = await poll.read(
             Feature.HEALTH,

@@ -4,13 +4,9 @@ backups (13+), put on the session that runs each (``Session.progress``)."""
 
 from __future__ import annotations
 
-import dataclasses
-import time
-
 import asyncpg
 
-from dbtop.analysis.progress import Tracker, build
-from dbtop.model import Session
+from dbtop.analysis.progress import build
 from dbtop.progress import Progress
 
 _VACUUM = """SELECT pid, 'VACUUM'::text AS command, phase::text,
@@ -55,17 +51,3 @@ async def fetch_progress(conn: asyncpg.Connection, version_num: int) -> dict[str
             str(row["command"]), row["phase"], row["done"], row["total"], row["unit"]
         )
     return found
-
-
-def attach(
-    sessions: tuple[Session, ...], found: dict[str, Progress], tracker: Tracker
-) -> tuple[Session, ...]:
-    """The sessions with their command's progress, and its time left from the last poll."""
-    if not found:
-        tracker.update({}, time.monotonic())
-        return sessions
-    estimated = tracker.update(found, time.monotonic())
-    return tuple(
-        dataclasses.replace(s, progress=estimated[s.id]) if s.id in estimated else s
-        for s in sessions
-    )
