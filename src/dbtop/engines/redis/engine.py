@@ -29,6 +29,7 @@ from dbtop.engines.redis.explain import (
     explain_query,
     find_in_databases,
 )
+from dbtop.engines.redis.health import HealthSource
 from dbtop.engines.redis.indexes import KeySampler, SampleBudget, SampleStats
 from dbtop.engines.redis.info import CommandStat, integer, parse_info
 from dbtop.engines.redis.info import keyspace as db_keyspace
@@ -101,6 +102,7 @@ class RedisEngine(EngineBase):
         self._last_sessions: list[Session] = []
         self._last_taken: datetime | None = None
         self._last_server: ServerSummary | None = None
+        self._health = HealthSource()
         self._version = "?"
 
     # -- identity -------------------------------------------------------------------------
@@ -229,13 +231,12 @@ class RedisEngine(EngineBase):
         self._statements(polls, rows, started)
         sections.notices.extend(rows.notices)
         ok_polls = [p for p in polls if p.ok]
-        findings = poll_findings(
-            [
-                (p.node if self._cluster else None, p.info, self._config.get(p.node, {}))
-                for p in ok_polls
-            ],
-            rows.sessions,
-        )
+        infos = [
+            (p.node if self._cluster else None, p.info, self._config.get(p.node, {}))
+            for p in ok_polls
+        ]
+        findings = poll_findings(infos, rows.sessions)
+        findings += self._health.findings(infos, keyspace, started)  # health.py
         search = partial(all_search_indexes, self._links, self._search, cluster=self._cluster)
         indexes = await sections.read(
             Feature.INDEXES, "the search indexes", self._indexes.get(search), []
