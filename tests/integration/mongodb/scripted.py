@@ -80,6 +80,11 @@ class World:
     ops_counter: int = 0
     #: opids whose killOp makes them disappear
     killed: list[Any] = field(default_factory=list)
+    #: changes a test makes to each serverStatus / replSetGetStatus reply (health checks)
+    status_patch: Callable[[dict[str, Any]], None] | None = None
+    repl_patch: Callable[[dict[str, Any]], None] | None = None
+    #: local.oplog.rs entries, oldest first (find in $natural order)
+    oplog: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ScriptedMongo:
@@ -182,14 +187,20 @@ class ScriptedMongo:
         if "serverStatus" in self.world.refuse:
             raise unauthorized("serverStatus")
         self.world.ops_counter += 1000
-        return fx.server_status(
+        reply = fx.server_status(
             kind=self.world.kind, version=self.world.version, ops=self.world.ops_counter
         )
+        if self.world.status_patch is not None:
+            self.world.status_patch(reply)
+        return reply
 
     def on_replsetgetstatus(self, database: str, doc: dict, port: int) -> Reply:
         if self.world.kind != "replset":
             raise CommandError(76, "NoReplicationEnabled", "not running with --replSet")
-        return fx.repl_set_status()
+        reply = fx.repl_set_status()
+        if self.world.repl_patch is not None:
+            self.world.repl_patch(reply)
+        return reply
 
     def on_listdatabases(self, database: str, doc: dict, port: int) -> Reply:
         reply = fx.list_databases(self.world.database_sizes)
@@ -363,6 +374,11 @@ class ScriptedMongo:
 
     def on_find(self, database: str, doc: dict, port: int) -> Reply:
         target = doc["find"]
+        if (database, target) == ("local", "oplog.rs") and self.world.oplog:
+            entries = [copy.deepcopy(e) for e in self.world.oplog]
+            if (doc.get("sort") or {}).get("$natural") == -1:
+                entries.reverse()
+            return self._cursor("local.oplog.rs", entries[: doc.get("limit") or None], doc)
         if target != "system.profile":
             raise CommandError(26, "NamespaceNotFound", f"no scripted collection {target}")
         if "profile-read" in self.world.refuse:

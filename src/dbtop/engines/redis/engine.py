@@ -34,6 +34,7 @@ from dbtop.engines.redis.indexes import KeySampler, SampleBudget, SampleStats
 from dbtop.engines.redis.info import CommandStat, integer, parse_info
 from dbtop.engines.redis.info import keyspace as db_keyspace
 from dbtop.engines.redis.kill import kill_client
+from dbtop.engines.redis.progress import findings as progress_findings
 from dbtop.engines.redis.search import REFRESH_S, all_search_indexes, search_nodes
 from dbtop.engines.redis.sessions import split_session_id
 from dbtop.engines.redis.summary import server_summary, stale_summary
@@ -236,7 +237,7 @@ class RedisEngine(EngineBase):
             for p in ok_polls
         ]
         findings = poll_findings(infos, rows.sessions)
-        findings += self._health.findings(infos, keyspace, started)  # health.py
+        findings += self._health.findings(infos, keyspace, started) + progress_findings(infos)
         search = partial(all_search_indexes, self._links, self._search, cluster=self._cluster)
         indexes = await sections.read(
             Feature.INDEXES, "the search indexes", self._indexes.get(search), []
