@@ -103,7 +103,7 @@ def test_mysql8_stage_events_and_mariadb_progress() -> None:
     progress = mysql_progress(rows)["42"]
     assert (progress.command, progress.phase, progress.percent) == (
         "ALTER TABLE",
-        "innodb/alter table (read PK and internal sort)",
+        "alter table (read PK and internal sort)",
         25.0,
     )
     maria = mariadb_progress(
