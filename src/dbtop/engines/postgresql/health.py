@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from dbtop.analysis.health.postgresql import PgHealthFacts, judge
+from dbtop.engines.postgresql.text import decode, raw
 from dbtop.engines.refresh import Every
 from dbtop.model import Feature, Finding, Notice, Session
 
@@ -37,12 +38,14 @@ SETTINGS = (
 
 SETTINGS_SQL = "SELECT /* dbtop */ name, setting FROM pg_settings WHERE name = ANY($1::text[])"
 
-DATABASES_SQL = """SELECT /* dbtop */ datname, age(datfrozenxid) AS xid_age,
+# Every name is read as bytes (text.py): a name holding bytes invalid in UTF-8 (a SQL_ASCII
+# database) must not fail the read.
+DATABASES_SQL = f"""SELECT /* dbtop */ {raw("datname", "datname")}, age(datfrozenxid) AS xid_age,
   temp_files, temp_bytes
 FROM pg_database d LEFT JOIN pg_stat_database s USING (datname)
 WHERE datallowconn ORDER BY age(datfrozenxid) DESC"""
 
-TABLES_AGE_SQL = f"""SELECT /* dbtop */ c.oid::regclass::text AS relation,
+TABLES_AGE_SQL = f"""SELECT /* dbtop */ {raw("c.oid::regclass::text", "relation")},
   age(c.relfrozenxid) AS xid_age
 FROM pg_class c
 WHERE c.relkind IN ('r', 'm', 't') AND c.relfrozenxid <> '0'::xid
@@ -50,7 +53,7 @@ ORDER BY age(c.relfrozenxid) DESC LIMIT {TOP_TABLES}"""
 
 # Who holds the xmin horizon back: each holder with its age in xids (and seconds where the
 # server says when it began).
-HORIZON_SQL = """SELECT /* dbtop */ * FROM (
+HORIZON_SQL = f"""SELECT /* dbtop */ holder, {raw("who", "who")}, xid_age, age_s FROM (
   SELECT 'session' AS holder, pid::text AS who, age(backend_xmin) AS xid_age,
     extract(epoch FROM now() - coalesce(xact_start, query_start))::float8 AS age_s
   FROM pg_stat_activity
@@ -71,25 +74,26 @@ HORIZON_SQL = """SELECT /* dbtop */ * FROM (
 
 def slots_sql(version_num: int) -> str:
     status = "wal_status" if version_num >= 130000 else "NULL::text AS wal_status"
-    return f"""SELECT /* dbtop */ slot_name::text, slot_type, active, database::text,
+    return f"""SELECT /* dbtop */ {raw("slot_name::text", "slot_name")}, slot_type, active,
+  {raw("database::text", "database")},
   {status},
   pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn()
                        ELSE pg_current_wal_lsn() END, restart_lsn)::int8 AS retained_bytes
 FROM pg_replication_slots"""
 
 
-REPLICAS_SQL = """SELECT /* dbtop */
-  coalesce(nullif(application_name, ''), client_addr::text, pid::text) AS name,
+REPLICAS_SQL = f"""SELECT /* dbtop */
+  {raw("coalesce(nullif(application_name, ''), client_addr::text, pid::text)", "name")},
   client_addr::text AS client, state,
   extract(epoch FROM replay_lag)::float8 AS replay_lag_s,
   pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::int8 AS lag_bytes
 FROM pg_stat_replication WHERE NOT pg_is_in_recovery()"""
 
 # The column a sequence feeds (serial: deptype 'a', identity: 'i'), for its type's range.
-SEQUENCES_SQL = """SELECT /* dbtop */
-  format('%I.%I', s.schemaname, s.sequencename) AS sequence, s.data_type::text,
+SEQUENCES_SQL = f"""SELECT /* dbtop */
+  {raw("format('%I.%I', s.schemaname, s.sequencename)", "sequence")}, s.data_type::text,
   s.min_value, s.max_value, s.increment_by, s.cycle, s.last_value,
-  col.tbl AS table, col.attname AS column, col.typ AS column_type
+  {raw("col.tbl", "table")}, {raw("col.attname", "column")}, {raw("col.typ", "column_type")}
 FROM pg_sequences s
 LEFT JOIN LATERAL (
   SELECT d.refobjid::regclass::text AS tbl, a.attname::text, format_type(a.atttypid, NULL) AS typ
@@ -104,14 +108,14 @@ SEQUENCES_HIDDEN_SQL = """SELECT /* dbtop */ count(*) FROM pg_sequences
 WHERE last_value IS NULL AND NOT has_sequence_privilege(
   format('%I.%I', schemaname, sequencename), 'SELECT')"""
 
-VACUUM_SQL = f"""SELECT /* dbtop */ format('%I.%I', schemaname, relname) AS relation,
+VACUUM_SQL = f"""SELECT /* dbtop */ {raw("format('%I.%I', schemaname, relname)", "relation")},
   n_dead_tup, n_live_tup,
   extract(epoch FROM now() - greatest(last_vacuum, last_autovacuum))::float8 AS last_vacuum_s
 FROM pg_stat_user_tables ORDER BY n_dead_tup DESC LIMIT {TOP_TABLES}"""
 
 # The biggest tables, with the average width of their rows from pg_stats (which shows only
 # the columns this role may read: a table without them is left out, and said so).
-BLOAT_SQL = f"""SELECT /* dbtop */ c.oid::regclass::text AS relation, c.relpages::int8,
+BLOAT_SQL = f"""SELECT /* dbtop */ {raw("c.oid::regclass::text", "relation")}, c.relpages::int8,
   c.reltuples::float8, current_setting('block_size')::int AS block_size,
   coalesce((SELECT substring(o FROM 'fillfactor=(\\d+)')::int
             FROM unnest(c.reloptions) o WHERE o LIKE 'fillfactor=%'), 100) AS fillfactor,
@@ -122,7 +126,8 @@ WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND c.relpages >= 128
 ORDER BY c.relpages DESC LIMIT {TOP_TABLES}"""
 
-PREPARED_SQL = """SELECT /* dbtop */ gid, owner::text, database::text,
+PREPARED_SQL = f"""SELECT /* dbtop */ {raw("gid", "gid")}, {raw("owner::text", "owner")},
+  {raw("database::text", "database")},
   extract(epoch FROM now() - prepared)::float8 AS age_s
 FROM pg_prepared_xacts ORDER BY prepared"""
 
@@ -143,7 +148,10 @@ Rows = tuple[Mapping[str, Any], ...]
 
 
 def _rows(records: list[asyncpg.Record]) -> Rows:
-    return tuple(dict(r) for r in records)
+    """The rows as dicts, every column read as bytes decoded (U+FFFD for invalid bytes)."""
+    return tuple(
+        {k: decode(v) if isinstance(v, bytes) else v for k, v in dict(r).items()} for r in records
+    )
 
 
 @dataclasses.dataclass
