@@ -101,6 +101,8 @@ class HealthPane(Pane):
         progress = self.query_one("#health-progress-table", RowTable)
         progress.set_rows([progress_row(s) for s in running])
         progress.display = bool(running)
+        # as tall as its rows (a header and up to 8), the findings take the rest
+        progress.styles.height = min(len(running), 8) + 1
         self.query_one("#health-progress-title").display = bool(running)
         self.refresh_counts()
 
