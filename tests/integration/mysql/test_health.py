@@ -84,3 +84,44 @@ async def test_latest_deadlock_is_reported() -> None:
         await _run(first, f"DROP TABLE IF EXISTS {table}")
         first.close()
         second.close()
+
+
+async def test_alter_table_progress_on_the_session() -> None:
+    """MariaDB's processlist progress of an ALTER TABLE ... ALGORITHM=COPY reaches the
+    session: command, stage and percent. The copy takes about a second; it is run again
+    (up to three times) when it ended before a poll saw it."""
+    table = f"h17_alter_{uuid.uuid4().hex[:8]}"
+    admin, alterer = await _connect(), await _connect()
+    engine = MySQLEngine(URL, ConnectOptions())
+    try:
+        await _run(
+            admin, f"CREATE TABLE {table} (id INT PRIMARY KEY, v VARCHAR(100)) ENGINE=InnoDB"
+        )
+        await _run(admin, f"INSERT INTO {table} SELECT seq, REPEAT('x', 90) FROM seq_1_to_400000")
+        await admin.commit()
+        await engine.connect()
+        async with alterer.cursor() as cur:
+            await cur.execute("SELECT CONNECTION_ID()")
+            (thread_id,) = await cur.fetchone()
+        seen = None
+        for attempt in range(3):
+            column = f"w{attempt}"
+            alter = asyncio.ensure_future(
+                _run(alterer, f"ALTER TABLE {table} ADD COLUMN {column} INT, ALGORITHM=COPY")
+            )
+            while not alter.done() and seen is None:
+                session = (await engine.snapshot()).session(str(thread_id))
+                if session is not None and session.progress is not None:
+                    seen = session.progress
+            await alter
+            if seen is not None:
+                break
+        assert seen is not None, "no poll saw the ALTER TABLE in progress"
+        assert seen.command == "ALTER TABLE"
+        assert seen.phase is not None and seen.phase.startswith("stage 1 of 2")
+        assert seen.percent is not None and 0 < seen.percent < 100
+    finally:
+        await engine.close()
+        await _run(admin, f"DROP TABLE IF EXISTS {table}")
+        admin.close()
+        alterer.close()
