@@ -16,7 +16,8 @@ import pytest
 
 from dbtop.engines.base import ConnectOptions
 from dbtop.engines.postgresql import PostgresEngine
-from dbtop.model import Finding, Severity, Snapshot
+from dbtop.model import Feature, Finding, Severity, Snapshot
+from tests.integration.postgresql.conftest import PLAIN_ROLE, with_user
 from tests.waiting import wait_until
 
 
@@ -132,3 +133,12 @@ async def test_create_index_progress(admin: asyncpg.Connection, pg15_admin_url: 
         await builder.close()
         await engine.close()
         await admin.execute("DROP TABLE IF EXISTS h17_big; DROP FUNCTION IF EXISTS h17_slow(int)")
+
+
+async def test_a_role_without_pg_monitor_is_told_what_it_cannot_check(pg15_url: str) -> None:
+    snapshot = await _snapshot(with_user(pg15_url, PLAIN_ROLE))
+    health = [n for n in snapshot.notices if n.feature is Feature.HEALTH]
+    assert [n.hint for n in health if "pg_monitor" in (n.hint or "")] == [
+        "GRANT pg_monitor TO <role>"
+    ]
+    assert not [n for n in snapshot.notices if n.message.startswith("could not read health")]

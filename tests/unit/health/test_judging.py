@@ -272,3 +272,26 @@ def test_mongodb_members_tickets_cache_and_oplog() -> None:
     }
     # an oplog not yet full says nothing about the window
     assert mongodb.oplog_window(mongodb.Oplog(0.0, 60.0, 10, 100)) == []
+
+
+def test_redis_loading_and_background_save_progress() -> None:
+    from dbtop.engines.redis.progress import findings
+
+    info = {
+        "loading": "1",
+        "loading_loaded_perc": "42.00",
+        "loading_eta_seconds": "12",
+        "loading_loaded_bytes": "420",
+        "loading_total_bytes": "1000",
+        "rdb_bgsave_in_progress": "1",
+        "rdb_current_bgsave_time_sec": "3",
+        "current_save_keys_processed": "250",
+        "current_save_keys_total": "1000",
+    }
+    found = {f.kind: f for f in findings([(None, info, {})])}
+    loading = found["loading"].extra["progress"]
+    assert (loading.percent, loading.eta_s) == (42.0, 12.0)
+    saving = found["persistence_in_progress"]
+    assert saving.object == "server BGSAVE"
+    assert saving.extra["progress"].percent == 25.0
+    assert findings([(None, {"loading": "0"}, {})]) == []

@@ -6,6 +6,7 @@ connection, so it is reported as a Finding whose ``extra["progress"]`` is the Pr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from dbtop.analysis.progress import build
 from dbtop.model import Finding, Severity, frozen
@@ -22,23 +23,14 @@ def _num(info: Mapping[str, str], name: str) -> float | None:
 
 
 def _eta(progress: Progress, eta: float | None) -> Progress:
-    if eta is None or eta < 0:
-        return progress
-    return Progress(
-        progress.command,
-        progress.phase,
-        progress.done,
-        progress.total,
-        progress.percent,
-        eta,
-        progress.unit,
-    )
+    """With the server's own estimate of the time left (Redis computes it for loading)."""
+    return progress if eta is None or eta < 0 else replace(progress, eta_s=eta)
 
 
 def _saving(info: Mapping[str, str], command: str, elapsed: str) -> Progress:
     """A fork child's work: keys written of the keys there were (Redis 7), else percent."""
     done, total = _num(info, "current_save_keys_processed"), _num(info, "current_save_keys_total")
-    progress = build(
+    return build(
         command,
         f"running for {info.get(elapsed, '?')} s",
         done,
@@ -46,7 +38,6 @@ def _saving(info: Mapping[str, str], command: str, elapsed: str) -> Progress:
         "keys",
         server_percent=_num(info, "current_fork_perc"),
     )
-    return progress
 
 
 def findings(nodes: Sequence[NodeInfo]) -> list[Finding]:
