@@ -142,3 +142,12 @@ async def test_a_role_without_pg_monitor_is_told_what_it_cannot_check(pg15_url: 
         "GRANT pg_monitor TO <role>"
     ]
     assert not [n for n in snapshot.notices if n.message.startswith("could not read health")]
+
+
+async def test_every_health_read_runs_on_15_and_18(engine: PostgresEngine) -> None:
+    """The version-dependent reads (pg_stat_checkpointer on 17+, the progress views, the
+    slots' wal_status) run without error on both servers."""
+    snapshot = await engine.snapshot()
+    failed = [n.message for n in snapshot.notices if n.message.startswith("could not read")]
+    assert failed == []
+    assert engine.capabilities.has(Feature.HEALTH)
