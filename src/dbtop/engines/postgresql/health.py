@@ -192,8 +192,20 @@ class HealthSource:
         connections: int | None,
         max_connections: int | None,
     ) -> tuple[list[Finding], list[Notice]]:
-        live = await self._live.get(lambda: _read_live(conn, version_num))
-        catalog = await self._catalog.get(lambda: _read_catalog(conn, version_num))
+        failed: list[Notice] = []
+        # Each part on its own: a timeout on the catalog keeps its last figures (retried
+        # next poll) and the live checks still run. A lost connection is not a
+        # PostgresError: it goes up to the poll.
+        try:
+            live = await self._live.get(lambda: _read_live(conn, version_num))
+        except asyncpg.PostgresError as exc:
+            live = self._live.value
+            failed.append(Notice(Feature.HEALTH, f"health: could not read the live checks: {exc}"))
+        try:
+            catalog = await self._catalog.get(lambda: _read_catalog(conn, version_num))
+        except asyncpg.PostgresError as exc:
+            catalog = self._catalog.value
+            failed.append(Notice(Feature.HEALTH, f"health: could not read the catalog: {exc}"))
         facts = PgHealthFacts(
             settings=catalog.settings,
             databases=catalog.databases,
@@ -210,7 +222,7 @@ class HealthSource:
             in_recovery=live.in_recovery,
         )
         found = judge(facts, sessions, connections=connections, max_connections=max_connections)
-        return found, _notices(catalog, sees_all)
+        return found, failed + _notices(catalog, sees_all)
 
 
 async def _read_live(conn: asyncpg.Connection, version_num: int) -> _Live:

@@ -188,7 +188,8 @@ def findings_for(indexes: Sequence[IndexStat], tables: Sequence[TableStat]) -> t
                     "CONCURRENTLY?): it is maintained on writes but never used",
                     Severity.WARNING,
                     statement=(
-                        f"DROP INDEX CONCURRENTLY {_ident(index.schema)}.{_ident(index.name)};"
+                        f"DROP INDEX CONCURRENTLY {quote_ident(index.schema or 'public')}."
+                        f"{quote_ident(index.name)};"
                     ),
                     warning="or REINDEX INDEX CONCURRENTLY once its cause (duplicates?) is fixed",
                 )
@@ -381,8 +382,3 @@ def _age(seconds: float) -> str:
     if seconds < 2 * 86400:
         return f"{seconds / 3600:.1f} hours"
     return f"{seconds / 86400:.0f} days"
-
-
-def _ident(name: str | None) -> str:
-    """An identifier quoted for a statement to copy."""
-    return '"' + (name or "").replace('"', '""') + '"'
