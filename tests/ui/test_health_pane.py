@@ -74,3 +74,16 @@ async def test_health_lists_findings_most_urgent_first_with_the_fix(snapshots) -
         await pilot.press("escape")
         await pilot.press("1")
         assert screen.active_pane == "sessions"
+
+
+async def test_action_keys_on_a_finding_say_why_and_do_nothing(snapshots) -> None:
+    engine = replay([_with_health(s) for s in snapshots])
+    app = make_app(engine)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await polled(pilot, engine)
+        await pilot.press("5")
+        for key in ("k", "e", "s"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is app.main_screen  # no dialog for a finding
+        assert engine.kills == []

@@ -87,6 +87,27 @@ async def test_conditions_are_found(admin: asyncpg.Connection, pg15_admin_url: s
         kinds = [(f["kind"], f["object"]) for f in document["findings"]]
         assert ("sequence_exhaustion", "public.h17_seq_id_seq") in kinds
         assert document["findings"][0]["severity"] == "critical"
+        snap = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dbtop.cli",
+                "snapshot",
+                pg15_admin_url,
+                "--json",
+                "--interval",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert snap.returncode == 0, snap.stderr
+        in_snapshot = {(f["kind"], f["object"]) for f in json.loads(snap.stdout)["findings"]}
+        assert {
+            ("prepared_transaction", "h17 gid"),
+            ("replication_slot_inactive", "h17_slot"),
+        } <= in_snapshot
     finally:
         with contextlib.suppress(asyncpg.PostgresError):
             await admin.execute("ROLLBACK PREPARED 'h17 gid'")
