@@ -217,7 +217,9 @@ def test_postgres_bloat_vacuum_and_connections() -> None:
             }
         ]
     )
-    assert kinds(postgresql.vacuum_overdue(facts)) == {("vacuum_overdue", "public.v")}
+    assert kinds(postgresql.vacuum_overdue(facts.settings, facts.vacuum)) == {
+        ("vacuum_overdue", "public.v")
+    }
     near = postgresql.connections_near_limit(PgHealthFacts(), 95, 100)
     assert near and near[0].severity is Severity.CRITICAL
     assert postgresql.connections_near_limit(PgHealthFacts(), 20, 100) == []
