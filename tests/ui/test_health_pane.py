@@ -87,3 +87,23 @@ async def test_action_keys_on_a_finding_say_why_and_do_nothing(snapshots) -> Non
             await pilot.pause()
             assert app.screen is app.main_screen  # no dialog for a finding
         assert engine.kills == []
+
+
+async def test_on_a_large_terminal_health_replaces_the_grid_until_a_pane_key(snapshots) -> None:
+    engine = replay([_with_health(s) for s in snapshots])
+    app = make_app(engine)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await polled(pilot, engine)
+        screen = app.main_screen
+        assert screen is not None and screen.wide
+        health = screen.pane("health")
+        assert health.region.width == 0  # not in the grid
+        await pilot.press("5")
+        await pilot.pause()
+        assert health.region.width > 100 and health.region.height > 30
+        assert all(p.region.width == 0 for p in screen.panes)
+        await pilot.press("2")
+        await pilot.pause()
+        assert screen.active_pane == "statements"
+        assert health.region.width == 0
+        assert all(p.region.width > 0 for p in screen.panes)
