@@ -297,3 +297,12 @@ def test_redis_loading_and_background_save_progress() -> None:
     assert saving.object == "server BGSAVE"
     assert saving.extra["progress"].percent == 25.0
     assert findings([(None, {"loading": "0"}, {})]) == []
+
+
+def test_postgres_long_transactions_are_client_backends_only() -> None:
+    old = Session(id="7", user="app", kind="client backend", state="active", xact_age_s=4000.0)
+    worker = Session(id="8", kind="autovacuum worker", state="active", xact_age_s=4000.0)
+    judged = postgresql.long_transactions([old, worker])
+    assert kinds(judged) == {("long_transaction", "7")}
+    assert judged[0].severity is Severity.CRITICAL
+    assert judged[0].statement == "SELECT pg_cancel_backend(7);"

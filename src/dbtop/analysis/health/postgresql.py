@@ -302,6 +302,8 @@ def long_transactions(sessions: Sequence[Session]) -> list[Finding]:
         age = s.xact_age_s
         if age is None or s.is_self or (s.state or "").startswith("idle in transaction"):
             continue
+        if s.kind not in (None, "client backend"):
+            continue  # autovacuum, walsenders: their own work, not a transaction to cancel
         sev = level(age, LONG_XACT_WARN_S, LONG_XACT_CRITICAL_S)
         if sev is None:
             continue
