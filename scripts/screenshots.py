@@ -9,10 +9,13 @@ URL (or $DBTOP_SCREENSHOT_URL) is the server to show, normally the demo's:
 
 Each picture is taken at 100x30 and at 200x50, in the dark and in the ANSI (16-colour)
 theme: the four panes one by one at 100x30 (all four at once at 200x50), the lock tree,
-the kill confirmation for the root blocker, the plan view, the index suggestions and the
-help. The app runs headless on the real server; a picture is taken once its data is on
-screen (two polls, so rates show; the plan and suggestions loaded). The demo's lock chain
-comes and goes: the lock pictures wait for it up to --wait-locks seconds.
+the kill confirmation for the root blocker, the plan view, the index suggestions, the
+help and the Health view (best from a server with something to report: the README's
+comes from a private server with the conditions of
+tests/integration/postgresql/test_health.py; ``--only health`` takes just that one). The
+app runs headless on the real server; a picture is taken once its data is on screen (two
+polls, so rates show; the plan and suggestions loaded). The demo's lock chain comes and
+goes: the lock pictures wait for it up to --wait-locks seconds.
 
 SVG always; PNG too when cairosvg is installed (``pip install cairosvg``: it needs the
 system's libcairo), rendered with a local monospace font.
@@ -134,6 +137,7 @@ def shots(wait_locks: float) -> list[Shot]:
         # the SSH terminal of an incident: what each pane keeps at 80x24
         Shot("sessions", _pane("1"), ((80, 24),)),
         Shot("locks", _locks(wait_locks), ((80, 24),)),
+        Shot("health", _pane("5")),
     ]
 
 
@@ -177,6 +181,8 @@ async def main_async(args: argparse.Namespace) -> None:
     made: list[Path] = []
     skipped: list[str] = []
     for shot in shots(args.wait_locks):
+        if args.only and shot.name not in args.only:
+            continue
         for size in shot.sizes:
             for theme in THEMES:
                 svg = await take(args.url, shot, size, theme, out)
@@ -200,6 +206,14 @@ def main() -> None:
     parser.add_argument("url", nargs="?", default=os.environ.get("DBTOP_SCREENSHOT_URL"))
     parser.add_argument("--out", default=str(ROOT / "screenshots"))
     parser.add_argument("--wait-locks", type=float, default=60.0, metavar="S")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="only this picture (repeatable): "
+        "overview, slow-queries, indexes, lock-tree, kill-confirmation, plan, suggestions, "
+        "help, health",
+    )
     args = parser.parse_args()
     if not args.url:
         parser.error("give the server's URL (or set DBTOP_SCREENSHOT_URL)")

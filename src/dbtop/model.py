@@ -15,6 +15,8 @@ from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
+from dbtop.progress import Progress
+
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -78,6 +80,8 @@ class Feature(enum.StrEnum):
     PROFILER = "profiler"
     #: idle sessions are left out of polls unless asked (``a`` asks the engine, not the pane)
     IDLE_ON_REQUEST = "idle_on_request"
+    #: health checks (wraparound, slots, replication, memory …): findings, pane ``5``
+    HEALTH = "health"
 
 
 #: the features that are actions on the server: never offered under --read-only
@@ -193,6 +197,7 @@ class Session:
     is_self: bool = False
     node: str | None = None
     hidden: str | None = None  # why the role may not see it ("needs pg_monitor"); never idle
+    progress: Progress | None = None  # a long maintenance command's progress (progress.py)
     extra: Mapping[str, Any] = field(default_factory=_empty)
 
 

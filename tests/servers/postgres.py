@@ -240,6 +240,8 @@ def _settings(socket_dir: Path, max_connections: int) -> str:
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '{socket_dir}'
 max_connections = {max_connections}
+# the health checks' tests prepare a transaction (two-phase commit)
+max_prepared_transactions = 10
 shared_preload_libraries = 'pg_stat_statements'
 pg_stat_statements.track = all
 track_io_timing = on

@@ -38,6 +38,7 @@ CASES = {
     "plan": (("4", "down", "e"), (100, 30), {}),
     "suggestions": (("i",), (100, 30), {}),
     "help": (("question_mark",), (100, 30), {}),
+    "health": (("5",), (100, 30), {}),
     "all_panes": ((), (200, 50), {}),
     "ansi_theme": (("4",), (100, 30), {"theme": "ansi"}),
     "light_theme": ((), (100, 30), {"theme": "light"}),

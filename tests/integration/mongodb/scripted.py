@@ -84,6 +84,11 @@ class World:
     app_ops: dict[str, int] | None = None
     #: opids whose killOp makes them disappear
     killed: list[Any] = field(default_factory=list)
+    #: changes a test makes to each serverStatus / replSetGetStatus reply (health checks)
+    status_patch: Callable[[dict[str, Any]], None] | None = None
+    repl_patch: Callable[[dict[str, Any]], None] | None = None
+    #: local.oplog.rs entries, oldest first (find in $natural order)
+    oplog: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ScriptedMongo:
@@ -199,12 +204,17 @@ class ScriptedMongo:
             for kind, count in self.world.app_ops.items():
                 counted[kind] += count
             status["opcounters"] = {k: Int64(v) for k, v in counted.items()}
+        if self.world.status_patch is not None:
+            self.world.status_patch(status)
         return status
 
     def on_replsetgetstatus(self, database: str, doc: dict, port: int) -> Reply:
         if self.world.kind != "replset":
             raise CommandError(76, "NoReplicationEnabled", "not running with --replSet")
-        return fx.repl_set_status()
+        reply = fx.repl_set_status()
+        if self.world.repl_patch is not None:
+            self.world.repl_patch(reply)
+        return reply
 
     def on_listdatabases(self, database: str, doc: dict, port: int) -> Reply:
         reply = fx.list_databases(self.world.database_sizes)
@@ -378,6 +388,11 @@ class ScriptedMongo:
 
     def on_find(self, database: str, doc: dict, port: int) -> Reply:
         target = doc["find"]
+        if (database, target) == ("local", "oplog.rs") and self.world.oplog:
+            entries = [copy.deepcopy(e) for e in self.world.oplog]
+            if (doc.get("sort") or {}).get("$natural") == -1:
+                entries.reverse()
+            return self._cursor("local.oplog.rs", entries[: doc.get("limit") or None], doc)
         if target != "system.profile":
             raise CommandError(26, "NamespaceNotFound", f"no scripted collection {target}")
         if "profile-read" in self.world.refuse:

@@ -26,6 +26,7 @@ ALWAYS = frozenset(
     {
         Feature.SERVER,
         Feature.SESSIONS,
+        Feature.HEALTH,
         Feature.INDEXES,
         Feature.LOCKS,
         Feature.EXPLAIN,

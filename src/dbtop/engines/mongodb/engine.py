@@ -23,8 +23,18 @@ import time
 from collections.abc import Awaitable
 from typing import Any, ClassVar, TypeVar
 
+from dbtop.analysis.progress import Tracker, attach
 from dbtop.engines.base import ConnectOptions, EngineBase
-from dbtop.engines.mongodb import advice, indexes, sessions, statements, summary, workload
+from dbtop.engines.mongodb import (
+    advice,
+    health,
+    indexes,
+    progress,
+    sessions,
+    statements,
+    summary,
+    workload,
+)
 from dbtop.engines.mongodb import capabilities as declared
 from dbtop.engines.mongodb import explain as explaining
 from dbtop.engines.mongodb import harmless as explain_harmless
@@ -75,6 +85,8 @@ class MongoEngine(EngineBase):
         self._catalog = Catalog()
         self._operations = sessions.Operations(self._conn, self._sticky)
         self._profiler = statements.Profiler(self._conn, self._sticky)
+        self._health = health.HealthSource()
+        self._progress = Tracker()
         self._capabilities = Capabilities(labels=LABELS, read_only=self.options.read_only)
 
     @property
@@ -135,6 +147,12 @@ class MongoEngine(EngineBase):
                 {}, address=conn.address, hello=conn.hello, database=conn.parts.database
             )
         rows, lock_waits = self._operations.sessions(ops, now)
+        found = attach(tuple(rows), progress.found_in(rows), self._progress, started)
+        checked, health_notices = await read.read(
+            Feature.HEALTH, "health checks", self._health.read(conn, server, found), ([], [])
+        )
+        for notice in health_notices:
+            read.note(notice)
         capabilities = self._declare()
         return Snapshot(
             engine=self.name,
@@ -142,13 +160,13 @@ class MongoEngine(EngineBase):
             monotonic=started,
             server=server,
             capabilities=capabilities,
-            sessions=tuple(rows),
+            sessions=found,
             statements=self._profiler.book.statements() if not conn.is_mongos else (),
             slow_events=tuple(self._profiler.slow_events(rows)),
             indexes=tuple(index_rows),
             tables=tuple(tables),
             lock_waits=tuple(lock_waits),
-            findings=tuple(findings),
+            findings=(*findings, *checked),
             notices=tuple(read.notices),
             collect_ms=round((time.monotonic() - started) * 1000, 2),
             extra=frozen(

@@ -230,6 +230,7 @@ def features(flavor: Flavor, *, process: bool, digests: bool, index_usage: bool)
     found = {
         Feature.SERVER,
         Feature.SESSIONS,
+        Feature.HEALTH,
         Feature.EXPLAIN,
         Feature.SUGGEST,
         Feature.CANCEL,

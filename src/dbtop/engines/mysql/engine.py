@@ -13,16 +13,19 @@ from typing import Any, ClassVar
 
 import pymysql
 
+from dbtop.analysis.progress import Tracker, attach
 from dbtop.engines.base import ConnectOptions, EngineBase
 from dbtop.engines.mysql import capabilities as caps_mod
 from dbtop.engines.mysql import explain as explain_mod
 from dbtop.engines.mysql import flavor as flavor_mod
 from dbtop.engines.mysql import harmless as explain_harmless
+from dbtop.engines.mysql import health as health_mod
 from dbtop.engines.mysql import indexes as index_mod
 from dbtop.engines.mysql import inferred as inferred_mod
 from dbtop.engines.mysql import kill as kill_mod
 from dbtop.engines.mysql import locks as lock_mod
 from dbtop.engines.mysql import owntraffic as own_mod
+from dbtop.engines.mysql import progress as progress_mod
 from dbtop.engines.mysql import sessions as session_mod
 from dbtop.engines.mysql import statements as statement_mod
 from dbtop.engines.mysql import summary as summary_mod
@@ -59,6 +62,7 @@ from dbtop.errors import (
 from dbtop.model import (
     Advice,
     Feature,
+    Finding,
     KillMode,
     KillResult,
     Notice,
@@ -99,6 +103,8 @@ class MySQLEngine(EngineBase):
                 (caps_mod, session_mod, summary_mod, index_mod, inferred_mod, lock_mod, own_mod)
             )
         )
+        self._health = health_mod.HealthSource()
+        self._progress = Tracker()
 
     @property
     def flavor(self) -> Flavor:
@@ -242,6 +248,9 @@ class MySQLEngine(EngineBase):
         slow_events = await poll.slow_events()
         indexes = await poll.indexes(status)
         database_size = await poll.database_size()
+        sessions, checked = await self._health_and_progress(
+            poll, link, sessions, variables, lag, replica
+        )
 
         self._saw_index_usage(indexes.usage_source is not None)
         return Snapshot(
@@ -266,7 +275,7 @@ class MySQLEngine(EngineBase):
             indexes=indexes.indexes,
             tables=indexes.tables,
             lock_waits=tuple(lock_waits),
-            findings=indexes.findings,
+            findings=indexes.findings + tuple(checked),
             notices=tuple(poll.sections.notices),
             collect_ms=(time.monotonic() - started) * 1000.0,
             extra=frozen(
@@ -276,6 +285,38 @@ class MySQLEngine(EngineBase):
                 session_source=caps_mod.session_source(self._access),
             ),
         )
+
+    async def _health_and_progress(
+        self,
+        poll: Poll,
+        link: Link,
+        sessions: tuple[Session, ...],
+        variables: dict[str, str],
+        lag: float | None,
+        replica: dict[str, Any],
+    ) -> tuple[tuple[Session, ...], list[Finding]]:
+        """The sessions with their ALTER TABLE's progress, and the health findings."""
+        sql = progress_mod.progress_sql(poll.flavor)
+        if sql is not None:
+            rows = await poll.rows("progress", "ALTER TABLE progress", sql) or []
+            found = progress_mod.parse(poll.flavor, rows)
+            sessions = attach(sessions, found, self._progress, time.monotonic())
+        max_conn = variables.get("max_connections")
+        checked, notices = await poll.sections.read(
+            Feature.HEALTH,
+            "health checks",
+            self._health.read(
+                link,
+                sessions,
+                max_connections=int(max_conn) if max_conn and max_conn.isdigit() else None,
+                replica={**replica, "lag_s": lag} if replica else None,
+                who=self._access.grants.who,
+            ),
+            ([], []),
+        )
+        for notice in notices:
+            poll.sections.note(notice)
+        return sessions, checked
 
     def _poll(self, link: Link, flavor: Flavor) -> Poll:
         timeout_ms = self.options.statement_timeout_ms

@@ -58,6 +58,8 @@ FEATURE_OF: dict[str, Feature] = {
     "tables": Feature.INDEXES,
     "index_sizes": Feature.INDEXES,
     "userstat": Feature.INDEXES,
+    "health": Feature.HEALTH,
+    "progress": Feature.SESSIONS,
 }
 
 #: information_schema.STATISTICS / TABLES are re-read this often (seconds)

@@ -92,7 +92,13 @@ def replication(rows: Sequence[Mapping[str, Any]]) -> tuple[str, float | None, d
     return (
         "replica",
         _num(None if lag is None else str(lag)),
-        {"replica_io_running": io, "replica_sql_running": sql, "source_host": source},
+        {
+            "replica_io_running": io,
+            "replica_sql_running": sql,
+            "source_host": source,
+            "last_io_error": row.get("Last_IO_Error"),
+            "last_sql_error": row.get("Last_SQL_Error"),
+        },
     )
 
 

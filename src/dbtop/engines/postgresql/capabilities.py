@@ -34,6 +34,7 @@ _ALWAYS = frozenset(
     {
         Feature.SERVER,
         Feature.SESSIONS,
+        Feature.HEALTH,
         Feature.INDEXES,
         Feature.LOCKS,
         Feature.CANCEL,

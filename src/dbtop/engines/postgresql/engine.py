@@ -16,9 +16,10 @@ from typing import Any, ClassVar
 
 import asyncpg
 
+from dbtop.analysis.progress import Tracker, attach
 from dbtop.engines.base import ConnectOptions, EngineBase
 from dbtop.engines.own import OwnConnections
-from dbtop.engines.postgresql import capabilities, indexes, sessions, statements
+from dbtop.engines.postgresql import capabilities, health, indexes, progress, sessions, statements
 from dbtop.engines.postgresql.connection import (
     close_connection,
     describe,
@@ -76,6 +77,8 @@ class PostgresEngine(EngineBase):
         self._catalog: Every[Catalog] = Every(CATALOG_SLOW_S, ((), ()))
         self._db_size: Every[int | None] = Every(DATABASE_SIZE_EVERY_S, None)
         self._idle = sessions.IdleCache()
+        self._health = health.HealthSource()
+        self._progress = Tracker()
 
     @property
     def own_pids(self) -> frozenset[int]:
@@ -139,20 +142,43 @@ class PostgresEngine(EngineBase):
         await poll.read(
             Feature.SERVER, "server", self._db_size.get(lambda: _database_size(conn)), None
         )
+        running = await poll.read(
+            Feature.SESSIONS,
+            "maintenance progress",
+            progress.fetch_progress(conn, self.server_version_num),
+            {},
+        )
+        found = attach(found, running, self._progress, time.monotonic())
+        server = build_summary(summary_row, replication, found, self._address, self._db_size.value)
+        checked, health_notices = await poll.read(
+            Feature.HEALTH,
+            "health checks",
+            self._health.read(
+                conn,
+                self.server_version_num,
+                found,
+                sees_all=capabilities.sees_all(self._role),
+                connections=server.connections,
+                max_connections=server.max_connections,
+            ),
+            ([], []),
+        )
+        for notice in health_notices:
+            poll.note(notice)
         return Snapshot(
             engine=self.name,
             taken_at=now or datetime.now(UTC),
             monotonic=time.monotonic(),
-            server=build_summary(
-                summary_row, replication, found, self._address, self._db_size.value
-            ),
+            server=server,
             capabilities=self._capabilities,
             sessions=found,
             statements=stmts,
             indexes=index_stats,
             tables=tables,
             lock_waits=lock_waits,
-            findings=indexes.findings_for(index_stats, tables) + sessions.findings(found),
+            findings=indexes.findings_for(index_stats, tables)
+            + sessions.findings(found)
+            + tuple(checked),
             notices=tuple(poll.notices),
             collect_ms=(time.perf_counter() - started) * 1000,
             extra=frozen(

@@ -187,6 +187,11 @@ def findings_for(indexes: Sequence[IndexStat], tables: Sequence[TableStat]) -> t
                     f"index {name} on {where} is invalid (a failed CREATE INDEX "
                     "CONCURRENTLY?): it is maintained on writes but never used",
                     Severity.WARNING,
+                    statement=(
+                        f"DROP INDEX CONCURRENTLY {quote_ident(index.schema or 'public')}."
+                        f"{quote_ident(index.name)};"
+                    ),
+                    warning="or REINDEX INDEX CONCURRENTLY once its cause (duplicates?) is fixed",
                 )
             )
         elif index.duplicate_of:

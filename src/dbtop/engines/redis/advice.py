@@ -101,17 +101,16 @@ async def gather_advice(
                 anatomies[(event.node, key)] = await key_anatomy(
                     link, key, db=db, select=not cluster, node=node_name(link)
                 )
-    findings = [
-        *snapshot.findings,
+    findings = list(snapshot.findings)
+    seen = {(f.kind, f.object) for f in findings}  # the poll's big keys are the sample's too
+    for f in (
         *keyspace_findings(patterns, big, policy=policy),
         *slowlog_findings(events, anatomies, args_of, key_args),
-    ]
-    seen = {(f.kind, f.object) for f in findings}
-    findings.extend(
-        f
-        for f in commandstat_findings(merge_command_stats(stats))
-        if (f.kind, f.object) not in seen
-    )
+        *commandstat_findings(merge_command_stats(stats)),
+    ):
+        if (f.kind, f.object) not in seen:
+            seen.add((f.kind, f.object))
+            findings.append(f)
     return Advice(
         findings=tuple(findings),
         notices=tuple((*snapshot.capabilities.notices, *snapshot.notices)),

@@ -101,6 +101,7 @@ def declare_capabilities(
     features = {
         Feature.SERVER,
         Feature.SESSIONS,
+        Feature.HEALTH,
         Feature.STATEMENTS,
         Feature.INDEXES,
         Feature.LOCKS,

@@ -29,10 +29,12 @@ from dbtop.engines.redis.explain import (
     explain_query,
     find_in_databases,
 )
+from dbtop.engines.redis.health import HealthSource
 from dbtop.engines.redis.indexes import KeySampler, SampleBudget, SampleStats
 from dbtop.engines.redis.info import CommandStat, integer, parse_info
 from dbtop.engines.redis.info import keyspace as db_keyspace
 from dbtop.engines.redis.kill import kill_client
+from dbtop.engines.redis.progress import findings as progress_findings
 from dbtop.engines.redis.search import REFRESH_S, all_search_indexes, search_nodes
 from dbtop.engines.redis.sessions import split_session_id
 from dbtop.engines.redis.summary import server_summary, stale_summary
@@ -101,6 +103,7 @@ class RedisEngine(EngineBase):
         self._last_sessions: list[Session] = []
         self._last_taken: datetime | None = None
         self._last_server: ServerSummary | None = None
+        self._health = HealthSource()
         self._version = "?"
 
     # -- identity -------------------------------------------------------------------------
@@ -229,13 +232,12 @@ class RedisEngine(EngineBase):
         self._statements(polls, rows, started)
         sections.notices.extend(rows.notices)
         ok_polls = [p for p in polls if p.ok]
-        findings = poll_findings(
-            [
-                (p.node if self._cluster else None, p.info, self._config.get(p.node, {}))
-                for p in ok_polls
-            ],
-            rows.sessions,
-        )
+        infos = [
+            (p.node if self._cluster else None, p.info, self._config.get(p.node, {}))
+            for p in ok_polls
+        ]
+        findings = poll_findings(infos, rows.sessions)
+        findings += self._health.findings(infos, keyspace, started) + progress_findings(infos)
         search = partial(all_search_indexes, self._links, self._search, cluster=self._cluster)
         indexes = await sections.read(
             Feature.INDEXES, "the search indexes", self._indexes.get(search), []

@@ -74,6 +74,19 @@ def state_cell(session: Session) -> str:
     return short_state(session.state or session.kind)
 
 
+def progress_cell(session: Session) -> str:
+    """``[42% ~1m scanning table] `` before the query of a command that reports progress."""
+    progress = session.progress
+    if progress is None:
+        return ""
+    parts = [f"{progress.percent:.0f}%" if progress.percent is not None else progress.command]
+    if progress.eta_s is not None:
+        parts.append(f"~{human_seconds(progress.eta_s)}")
+    if progress.phase:
+        parts.append(cell(progress.phase))
+    return "[" + " ".join(parts) + "] "
+
+
 def session_key(session: Session) -> str:
     return f"{session.node}/{session.id}" if session.node else session.id
 
@@ -102,7 +115,7 @@ def session_row(
         human_seconds(session.xact_age_s) if session.xact_age_s is not None else "",
         cell(session.wait),
         cell(blocked_by),
-        cell(session.query, QUERY_CELL),
+        progress_cell(session) + cell(session.query, QUERY_CELL),
     )
     time_kind = ""
     if not session.is_idle and duration is not None and duration >= SLOWISH_S and not kind:

@@ -33,6 +33,7 @@ from dbtop.ui.actions.suggest import SuggestAction
 from dbtop.ui.keymap import binding_ids
 from dbtop.ui.messages import PollArrived, PollStatusChanged
 from dbtop.ui.panes.base import Pane, Selection, ViewOptions
+from dbtop.ui.panes.health import HealthPane
 from dbtop.ui.panes.indexes import IndexesPane
 from dbtop.ui.panes.locks import LocksPane
 from dbtop.ui.panes.sessions import SessionsPane
@@ -58,6 +59,8 @@ if TYPE_CHECKING:
 #: all four panes at once from this size up; one at a time (tabs) below it
 WIDE_MIN = (160, 45)
 PANE_IDS = ("sessions", "statements", "indexes", "locks")
+#: panes beyond the grid's four: shown alone, whatever the terminal's size
+SOLO_IDS = ("health",)
 #: Textual's own bindings that mean nothing here (the tables do not scroll sideways)
 _NOT_IN_HELP = frozenset(
     {"scroll_left", "scroll_right", "page_left", "page_right", "screen.copy_text"}
@@ -73,6 +76,7 @@ class MainScreen(Screen[None]):
         Binding("2", "show_pane('statements')", "Slow queries", id="pane.statements", show=False),
         Binding("3", "show_pane('indexes')", "Indexes", id="pane.indexes", show=False),
         Binding("4", "show_pane('locks')", "Locks", id="pane.locks", show=False),
+        Binding("5", "show_pane('health')", "Health", id="pane.health", show=False),
         Binding("tab", "cycle_focus(1)", "Next pane", id="pane.next", show=False),
         Binding("shift+tab", "cycle_focus(-1)", "Previous pane", id="pane.previous", show=False),
         Binding("enter", "details", "Details", id="row.details"),
@@ -180,7 +184,7 @@ class MainScreen(Screen[None]):
             self._lay_out_panes()
 
     def _lay_out_panes(self) -> None:
-        wide = self.wide
+        wide = self.wide and self.active_pane not in SOLO_IDS
         panes = self.query_one("#panes")
         # Screen CSS is scoped to the screen's children: the classes go on them.
         panes.set_class(wide, "-wide")
@@ -191,8 +195,7 @@ class MainScreen(Screen[None]):
 
     def watch_active_pane(self) -> None:
         if self._composed:
-            self._show_active()
-            self._refresh_hidden_panes()
+            self._lay_out_panes()
 
     def watch_view(self) -> None:
         if self._composed:
@@ -214,13 +217,20 @@ class MainScreen(Screen[None]):
 
     @property
     def panes(self) -> list[Pane]:
+        """The grid's four."""
         return [self.pane(p) for p in PANE_IDS]
 
+    @property
+    def all_panes(self) -> list[Pane]:
+        return [self.pane(p) for p in (*PANE_IDS, *SOLO_IDS)]
+
     def visible_panes(self) -> list[Pane]:
-        return self.panes if self.wide else [self.pane(self.active_pane)]
+        if self.wide and self.active_pane not in SOLO_IDS:
+            return [self.pane(p) for p in PANE_IDS]
+        return [self.pane(self.active_pane)]
 
     def _show_active(self) -> None:
-        for pane in self.panes:
+        for pane in self.all_panes:
             pane.set_class(pane.pane_id == self.active_pane, "-active")
         self.query_one(PaneBar).set_active(self.active_pane)
 
@@ -245,7 +255,7 @@ class MainScreen(Screen[None]):
         header_notices = [
             n
             for n in (*snapshot.capabilities.notices, *snapshot.notices)
-            if not any(n.feature in pane.features for pane in self.panes)
+            if not any(n.feature in pane.features for pane in self.all_panes)
         ]
         with self.app.batch_update():
             header = self.query_one(Header)
@@ -272,7 +282,8 @@ class MainScreen(Screen[None]):
         if names == self._labels_seen:
             return
         self._labels_seen = names
-        self.query_one(PaneBar).set_labels(list(zip(PANE_IDS, names, strict=True)))
+        solo = [(p, self.pane(p).default_label(labels)) for p in SOLO_IDS]
+        self.query_one(PaneBar).set_labels([*zip(PANE_IDS, names, strict=True), *solo])
 
     def _refresh_hidden_panes(self) -> None:
         """A pane that was off screen gets the newest snapshot when it shows."""
@@ -341,7 +352,7 @@ class MainScreen(Screen[None]):
         self.notify(message, markup=False, **options)
 
     def action_show_pane(self, pane_id: str) -> None:
-        if pane_id not in PANE_IDS:
+        if pane_id not in PANE_IDS and pane_id not in SOLO_IDS:
             return
         pane = self.pane(pane_id)
         if self.active_pane == pane_id and self.focused_pane() is pane:
@@ -352,8 +363,9 @@ class MainScreen(Screen[None]):
 
     def action_cycle_focus(self, step: int) -> None:
         """Tab goes pane to pane (never to a pane's second table: the pane's number key
-        again moves between its own tables)."""
-        panes = [p for p in self.panes if p.visible_tables]
+        again moves between its own tables); a pane shown alone (Health) keeps Tab."""
+        ring = [self.pane(self.active_pane)] if self.active_pane in SOLO_IDS else list(self.panes)
+        panes = [p for p in ring if p.visible_tables]
         if not panes:
             return
         current = self.focused_pane()
@@ -490,6 +502,12 @@ def all_binding_ids() -> set[str]:
     return ids
 
 
-_PANES: tuple[type[Pane], ...] = (SessionsPane, StatementsPane, IndexesPane, LocksPane)
+_PANES: tuple[type[Pane], ...] = (
+    SessionsPane,
+    StatementsPane,
+    IndexesPane,
+    LocksPane,
+    HealthPane,
+)
 
 _LABELS = PaneLabels()
