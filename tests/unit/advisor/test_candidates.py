@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dbtop.analysis.advisor import (
     AdvisorSettings,
     ColumnFacts,
@@ -69,9 +71,45 @@ def test_order_by_same_direction_needs_no_desc_columns():
     assert cand.columns == ("created_at",) and cand.descending == ()
 
 
-def test_order_by_without_limit_or_lookup_is_not_a_candidate():
+def test_order_by_without_limit_is_a_candidate_the_what_if_decides():
+    """The planner reads a correlated or narrow table in index order instead of sorting it:
+    the candidate goes to the what-if cost (an engine may turn it off)."""
     access = TableAccess(ORDERS, order_by=(SortKey("created_at"),))
-    assert generate(workload(query("q1", access))).candidates == ()
+    (cand,) = generate(workload(query("q1", access))).candidates
+    assert cand.columns == ("created_at",)
+    assert cand.origin == ("ORDER BY created_at (a full read in index order)",)
+    off = AdvisorSettings(sort_without_limit=False)
+    assert generate(workload(query("q1", access)), off).candidates == ()
+
+
+def test_is_null_is_judged_by_the_null_fraction():
+    """2.5% NULL in a column of four values: ``= value`` keeps a quarter of the rows, but
+    ``IS NULL`` keeps 2.5%; with an equality on another column the plain and the partial
+    candidate both go to the what-if."""
+    facts = orders_facts(pk())
+    columns = dict(facts.columns)
+    columns["closed_by"] = ColumnFacts("closed_by", n_distinct=4, null_frac=0.025, avg_width=4)
+    facts = replace(facts, columns=columns)
+    null = Constant("closed_by", "closed_by IS NULL", null_test=True)
+    alone = TableAccess(ORDERS, constants=(null,))
+    found = generate(workload(query("q1", alone), facts=facts))
+    assert (("closed_by",), ("closed_by IS NULL",)) in {
+        (c.columns, c.where) for c in found.candidates
+    }
+    assert not [r for r in found.rejected if "not selective" in r.reason]
+    with_eq = TableAccess(ORDERS, equality=("customer_id",), constants=(null,))
+    both = {
+        (c.columns, c.where)
+        for c in generate(workload(query("q2", with_eq), facts=facts)).candidates
+    }
+    assert (("customer_id",), ("closed_by IS NULL",)) in both  # partial
+    assert (("closed_by", "customer_id"), ()) in both or (("customer_id", "closed_by"), ()) in both
+    # IS NOT NULL keeps 97.5%: no key on it
+    not_null = TableAccess(
+        ORDERS, constants=(Constant("closed_by", "closed_by IS NOT NULL", null_test=False),)
+    )
+    found = generate(workload(query("q3", not_null), facts=facts))
+    assert all("closed_by" not in c.columns or c.where for c in found.candidates)
 
 
 def test_join_and_in_list_columns():

@@ -180,7 +180,7 @@ def test_constant_predicates():
     assert c["constants"] == (
         Constant("active", "active"),
         Constant("country", "country = 'FR'"),
-        Constant("name", "name IS NOT NULL"),
+        Constant("name", "name IS NOT NULL", null_test=False),
     )
     assert c["equality"] == ("country", "email")
     o = accesses("SELECT * FROM orders WHERE NOT (deleted_at IS NULL) IS TRUE")[ORDERS]

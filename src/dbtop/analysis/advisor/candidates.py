@@ -60,6 +60,9 @@ class AdvisorSettings:
     max_suggestions: int = 10
     #: at most this many candidates go to verification (the most used are kept)
     max_candidates: int = 250
+    #: an ORDER BY without LIMIT or lookup makes a candidate too (the planner may read a
+    #: correlated or narrow table in index order rather than sort it): the what-if decides
+    sort_without_limit: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,9 @@ class Candidate:
     lookups: int = field(default=0, compare=False)
     queries: frozenset[str] = field(default=frozenset(), compare=False)
     origin: tuple[str, ...] = field(default=(), compare=False)
+    #: the share of rows a lookup column's predicate keeps where the statement says more
+    #: than ``= value`` would (``IS NULL``: the null fraction), by column
+    fractions: tuple[tuple[str, float], ...] = field(default=(), compare=False)
 
     def is_descending(self, position: int) -> bool:
         return bool(self.descending) and self.descending[position]
@@ -139,6 +145,7 @@ def generate(workload: Workload, settings: AdvisorSettings | None = None) -> Can
                         lookups=min(old.lookups, cand.lookups),
                         queries=old.queries | cand.queries,
                         origin=_union(old.origin, cand.origin),
+                        fractions=_merged_fractions(old, cand, facts),
                     )
     kept: list[Candidate] = []
     rejected: list[Rejection] = []
@@ -205,6 +212,26 @@ def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*a, *b)))
 
 
+def _merged_fractions(
+    old: Candidate, new: Candidate, facts: TableFacts
+) -> tuple[tuple[str, float], ...]:
+    """Per key column, the most selective use any of the statements makes of it."""
+    a, b = dict(old.fractions), dict(new.fractions)
+    if not a and not b:
+        return ()
+    merged = {
+        col: min(a.get(col, eq_fraction(facts, col)), b.get(col, eq_fraction(facts, col)))
+        for col in {*a, *b}
+    }
+    return tuple(sorted(merged.items()))
+
+
+def lookup_fraction(cand: Candidate, facts: TableFacts, column: str) -> float:
+    """The share of rows one probe of a lookup column keeps, as the statements use it."""
+    known = dict(cand.fractions).get(column)
+    return eq_fraction(facts, column) if known is None else known
+
+
 def eq_fraction(facts: TableFacts, column: str) -> float:
     stats = facts.columns.get(column)
     value = stats.eq_fraction(facts.rows) if stats else None
@@ -253,7 +280,9 @@ def _for_access(
         if partial:
             # A statement that filters on nothing but the shared predicate still gains from
             # a partial index keyed on the predicate's column.
+            tests = {c.sql: c for c in access.constants}
             for sql in partial:
+                kept = tests[sql].fraction(facts)
                 yield Candidate(
                     table=access.table,
                     columns=(present[sql],),
@@ -261,6 +290,7 @@ def _for_access(
                     lookups=1,
                     queries=frozenset({query.id}),
                     origin=(f"partial index for {sql}",),
+                    fractions=((present[sql], kept),) if kept is not None else (),
                 )
 
 
@@ -278,11 +308,30 @@ def _shapes(
     """Key column lists for one access: lookups first, then a range, a sort or a grouping."""
     limit = settings.max_key_columns
     table = access.table
-    lookups = _by_selectivity(facts, (c for c in access.lookup_columns if c not in fixed))
+    # ``col IS NULL`` is a btree search like ``col = value``, keeping the null fraction
+    null_keys = {
+        c.column: kept
+        for c in access.null_tests(True)
+        if c.column not in fixed
+        and c.column not in access.lookup_columns
+        and (kept := c.fraction(facts)) is not None
+    }
+
+    def fraction(col: str) -> float:
+        return null_keys.get(col, eq_fraction(facts, col))
+
+    looked_up = [*(c for c in access.lookup_columns if c not in fixed), *null_keys]
+    lookups = sorted(dict.fromkeys(looked_up), key=lambda c: (fraction(c), looked_up.index(c)))
     in_cols = _by_selectivity(
         facts, (c for c in access.in_list if c not in fixed and c not in lookups)
     )
     ranges = [c for c in dict.fromkeys(access.range) if c not in fixed and c not in lookups]
+    # ``col IS NOT NULL`` is a btree range; worth a key only on a mostly NULL column
+    for test in access.null_tests(False):
+        kept = test.fraction(facts)
+        if kept is not None and kept <= settings.max_eq_fraction and test.column not in fixed:
+            if test.column not in lookups and test.column not in ranges:
+                ranges.append(test.column)
 
     def make(
         cols: Sequence[str], n_lookups: int, why: str, desc: Sequence[bool] = ()
@@ -293,18 +342,23 @@ def _shapes(
         descending = tuple(desc) if any(desc) else ()
         if descending and len(descending) != len(cols):
             descending = (False,) * (len(cols) - len(descending)) + descending
+        n = min(n_lookups, len(cols))
         return Candidate(
             table=table,
             columns=cols,
             descending=descending,
-            lookups=min(n_lookups, len(cols)),
+            lookups=n,
             origin=(why,),
+            fractions=tuple((c, null_keys[c]) for c in cols[:n] if c in null_keys),
         )
 
     found: list[Candidate | None] = []
     for col in lookups:
         kind = "join on" if col in access.join and col not in access.equality else "equality on"
-        found.append(make((col,), 1, f"{kind} {col}"))
+        why = f"{kind} {col}"
+        if col in null_keys:
+            why = f"{col} IS NULL ({null_keys[col]:.1%} of the rows are NULL)"
+        found.append(make((col,), 1, why))
     for k in range(2, min(len(lookups), limit) + 1):
         found.append(make(lookups[:k], k, "equality on " + ", ".join(lookups[:k])))
     head = lookups[: limit - 1]
@@ -327,12 +381,14 @@ def _shapes(
                 )
             )
     order = list({k.column: k for k in access.order_by if k.column not in fixed}.values())
-    if order and (access.limit or lookups):
+    if order and (access.limit or lookups or settings.sort_without_limit):
         sort_cols = [k.column for k in order]
         desc = _sort_directions(order)
         why = "ORDER BY " + ", ".join(sort_cols) + (" with LIMIT" if access.limit else "")
         if access.limit:
             found.append(make(sort_cols, 0, why, desc))
+        elif settings.sort_without_limit:
+            found.append(make(sort_cols, 0, f"{why} (a full read in index order)", desc))
         if head:
             lead = [c for c in head if c not in sort_cols]
             found.append(make((*lead, *sort_cols), len(lead), f"equality, then {why}", desc))
@@ -436,7 +492,7 @@ def _reason_to_drop(cand: Candidate, facts: TableFacts, settings: AdvisorSetting
     if lookup_cols and not rest:
         fraction = 1.0
         for col in lookup_cols:
-            fraction *= eq_fraction(facts, col)
+            fraction *= lookup_fraction(cand, facts, col)
         if fraction > settings.max_eq_fraction:
             what = lookup_cols[0] if len(lookup_cols) == 1 else ", ".join(lookup_cols)
             stats = facts.columns.get(lookup_cols[0]) if len(lookup_cols) == 1 else None

@@ -43,8 +43,9 @@ def _predicate_fraction(access: TableAccess, facts: TableFacts) -> float:
         fraction *= min(1.0, IN_VALUES * eq_fraction(facts, col))
     for _ in dict.fromkeys(access.range):
         fraction *= RANGE_FRACTION
-    for _ in access.constants:
-        fraction *= CONSTANT_FRACTION
+    for constant in access.constants:
+        kept = constant.fraction(facts)
+        fraction *= CONSTANT_FRACTION if kept is None else kept
     return fraction
 
 
@@ -62,6 +63,12 @@ def _index_cost(
         return None
     rows = max(facts.rows, 1.0)
     lookups = set(access.lookup_columns)
+    # ``col IS NULL`` is searched like ``col = value``, keeping the null fraction
+    nulls = {
+        c.column: kept
+        for c in access.null_tests(True)
+        if c.column not in lookups and (kept := c.fraction(facts)) is not None
+    }
     in_cols = set(access.in_list)
     ranges = set(access.range)
     fraction = 1.0
@@ -69,6 +76,9 @@ def _index_cost(
     for col in columns:
         if col in lookups:
             fraction *= eq_fraction(facts, col)
+        elif col in nulls:
+            fraction *= nulls[col]
+            where = [w for w in where if w != f"{col} IS NULL" and w != f'"{col}" IS NULL']
         elif col in in_cols:
             fraction *= min(1.0, IN_VALUES * eq_fraction(facts, col))
         elif col in ranges:

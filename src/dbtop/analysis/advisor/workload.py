@@ -51,6 +51,16 @@ class Constant:
 
     column: str
     sql: str
+    #: True for ``col IS NULL``, False for ``col IS NOT NULL`` (a btree can search both,
+    #: with the column's null fraction as their selectivity), None for anything else
+    null_test: bool | None = None
+
+    def fraction(self, facts: TableFacts) -> float | None:
+        """Share of the rows an IS [NOT] NULL test keeps, from the column's null fraction."""
+        stats = facts.columns.get(self.column)
+        if self.null_test is None or stats is None:
+            return None
+        return stats.null_frac if self.null_test else 1.0 - stats.null_frac
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +98,10 @@ class TableAccess:
         for col in (*self.equality, *self.join):
             seen.setdefault(col, None)
         return tuple(seen)
+
+    def null_tests(self, is_null: bool) -> tuple[Constant, ...]:
+        """The ``IS NULL`` (or ``IS NOT NULL``) tests on this table's columns."""
+        return tuple(c for c in self.constants if c.null_test is is_null)
 
     @property
     def is_useful(self) -> bool:

@@ -217,8 +217,9 @@ class Walker(Resolver):
         if isinstance(node, ast.NullTest):
             col = self._column(node.arg, scope)
             if col is not None and col[2] is scope:
-                test = "IS NULL" if node.nulltesttype == NullTestType.IS_NULL else "IS NOT NULL"
-                self._constant(col, f"{quote_ident(col[1])} {test}")
+                is_null = node.nulltesttype == NullTestType.IS_NULL
+                test = "IS NULL" if is_null else "IS NOT NULL"
+                self._constant(col, f"{quote_ident(col[1])} {test}", is_null)
                 return
         if isinstance(node, ast.BooleanTest):
             col = self._column(node.arg, scope)
@@ -372,9 +373,9 @@ class Walker(Resolver):
                     return False
         return True
 
-    def _constant(self, col: Column, sql: str) -> None:
+    def _constant(self, col: Column, sql: str, null_test: bool | None = None) -> None:
         self._read(col)
-        col[0].constants.setdefault(sql, Constant(col[1], sql))
+        col[0].constants.setdefault(sql, Constant(col[1], sql, null_test))
 
     def _read(self, col: Column) -> None:
         col[0].read[col[1]] = None
