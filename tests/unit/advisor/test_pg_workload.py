@@ -7,7 +7,7 @@ import pytest
 
 from dbtop.analysis.advisor import Candidate, Constant, SortKey, TableRef, index_name
 from dbtop.engines.postgresql.advice import NAMING, create_statement
-from dbtop.engines.postgresql.advice_facts import predicate_conjuncts
+from dbtop.engines.postgresql.advice_catalog import predicate_conjuncts
 from dbtop.engines.postgresql.hypopg import index_body
 from dbtop.engines.postgresql.workload import (
     Catalog,

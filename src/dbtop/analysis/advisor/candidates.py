@@ -17,6 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
+from dbtop.analysis.advisor.selectivity import (
+    by_selectivity,
+    eq_fraction as eq_fraction,
+    lookup_fraction,
+    merged_fractions,
+)
 from dbtop.analysis.advisor.workload import (
     ExistingIndex,
     QueryInfo,
@@ -27,9 +33,6 @@ from dbtop.analysis.advisor.workload import (
     Workload,
 )
 from dbtop.model import Rejection
-
-#: The planner's guess for ``col = $1`` on a column it has no statistics for.
-DEFAULT_EQ_FRACTION = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +134,7 @@ def generate(workload: Workload, settings: AdvisorSettings | None = None) -> Can
     shared = shared_constants(workload, settings)
     merged: dict[Candidate, Candidate] = {}
     for query in workload.queries:
-        for access in query.accesses:
-            facts = workload.tables.get(access.table)
-            if facts is None or not access.is_useful:
-                continue
+        for access, facts in _targets(workload, query):
             for cand in _for_access(query, access, facts, shared.get(access.table, ()), settings):
                 old = merged.get(cand)
                 if old is None:
@@ -145,7 +145,7 @@ def generate(workload: Workload, settings: AdvisorSettings | None = None) -> Can
                         lookups=min(old.lookups, cand.lookups),
                         queries=old.queries | cand.queries,
                         origin=_union(old.origin, cand.origin),
-                        fractions=_merged_fractions(old, cand, facts),
+                        fractions=merged_fractions(old, cand, facts),
                     )
     kept: list[Candidate] = []
     rejected: list[Rejection] = []
@@ -170,6 +170,23 @@ def generate(workload: Workload, settings: AdvisorSettings | None = None) -> Can
     return CandidateSet(tuple(kept), tuple(rejected))
 
 
+def _targets(workload: Workload, query: QueryInfo) -> Iterator[tuple[TableAccess, TableFacts]]:
+    """Each useful access with its table's facts; an access to a partition once more as an
+    access to its partitioned root (an index there serves every partition)."""
+    for access in query.accesses:
+        facts = workload.tables.get(access.table)
+        if facts is None or not access.is_useful:
+            continue
+        yield access, facts
+        root = workload.parents.get(access.table)
+        top = workload.tables.get(root) if root is not None else None
+        if root is not None and top is not None:
+            if not any(c.n_distinct for c in top.columns.values()):
+                # the root never analyzed (autovacuum does not): its partition's statistics
+                top = replace(top, columns=facts.columns)
+            yield replace(access, table=root), top
+
+
 def shared_constants(
     workload: Workload, settings: AdvisorSettings
 ) -> dict[TableRef, tuple[str, ...]]:
@@ -177,12 +194,12 @@ def shared_constants(
     time_on: dict[TableRef, float] = {}
     time_with: dict[TableRef, dict[str, float]] = {}
     for query in workload.queries:
-        for table in query.tables:
+        for table in workload.reaches(query):
             time_on[table] = time_on.get(table, 0.0) + _time(query)
             consts = {
                 c.sql
                 for access in query.accesses
-                if access.table == table
+                if table in (access.table, workload.parents.get(access.table))
                 for c in access.constants
             }
             per = time_with.setdefault(table, {})
@@ -210,37 +227,6 @@ def _weight(workload: Workload, cand: Candidate) -> float:
 
 def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*a, *b)))
-
-
-def _merged_fractions(
-    old: Candidate, new: Candidate, facts: TableFacts
-) -> tuple[tuple[str, float], ...]:
-    """Per key column, the most selective use any of the statements makes of it."""
-    a, b = dict(old.fractions), dict(new.fractions)
-    if not a and not b:
-        return ()
-    merged = {
-        col: min(a.get(col, eq_fraction(facts, col)), b.get(col, eq_fraction(facts, col)))
-        for col in {*a, *b}
-    }
-    return tuple(sorted(merged.items()))
-
-
-def lookup_fraction(cand: Candidate, facts: TableFacts, column: str) -> float:
-    """The share of rows one probe of a lookup column keeps, as the statements use it."""
-    known = dict(cand.fractions).get(column)
-    return eq_fraction(facts, column) if known is None else known
-
-
-def eq_fraction(facts: TableFacts, column: str) -> float:
-    stats = facts.columns.get(column)
-    value = stats.eq_fraction(facts.rows) if stats else None
-    return DEFAULT_EQ_FRACTION if value is None else value
-
-
-def _by_selectivity(facts: TableFacts, columns: Iterable[str]) -> list[str]:
-    cols = list(dict.fromkeys(columns))
-    return sorted(cols, key=lambda c: (eq_fraction(facts, c), cols.index(c)))
 
 
 def _sort_directions(order_by: Sequence[SortKey]) -> tuple[bool, ...]:
@@ -322,16 +308,17 @@ def _shapes(
 
     looked_up = [*(c for c in access.lookup_columns if c not in fixed), *null_keys]
     lookups = sorted(dict.fromkeys(looked_up), key=lambda c: (fraction(c), looked_up.index(c)))
-    in_cols = _by_selectivity(
+    in_cols = by_selectivity(
         facts, (c for c in access.in_list if c not in fixed and c not in lookups)
     )
     ranges = [c for c in dict.fromkeys(access.range) if c not in fixed and c not in lookups]
     # ``col IS NOT NULL`` is a btree range; worth a key only on a mostly NULL column
     for test in access.null_tests(False):
         kept = test.fraction(facts)
-        if kept is not None and kept <= settings.max_eq_fraction and test.column not in fixed:
-            if test.column not in lookups and test.column not in ranges:
-                ranges.append(test.column)
+        col = test.column
+        mostly_null = kept is not None and kept <= settings.max_eq_fraction
+        if mostly_null and col not in fixed and col not in lookups and col not in ranges:
+            ranges.append(col)
 
     def make(
         cols: Sequence[str], n_lookups: int, why: str, desc: Sequence[bool] = ()

@@ -151,6 +151,7 @@ class HeuristicOracle:
 
     def __init__(self, workload: Workload) -> None:
         self._tables = workload.tables
+        self._parents = workload.parents
 
     async def costs(
         self, indexes: frozenset[Candidate], queries: Sequence[QueryInfo]
@@ -164,7 +165,9 @@ class HeuristicOracle:
             facts = self._tables.get(access.table)
             if facts is None:
                 continue
-            mine = [c for c in indexes if c.table == access.table]
+            # an index on a partitioned root is on each of its partitions too
+            on = (access.table, self._parents.get(access.table))
+            mine = [c for c in indexes if c.table in on]
             total += access_cost(access, facts, [*facts.indexes, *mine])
             counted = True
         return total if counted else None

@@ -101,7 +101,7 @@ class _Costs:
 
 def _on_tables(workload: Workload, tables: Iterable[TableRef]) -> list[QueryInfo]:
     wanted = set(tables)
-    return [q for q in workload.queries if q.tables & wanted]
+    return [q for q in workload.queries if workload.reaches(q) & wanted]
 
 
 def _gain(before: float | None, after: float | None) -> float:

@@ -243,6 +243,8 @@ class TableFacts:
     size_bytes: int | None = None
     columns: Mapping[str, ColumnFacts] = field(default_factory=lambda: EMPTY)
     indexes: tuple[ExistingIndex, ...] = ()
+    #: a partitioned table's leaf partitions (an index on it is created on each), else 0
+    partitions: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +258,19 @@ class Workload:
     queries: tuple[QueryInfo, ...]
     tables: Mapping[TableRef, TableFacts]
     total_ms: float | None = None
+    #: a partition's partitioned root: an index on the root serves the partition's
+    #: statements too (it is created on every partition)
+    parents: Mapping[TableRef, TableRef] = field(default_factory=dict)
+    #: the write statements on each table (writes.py), for the cost of keeping an index
+    writes: Mapping[TableRef, Any] = field(default_factory=dict)
+    #: seconds the statements' counters cover (their calls over it are calls/s)
+    period_s: float | None = None
+
+    def reaches(self, query: QueryInfo) -> frozenset[TableRef]:
+        """The tables the statement reads, and the partitioned roots of its partitions."""
+        tables = query.tables
+        roots = {self.parents[t] for t in tables if t in self.parents}
+        return tables | roots if roots else tables
 
     @property
     def total(self) -> float:
