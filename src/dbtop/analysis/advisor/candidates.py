@@ -19,9 +19,11 @@ from dataclasses import dataclass, field, replace
 
 from dbtop.analysis.advisor.selectivity import (
     by_selectivity,
-    eq_fraction as eq_fraction,
     lookup_fraction,
     merged_fractions,
+)
+from dbtop.analysis.advisor.selectivity import (
+    eq_fraction as eq_fraction,
 )
 from dbtop.analysis.advisor.workload import (
     ExistingIndex,

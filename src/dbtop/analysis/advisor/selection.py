@@ -130,6 +130,7 @@ async def select(
         return (known if known is not None else float(cand.width), cand.width, cand.label)
 
     costs = _Costs(oracle, workload)
+    parents = workload.parents
     share = {q.id: workload.share(q) for q in workload.queries}
     none: frozenset[Candidate] = frozenset()
     tables = {c.table for c in candidates}
@@ -189,7 +190,7 @@ async def select(
             if gain > 0:
                 heapq.heappush(heap, (-gain, cand.width, cand.label, len(chosen), cand))
             else:
-                rejected.append(cand.rejection(_redundant_reason(cand, chosen)))
+                rejected.append(cand.rejection(_redundant_reason(cand, chosen, parents)))
             continue
         if -neg < settings.min_benefit:
             heapq.heappush(heap, (neg, cand.width, cand.label, version, cand))
@@ -215,7 +216,9 @@ async def select(
             )
         rejected.append(cand.rejection(why))
 
-    chosen, final, dropped = await _drop_redundant(chosen, costs, by_table, base, share, settings)
+    chosen, final, dropped = await _drop_redundant(
+        chosen, costs, by_table, base, share, settings, workload.parents
+    )
     rejected.extend(dropped)
 
     choices: list[Choice] = []
@@ -300,6 +303,7 @@ async def _drop_redundant(
     base: Mapping[str, float],
     share: Mapping[str, float],
     settings: AdvisorSettings,
+    parents: Mapping[TableRef, TableRef],
 ) -> tuple[list[Candidate], dict[str, float | None], list[Rejection]]:
     """Remove, latest first, any chosen index whose removal costs no statement clearly."""
     dropped: list[Rejection] = []
@@ -320,8 +324,8 @@ async def _drop_redundant(
                 if _gain(cost_without, cost_with) >= settings.min_gain:
                     saved += share[q.id] * (cost_without - cost_with) / base[q.id]
             if saved < settings.min_benefit:
-                others = [c for c in kept if c is not cand and c.table == cand.table]
-                dropped.append(cand.rejection(_redundant_reason(cand, others)))
+                others = [c for c in kept if c is not cand]
+                dropped.append(cand.rejection(_redundant_reason(cand, others, parents)))
                 kept.remove(cand)
                 changed = True
                 break
@@ -332,8 +336,12 @@ async def _drop_redundant(
     return kept, final, dropped
 
 
-def _redundant_reason(cand: Candidate, others: Sequence[Candidate]) -> str:
-    same = [o for o in others if o.table == cand.table]
+def _redundant_reason(
+    cand: Candidate, others: Sequence[Candidate], parents: Mapping[TableRef, TableRef]
+) -> str:
+    # an index on a partition's partitioned root is an index on the partition too
+    on = (cand.table, parents.get(cand.table))
+    same = [o for o in others if o.table in on]
     # name the chosen indexes serving the same statements; all of the table's otherwise
     overlapping = [o for o in same if o.queries & cand.queries] or same
     if overlapping:

@@ -105,12 +105,29 @@ WHERE i.indrelid = ANY($1::oid[])
 """
 
 
+_LEAVES_SQL = """
+WITH RECURSIVE tree(root, relid) AS (
+    SELECT /* dbtop */ c.oid, c.oid FROM pg_class c
+    WHERE c.oid = ANY($1::oid[]) AND c.relkind = 'p'
+    UNION ALL
+    SELECT t.root, i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid
+)
+SELECT t.root, n.nspname, c.relname, greatest(c.reltuples, 0)::float8 AS rows
+FROM tree t JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'm')
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class CatalogFacts:
     catalog: Catalog
     facts: dict[TableRef, TableFacts]
-    #: each partition (of the workload's tables) and its partitioned root
+    #: each partition (of the workload's partitioned tables, and of the roots of its
+    #: partitions) and its partitioned root
     parents: dict[TableRef, TableRef]
+    #: the row estimate of each leaf partition of those roots (what plan analysis reads a
+    #: statement on the parent's sequential scans of them with)
+    leaf_rows: dict[TableRef, float]
 
 
 async def read_catalog(
@@ -135,7 +152,7 @@ async def read_catalog(
             if row["root_name"]:
                 wanted.add(row["root_name"])
     if not rows:
-        return CatalogFacts(Catalog((), search_path, inline_ctes=inline), {}, {})
+        return CatalogFacts(Catalog((), search_path, inline_ctes=inline), {}, {}, {})
     oids = list(rows)
     columns: dict[int, dict[str, ColumnFacts]] = {oid: {} for oid in oids}
     for row in await conn.fetch(_COLUMNS_SQL, oids):
@@ -178,9 +195,17 @@ async def read_catalog(
         if row["root_name"]:
             parents[ref] = TableRef(row["root_schema"], row["root_name"])
         infos.append(TableInfo(ref, frozenset(order), order))
+    leaf_rows: dict[TableRef, float] = {}
+    roots = [oid for oid, row in rows.items() if row["relkind"] == "p"]
+    if roots:
+        for row in await conn.fetch(_LEAVES_SQL, roots):
+            leaf = TableRef(row["nspname"], row["relname"])
+            leaf_rows[leaf] = row["rows"]
+            parents.setdefault(leaf, refs[row["root"]])
     # a root not read (its name was not asked for in time) is no parent to suggest on
     parents = {part: root for part, root in parents.items() if root in facts}
-    return CatalogFacts(Catalog(infos, search_path, inline_ctes=inline), facts, parents)
+    catalog = Catalog(infos, search_path, inline_ctes=inline)
+    return CatalogFacts(catalog, facts, parents, leaf_rows)
 
 
 def _view_query(definition: str | None) -> Any:

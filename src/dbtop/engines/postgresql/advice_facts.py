@@ -8,14 +8,15 @@ they reach (pg_class, pg_stats, pg_index) and returns the advisor's ``Workload``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import asyncpg
 
 from dbtop.analysis.advisor import (
     AdvisorSettings,
     QueryInfo,
+    TableRef,
     WorkItem,
     Workload,
 )
@@ -56,6 +57,8 @@ class BuiltWorkload:
     skipped: list[tuple[Item, str]]
     #: statements no index can help (utility commands, INSERT … VALUES)
     not_indexable: int = 0
+    #: the row estimates of the partitions of the partitioned tables reached
+    leaf_rows: Mapping[TableRef, float] = field(default_factory=dict)
 
 
 def default_settings(version: int) -> AdvisorSettings:
@@ -112,7 +115,9 @@ async def build_workload(
     session_ms = sum(i.total_ms for i in items if i.source == "session")
     total_ms = max(listed_ms, (recorded_ms or 0.0) + session_ms)
     workload = Workload(tuple(queries), facts, total_ms=total_ms, parents=read.parents)
-    return BuiltWorkload(server, workload, tuple(items), skipped, not_indexable)
+    return BuiltWorkload(
+        server, workload, tuple(items), skipped, not_indexable, leaf_rows=read.leaf_rows
+    )
 
 
 def _workload_items(

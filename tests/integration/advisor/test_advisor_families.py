@@ -1,0 +1,187 @@
+"""The query families the advisor resolves beyond a filter on a plain table, each against a
+real server: views and materialized views, partitioned tables, inlined CTEs (a MATERIALIZED
+one stays a fence), ORDER BY without LIMIT, IS NULL, ``ORDER BY 1`` with ``SELECT *``.
+
+PostgreSQL 15 (hypopg: the what-if cost decides) and, for the families the workload analysis
+alone finds, PostgreSQL 18 (no hypopg: plan analysis, unverified). One schema ``fam`` built
+once per module and server, 100k-row tables."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from dbtop.engines.postgresql.advice import advise_connection
+from dbtop.model import Advice, Statement
+
+from .conftest import DB
+
+pytestmark = pytest.mark.timeout(90)
+
+SCHEMA = """
+DROP SCHEMA IF EXISTS fam CASCADE;
+CREATE SCHEMA fam;
+CREATE TABLE fam.posts (
+    id int NOT NULL, author_id int NOT NULL, title text NOT NULL,
+    created_at timestamptz NOT NULL, closed_by int, body text NOT NULL
+);
+INSERT INTO fam.posts
+SELECT g, g % 5000, 't' || g, timestamptz '2024-01-01' + g * interval '1 minute',
+       CASE WHEN g % 40 <> 0 THEN g % 4 END, repeat('b', 60)
+FROM generate_series(1, 100000) g;
+CREATE VIEW fam.posts_v AS SELECT id, author_id, title AS headline, created_at FROM fam.posts;
+CREATE MATERIALIZED VIEW fam.posts_mv AS SELECT id, author_id, created_at FROM fam.posts;
+CREATE TABLE fam.events (id int NOT NULL, at timestamptz NOT NULL, kind int NOT NULL,
+                         device int NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE fam.events_h1 PARTITION OF fam.events FOR VALUES FROM ('2024-01-01') TO ('2024-07-01');
+CREATE TABLE fam.events_h2 PARTITION OF fam.events FOR VALUES FROM ('2024-07-01') TO ('2025-01-01');
+INSERT INTO fam.events
+SELECT g, timestamptz '2024-01-01' + g * interval '5 minutes', g % 20, g % 3000
+FROM generate_series(1, 100000) g;
+"""
+# the parent's statistics only come from ANALYZE on it (autovacuum does not)
+ANALYZE = "VACUUM ANALYZE fam.posts, fam.posts_mv, fam.events_h1, fam.events_h2, fam.events"
+
+
+async def _build(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(SCHEMA)
+        await conn.execute(ANALYZE)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="module")
+def fam15(advisor_url: str) -> str:
+    asyncio.run(_build(advisor_url))
+    return advisor_url
+
+
+@pytest.fixture(scope="module")
+def fam18(pg18_url: str) -> str:
+    asyncio.run(_build(pg18_url))
+    return pg18_url
+
+
+@pytest.fixture
+async def conn15(fam15: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(fam15, server_settings={"default_transaction_read_only": "on"})
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["pg15", "pg18"])
+def fam_url(request: pytest.FixtureRequest) -> str:
+    """Both servers: with hypopg (verified) and without (plan analysis)."""
+    return str(request.getfixturevalue("fam15" if request.param == "pg15" else "fam18"))
+
+
+@pytest.fixture
+async def conn(fam_url: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(fam_url, server_settings={"default_transaction_read_only": "on"})
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+def statements(*queries: str) -> list[Statement]:
+    return [
+        Statement(id=f"q{n}", query=q, calls=100, total_ms=1000.0, database=DB)
+        for n, q in enumerate(queries)
+    ]
+
+
+def suggested(advice: Advice) -> list[tuple[str, tuple[str, ...]]]:
+    return [(s.table, s.columns) for s in advice.suggestions]
+
+
+async def advise(conn: asyncpg.Connection, *queries: str) -> Advice:
+    return await advise_connection(conn, statements=statements(*queries))
+
+
+async def test_a_view_is_indexed_on_its_base_table(conn):
+    advice = await advise(conn, "SELECT * FROM fam.posts_v WHERE id = $1")
+    assert suggested(advice) == [("posts", ("id",))]
+    (s,) = advice.suggestions
+    assert s.schema == "fam" and s.queries[0].id == "q0"
+
+
+async def test_a_materialized_view_is_indexed_itself(conn):
+    advice = await advise(conn, "SELECT * FROM fam.posts_mv WHERE author_id = $1")
+    assert suggested(advice) == [("posts_mv", ("author_id",))]
+
+
+async def test_a_partitioned_table_is_indexed_on_the_parent(conn):
+    advice = await advise(conn, "SELECT * FROM fam.events WHERE device = $1")
+    assert suggested(advice) == [("events", ("device",))]
+    (s,) = advice.suggestions
+    assert "every partition (2)" in s.reason
+    # CONCURRENTLY is refused on a partitioned table
+    assert s.statement.startswith("CREATE INDEX events_device_idx ON fam.events (device)")
+
+
+async def test_the_parent_is_preferred_to_one_partition_when_it_serves_both(conn15):
+    advice = await advise(
+        conn15,
+        "SELECT * FROM fam.events WHERE device = $1",
+        "SELECT * FROM fam.events_h1 WHERE device = $1",
+    )
+    assert suggested(advice) == [("events", ("device",))]
+    (s,) = advice.suggestions
+    assert {q.id for q in s.queries} == {"q0", "q1"}
+    partition = [r for r in advice.rejected if r.table == "events_h1" and r.columns == ("device",)]
+    assert partition and "redundant" in partition[0].reason
+
+
+async def test_a_cte_the_planner_inlines_reaches_the_table(conn):
+    advice = await advise(
+        conn, "WITH p AS (SELECT * FROM fam.posts) SELECT id FROM p WHERE p.author_id = $1"
+    )
+    assert [c[0] for t, c in suggested(advice)] == ["author_id"]
+
+
+async def test_a_materialized_cte_stays_a_fence(conn15):
+    advice = await advise(
+        conn15,
+        "WITH p AS MATERIALIZED (SELECT * FROM fam.posts) SELECT id FROM p WHERE author_id = $1",
+    )
+    assert advice.suggestions == ()
+
+
+async def test_order_by_without_limit_is_left_to_the_what_if_cost(conn15):
+    advice = await advise(conn15, "SELECT id, created_at FROM fam.posts ORDER BY created_at")
+    assert suggested(advice) == [("posts", ("created_at",))]
+    (s,) = advice.suggestions
+    assert "a full read in index order" in s.reason
+    assert s.cost_after is not None and s.cost_before is not None
+    assert s.cost_after < s.cost_before
+
+
+async def test_is_null_is_judged_by_the_null_fraction(conn):
+    advice = await advise(conn, "SELECT * FROM fam.posts WHERE closed_by IS NULL")
+    ((table, columns),) = suggested(advice)
+    assert (table, columns) == ("posts", ("closed_by",))
+    assert not [r for r in advice.rejected if "not selective" in r.reason]
+
+
+async def test_is_null_with_an_equality_compares_plain_and_partial(conn15):
+    advice = await advise(
+        conn15, "SELECT * FROM fam.posts WHERE author_id = $1 AND closed_by IS NULL"
+    )
+    (s,) = advice.suggestions
+    assert s.columns[0] == "author_id"
+    # the other form was costed too, and the reason it lost is given
+    others = [r for r in advice.rejected if r.columns and r.columns[0] == "author_id"]
+    assert any(bool(r.where) != bool(s.where) for r in others)
+
+
+async def test_order_by_a_position_into_select_star(conn):
+    advice = await advise(conn, "SELECT * FROM fam.posts ORDER BY 1 LIMIT 10")
+    assert suggested(advice) == [("posts", ("id",))]
