@@ -104,10 +104,13 @@ def report(server: ServerSummary, advice: Advice, *, rejected: bool) -> list[Ren
         f"{extra.get('analyzed', 0)} of {extra.get('statements', 0)} statements analyzed",
         f"{extra.get('candidates', 0)} candidates",
     ]
-    if extra.get("hypopg"):
+    if extra.get("verification"):
+        # each engine says what checked its suggestions (hypopg is PostgreSQL's only)
+        figures.append(one_line(str(extra["verification"])))
+    elif extra.get("hypopg"):
         figures.append(f"verified with hypopg {one_line(extra['hypopg'])}")
     elif "verified" in extra:
-        figures.append("not verified (no hypopg)")
+        figures.append("not verified")
     if extra.get("elapsed_s") is not None:
         figures.append(f"{extra['elapsed_s']:.2f}s")
     parts: list[RenderableType | None] = [

@@ -387,6 +387,11 @@ async def suggest(
             candidates=len(candidates),
             evaluations=selection.evaluations,
             estimate="heuristic (rows touched)",
+            verification=(
+                "estimated, not costed: MongoDB has no hypothetical indexes, so no plan can be "
+                "costed with an index that does not exist; ranked from the profiler's "
+                "documents examined and returned"
+            ),
         ),
     )
     return advise(prepared, _Dialect(shapes_by_id, reasons))

@@ -194,6 +194,13 @@ async def advise_connection(
         workload_share_costed=before,
         workload_relative_cost_after=(after / before) if before else None,
         elapsed_s=round(time.monotonic() - started, 3),
+        verification=(
+            f"verified with hypopg {server.hypopg}: each statement's generic plan costed "
+            "with the hypothetical indexes"
+            if verified
+            else "not verified: hypopg is not installed, so the current plans were read "
+            "(plan analysis) and a model of the statistics ranked the candidates"
+        ),
         **stats,
     )
     prepared = Prepared(workload, selection.chosen, rejected, health, notices, sizes, extra)
