@@ -185,3 +185,41 @@ async def test_is_null_with_an_equality_compares_plain_and_partial(conn15):
 async def test_order_by_a_position_into_select_star(conn):
     advice = await advise(conn, "SELECT * FROM fam.posts ORDER BY 1 LIMIT 10")
     assert suggested(advice) == [("posts", ("id",))]
+
+
+def weighed(*rows: tuple[str, int, float]) -> list[Statement]:
+    return [
+        Statement(id=f"w{n}", query=q, calls=calls, total_ms=ms, database=DB)
+        for n, (q, calls, ms) in enumerate(rows)
+    ]
+
+
+async def test_the_write_cost_of_an_index_is_weighed_with_its_figures(conn15):
+    read = "SELECT * FROM fam.posts WHERE author_id = $1"
+    insert = "INSERT INTO fam.posts VALUES ($1, $2, $3, $4, $5, $6)"
+    # a few writes: suggested, with the writes' figures (calls/s over the period)
+    advice = await advise_connection(
+        conn15,
+        statements=weighed((read, 1000, 9900.0), (insert, 3600, 100.0)),
+        period_s=3600.0,
+    )
+    (s,) = advice.suggestions
+    assert s.columns == ("author_id",)
+    assert "Writes on fam.posts: INSERT 1.0 calls/s" in s.reason
+    assert 0 < s.extra["write_share"] < 0.01
+    # a write-heavy table: the upkeep outweighs what it saves, and that is why
+    advice = await advise_connection(
+        conn15,
+        statements=weighed(
+            (read, 1000, 2000.0),
+            (insert, 360_000, 6000.0),
+            ("UPDATE fam.posts SET author_id = $1 WHERE id = $2", 36_000, 2000.0),
+        ),
+        period_s=3600.0,
+    )
+    assert advice.suggestions == () or all(x.columns != ("author_id",) for x in advice.suggestions)
+    (why,) = {
+        r.reason for r in advice.rejected if r.columns == ("author_id",) and not r.include
+    }
+    assert why.startswith("the writes outweigh it: keeping it up to date would cost about")
+    assert "INSERT 100.0 calls/s, UPDATE of author_id 10.0 calls/s on fam.posts" in why

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from dbtop.analysis.advisor.candidates import AdvisorSettings, Candidate
 from dbtop.analysis.advisor.workload import QueryInfo, TableRef, Workload
+from dbtop.analysis.advisor.writes import WriteCost
 from dbtop.model import Rejection
 
 
@@ -54,6 +55,10 @@ class Choice:
     effects: tuple[Effect, ...]
     #: share of workload time this index saves on top of the rest of the set
     benefit: float
+    #: share of workload time keeping it up to date costs the writes (writes.py)
+    write_share: float = 0.0
+    #: the writes' figures and that cost, in words (None: the table is not written)
+    write_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +135,7 @@ async def select(
         return (known if known is not None else float(cand.width), cand.width, cand.label)
 
     costs = _Costs(oracle, workload)
+    upkeep = WriteCost(workload)
     parents = workload.parents
     share = {q.id: workload.share(q) for q in workload.queries}
     none: frozenset[Candidate] = frozenset()
@@ -165,14 +171,18 @@ async def select(
         if gain <= 0:
             rejected.append(cand.rejection(_no_gain_reason(qs, current, after, settings)))
             continue
-        heapq.heappush(heap, (-gain, cand.width, cand.label, 0, cand))
+        if gain <= upkeep.share(cand):
+            rejected.append(cand.rejection(upkeep.reason(cand, gain)))
+            continue
+        heapq.heappush(heap, (-(gain - upkeep.share(cand)), cand.width, cand.label, 0, cand))
     chosen: list[Candidate] = []
     first_gain = {entry[4]: -entry[0] for entry in heap}
 
     async def evaluate(cand: Candidate) -> tuple[float, Mapping[str, float | None]]:
+        """What adding it saves, net of its upkeep by the writes."""
         qs = by_table[cand.table]
         after = await costs.get(frozenset({*chosen, cand}), qs)
-        return benefit(current, after, qs), after
+        return benefit(current, after, qs) - upkeep.share(cand), after
 
     def remaining(cand: Candidate, after: Mapping[str, float | None]) -> float:
         """Relative cost left on the candidate's table's statements with it added."""
@@ -189,6 +199,8 @@ async def select(
             gain, _after = await evaluate(cand)
             if gain > 0:
                 heapq.heappush(heap, (-gain, cand.width, cand.label, len(chosen), cand))
+            elif gain + upkeep.share(cand) > 0:
+                rejected.append(cand.rejection(upkeep.reason(cand, gain + upkeep.share(cand))))
             else:
                 rejected.append(cand.rejection(_redundant_reason(cand, chosen, parents)))
             continue
@@ -236,7 +248,8 @@ async def select(
                 effects.append(Effect(q.id, share[q.id], base[q.id], after_all))
                 saved += share[q.id] * (before - after_all) / base[q.id]
         effects.sort(key=lambda e: (-e.share, e.query_id))
-        choices.append(Choice(cand, tuple(effects), saved))
+        note = upkeep.note(cand, saved)
+        choices.append(Choice(cand, tuple(effects), saved, upkeep.share(cand), note))
     choices.sort(key=lambda c: (-c.benefit, c.candidate.label))
     after_costs = {q: final.get(q, c) for q, c in base.items()}
     rejected.sort(key=lambda r: (r.schema or "", r.table, r.columns, r.include, r.where or ""))

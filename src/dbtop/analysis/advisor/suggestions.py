@@ -158,6 +158,10 @@ def build_suggestions(
         extra: dict[str, Any] = {} if name is None else {"name": name}
         extra.update(dialect.extra(d))
         extra.update(benefit=round(choice.benefit, 6), workload_share=round(d.share, 6))
+        reason = dialect.reason(d)
+        if choice.write_note:
+            reason += ". " + choice.write_note
+            extra.update(write_share=round(choice.write_share, 6))
         result.append(
             Suggestion(
                 table=cand.table.name,
@@ -167,7 +171,7 @@ def build_suggestions(
                 where=" AND ".join(cand.where) or None,
                 statement=dialect.statement(cand, name),
                 verified=dialect.verified(cand),
-                reason=dialect.reason(d),
+                reason=reason,
                 cost_before=d.cost_before,
                 cost_after=d.cost_after,
                 size_bytes=(sizes or {}).get(cand),

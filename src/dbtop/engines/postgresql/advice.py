@@ -96,6 +96,7 @@ async def suggest(engine: PostgresEngine, settings: AdvisorSettings | None = Non
             indexes=snapshot.indexes,
             settings=settings,
             recorded_ms=recorded.total_ms if recorded is not None else None,
+            period_s=recorded.period_s if recorded is not None else None,
         )
     finally:
         await close_connection(conn)
@@ -110,19 +111,21 @@ async def advise_connection(
     indexes: Sequence[IndexStat] = (),
     settings: AdvisorSettings | None = None,
     recorded_ms: float | None = None,
+    period_s: float | None = None,
 ) -> Advice:
     """The advice for these statements on the database ``conn`` is connected to.
 
     ``recorded_ms``: the time of the database's whole workload (dbtop's own statements left
     out), when ``statements`` are only its top part: shares are of it; the statements' sum
-    otherwise.
+    otherwise. ``period_s``: the seconds the statements' counters cover (the write
+    statements' calls/s are shown over it).
 
     ``conn`` is dbtop's own connection (the caller closes it): everything here runs in a
     read-only transaction that is rolled back; hypothetical indexes are session-local and
     removed before returning.
     """
     started = time.monotonic()
-    built = await build_workload(conn, statements, sessions, recorded_ms)
+    built = await build_workload(conn, statements, sessions, recorded_ms, period_s)
     server, workload, items, skipped = built.server, built.workload, built.items, built.skipped
     version = server.version
     settings = settings or default_settings(version)

@@ -29,6 +29,7 @@ from dbtop.engines.postgresql.workload import (
     param_count,
     relation_names,
 )
+from dbtop.engines.postgresql.writes import table_writes, write_of
 from dbtop.model import Session, Statement
 
 
@@ -71,8 +72,10 @@ async def build_workload(
     statements: Sequence[Statement],
     sessions: Sequence[Session] = (),
     recorded_ms: float | None = None,
+    period_s: float | None = None,
 ) -> BuiltWorkload:
-    """The statements of ``conn``'s database, parsed and resolved, with their tables' facts."""
+    """The statements of ``conn``'s database, parsed and resolved, with their tables' facts
+    (``period_s``: the seconds the statements' counters cover, for their calls/s)."""
     row = await conn.fetchrow(
         """
         SELECT /* dbtop */ current_database() AS db,
@@ -96,7 +99,11 @@ async def build_workload(
     read = await read_catalog(conn, names, server.search_path, server.version)
     catalog, facts = read.catalog, read.facts
     queries: list[QueryInfo] = []
+    found_writes = []
     for item, _names in parsed:
+        target = write_of(item.text, catalog, item.user)
+        if target is not None and item.source != "session":
+            found_writes.append((item.id, item.calls, item.total_ms, target))
         try:
             accesses = analyze(item.text, catalog, item.user)
         except NothingToIndex:
@@ -114,7 +121,14 @@ async def build_workload(
     # sessions' time so far.
     session_ms = sum(i.total_ms for i in items if i.source == "session")
     total_ms = max(listed_ms, (recorded_ms or 0.0) + session_ms)
-    workload = Workload(tuple(queries), facts, total_ms=total_ms, parents=read.parents)
+    workload = Workload(
+        tuple(queries),
+        facts,
+        total_ms=total_ms,
+        parents=read.parents,
+        writes=table_writes(found_writes),
+        period_s=period_s,
+    )
     return BuiltWorkload(
         server, workload, tuple(items), skipped, not_indexable, leaf_rows=read.leaf_rows
     )
