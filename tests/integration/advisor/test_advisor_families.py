@@ -41,9 +41,18 @@ CREATE TABLE fam.events_h2 PARTITION OF fam.events FOR VALUES FROM ('2024-07-01'
 INSERT INTO fam.events
 SELECT g, timestamptz '2024-01-01' + g * interval '5 minutes', g % 20, g % 3000
 FROM generate_series(1, 100000) g;
+CREATE TABLE fam.tickets (id int NOT NULL, org int NOT NULL, state int NOT NULL,
+                          opened_at timestamptz NOT NULL);
+INSERT INTO fam.tickets
+SELECT g, g % 50, g % 4, timestamptz '2024-01-01' + g * interval '7 minutes'
+FROM generate_series(1, 60000) g;
+CREATE INDEX tickets_org ON fam.tickets (org);
+CREATE INDEX tickets_org_state ON fam.tickets (org, state);
 """
 # the parent's statistics only come from ANALYZE on it (autovacuum does not)
-ANALYZE = "VACUUM ANALYZE fam.posts, fam.posts_mv, fam.events_h1, fam.events_h2, fam.events"
+ANALYZE = (
+    "VACUUM ANALYZE fam.posts, fam.posts_mv, fam.events_h1, fam.events_h2, fam.events, fam.tickets"
+)
 
 
 async def _build(url: str) -> None:
@@ -218,8 +227,25 @@ async def test_the_write_cost_of_an_index_is_weighed_with_its_figures(conn15):
         period_s=3600.0,
     )
     assert advice.suggestions == () or all(x.columns != ("author_id",) for x in advice.suggestions)
-    (why,) = {
-        r.reason for r in advice.rejected if r.columns == ("author_id",) and not r.include
-    }
+    (why,) = {r.reason for r in advice.rejected if r.columns == ("author_id",) and not r.include}
     assert why.startswith("the writes outweigh it: keeping it up to date would cost about")
     assert "INSERT 100.0 calls/s, UPDATE of author_id 10.0 calls/s on fam.posts" in why
+
+
+async def test_an_index_that_makes_two_existing_ones_redundant_replaces_them(conn15):
+    advice = await advise(
+        conn15,
+        "SELECT * FROM fam.tickets WHERE org = $1 AND state = $2 "
+        "AND opened_at >= $3 AND opened_at < $4",
+    )
+    (s,) = advice.suggestions
+    # org is the more selective lookup: first, so both existing indexes are its prefixes
+    assert s.columns == ("org", "state", "opened_at")
+    assert s.extra["replaces"] == ["tickets_org", "tickets_org_state"]
+    create, *drops = s.statement.split("\n")
+    assert create.startswith("CREATE INDEX CONCURRENTLY tickets_org_state_opened_at_idx")
+    assert drops == [
+        "DROP INDEX CONCURRENTLY fam.tickets_org;",
+        "DROP INDEX CONCURRENTLY fam.tickets_org_state;",
+    ]
+    assert "It replaces tickets_org and tickets_org_state" in s.reason

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from dbtop.analysis.advisor import (
     AdvisorSettings,
     ColumnFacts,
@@ -265,3 +267,45 @@ def test_estimated_size_follows_widths_rows_and_the_partial_predicate():
         Candidate(ORDERS, ("customer_id",), where=("deleted_at IS NOT NULL",)), facts
     )
     assert partial < narrow / 10  # deleted_at is NULL in 95% of the rows
+
+
+def test_an_update_of_unindexed_columns_stays_hot_and_costs_no_upkeep():
+    from dbtop.analysis.advisor import Candidate
+    from dbtop.analysis.advisor.writes import TableWrites, Write, maintenance
+
+    facts = orders_facts(pk())
+    cand = Candidate(ORDERS, ("customer_id",))
+    writes = TableWrites(
+        ORDERS,
+        (
+            Write("u1", "UPDATE", 10, 100.0, frozenset({"note"})),
+            Write("u2", "UPDATE", 10, 100.0, frozenset({"customer_id"})),
+            Write("d1", "DELETE", 10, 100.0),
+            Write("i1", "INSERT", 10, 100.0),
+        ),
+    )
+    share, paying = maintenance(cand, writes, facts, total_ms=1000.0)
+    assert [w.query_id for w in paying] == ["u2", "i1"]
+    # one index (the primary key) today: one more is a third of the work of each
+    assert share == pytest.approx(200.0 / 3 / 1000.0)
+
+
+def test_the_existing_indexes_a_suggestion_makes_redundant():
+    from dbtop.analysis.advisor import Candidate
+    from dbtop.analysis.advisor.replacement import made_redundant
+
+    shop = ExistingIndex("o_shop", ORDERS, ("shop_id",))
+    shop_status = ExistingIndex("o_shop_status", ORDERS, ("shop_id", "status"))
+    unique = ExistingIndex("o_shop_u", ORDERS, ("shop_id",), unique=True)
+    other = ExistingIndex("o_status", ORDERS, ("status",))
+    partial = ExistingIndex("o_shop_live", ORDERS, ("shop_id",), where=("deleted_at IS NULL",))
+    facts = orders_facts(pk(), shop, shop_status, unique, other, partial)
+    cand = Candidate(ORDERS, ("shop_id", "status", "created_at"), lookups=2)
+    # a full index serves a partial one's statements; a unique one is a rule, not a read
+    assert [i.name for i in made_redundant(cand, facts)] == [
+        "o_shop",
+        "o_shop_status",
+        "o_shop_live",
+    ]
+    live = Candidate(ORDERS, ("shop_id", "created_at"), where=("deleted_at IS NULL",))
+    assert [i.name for i in made_redundant(live, facts)] == ["o_shop_live"]

@@ -7,9 +7,10 @@ advisor knows the write statements of the workload (``Workload.writes``: their c
 time per table, from the statement statistics) but no planner costs writes, so a model
 stands in: with ``k`` indexes on the table, a write that touches them all does about
 ``k + 2`` units of work (the statement itself: parsing, WAL, commit; the heap; each index),
-and one more index adds one unit, that is ``1 / (k + 2)`` of the statement's time. The figure is rough on purpose: it only has to
-tell a write-heavy table, where an index that saves a little read time loses, from the
-usual case, where the writes' share is far below what the index saves.
+and one more index adds one unit, that is ``1 / (k + 2)`` of the statement's time. The
+figure is rough on purpose: it only has to tell a write-heavy table, where an index that
+saves a little read time loses, from the usual case, where the writes' share is far below
+what the index saves.
 """
 
 from __future__ import annotations

@@ -414,6 +414,10 @@ class _Dialect:
     def verified(self, cand: Candidate) -> bool:
         return False
 
+    def drop(self, index: ExistingIndex, cand: Candidate) -> str:
+        prefix = collection_prefix(index.table.schema or "", index.table.name)
+        return f"{prefix}.dropIndex({shell.quote(index.name)})"
+
     def _evidence(self, draft: Draft) -> tuple[str, ...]:
         lines = (self.reasons.get(i, "") for i in _query_ids(draft))
         return tuple(line for line in lines if line)

@@ -27,6 +27,7 @@ from dbtop.analysis.advisor import (
     Candidate,
     Choice,
     Draft,
+    ExistingIndex,
     HeuristicOracle,
     IndexNaming,
     Prepared,
@@ -292,6 +293,13 @@ class _Dialect:
 
     def verified(self, cand: Candidate) -> bool:
         return False
+
+    def drop(self, index: ExistingIndex, cand: Candidate) -> str:
+        quote = index_mod.quote
+        table = quote(index.table.name)
+        if index.table.schema:
+            table = f"{quote(index.table.schema)}.{table}"
+        return f"ALTER TABLE {table} DROP INDEX {quote(index.name)}, ALGORITHM=INPLACE, LOCK=NONE;"
 
     def reason(self, draft: Draft) -> str:
         return (

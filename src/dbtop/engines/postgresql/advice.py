@@ -30,6 +30,7 @@ from dbtop.analysis.advisor import (
     AdvisorSettings,
     Candidate,
     Draft,
+    ExistingIndex,
     HeuristicOracle,
     IndexNaming,
     Prepared,
@@ -51,7 +52,7 @@ from dbtop.engines.postgresql.connection import close_connection
 from dbtop.engines.postgresql.hypopg import PlannerOracle, index_body
 from dbtop.engines.postgresql.indexes import index_health
 from dbtop.engines.postgresql.plan_evidence import plan_analysis, with_plan_costs
-from dbtop.engines.postgresql.workload import quote_ident
+from dbtop.engines.postgresql.workload import quote_ident, quote_table
 from dbtop.model import (
     Advice,
     Feature,
@@ -291,6 +292,12 @@ class _Dialect:
 
     def statement(self, cand: Candidate, name: str | None) -> str:
         return create_statement(cand, name or "", partitioned=self.partitions(cand) > 0)
+
+    def drop(self, index: ExistingIndex, cand: Candidate) -> str:
+        # (index names are unique within a schema; CONCURRENTLY is refused on a
+        # partitioned table's index)
+        how = "DROP INDEX" if self.partitions(cand) else "DROP INDEX CONCURRENTLY"
+        return f"{how} {quote_table(TableRef(index.table.schema, index.name))};"
 
     def verified(self, cand: Candidate) -> bool:
         return cand not in self.evidence
