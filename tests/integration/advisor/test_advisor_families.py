@@ -230,6 +230,9 @@ async def test_the_write_cost_of_an_index_is_weighed_with_its_figures(conn15):
     (why,) = {r.reason for r in advice.rejected if r.columns == ("author_id",) and not r.include}
     assert why.startswith("the writes outweigh it: keeping it up to date would cost about")
     assert "INSERT 100.0 calls/s, UPDATE of author_id 10.0 calls/s on fam.posts" in why
+    # and which statements it was for
+    (rejection,) = [r for r in advice.rejected if r.reason == why and not r.where]
+    assert "w0" in rejection.extra["queries"]
 
 
 async def test_an_index_that_makes_two_existing_ones_redundant_replaces_them(conn15):

@@ -34,7 +34,7 @@ from dbtop.analysis.advisor.workload import (
     TableRef,
     Workload,
 )
-from dbtop.model import Rejection
+from dbtop.model import Rejection, frozen
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +121,8 @@ class Candidate:
             schema=self.table.schema,
             include=self.include,
             where=" AND ".join(self.where) or None,
+            # the statements it was proposed for (their ids, as in a suggestion's queries)
+            extra=frozen(queries=sorted(self.queries)),
         )
 
 
