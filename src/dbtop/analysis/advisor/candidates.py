@@ -298,13 +298,15 @@ def _shapes(
     """Key column lists for one access: lookups first, then a range, a sort or a grouping."""
     limit = settings.max_key_columns
     table = access.table
-    # ``col IS NULL`` is a btree search like ``col = value``, keeping the null fraction
+    # ``col IS NULL`` is a btree search like ``col = value``, keeping the null fraction: a
+    # key column where that is selective (a mostly NULL column is a partial index's case)
     null_keys = {
         c.column: kept
         for c in access.null_tests(True)
         if c.column not in fixed
         and c.column not in access.lookup_columns
         and (kept := c.fraction(facts)) is not None
+        and kept <= settings.max_eq_fraction
     }
 
     def fraction(col: str) -> float:
@@ -378,7 +380,8 @@ def _shapes(
         why = "ORDER BY " + ", ".join(sort_cols) + (" with LIMIT" if access.limit else "")
         if access.limit:
             found.append(make(sort_cols, 0, why, desc))
-        elif settings.sort_without_limit:
+        elif settings.sort_without_limit and not lookups and not in_cols:
+            # (with a lookup, the lookup's index sorts the few rows it finds: below)
             found.append(make(sort_cols, 0, f"{why} (a full read in index order)", desc))
         if head:
             lead = [c for c in head if c not in sort_cols]
