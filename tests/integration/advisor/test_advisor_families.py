@@ -252,3 +252,15 @@ async def test_an_index_that_makes_two_existing_ones_redundant_replaces_them(con
         "DROP INDEX CONCURRENTLY fam.tickets_org_state;",
     ]
     assert "It replaces tickets_org and tickets_org_state" in s.reason
+
+
+async def test_the_statistics_period_the_calls_per_second_are_over(conn15):
+    """From pg_stat_statements_info's reset (14+): what ``suggest`` divides calls by."""
+    from dbtop.engines.postgresql.advisor_source import recorded_workload
+
+    recorded = await recorded_workload(conn15)
+    assert recorded is not None and recorded.period_s is not None
+    uptime = await conn15.fetchval(
+        "SELECT extract(epoch FROM now() - pg_postmaster_start_time())::float8"
+    )
+    assert 0 < recorded.period_s <= uptime + 1
