@@ -309,3 +309,11 @@ def test_the_existing_indexes_a_suggestion_makes_redundant():
     ]
     live = Candidate(ORDERS, ("shop_id", "created_at"), where=("deleted_at IS NULL",))
     assert [i.name for i in made_redundant(live, facts)] == ["o_shop_live"]
+
+
+def test_a_replacement_is_refused_where_hiding_the_old_index_costs_a_statement():
+    from dbtop.engines.postgresql.replacements import _costs_more
+
+    before = {"a": 100.0, "b": 8.0, "c": None}
+    assert _costs_more(before, {"a": 104.0, "b": 8.2, "c": 5.0}, 0.05) is None
+    assert _costs_more(before, {"a": 104.0, "b": 12.0}, 0.05) == ("b", 8.0, 12.0)

@@ -11,8 +11,27 @@ The suggestion then carries the DROP of each, to run after the new index is buil
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dbtop.analysis.advisor.candidates import Candidate
 from dbtop.analysis.advisor.workload import ExistingIndex, TableFacts
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """The existing indexes a suggestion replaces, and how that was established."""
+
+    indexes: tuple[ExistingIndex, ...]
+    #: what the engine checked, in words (e.g. the what-if cost with them hidden); None:
+    #: the index definitions alone
+    checked: str | None = None
+    #: left prefixes of it that are kept, each with why
+    kept: tuple[tuple[ExistingIndex, str], ...] = ()
+
+
+def replacement_of(cand: Candidate, facts: TableFacts | None) -> Replacement:
+    """The replacement by the index definitions alone."""
+    return Replacement(made_redundant(cand, facts) if facts is not None else ())
 
 
 def made_redundant(cand: Candidate, facts: TableFacts) -> tuple[ExistingIndex, ...]:

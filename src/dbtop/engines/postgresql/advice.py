@@ -34,6 +34,7 @@ from dbtop.analysis.advisor import (
     HeuristicOracle,
     IndexNaming,
     Prepared,
+    Replacement,
     TableFacts,
     TableRef,
     advise,
@@ -52,6 +53,7 @@ from dbtop.engines.postgresql.connection import close_connection
 from dbtop.engines.postgresql.hypopg import PlannerOracle, index_body
 from dbtop.engines.postgresql.indexes import index_health
 from dbtop.engines.postgresql.plan_evidence import plan_analysis, with_plan_costs
+from dbtop.engines.postgresql.replacements import checked_replacements
 from dbtop.engines.postgresql.workload import quote_ident, quote_table
 from dbtop.model import (
     Advice,
@@ -135,6 +137,7 @@ async def advise_connection(
     rejected: list[Rejection] = list(generated.rejected)
 
     oracle = PlannerOracle(conn, version=version, hypopg=server.hypopg is not None)
+    replaces: Mapping[Candidate, Replacement] | None = None
     evidence: dict[Candidate, str] = {}
     sizes: dict[Candidate, int] = {}
     try:
@@ -145,6 +148,7 @@ async def advise_connection(
             rejected.extend(invalid)
             sizes = oracle.sizes
             selection = await select(workload, candidates, oracle, settings, sizes)
+            replaces = await checked_replacements(oracle, workload, selection, settings)
             verified = True
         else:
             candidates, eligible_rejected, plan_costs, evidence = await plan_analysis(
@@ -207,7 +211,9 @@ async def advise_connection(
         ),
         **stats,
     )
-    prepared = Prepared(workload, selection.chosen, rejected, health, notices, sizes, extra)
+    prepared = Prepared(
+        workload, selection.chosen, rejected, health, notices, sizes, extra, replaces
+    )
     return advise(prepared, _Dialect(evidence, workload.tables))
 
 
