@@ -104,10 +104,13 @@ def report(server: ServerSummary, advice: Advice, *, rejected: bool) -> list[Ren
         f"{extra.get('analyzed', 0)} of {extra.get('statements', 0)} statements analyzed",
         f"{extra.get('candidates', 0)} candidates",
     ]
-    if extra.get("hypopg"):
+    if extra.get("verification"):
+        # each engine says what checked its suggestions (hypopg is PostgreSQL's only)
+        figures.append(one_line(str(extra["verification"])))
+    elif extra.get("hypopg"):
         figures.append(f"verified with hypopg {one_line(extra['hypopg'])}")
     elif "verified" in extra:
-        figures.append("not verified (no hypopg)")
+        figures.append("not verified")
     if extra.get("elapsed_s") is not None:
         figures.append(f"{extra['elapsed_s']:.2f}s")
     parts: list[RenderableType | None] = [
@@ -145,8 +148,11 @@ def _suggestions(advice: Advice, engine: str) -> RenderableType | None:
         )
     details: list[RenderableType] = [table]
     for n, s in enumerate(advice.suggestions, 1):
-        details.append(Text(f"\n{n}. ", style="bold") + Text(one_line(s.statement)))
-        details.append(Text("   " + one_line(s.reason, 200), style="dim"))
+        # a replacement's DROP statements follow the CREATE, one a line, to copy as they are
+        statement = "\n   ".join(one_line(line) for line in s.statement.splitlines())
+        details.append(Text(f"\n{n}. ", style="bold") + Text(statement))
+        # in full: the partition recipe, the writes' figures, what it replaces
+        details.append(Text("   " + one_line(s.reason), style="dim"))
         for q in s.queries[:3]:
             line = Text(f"   {q.share:6.1%}  ")
             if q.cost_before is not None:
@@ -192,6 +198,6 @@ def _rejected(rejected: tuple[Rejection, ...]) -> RenderableType:
     for r in rejected:
         table.add_row(
             render.text(index_label(r.schema, r.table, r.columns, r.include, r.where), 70),
-            render.text(r.reason, 120),
+            render.text(r.reason),
         )
     return table

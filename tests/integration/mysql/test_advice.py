@@ -50,3 +50,21 @@ async def test_suggest_says_when_there_is_no_workload(shared_url, engine_for):
     advice = await engine.suggest()
     assert not advice.suggestions
     assert any("performance_schema is off" in n.message for n in advice.notices)
+
+
+async def test_suggest_says_what_verification_there_is(shared_url, engine_for):
+    """Not "no hypopg" (PostgreSQL's extension): what checks a suggestion here, and why."""
+    from rich.console import Console
+
+    from dbtop.cli.suggest import report
+
+    engine = await engine_for(shared_url)
+    advice = await engine.suggest()
+    said = advice.extra["verification"]
+    assert said.startswith("checked with EXPLAIN, not costed: MariaDB has no hypothetical")
+    snapshot = await engine.snapshot()
+    console = Console(record=True, width=400)
+    for part in report(snapshot.server, advice, rejected=False):
+        console.print(part)
+    text = console.export_text()
+    assert "no hypopg" not in text and "checked with EXPLAIN, not costed" in text

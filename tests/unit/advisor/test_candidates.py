@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
 from dbtop.analysis.advisor import (
     AdvisorSettings,
     ColumnFacts,
@@ -69,9 +73,45 @@ def test_order_by_same_direction_needs_no_desc_columns():
     assert cand.columns == ("created_at",) and cand.descending == ()
 
 
-def test_order_by_without_limit_or_lookup_is_not_a_candidate():
+def test_order_by_without_limit_is_a_candidate_the_what_if_decides():
+    """The planner reads a correlated or narrow table in index order instead of sorting it:
+    the candidate goes to the what-if cost (an engine may turn it off)."""
     access = TableAccess(ORDERS, order_by=(SortKey("created_at"),))
-    assert generate(workload(query("q1", access))).candidates == ()
+    (cand,) = generate(workload(query("q1", access))).candidates
+    assert cand.columns == ("created_at",)
+    assert cand.origin == ("ORDER BY created_at (a full read in index order)",)
+    off = AdvisorSettings(sort_without_limit=False)
+    assert generate(workload(query("q1", access)), off).candidates == ()
+
+
+def test_is_null_is_judged_by_the_null_fraction():
+    """2.5% NULL in a column of four values: ``= value`` keeps a quarter of the rows, but
+    ``IS NULL`` keeps 2.5%; with an equality on another column the plain and the partial
+    candidate both go to the what-if."""
+    facts = orders_facts(pk())
+    columns = dict(facts.columns)
+    columns["closed_by"] = ColumnFacts("closed_by", n_distinct=4, null_frac=0.025, avg_width=4)
+    facts = replace(facts, columns=columns)
+    null = Constant("closed_by", "closed_by IS NULL", null_test=True)
+    alone = TableAccess(ORDERS, constants=(null,))
+    found = generate(workload(query("q1", alone), facts=facts))
+    assert (("closed_by",), ("closed_by IS NULL",)) in {
+        (c.columns, c.where) for c in found.candidates
+    }
+    assert not [r for r in found.rejected if "not selective" in r.reason]
+    with_eq = TableAccess(ORDERS, equality=("customer_id",), constants=(null,))
+    both = {
+        (c.columns, c.where)
+        for c in generate(workload(query("q2", with_eq), facts=facts)).candidates
+    }
+    assert (("customer_id",), ("closed_by IS NULL",)) in both  # partial
+    assert (("closed_by", "customer_id"), ()) in both or (("customer_id", "closed_by"), ()) in both
+    # IS NOT NULL keeps 97.5%: no key on it
+    not_null = TableAccess(
+        ORDERS, constants=(Constant("closed_by", "closed_by IS NOT NULL", null_test=False),)
+    )
+    found = generate(workload(query("q3", not_null), facts=facts))
+    assert all("closed_by" not in c.columns or c.where for c in found.candidates)
 
 
 def test_join_and_in_list_columns():
@@ -227,3 +267,53 @@ def test_estimated_size_follows_widths_rows_and_the_partial_predicate():
         Candidate(ORDERS, ("customer_id",), where=("deleted_at IS NOT NULL",)), facts
     )
     assert partial < narrow / 10  # deleted_at is NULL in 95% of the rows
+
+
+def test_an_update_of_unindexed_columns_stays_hot_and_costs_no_upkeep():
+    from dbtop.analysis.advisor import Candidate
+    from dbtop.analysis.advisor.writes import TableWrites, Write, maintenance
+
+    facts = orders_facts(pk())
+    cand = Candidate(ORDERS, ("customer_id",))
+    writes = TableWrites(
+        ORDERS,
+        (
+            Write("u1", "UPDATE", 10, 100.0, frozenset({"note"})),
+            Write("u2", "UPDATE", 10, 100.0, frozenset({"customer_id"})),
+            Write("d1", "DELETE", 10, 100.0),
+            Write("i1", "INSERT", 10, 100.0),
+        ),
+    )
+    share, paying = maintenance(cand, writes, facts, total_ms=1000.0)
+    assert [w.query_id for w in paying] == ["u2", "i1"]
+    # one index (the primary key) today: one more is a third of the work of each
+    assert share == pytest.approx(200.0 / 3 / 1000.0)
+
+
+def test_the_existing_indexes_a_suggestion_makes_redundant():
+    from dbtop.analysis.advisor import Candidate
+    from dbtop.analysis.advisor.replacement import made_redundant
+
+    shop = ExistingIndex("o_shop", ORDERS, ("shop_id",))
+    shop_status = ExistingIndex("o_shop_status", ORDERS, ("shop_id", "status"))
+    unique = ExistingIndex("o_shop_u", ORDERS, ("shop_id",), unique=True)
+    other = ExistingIndex("o_status", ORDERS, ("status",))
+    partial = ExistingIndex("o_shop_live", ORDERS, ("shop_id",), where=("deleted_at IS NULL",))
+    facts = orders_facts(pk(), shop, shop_status, unique, other, partial)
+    cand = Candidate(ORDERS, ("shop_id", "status", "created_at"), lookups=2)
+    # a full index serves a partial one's statements; a unique one is a rule, not a read
+    assert [i.name for i in made_redundant(cand, facts)] == [
+        "o_shop",
+        "o_shop_status",
+        "o_shop_live",
+    ]
+    live = Candidate(ORDERS, ("shop_id", "created_at"), where=("deleted_at IS NULL",))
+    assert [i.name for i in made_redundant(live, facts)] == ["o_shop_live"]
+
+
+def test_a_replacement_is_refused_where_hiding_the_old_index_costs_a_statement():
+    from dbtop.engines.postgresql.replacements import _costs_more
+
+    before = {"a": 100.0, "b": 8.0, "c": None}
+    assert _costs_more(before, {"a": 104.0, "b": 8.2, "c": 5.0}, 0.05) is None
+    assert _costs_more(before, {"a": 104.0, "b": 12.0}, 0.05) == ("b", 8.0, 12.0)

@@ -7,7 +7,7 @@ import pytest
 
 from dbtop.analysis.advisor import Candidate, Constant, SortKey, TableRef, index_name
 from dbtop.engines.postgresql.advice import NAMING, create_statement
-from dbtop.engines.postgresql.advice_facts import predicate_conjuncts
+from dbtop.engines.postgresql.advice_catalog import predicate_conjuncts
 from dbtop.engines.postgresql.hypopg import index_body
 from dbtop.engines.postgresql.workload import (
     Catalog,
@@ -180,7 +180,7 @@ def test_constant_predicates():
     assert c["constants"] == (
         Constant("active", "active"),
         Constant("country", "country = 'FR'"),
-        Constant("name", "name IS NOT NULL"),
+        Constant("name", "name IS NOT NULL", null_test=False),
     )
     assert c["equality"] == ("country", "email")
     o = accesses("SELECT * FROM orders WHERE NOT (deleted_at IS NULL) IS TRUE")[ORDERS]

@@ -55,6 +55,7 @@ from dbtop.analysis.advisor.candidates import (
     shared_constants,
 )
 from dbtop.analysis.advisor.estimate import HeuristicOracle, estimated_size
+from dbtop.analysis.advisor.replacement import Replacement, made_redundant
 from dbtop.analysis.advisor.selection import (
     Choice,
     CostOracle,
@@ -94,6 +95,7 @@ __all__ = [
     "IndexNaming",
     "Prepared",
     "QueryInfo",
+    "Replacement",
     "Selection",
     "SortKey",
     "TableAccess",
@@ -105,6 +107,7 @@ __all__ = [
     "estimated_size",
     "generate",
     "index_name",
+    "made_redundant",
     "relative_cost",
     "select",
     "served_by",

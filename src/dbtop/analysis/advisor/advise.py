@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbtop.analysis.advisor.candidates import Candidate
+from dbtop.analysis.advisor.replacement import Replacement
 from dbtop.analysis.advisor.selection import Choice
 from dbtop.analysis.advisor.suggestions import Dialect, build_suggestions
 from dbtop.analysis.advisor.workload import Workload
@@ -35,11 +36,16 @@ class Prepared:
     sizes: Mapping[Candidate, int] | None = None
     #: figures about the run (statements analyzed, costs, timings)
     extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    #: per chosen candidate, the existing indexes it replaces, as the engine checked them
+    #: (None: from the index definitions alone, ``replacement.made_redundant``)
+    replaces: Mapping[Candidate, Replacement] | None = None
 
 
 def advise(prepared: Prepared, dialect: Dialect) -> Advice:
     """The advice: one suggestion per chosen candidate, worded by the engine's dialect."""
-    suggestions = build_suggestions(prepared.workload, prepared.chosen, dialect, prepared.sizes)
+    suggestions = build_suggestions(
+        prepared.workload, prepared.chosen, dialect, prepared.sizes, prepared.replaces
+    )
     return Advice(
         suggestions=tuple(suggestions),
         findings=tuple(prepared.findings),

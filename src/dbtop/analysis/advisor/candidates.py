@@ -17,6 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
+from dbtop.analysis.advisor.selectivity import (
+    by_selectivity,
+    lookup_fraction,
+    merged_fractions,
+)
+from dbtop.analysis.advisor.selectivity import (
+    eq_fraction as eq_fraction,
+)
 from dbtop.analysis.advisor.workload import (
     ExistingIndex,
     QueryInfo,
@@ -26,10 +34,7 @@ from dbtop.analysis.advisor.workload import (
     TableRef,
     Workload,
 )
-from dbtop.model import Rejection
-
-#: The planner's guess for ``col = $1`` on a column it has no statistics for.
-DEFAULT_EQ_FRACTION = 0.005
+from dbtop.model import Rejection, frozen
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,9 @@ class AdvisorSettings:
     max_suggestions: int = 10
     #: at most this many candidates go to verification (the most used are kept)
     max_candidates: int = 250
+    #: an ORDER BY without LIMIT or lookup makes a candidate too (the planner may read a
+    #: correlated or narrow table in index order rather than sort it): the what-if decides
+    sort_without_limit: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,9 @@ class Candidate:
     lookups: int = field(default=0, compare=False)
     queries: frozenset[str] = field(default=frozenset(), compare=False)
     origin: tuple[str, ...] = field(default=(), compare=False)
+    #: the share of rows a lookup column's predicate keeps where the statement says more
+    #: than ``= value`` would (``IS NULL``: the null fraction), by column
+    fractions: tuple[tuple[str, float], ...] = field(default=(), compare=False)
 
     def is_descending(self, position: int) -> bool:
         return bool(self.descending) and self.descending[position]
@@ -110,6 +121,8 @@ class Candidate:
             schema=self.table.schema,
             include=self.include,
             where=" AND ".join(self.where) or None,
+            # the statements it was proposed for (their ids, as in a suggestion's queries)
+            extra=frozen(queries=sorted(self.queries)),
         )
 
 
@@ -125,10 +138,7 @@ def generate(workload: Workload, settings: AdvisorSettings | None = None) -> Can
     shared = shared_constants(workload, settings)
     merged: dict[Candidate, Candidate] = {}
     for query in workload.queries:
-        for access in query.accesses:
-            facts = workload.tables.get(access.table)
-            if facts is None or not access.is_useful:
-                continue
+        for access, facts in _targets(workload, query):
             for cand in _for_access(query, access, facts, shared.get(access.table, ()), settings):
                 old = merged.get(cand)
                 if old is None:
@@ -139,6 +149,7 @@ def generate(workload: Workload, settings: AdvisorSettings | None = None) -> Can
                         lookups=min(old.lookups, cand.lookups),
                         queries=old.queries | cand.queries,
                         origin=_union(old.origin, cand.origin),
+                        fractions=merged_fractions(old, cand, facts),
                     )
     kept: list[Candidate] = []
     rejected: list[Rejection] = []
@@ -163,6 +174,23 @@ def generate(workload: Workload, settings: AdvisorSettings | None = None) -> Can
     return CandidateSet(tuple(kept), tuple(rejected))
 
 
+def _targets(workload: Workload, query: QueryInfo) -> Iterator[tuple[TableAccess, TableFacts]]:
+    """Each useful access with its table's facts; an access to a partition once more as an
+    access to its partitioned root (an index there serves every partition)."""
+    for access in query.accesses:
+        facts = workload.tables.get(access.table)
+        if facts is None or not access.is_useful:
+            continue
+        yield access, facts
+        root = workload.parents.get(access.table)
+        top = workload.tables.get(root) if root is not None else None
+        if root is not None and top is not None:
+            if not any(c.n_distinct for c in top.columns.values()):
+                # the root never analyzed (autovacuum does not): its partition's statistics
+                top = replace(top, columns=facts.columns)
+            yield replace(access, table=root), top
+
+
 def shared_constants(
     workload: Workload, settings: AdvisorSettings
 ) -> dict[TableRef, tuple[str, ...]]:
@@ -170,12 +198,12 @@ def shared_constants(
     time_on: dict[TableRef, float] = {}
     time_with: dict[TableRef, dict[str, float]] = {}
     for query in workload.queries:
-        for table in query.tables:
+        for table in workload.reaches(query):
             time_on[table] = time_on.get(table, 0.0) + _time(query)
             consts = {
                 c.sql
                 for access in query.accesses
-                if access.table == table
+                if table in (access.table, workload.parents.get(access.table))
                 for c in access.constants
             }
             per = time_with.setdefault(table, {})
@@ -203,17 +231,6 @@ def _weight(workload: Workload, cand: Candidate) -> float:
 
 def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*a, *b)))
-
-
-def eq_fraction(facts: TableFacts, column: str) -> float:
-    stats = facts.columns.get(column)
-    value = stats.eq_fraction(facts.rows) if stats else None
-    return DEFAULT_EQ_FRACTION if value is None else value
-
-
-def _by_selectivity(facts: TableFacts, columns: Iterable[str]) -> list[str]:
-    cols = list(dict.fromkeys(columns))
-    return sorted(cols, key=lambda c: (eq_fraction(facts, c), cols.index(c)))
 
 
 def _sort_directions(order_by: Sequence[SortKey]) -> tuple[bool, ...]:
@@ -253,7 +270,9 @@ def _for_access(
         if partial:
             # A statement that filters on nothing but the shared predicate still gains from
             # a partial index keyed on the predicate's column.
+            tests = {c.sql: c for c in access.constants}
             for sql in partial:
+                kept = tests[sql].fraction(facts)
                 yield Candidate(
                     table=access.table,
                     columns=(present[sql],),
@@ -261,6 +280,7 @@ def _for_access(
                     lookups=1,
                     queries=frozenset({query.id}),
                     origin=(f"partial index for {sql}",),
+                    fractions=((present[sql], kept),) if kept is not None else (),
                 )
 
 
@@ -278,11 +298,33 @@ def _shapes(
     """Key column lists for one access: lookups first, then a range, a sort or a grouping."""
     limit = settings.max_key_columns
     table = access.table
-    lookups = _by_selectivity(facts, (c for c in access.lookup_columns if c not in fixed))
-    in_cols = _by_selectivity(
+    # ``col IS NULL`` is a btree search like ``col = value``, keeping the null fraction: a
+    # key column where that is selective (a mostly NULL column is a partial index's case)
+    null_keys = {
+        c.column: kept
+        for c in access.null_tests(True)
+        if c.column not in fixed
+        and c.column not in access.lookup_columns
+        and (kept := c.fraction(facts)) is not None
+        and kept <= settings.max_eq_fraction
+    }
+
+    def fraction(col: str) -> float:
+        return null_keys.get(col, eq_fraction(facts, col))
+
+    looked_up = [*(c for c in access.lookup_columns if c not in fixed), *null_keys]
+    lookups = sorted(dict.fromkeys(looked_up), key=lambda c: (fraction(c), looked_up.index(c)))
+    in_cols = by_selectivity(
         facts, (c for c in access.in_list if c not in fixed and c not in lookups)
     )
     ranges = [c for c in dict.fromkeys(access.range) if c not in fixed and c not in lookups]
+    # ``col IS NOT NULL`` is a btree range; worth a key only on a mostly NULL column
+    for test in access.null_tests(False):
+        kept = test.fraction(facts)
+        col = test.column
+        mostly_null = kept is not None and kept <= settings.max_eq_fraction
+        if mostly_null and col not in fixed and col not in lookups and col not in ranges:
+            ranges.append(col)
 
     def make(
         cols: Sequence[str], n_lookups: int, why: str, desc: Sequence[bool] = ()
@@ -293,18 +335,23 @@ def _shapes(
         descending = tuple(desc) if any(desc) else ()
         if descending and len(descending) != len(cols):
             descending = (False,) * (len(cols) - len(descending)) + descending
+        n = min(n_lookups, len(cols))
         return Candidate(
             table=table,
             columns=cols,
             descending=descending,
-            lookups=min(n_lookups, len(cols)),
+            lookups=n,
             origin=(why,),
+            fractions=tuple((c, null_keys[c]) for c in cols[:n] if c in null_keys),
         )
 
     found: list[Candidate | None] = []
     for col in lookups:
         kind = "join on" if col in access.join and col not in access.equality else "equality on"
-        found.append(make((col,), 1, f"{kind} {col}"))
+        why = f"{kind} {col}"
+        if col in null_keys:
+            why = f"{col} IS NULL ({null_keys[col]:.1%} of the rows are NULL)"
+        found.append(make((col,), 1, why))
     for k in range(2, min(len(lookups), limit) + 1):
         found.append(make(lookups[:k], k, "equality on " + ", ".join(lookups[:k])))
     head = lookups[: limit - 1]
@@ -327,12 +374,15 @@ def _shapes(
                 )
             )
     order = list({k.column: k for k in access.order_by if k.column not in fixed}.values())
-    if order and (access.limit or lookups):
+    if order and (access.limit or lookups or settings.sort_without_limit):
         sort_cols = [k.column for k in order]
         desc = _sort_directions(order)
         why = "ORDER BY " + ", ".join(sort_cols) + (" with LIMIT" if access.limit else "")
         if access.limit:
             found.append(make(sort_cols, 0, why, desc))
+        elif settings.sort_without_limit and not lookups and not in_cols:
+            # (with a lookup, the lookup's index sorts the few rows it finds: below)
+            found.append(make(sort_cols, 0, f"{why} (a full read in index order)", desc))
         if head:
             lead = [c for c in head if c not in sort_cols]
             found.append(make((*lead, *sort_cols), len(lead), f"equality, then {why}", desc))
@@ -436,7 +486,7 @@ def _reason_to_drop(cand: Candidate, facts: TableFacts, settings: AdvisorSetting
     if lookup_cols and not rest:
         fraction = 1.0
         for col in lookup_cols:
-            fraction *= eq_fraction(facts, col)
+            fraction *= lookup_fraction(cand, facts, col)
         if fraction > settings.max_eq_fraction:
             what = lookup_cols[0] if len(lookup_cols) == 1 else ", ".join(lookup_cols)
             stats = facts.columns.get(lookup_cols[0]) if len(lookup_cols) == 1 else None

@@ -43,8 +43,9 @@ def _predicate_fraction(access: TableAccess, facts: TableFacts) -> float:
         fraction *= min(1.0, IN_VALUES * eq_fraction(facts, col))
     for _ in dict.fromkeys(access.range):
         fraction *= RANGE_FRACTION
-    for _ in access.constants:
-        fraction *= CONSTANT_FRACTION
+    for constant in access.constants:
+        kept = constant.fraction(facts)
+        fraction *= CONSTANT_FRACTION if kept is None else kept
     return fraction
 
 
@@ -62,6 +63,12 @@ def _index_cost(
         return None
     rows = max(facts.rows, 1.0)
     lookups = set(access.lookup_columns)
+    # ``col IS NULL`` is searched like ``col = value``, keeping the null fraction
+    nulls = {
+        c.column: kept
+        for c in access.null_tests(True)
+        if c.column not in lookups and (kept := c.fraction(facts)) is not None
+    }
     in_cols = set(access.in_list)
     ranges = set(access.range)
     fraction = 1.0
@@ -69,6 +76,9 @@ def _index_cost(
     for col in columns:
         if col in lookups:
             fraction *= eq_fraction(facts, col)
+        elif col in nulls:
+            fraction *= nulls[col]
+            where = [w for w in where if w != f"{col} IS NULL" and w != f'"{col}" IS NULL']
         elif col in in_cols:
             fraction *= min(1.0, IN_VALUES * eq_fraction(facts, col))
         elif col in ranges:
@@ -141,6 +151,7 @@ class HeuristicOracle:
 
     def __init__(self, workload: Workload) -> None:
         self._tables = workload.tables
+        self._parents = workload.parents
 
     async def costs(
         self, indexes: frozenset[Candidate], queries: Sequence[QueryInfo]
@@ -154,7 +165,9 @@ class HeuristicOracle:
             facts = self._tables.get(access.table)
             if facts is None:
                 continue
-            mine = [c for c in indexes if c.table == access.table]
+            # an index on a partitioned root is on each of its partitions too
+            on = (access.table, self._parents.get(access.table))
+            mine = [c for c in indexes if c.table in on]
             total += access_cost(access, facts, [*facts.indexes, *mine])
             counted = True
         return total if counted else None

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from dbtop.analysis.advisor.candidates import AdvisorSettings, Candidate
 from dbtop.analysis.advisor.workload import QueryInfo, TableRef, Workload
+from dbtop.analysis.advisor.writes import WriteCost
 from dbtop.model import Rejection
 
 
@@ -54,6 +55,10 @@ class Choice:
     effects: tuple[Effect, ...]
     #: share of workload time this index saves on top of the rest of the set
     benefit: float
+    #: share of workload time keeping it up to date costs the writes (writes.py)
+    write_share: float = 0.0
+    #: the writes' figures and that cost, in words (None: the table is not written)
+    write_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +106,7 @@ class _Costs:
 
 def _on_tables(workload: Workload, tables: Iterable[TableRef]) -> list[QueryInfo]:
     wanted = set(tables)
-    return [q for q in workload.queries if q.tables & wanted]
+    return [q for q in workload.queries if workload.reaches(q) & wanted]
 
 
 def _gain(before: float | None, after: float | None) -> float:
@@ -130,6 +135,8 @@ async def select(
         return (known if known is not None else float(cand.width), cand.width, cand.label)
 
     costs = _Costs(oracle, workload)
+    upkeep = WriteCost(workload)
+    parents = workload.parents
     share = {q.id: workload.share(q) for q in workload.queries}
     none: frozenset[Candidate] = frozenset()
     tables = {c.table for c in candidates}
@@ -164,14 +171,18 @@ async def select(
         if gain <= 0:
             rejected.append(cand.rejection(_no_gain_reason(qs, current, after, settings)))
             continue
-        heapq.heappush(heap, (-gain, cand.width, cand.label, 0, cand))
+        if gain <= upkeep.share(cand):
+            rejected.append(cand.rejection(upkeep.reason(cand, gain)))
+            continue
+        heapq.heappush(heap, (-(gain - upkeep.share(cand)), cand.width, cand.label, 0, cand))
     chosen: list[Candidate] = []
     first_gain = {entry[4]: -entry[0] for entry in heap}
 
     async def evaluate(cand: Candidate) -> tuple[float, Mapping[str, float | None]]:
+        """What adding it saves, net of its upkeep by the writes."""
         qs = by_table[cand.table]
         after = await costs.get(frozenset({*chosen, cand}), qs)
-        return benefit(current, after, qs), after
+        return benefit(current, after, qs) - upkeep.share(cand), after
 
     def remaining(cand: Candidate, after: Mapping[str, float | None]) -> float:
         """Relative cost left on the candidate's table's statements with it added."""
@@ -188,8 +199,10 @@ async def select(
             gain, _after = await evaluate(cand)
             if gain > 0:
                 heapq.heappush(heap, (-gain, cand.width, cand.label, len(chosen), cand))
+            elif gain + upkeep.share(cand) > 0:
+                rejected.append(cand.rejection(upkeep.reason(cand, gain + upkeep.share(cand))))
             else:
-                rejected.append(cand.rejection(_redundant_reason(cand, chosen)))
+                rejected.append(cand.rejection(_redundant_reason(cand, chosen, parents)))
             continue
         if -neg < settings.min_benefit:
             heapq.heappush(heap, (neg, cand.width, cand.label, version, cand))
@@ -215,7 +228,9 @@ async def select(
             )
         rejected.append(cand.rejection(why))
 
-    chosen, final, dropped = await _drop_redundant(chosen, costs, by_table, base, share, settings)
+    chosen, final, dropped = await _drop_redundant(
+        chosen, costs, by_table, base, share, settings, workload.parents
+    )
     rejected.extend(dropped)
 
     choices: list[Choice] = []
@@ -233,7 +248,8 @@ async def select(
                 effects.append(Effect(q.id, share[q.id], base[q.id], after_all))
                 saved += share[q.id] * (before - after_all) / base[q.id]
         effects.sort(key=lambda e: (-e.share, e.query_id))
-        choices.append(Choice(cand, tuple(effects), saved))
+        note = upkeep.note(cand, saved)
+        choices.append(Choice(cand, tuple(effects), saved, upkeep.share(cand), note))
     choices.sort(key=lambda c: (-c.benefit, c.candidate.label))
     after_costs = {q: final.get(q, c) for q, c in base.items()}
     rejected.sort(key=lambda r: (r.schema or "", r.table, r.columns, r.include, r.where or ""))
@@ -300,6 +316,7 @@ async def _drop_redundant(
     base: Mapping[str, float],
     share: Mapping[str, float],
     settings: AdvisorSettings,
+    parents: Mapping[TableRef, TableRef],
 ) -> tuple[list[Candidate], dict[str, float | None], list[Rejection]]:
     """Remove, latest first, any chosen index whose removal costs no statement clearly."""
     dropped: list[Rejection] = []
@@ -320,8 +337,8 @@ async def _drop_redundant(
                 if _gain(cost_without, cost_with) >= settings.min_gain:
                     saved += share[q.id] * (cost_without - cost_with) / base[q.id]
             if saved < settings.min_benefit:
-                others = [c for c in kept if c is not cand and c.table == cand.table]
-                dropped.append(cand.rejection(_redundant_reason(cand, others)))
+                others = [c for c in kept if c is not cand]
+                dropped.append(cand.rejection(_redundant_reason(cand, others, parents)))
                 kept.remove(cand)
                 changed = True
                 break
@@ -332,8 +349,12 @@ async def _drop_redundant(
     return kept, final, dropped
 
 
-def _redundant_reason(cand: Candidate, others: Sequence[Candidate]) -> str:
-    same = [o for o in others if o.table == cand.table]
+def _redundant_reason(
+    cand: Candidate, others: Sequence[Candidate], parents: Mapping[TableRef, TableRef]
+) -> str:
+    # an index on a partition's partitioned root is an index on the partition too
+    on = (cand.table, parents.get(cand.table))
+    same = [o for o in others if o.table in on]
     # name the chosen indexes serving the same statements; all of the table's otherwise
     overlapping = [o for o in same if o.queries & cand.queries] or same
     if overlapping:

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dbtop.analysis.advisor.candidates import Candidate
+from dbtop.analysis.advisor.replacement import Replacement, replacement_of
 from dbtop.analysis.advisor.selection import Choice
-from dbtop.analysis.advisor.workload import Workload
+from dbtop.analysis.advisor.workload import ExistingIndex, Workload
 from dbtop.model import QueryShare, Suggestion, frozen
 
 
@@ -102,6 +103,10 @@ class Dialect(Protocol):
         """Engine-specific ``extra`` fields (after ``name``, before ``benefit``)."""
         ...
 
+    def drop(self, index: ExistingIndex, cand: Candidate) -> str:
+        """The DDL dropping an existing index the suggestion replaces."""
+        ...
+
 
 def number(value: float | None) -> float | None:
     """A cost rounded for display, None when unknown (None or NaN)."""
@@ -145,6 +150,7 @@ def build_suggestions(
     chosen: Sequence[Choice],
     dialect: Dialect,
     sizes: Mapping[Candidate, int] | None = None,
+    replaces: Mapping[Candidate, Replacement] | None = None,
 ) -> list[Suggestion]:
     """One ``Suggestion`` per chosen candidate, in the order given; names avoid the
     existing indexes of the workload's tables."""
@@ -158,6 +164,31 @@ def build_suggestions(
         extra: dict[str, Any] = {} if name is None else {"name": name}
         extra.update(dialect.extra(d))
         extra.update(benefit=round(choice.benefit, 6), workload_share=round(d.share, 6))
+        reason = dialect.reason(d)
+        statement = dialect.statement(cand, name)
+        if replaces is not None and cand in replaces:
+            replacing = replaces[cand]
+        else:
+            replacing = replacement_of(cand, workload.tables.get(cand.table))
+        old = replacing.indexes
+        if old:
+            names = [index.name for index in old]
+            statement += "".join("\n" + dialect.drop(index, cand) for index in old)
+            reason += (
+                f". It replaces {' and '.join(names)}: "
+                + ("each is a left prefix of it" if len(old) > 1 else "a left prefix of it")
+                + ", so it serves every statement they serve"
+                + (f" ({replacing.checked})" if replacing.checked else "")
+                + "; drop "
+                + ("them" if len(old) > 1 else "it")
+                + " once the new index is built"
+            )
+            extra.update(replaces=names)
+        for index, why in replacing.kept:
+            reason += f". {index.name} is a left prefix of it but is kept: {why}"
+        if choice.write_note:
+            reason += ". " + choice.write_note
+            extra.update(write_share=round(choice.write_share, 6))
         result.append(
             Suggestion(
                 table=cand.table.name,
@@ -165,9 +196,9 @@ def build_suggestions(
                 columns=cand.columns,
                 include=cand.include,
                 where=" AND ".join(cand.where) or None,
-                statement=dialect.statement(cand, name),
+                statement=statement,
                 verified=dialect.verified(cand),
-                reason=dialect.reason(d),
+                reason=reason,
                 cost_before=d.cost_before,
                 cost_after=d.cost_after,
                 size_bytes=(sizes or {}).get(cand),

@@ -51,6 +51,16 @@ class Constant:
 
     column: str
     sql: str
+    #: True for ``col IS NULL``, False for ``col IS NOT NULL`` (a btree can search both,
+    #: with the column's null fraction as their selectivity), None for anything else
+    null_test: bool | None = None
+
+    def fraction(self, facts: TableFacts) -> float | None:
+        """Share of the rows an IS [NOT] NULL test keeps, from the column's null fraction."""
+        stats = facts.columns.get(self.column)
+        if self.null_test is None or stats is None:
+            return None
+        return stats.null_frac if self.null_test else 1.0 - stats.null_frac
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +98,10 @@ class TableAccess:
         for col in (*self.equality, *self.join):
             seen.setdefault(col, None)
         return tuple(seen)
+
+    def null_tests(self, is_null: bool) -> tuple[Constant, ...]:
+        """The ``IS NULL`` (or ``IS NOT NULL``) tests on this table's columns."""
+        return tuple(c for c in self.constants if c.null_test is is_null)
 
     @property
     def is_useful(self) -> bool:
@@ -229,6 +243,8 @@ class TableFacts:
     size_bytes: int | None = None
     columns: Mapping[str, ColumnFacts] = field(default_factory=lambda: EMPTY)
     indexes: tuple[ExistingIndex, ...] = ()
+    #: a partitioned table's leaf partitions (an index on it is created on each), else 0
+    partitions: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +258,19 @@ class Workload:
     queries: tuple[QueryInfo, ...]
     tables: Mapping[TableRef, TableFacts]
     total_ms: float | None = None
+    #: a partition's partitioned root: an index on the root serves the partition's
+    #: statements too (it is created on every partition)
+    parents: Mapping[TableRef, TableRef] = field(default_factory=dict)
+    #: the write statements on each table (writes.py), for the cost of keeping an index
+    writes: Mapping[TableRef, Any] = field(default_factory=dict)
+    #: seconds the statements' counters cover (their calls over it are calls/s)
+    period_s: float | None = None
+
+    def reaches(self, query: QueryInfo) -> frozenset[TableRef]:
+        """The tables the statement reads, and the partitioned roots of its partitions."""
+        tables = query.tables
+        roots = {self.parents[t] for t in tables if t in self.parents}
+        return tables | roots if roots else tables
 
     @property
     def total(self) -> float:

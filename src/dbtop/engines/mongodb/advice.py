@@ -387,6 +387,11 @@ async def suggest(
             candidates=len(candidates),
             evaluations=selection.evaluations,
             estimate="heuristic (rows touched)",
+            verification=(
+                "estimated, not costed: MongoDB has no hypothetical indexes, so no plan can be "
+                "costed with an index that does not exist; ranked from the profiler's "
+                "documents examined and returned"
+            ),
         ),
     )
     return advise(prepared, _Dialect(shapes_by_id, reasons))
@@ -408,6 +413,10 @@ class _Dialect:
 
     def verified(self, cand: Candidate) -> bool:
         return False
+
+    def drop(self, index: ExistingIndex, cand: Candidate) -> str:
+        prefix = collection_prefix(index.table.schema or "", index.table.name)
+        return f"{prefix}.dropIndex({shell.quote(index.name)})"
 
     def _evidence(self, draft: Draft) -> tuple[str, ...]:
         lines = (self.reasons.get(i, "") for i in _query_ids(draft))

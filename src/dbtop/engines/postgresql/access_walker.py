@@ -7,7 +7,7 @@ Name resolution follows the server's rules: see ``workload.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from pglast import ast
@@ -26,25 +26,14 @@ from pglast.stream import RawStream
 
 from dbtop.analysis.advisor import Constant, SortKey
 from dbtop.analysis.advisor.access import AccessBuilder
-from dbtop.engines.postgresql.scopes import Column, Rel, Resolver, Scope
+from dbtop.engines.postgresql.derived import CteDef, Ctes, ctes_of, derived_rel
+from dbtop.engines.postgresql.scopes import Column, Rel, Resolver, Scope, walk_nodes
 from dbtop.engines.postgresql.sqlnames import quote_ident
 
 if TYPE_CHECKING:
     from dbtop.engines.postgresql.workload import Catalog
 
 _RANGE_OPS = frozenset({"<", ">", "<=", ">="})
-
-
-def walk_nodes(nodes: Any) -> Iterator[Any]:
-    """Every AST node under ``nodes`` (depth first)."""
-    stack = [nodes]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, ast.Node):
-            yield item
-            stack.extend(getattr(item, name) for name in item)
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
 
 
 class Walker(Resolver):
@@ -55,9 +44,9 @@ class Walker(Resolver):
 
     # -- statements ----------------------------------------------------------------------
 
-    def select(self, stmt: Any, parent: Scope | None, ctes: Mapping[str, None]) -> Scope:
+    def select(self, stmt: Any, parent: Scope | None, ctes: Ctes) -> Scope:
         """Walk a SELECT whose outer scope is ``parent`` and that sees the CTE ``ctes``."""
-        ctes = ctes_of(self, stmt.withClause, parent, ctes)
+        ctes = self.ctes_of(stmt, parent, ctes)
         if stmt.op is not None and stmt.op != SetOperation.SETOP_NONE:
             self.select(stmt.larg, parent, ctes)
             return self.select(stmt.rarg, parent, ctes)
@@ -81,7 +70,7 @@ class Walker(Resolver):
         return scope
 
     def modify(self, stmt: Any, parent: Scope | None = None) -> None:
-        ctes = ctes_of(self, stmt.withClause, parent, parent.ctes if parent else {})
+        ctes = self.ctes_of(stmt, parent, parent.ctes if parent else {})
         scope = Scope(parent, ctes)
         rel = self._range_var(stmt.relation, scope, ctes)
         if rel is not None and rel.acc is not None:
@@ -96,7 +85,7 @@ class Walker(Resolver):
 
     def merge(self, stmt: Any) -> None:
         """MERGE: the target is probed for each source row through the join condition."""
-        ctes = ctes_of(self, stmt.withClause, None, {})
+        ctes = self.ctes_of(stmt, None, {})
         scope = Scope(None, ctes)
         rel = self._range_var(stmt.relation, scope, ctes)
         if rel is not None and rel.acc is not None:
@@ -108,9 +97,12 @@ class Walker(Resolver):
             self._expression(when.targetList, scope)
             self._expression(when.values, scope)
 
+    def ctes_of(self, owner: Any, parent: Scope | None, ctes: Ctes) -> dict[str, CteDef | None]:
+        return ctes_of(self, owner, parent, ctes, inline=self.catalog.inline_ctes)
+
     # -- FROM ----------------------------------------------------------------------------
 
-    def _from_item(self, item: Any, scope: Scope, ctes: Mapping[str, None]) -> list[Rel]:
+    def _from_item(self, item: Any, scope: Scope, ctes: Ctes) -> list[Rel]:
         """Add a FROM item's names to the scope; returns the names it brought."""
         if isinstance(item, ast.RangeVar):
             rel = self._range_var(item, scope, ctes)
@@ -126,6 +118,8 @@ class Walker(Resolver):
                             rel.acc.join.append(column)
                             rel.acc.read[column] = None
                             break
+            if item.usingClause or item.isNatural:
+                scope.merged_join = True
             self._predicate(item.quals, scope)
             alias = item.alias.aliasname if item.alias is not None else None
             if alias:
@@ -134,8 +128,15 @@ class Walker(Resolver):
                 return [*left, *right, derived]
             return [*left, *right]
         if isinstance(item, ast.RangeSubselect):
-            self.select(item.subquery, scope if item.lateral else scope.parent, scope.ctes)
-            rel = Rel(str(item.alias.aliasname) if item.alias else "?subquery", None, aliased=True)
+            named = item.alias
+            rel = derived_rel(
+                self,
+                item.subquery,
+                scope if item.lateral else scope.parent,
+                scope.ctes,
+                str(named.aliasname) if named else "?subquery",
+                tuple(str(n.sval) for n in (named.colnames if named else None) or ()),
+            )
             scope.rels.append(rel)
             return [rel]
         # functions, VALUES, table samples, JSON tables: nothing to index, but their
@@ -146,12 +147,29 @@ class Walker(Resolver):
         scope.rels.append(rel)
         return [rel]
 
-    def _range_var(self, node: Any, scope: Scope, ctes: Mapping[str, None]) -> Rel | None:
+    def _range_var(self, node: Any, scope: Scope, ctes: Ctes) -> Rel | None:
         alias = node.alias.aliasname if node.alias is not None else None
+        colnames = tuple(str(n.sval) for n in (node.alias.colnames if node.alias else None) or ())
+        info = None
         if node.schemaname is None and node.relname in ctes:
-            rel = Rel(alias or node.relname, None, aliased=True)
+            cte = ctes[node.relname]
+            if cte is None:
+                rel = Rel(alias or node.relname, None, aliased=True)
+            else:
+                rel = derived_rel(
+                    self,
+                    cte.query,
+                    cte.parent,
+                    cte.ctes,
+                    alias or node.relname,
+                    colnames or cte.colnames,
+                )
+        elif (info := self.catalog.resolve(node.schemaname, node.relname, self.user)) and (
+            info.view is not None
+        ):
+            # a view is replaced by its query (which sees no CTE of this statement)
+            rel = derived_rel(self, info.view, None, {}, alias or node.relname, colnames)
         else:
-            info = self.catalog.resolve(node.schemaname, node.relname, self.user)
             acc = None
             if info is not None:
                 acc = AccessBuilder(info.table, info.columns)
@@ -162,6 +180,7 @@ class Walker(Resolver):
                 table_name=node.relname,
                 schema=node.schemaname,
                 aliased=alias is not None,
+                order=info.order or None if info is not None else None,
             )
         scope.rels.append(rel)
         return rel
@@ -217,8 +236,9 @@ class Walker(Resolver):
         if isinstance(node, ast.NullTest):
             col = self._column(node.arg, scope)
             if col is not None and col[2] is scope:
-                test = "IS NULL" if node.nulltesttype == NullTestType.IS_NULL else "IS NOT NULL"
-                self._constant(col, f"{quote_ident(col[1])} {test}")
+                is_null = node.nulltesttype == NullTestType.IS_NULL
+                test = "IS NULL" if is_null else "IS NOT NULL"
+                self._constant(col, f"{quote_ident(col[1])} {test}", is_null)
                 return
         if isinstance(node, ast.BooleanTest):
             col = self._column(node.arg, scope)
@@ -372,9 +392,9 @@ class Walker(Resolver):
                     return False
         return True
 
-    def _constant(self, col: Column, sql: str) -> None:
+    def _constant(self, col: Column, sql: str, null_test: bool | None = None) -> None:
         self._read(col)
-        col[0].constants.setdefault(sql, Constant(col[1], sql))
+        col[0].constants.setdefault(sql, Constant(col[1], sql, null_test))
 
     def _read(self, col: Column) -> None:
         col[0].read[col[1]] = None
@@ -409,34 +429,14 @@ class Walker(Resolver):
             stack.extend(getattr(item, name) for name in item)
 
     def _star(self, node: Any, scope: Scope) -> None:
-        if len(node.fields) == 1:
-            for rel in scope.rels:
-                if rel.acc is not None:
-                    rel.acc.star = True
-            return
-        qualifier = node.fields[-2]
-        if isinstance(qualifier, ast.String):
-            for rel in scope.rels:
-                if rel.acc is not None and rel.name == qualifier.sval:
-                    rel.acc.star = True
-
-
-def ctes_of(
-    walker: Walker, with_clause: Any, parent: Scope | None, ctes: Mapping[str, None]
-) -> dict[str, None]:
-    names = dict(ctes)
-    if with_clause is None:
-        return names
-    for cte in with_clause.ctes or ():
-        if with_clause.recursive:
-            names[cte.ctename] = None
-        query = cte.ctequery
-        if isinstance(query, ast.SelectStmt):
-            walker.select(query, parent, names)
-        elif isinstance(query, ast.UpdateStmt | ast.DeleteStmt):
-            walker.modify(query, parent)
-        names[cte.ctename] = None
-    return names
+        qualifier = node.fields[-2] if len(node.fields) > 1 else None
+        for rel in scope.rels:
+            if isinstance(qualifier, ast.String) and rel.name != qualifier.sval:
+                continue
+            if rel.acc is not None:
+                rel.acc.star = True
+            for acc, column in (rel.mapping or {}).values():
+                acc.read[column] = None
 
 
 def _has_limit(stmt: Any) -> bool:

@@ -20,7 +20,7 @@ Index health (unused, duplicate, invalid) comes from the snapshot (``indexes.py`
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,15 +29,14 @@ import asyncpg
 from dbtop.analysis.advisor import (
     AdvisorSettings,
     Candidate,
-    Choice,
     Draft,
-    Effect,
+    ExistingIndex,
     HeuristicOracle,
     IndexNaming,
     Prepared,
-    Selection,
+    Replacement,
+    TableFacts,
     TableRef,
-    Workload,
     advise,
     estimated_size,
     generate,
@@ -53,7 +52,9 @@ from dbtop.engines.postgresql.advisor_source import recorded_workload
 from dbtop.engines.postgresql.connection import close_connection
 from dbtop.engines.postgresql.hypopg import PlannerOracle, index_body
 from dbtop.engines.postgresql.indexes import index_health
-from dbtop.engines.postgresql.workload import quote_ident
+from dbtop.engines.postgresql.plan_evidence import plan_analysis, with_plan_costs
+from dbtop.engines.postgresql.replacements import checked_replacements
+from dbtop.engines.postgresql.workload import quote_ident, quote_table
 from dbtop.model import (
     Advice,
     Feature,
@@ -72,9 +73,6 @@ if TYPE_CHECKING:
 
 #: the text pg_stat_statements shows for another role's statement without pg_read_all_stats
 HIDDEN_TEXT = "<insufficient privilege>"
-#: a sequential scan "filters most rows" when it keeps at most this share of the table
-SEQ_SCAN_KEEPS = 0.1
-
 HYPOPG_HINT = (
     "install hypopg (Debian/Ubuntu: apt install postgresql-{major}-hypopg; RHEL: "
     "dnf install hypopg_{major}; or build it from https://github.com/HypoPG/hypopg), "
@@ -101,6 +99,7 @@ async def suggest(engine: PostgresEngine, settings: AdvisorSettings | None = Non
             indexes=snapshot.indexes,
             settings=settings,
             recorded_ms=recorded.total_ms if recorded is not None else None,
+            period_s=recorded.period_s if recorded is not None else None,
         )
     finally:
         await close_connection(conn)
@@ -115,19 +114,21 @@ async def advise_connection(
     indexes: Sequence[IndexStat] = (),
     settings: AdvisorSettings | None = None,
     recorded_ms: float | None = None,
+    period_s: float | None = None,
 ) -> Advice:
     """The advice for these statements on the database ``conn`` is connected to.
 
     ``recorded_ms``: the time of the database's whole workload (dbtop's own statements left
     out), when ``statements`` are only its top part: shares are of it; the statements' sum
-    otherwise.
+    otherwise. ``period_s``: the seconds the statements' counters cover (the write
+    statements' calls/s are shown over it).
 
     ``conn`` is dbtop's own connection (the caller closes it): everything here runs in a
     read-only transaction that is rolled back; hypothetical indexes are session-local and
     removed before returning.
     """
     started = time.monotonic()
-    built = await build_workload(conn, statements, sessions, recorded_ms)
+    built = await build_workload(conn, statements, sessions, recorded_ms, period_s)
     server, workload, items, skipped = built.server, built.workload, built.items, built.skipped
     version = server.version
     settings = settings or default_settings(version)
@@ -136,6 +137,7 @@ async def advise_connection(
     rejected: list[Rejection] = list(generated.rejected)
 
     oracle = PlannerOracle(conn, version=version, hypopg=server.hypopg is not None)
+    replaces: Mapping[Candidate, Replacement] | None = None
     evidence: dict[Candidate, str] = {}
     sizes: dict[Candidate, int] = {}
     try:
@@ -146,17 +148,18 @@ async def advise_connection(
             rejected.extend(invalid)
             sizes = oracle.sizes
             selection = await select(workload, candidates, oracle, settings, sizes)
+            replaces = await checked_replacements(oracle, workload, selection, settings)
             verified = True
         else:
-            candidates, eligible_rejected, plan_costs, evidence = await _plan_analysis(
-                oracle, workload, generated.candidates, settings
+            candidates, eligible_rejected, plan_costs, evidence = await plan_analysis(
+                oracle, workload, generated.candidates, settings, built.leaf_rows
             )
             rejected.extend(eligible_rejected)
             sizes = {c: estimated_size(c, workload.tables[c.table]) for c in candidates}
             selection = await select(
                 workload, candidates, HeuristicOracle(workload), settings, sizes
             )
-            selection = _with_plan_costs(selection, plan_costs)
+            selection = with_plan_costs(selection, plan_costs)
             verified = False
             notices.append(_no_hypopg_notice(server))
     finally:
@@ -199,10 +202,19 @@ async def advise_connection(
         workload_share_costed=before,
         workload_relative_cost_after=(after / before) if before else None,
         elapsed_s=round(time.monotonic() - started, 3),
+        verification=(
+            f"verified with hypopg {server.hypopg}: each statement's generic plan costed "
+            "with the hypothetical indexes"
+            if verified
+            else "not verified: hypopg is not installed, so the current plans were read "
+            "(plan analysis) and a model of the statistics ranked the candidates"
+        ),
         **stats,
     )
-    prepared = Prepared(workload, selection.chosen, rejected, health, notices, sizes, extra)
-    return advise(prepared, _Dialect(evidence))
+    prepared = Prepared(
+        workload, selection.chosen, rejected, health, notices, sizes, extra, replaces
+    )
+    return advise(prepared, _Dialect(evidence, workload.tables))
 
 
 def _no_hypopg_notice(server: ServerFacts) -> Notice:
@@ -243,103 +255,29 @@ def _skipped_notice(skipped: Sequence[tuple[Item, str]]) -> Notice:
     )
 
 
-# -- without hypopg: what the current plans say ---------------------------------------------
-
-
-async def _plan_analysis(
-    oracle: PlannerOracle,
-    workload: Workload,
-    candidates: Sequence[Candidate],
-    settings: AdvisorSettings,
-) -> tuple[list[Candidate], list[Rejection], dict[str, float], dict[Candidate, str]]:
-    """Candidates of the (statement, table) pairs whose plan reads the table badly, and
-    that evidence per candidate."""
-    wanted: dict[tuple[str, TableRef], str] = {}
-    plan_costs: dict[str, float] = {}
-    plans = await oracle.current_plans(workload.queries, verbose=True)
-    for query in workload.queries:
-        plan = plans.get(query.id)
-        if plan is None:
-            continue
-        plan_costs[query.id] = float(plan["Total Cost"])
-        for table, why in _bad_reads(plan, workload, settings):
-            wanted.setdefault((query.id, table), why)
-    kept: list[Candidate] = []
-    rejected: list[Rejection] = []
-    evidence: dict[Candidate, str] = {}
-    for cand in candidates:
-        reasons = [wanted[(q, cand.table)] for q in cand.queries if (q, cand.table) in wanted]
-        if reasons:
-            kept.append(cand)
-            evidence[cand] = reasons[0]
-        else:
-            rejected.append(
-                cand.rejection(
-                    f"the current plans do not read {cand.table.key} with a sequential scan "
-                    "that filters most rows (checked without hypopg)"
-                )
-            )
-    return kept, rejected, plan_costs, evidence
-
-
-def _bad_reads(
-    plan: Mapping[str, Any], workload: Workload, settings: AdvisorSettings
-) -> Iterable[tuple[TableRef, str]]:
-    def walk(node: Mapping[str, Any], under_sort_limit: bool) -> Iterable[tuple[TableRef, str]]:
-        kind = node.get("Node Type", "")
-        if kind == "Seq Scan" and "Relation Name" in node:
-            ref = TableRef(node.get("Schema"), node["Relation Name"])
-            facts = workload.tables.get(ref)
-            if facts is not None and facts.rows >= settings.min_rows:
-                kept = float(node.get("Plan Rows", 0))
-                if "Filter" in node and kept / max(facts.rows, 1.0) <= SEQ_SCAN_KEEPS:
-                    yield (
-                        ref,
-                        f"Seq Scan on {ref.key} keeps about {kept:,.0f} of "
-                        f"{facts.rows:,.0f} rows (Filter: {node['Filter']})",
-                    )
-                elif under_sort_limit:
-                    yield ref, f"Seq Scan on {ref.key} feeds a sort under a LIMIT"
-        child_flag = (under_sort_limit or kind == "Limit") and kind in (
-            "Limit",
-            "Sort",
-            "Incremental Sort",
-            "Gather Merge",
-            "Gather",
-        )
-        for child in node.get("Plans", ()):
-            yield from walk(child, child_flag if kind != "Limit" else True)
-
-    yield from walk(plan, False)
-
-
-def _with_plan_costs(selection: Selection, plan_costs: Mapping[str, float]) -> Selection:
-    """Unverified choices report today's planner cost and no cost after."""
-    chosen = []
-    for choice in selection.chosen:
-        effects = tuple(
-            Effect(e.query_id, e.share, plan_costs.get(e.query_id, float("nan")), float("nan"))
-            for e in choice.effects
-        )
-        chosen.append(Choice(choice.candidate, effects, choice.benefit))
-    return Selection(
-        chosen=tuple(chosen),
-        rejected=selection.rejected,
-        cost_before=selection.cost_before,
-        cost_after=selection.cost_after,
-        evaluations=selection.evaluations,
-    )
-
-
 # -- DDL and the words of a suggestion ------------------------------------------------------
 
 #: ``table_col1_col2_idx`` as PostgreSQL names them, under its 63-byte limit
 NAMING = IndexNaming(suffix="_idx", max_bytes=63)
 
 
-def create_statement(cand: Candidate, name: str) -> str:
+def create_statement(cand: Candidate, name: str, *, partitioned: bool = False) -> str:
+    """``CREATE INDEX CONCURRENTLY …``; on a partitioned table, where CONCURRENTLY is
+    refused, a plain ``CREATE INDEX`` (which creates it on every partition)."""
     body = index_body(cand).replace(" USING btree ", " ")
-    return f"CREATE INDEX CONCURRENTLY {quote_ident(name)} {body};"
+    how = "CREATE INDEX" if partitioned else "CREATE INDEX CONCURRENTLY"
+    return f"{how} {quote_ident(name)} {body};"
+
+
+def _on_partitions(cand: Candidate, name: str, partitions: int) -> str:
+    table = cand.table.key
+    return (
+        f"{table} is partitioned: the index is created on every partition ({partitions}) "
+        f"and serves statements on each. CONCURRENTLY is refused on a partitioned table, so "
+        f"the build blocks writes to it; to avoid that, CREATE INDEX {name} ON ONLY {table} "
+        "(…), then CREATE INDEX CONCURRENTLY on each partition and ALTER INDEX "
+        f"{name} ATTACH PARTITION each of those"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,13 +286,24 @@ class _Dialect:
     verified them all)."""
 
     evidence: Mapping[Candidate, str]
+    tables: Mapping[TableRef, TableFacts]
 
     @property
     def naming(self) -> IndexNaming:
         return NAMING
 
+    def partitions(self, cand: Candidate) -> int:
+        facts = self.tables.get(cand.table)
+        return facts.partitions if facts is not None else 0
+
     def statement(self, cand: Candidate, name: str | None) -> str:
-        return create_statement(cand, name or "")
+        return create_statement(cand, name or "", partitioned=self.partitions(cand) > 0)
+
+    def drop(self, index: ExistingIndex, cand: Candidate) -> str:
+        # (index names are unique within a schema; CONCURRENTLY is refused on a
+        # partitioned table's index)
+        how = "DROP INDEX" if self.partitions(cand) else "DROP INDEX CONCURRENTLY"
+        return f"{how} {quote_table(TableRef(index.table.schema, index.name))};"
 
     def verified(self, cand: Candidate) -> bool:
         return cand not in self.evidence
@@ -363,15 +312,20 @@ class _Dialect:
         cand, count, share = draft.candidate, len(draft.queries), draft.share
         if self.verified(cand):
             before, after = draft.cost_before or 0.0, draft.cost_after or 0.0
-            return (
+            text = (
                 f"{draft.origin}. With it (hypothetically) {count} statement(s), "
                 f"{share:.1%} of the workload's time, cost {before:,.1f} → {after:,.1f} "
                 f"in the planner's estimate"
             )
-        return (
-            f"{draft.origin}. {count} statement(s), {share:.1%} of the workload's time; "
-            f"{self.evidence[cand]}. Not verified (hypopg is not installed)"
-        )
+        else:
+            text = (
+                f"{draft.origin}. {count} statement(s), {share:.1%} of the workload's time; "
+                f"{self.evidence[cand]}. Not verified (hypopg is not installed)"
+            )
+        partitions = self.partitions(cand)
+        if partitions:
+            text += ". " + _on_partitions(cand, draft.name or "…", partitions)
+        return text
 
     def extra(self, draft: Draft) -> Mapping[str, Any]:
         cand = draft.candidate

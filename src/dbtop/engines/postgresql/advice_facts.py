@@ -8,36 +8,28 @@ they reach (pg_class, pg_stats, pg_index) and returns the advisor's ``Workload``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import cast
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import asyncpg
-from pglast import ast, parse_sql
-from pglast.enums import BoolExprType
-from pglast.parser import ParseError
-from pglast.stream import RawStream
 
 from dbtop.analysis.advisor import (
     AdvisorSettings,
-    ColumnFacts,
-    ExistingIndex,
     QueryInfo,
-    TableFacts,
     TableRef,
     WorkItem,
     Workload,
 )
+from dbtop.engines.postgresql.advice_catalog import read_catalog
 from dbtop.engines.postgresql.workload import (
-    Catalog,
     NotAnalyzable,
     NothingToIndex,
-    TableInfo,
     analyze,
     is_own,
     param_count,
     relation_names,
 )
+from dbtop.engines.postgresql.writes import table_writes, write_of
 from dbtop.model import Session, Statement
 
 
@@ -66,6 +58,8 @@ class BuiltWorkload:
     skipped: list[tuple[Item, str]]
     #: statements no index can help (utility commands, INSERT … VALUES)
     not_indexable: int = 0
+    #: the row estimates of the partitions of the partitioned tables reached
+    leaf_rows: Mapping[TableRef, float] = field(default_factory=dict)
 
 
 def default_settings(version: int) -> AdvisorSettings:
@@ -78,8 +72,10 @@ async def build_workload(
     statements: Sequence[Statement],
     sessions: Sequence[Session] = (),
     recorded_ms: float | None = None,
+    period_s: float | None = None,
 ) -> BuiltWorkload:
-    """The statements of ``conn``'s database, parsed and resolved, with their tables' facts."""
+    """The statements of ``conn``'s database, parsed and resolved, with their tables' facts
+    (``period_s``: the seconds the statements' counters cover, for their calls/s)."""
     row = await conn.fetchrow(
         """
         SELECT /* dbtop */ current_database() AS db,
@@ -99,9 +95,15 @@ async def build_workload(
     )
     items = _workload_items(server.database, statements, sessions)
     parsed, skipped, not_indexable = _parse_all(items)
-    catalog, facts = await _catalog(conn, parsed, server.search_path)
+    names = {name for _, rels in parsed for _, name in rels}
+    read = await read_catalog(conn, names, server.search_path, server.version)
+    catalog, facts = read.catalog, read.facts
     queries: list[QueryInfo] = []
+    found_writes = []
     for item, _names in parsed:
+        target = write_of(item.text, catalog, item.user)
+        if target is not None and item.source != "session":
+            found_writes.append((item.id, item.calls, item.total_ms, target))
         try:
             accesses = analyze(item.text, catalog, item.user)
         except NothingToIndex:
@@ -119,8 +121,17 @@ async def build_workload(
     # sessions' time so far.
     session_ms = sum(i.total_ms for i in items if i.source == "session")
     total_ms = max(listed_ms, (recorded_ms or 0.0) + session_ms)
-    workload = Workload(tuple(queries), facts, total_ms=total_ms)
-    return BuiltWorkload(server, workload, tuple(items), skipped, not_indexable)
+    workload = Workload(
+        tuple(queries),
+        facts,
+        total_ms=total_ms,
+        parents=read.parents,
+        writes=table_writes(found_writes),
+        period_s=period_s,
+    )
+    return BuiltWorkload(
+        server, workload, tuple(items), skipped, not_indexable, leaf_rows=read.leaf_rows
+    )
 
 
 def _workload_items(
@@ -182,119 +193,3 @@ def _search_path(setting: str) -> list[str]:
         if part:
             path.append(part)
     return path
-
-
-# -- the catalog ----------------------------------------------------------------------------
-
-_TABLES_SQL = """
-SELECT /* dbtop */ c.oid, n.nspname, c.relname, c.reltuples::float8 AS reltuples,
-       s.n_live_tup, pg_relation_size(c.oid) AS size
-FROM pg_class c
-JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
-WHERE c.relkind IN ('r', 'm')
-  AND c.relname = ANY($1::text[])
-  AND n.nspname <> 'information_schema'
-  AND n.nspname NOT LIKE 'pg\\_%'
-"""
-
-_COLUMNS_SQL = """
-SELECT /* dbtop */ a.attrelid, a.attname, st.n_distinct, st.null_frac, st.avg_width,
-       (st.most_common_freqs)[1] AS max_frequency
-FROM pg_attribute a
-JOIN pg_class c ON c.oid = a.attrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_stats st
-       ON st.schemaname = n.nspname AND st.tablename = c.relname
-      AND st.attname = a.attname AND NOT st.inherited
-WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
-"""
-
-_INDEXES_SQL = """
-SELECT /* dbtop */ i.indrelid, ic.relname AS name, am.amname, i.indisvalid, i.indisunique,
-       i.indnkeyatts, i.indoption::int2[] AS options,
-       ARRAY(
-           SELECT a.attname
-           FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
-           LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-           ORDER BY k.ord
-       ) AS columns,
-       pg_get_expr(i.indpred, i.indrelid) AS predicate
-FROM pg_index i
-JOIN pg_class ic ON ic.oid = i.indexrelid
-JOIN pg_am am ON am.oid = ic.relam
-WHERE i.indrelid = ANY($1::oid[])
-"""
-
-
-async def _catalog(
-    conn: asyncpg.Connection,
-    parsed: Sequence[tuple[Item, set[tuple[str | None, str]]]],
-    search_path: Sequence[str],
-) -> tuple[Catalog, dict[TableRef, TableFacts]]:
-    names = sorted({name for _, rels in parsed for _, name in rels})
-    if not names:
-        return Catalog((), search_path), {}
-    tables = await conn.fetch(_TABLES_SQL, names)
-    oids = [row["oid"] for row in tables]
-    columns: dict[int, dict[str, ColumnFacts]] = {oid: {} for oid in oids}
-    for row in await conn.fetch(_COLUMNS_SQL, oids):
-        columns[row["attrelid"]][row["attname"]] = ColumnFacts(
-            name=row["attname"],
-            n_distinct=row["n_distinct"],
-            null_frac=row["null_frac"] or 0.0,
-            avg_width=row["avg_width"],
-            max_frequency=row["max_frequency"],
-        )
-    refs = {row["oid"]: TableRef(row["nspname"], row["relname"]) for row in tables}
-    existing: dict[int, list[ExistingIndex]] = {oid: [] for oid in oids}
-    for row in await conn.fetch(_INDEXES_SQL, oids):
-        keys = row["indnkeyatts"]
-        cols = tuple(row["columns"])
-        options = tuple(row["options"] or ())
-        existing[row["indrelid"]].append(
-            ExistingIndex(
-                name=row["name"],
-                table=refs[row["indrelid"]],
-                columns=cols[:keys],
-                include=tuple(c for c in cols[keys:] if c is not None),
-                descending=tuple(bool(o & 1) for o in options[:keys]),
-                where=predicate_conjuncts(row["predicate"]),
-                method=row["amname"],
-                valid=row["indisvalid"],
-                unique=row["indisunique"],
-            )
-        )
-    facts: dict[TableRef, TableFacts] = {}
-    infos = []
-    for row in tables:
-        ref = refs[row["oid"]]
-        rows = row["reltuples"]
-        if rows is None or rows < 0:  # never analyzed: the live-tuple counter is all we have
-            rows = float(row["n_live_tup"] or 0)
-        facts[ref] = TableFacts(
-            table=ref,
-            rows=rows,
-            size_bytes=row["size"],
-            columns=columns[row["oid"]],
-            indexes=tuple(existing[row["oid"]]),
-        )
-        infos.append(TableInfo(ref, frozenset(columns[row["oid"]])))
-    return Catalog(infos, search_path), facts
-
-
-def predicate_conjuncts(predicate: str | None) -> tuple[str, ...]:
-    """A partial index's predicate as the conjuncts the workload parser writes."""
-    if not predicate:
-        return ()
-    try:
-        (raw,) = parse_sql(f"SELECT WHERE {predicate}")
-    except (ParseError, ValueError):
-        return (predicate,)
-    where = cast(ast.SelectStmt, raw.stmt).whereClause
-    parts = (
-        where.args or ()
-        if isinstance(where, ast.BoolExpr) and where.boolop == BoolExprType.AND_EXPR
-        else (where,)
-    )
-    return tuple(sorted(str(RawStream()(part)) for part in parts))

@@ -27,6 +27,9 @@ class Recorded:
     statements: tuple[Statement, ...]
     #: execution time of every top-level statement of the database, dbtop's own left out
     total_ms: float | None
+    #: seconds the counters cover: since pg_stat_statements was reset (14+), or since the
+    #: server started (older: the reset is not known, so calls/s are a lower bound)
+    period_s: float | None = None
 
 
 async def recorded_workload(conn: asyncpg.Connection, limit: int = LIMIT) -> Recorded | None:
@@ -51,12 +54,19 @@ async def recorded_workload(conn: asyncpg.Connection, limit: int = LIMIT) -> Rec
                 )
             }
             rows = await conn.fetch(_sql(view, columns), limit)
+            info = f"{quote_ident(schema)}.pg_stat_statements_info"
+            period = await conn.fetchval(
+                "SELECT /* dbtop */ extract(epoch FROM now() - pg_postmaster_start_time())::float8"
+                if not await conn.fetchval("SELECT /* dbtop */ to_regclass($1)", info)
+                else f"SELECT /* dbtop */ extract(epoch FROM now() - stats_reset)::float8 "
+                f"FROM {info}"
+            )
     except asyncpg.PostgresError:
         return None
     database = await conn.fetchval("SELECT /* dbtop */ current_database()")
     statements = tuple(_statement(row, database) for row in rows)
     total = rows[0]["all_ms"] if rows else 0.0
-    return Recorded(statements, float(total) if total is not None else None)
+    return Recorded(statements, float(total) if total is not None else None, period)
 
 
 def _sql(view: str, columns: set[str]) -> str:

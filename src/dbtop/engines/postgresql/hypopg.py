@@ -139,6 +139,44 @@ class PlannerOracle:
         await self._use(indexes)
         return await self.plans.costs(queries)
 
+    async def costs_hiding(
+        self,
+        indexes: frozenset[Candidate],
+        hidden: Sequence[str],
+        queries: Sequence[QueryInfo],
+    ) -> Mapping[str, float | None] | None:
+        """Costs with ``indexes`` and with the real indexes ``hidden`` (``schema.name``)
+        hidden from the planner (hypopg_hide_index, hypopg 1.3+); None where hypopg cannot
+        hide them."""
+        if not self._hypopg or not hidden:
+            return None
+        has_hide = await self._conn.fetchval(
+            "SELECT /* dbtop */ to_regproc('hypopg_hide_index') IS NOT NULL"
+        )
+        if not has_hide:
+            return None
+        await self._use(indexes)
+        oids = await self._conn.fetch(
+            "SELECT /* dbtop */ to_regclass(n)::oid AS oid FROM unnest($1::text[]) AS n",
+            list(hidden),
+        )
+        wanted = [row["oid"] for row in oids if row["oid"] is not None]
+        if len(wanted) != len(hidden):
+            return None
+        costs: Mapping[str, float | None] | None
+        try:
+            await self._conn.execute(
+                "SELECT /* dbtop */ hypopg_hide_index(o) FROM unnest($1::oid[]) AS o", wanted
+            )
+            await self.plans.invalidate()
+            costs = await self.plans.costs(queries)
+        except asyncpg.PostgresError:
+            await self.plans.restart()  # (the hypothetical and hidden sets are per session)
+            costs = None
+        await self._conn.execute("SELECT /* dbtop */ hypopg_unhide_all_indexes()")
+        await self.plans.invalidate()
+        return costs
+
     async def current_plans(
         self, queries: Sequence[QueryInfo], *, verbose: bool = False
     ) -> dict[str, Mapping[str, Any] | None]:

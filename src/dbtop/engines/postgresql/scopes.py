@@ -7,7 +7,7 @@ subquery, a function or an ambiguous column stops the search (``OPAQUE``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,15 +25,31 @@ class Rel:
     table_name: str | None = None
     schema: str | None = None
     aliased: bool = False
+    #: its columns in the order ``*`` lists them, None when not known
+    order: tuple[str, ...] | None = None
+    #: a flattened view, CTE or subquery (derived.py): its output columns that are a
+    #: table's columns, resolved to that table occurrence
+    mapping: Mapping[str, tuple[AccessBuilder, str]] | None = None
+
+    def owns(self, column: str) -> bool | None:
+        """Whether the name has this column (None: not known)."""
+        if self.acc is not None:
+            return column in self.acc.columns
+        if self.order is not None:
+            return column in self.order
+        return None
 
 
 @dataclass(eq=False)
 class Scope:
     parent: Scope | None
-    #: CTE names visible here (they hide tables of the same name)
-    ctes: Mapping[str, None] = field(default_factory=dict)
+    #: CTE names visible here (they hide tables of the same name); a ``CteDef`` for one
+    #: the planner inlines (derived.py)
+    ctes: Mapping[str, Any] = field(default_factory=dict)
     rels: list[Rel] = field(default_factory=list)
     targets: Sequence[Any] = ()
+    #: a JOIN … USING / NATURAL JOIN lists its merged columns first in ``*``
+    merged_join: bool = False
 
 
 #: a name that resolves to something that is not a table occurrence (subquery, CTE,
@@ -42,6 +58,18 @@ OPAQUE = Rel("?", None)
 
 
 Column = tuple[AccessBuilder, str, Scope]
+
+
+def walk_nodes(nodes: Any) -> Iterator[Any]:
+    """Every AST node under ``nodes`` (depth first)."""
+    stack = [nodes]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.Node):
+            yield item
+            stack.extend(getattr(item, name) for name in item)
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
 
 
 class Resolver:
@@ -66,7 +94,9 @@ class Resolver:
             if found is not None:
                 rel, column = found
                 if rel.acc is None:
-                    return None
+                    # a flattened relation's output column is its table's column
+                    mapped = rel.mapping.get(column) if rel.mapping is not None else None
+                    return None if mapped is None else (mapped[0], mapped[1], level)
                 return rel.acc, column, level
             level = level.parent
         return None
@@ -80,21 +110,29 @@ class Resolver:
         if None in names:
             return False
         if len(names) == 1:
-            column = names[0]
-            owned = any(r.acc is not None and column in r.acc.columns for r in scope.rels)
-            return not owned and any(r.acc is None for r in scope.rels)
+            column = str(names[0])
+            owned = any(
+                (r.acc is not None and column in r.acc.columns)
+                or (r.mapping is not None and column in r.mapping)
+                for r in scope.rels
+            )
+            return not owned and any(
+                r.acc is None and r.owns(column) is not False for r in scope.rels
+            )
         found = self._in_scope(names, scope)  # type: ignore[arg-type]
-        return found is not None and found[0].acc is None and found[0] is not OPAQUE
+        if found is None or found[0].acc is not None or found[0] is OPAQUE:
+            return False
+        return found[0].mapping is None or found[1] not in found[0].mapping
 
     def _in_scope(self, names: list[str], scope: Scope) -> tuple[Rel, str] | None:
         """The name's owner in this scope level, OPAQUE when it stops the search here
         without being a table's column, None when the search goes on outwards."""
         column = names[-1]
         if len(names) == 1:
-            owners = [r for r in scope.rels if r.acc is not None and column in r.acc.columns]
+            owners = [r for r in scope.rels if r.owns(column)]
             if len(owners) == 1:
                 return owners[0], column
-            if owners or any(r.acc is None for r in scope.rels):
+            if owners or any(r.owns(column) is None for r in scope.rels):
                 return OPAQUE, column
             return None
         qualifier = names[-2]
@@ -115,8 +153,9 @@ class Resolver:
         """GROUP BY / ORDER BY items: a column, an output name or an output position."""
         if isinstance(node, ast.A_Const) and isinstance(node.val, ast.Integer):
             position = node.val.ival or 0
-            if 1 <= position <= len(scope.targets):
-                return self._column(scope.targets[position - 1].val, scope)
+            values = _output_values(scope)
+            if values is not None and 1 <= position <= len(values):
+                return self._column(values[position - 1], scope)
             return None
         if isinstance(node, ast.ColumnRef) and len(node.fields or ()) == 1:
             found = self._column(node, scope)
@@ -129,3 +168,41 @@ class Resolver:
             return None
         self._expression(node, scope)
         return self._column(node, scope)
+
+
+def _output_values(scope: Scope) -> list[Any] | None:
+    outputs = output_columns(scope)
+    return None if outputs is None else [value for _, value in outputs]
+
+
+def output_columns(scope: Scope) -> list[tuple[str | None, Any]] | None:
+    """The select list's names and expressions with ``*`` and ``t.*`` expanded to the
+    columns they stand for, in the server's order (what ``ORDER BY 2`` counts in); None
+    when a star reaches something whose columns are not known. A name is None where the
+    server would make one up (``?column?``, a function's name)."""
+    values: list[tuple[str | None, Any]] = []
+    for target in scope.targets:
+        value = target.val
+        fields = value.fields or () if isinstance(value, ast.ColumnRef) else ()
+        if not fields or not isinstance(fields[-1], ast.A_Star):
+            name = target.name
+            if name is None and fields and isinstance(fields[-1], ast.String):
+                name = fields[-1].sval
+            values.append((name, value))
+            continue
+        if len(fields) == 1:
+            if scope.merged_join:
+                return None
+            rels = list(scope.rels)
+        else:
+            qualifier = fields[-2].sval if isinstance(fields[-2], ast.String) else None
+            rels = [r for r in scope.rels if r.name == qualifier]
+        if not rels:
+            return None
+        for rel in rels:
+            if rel.order is None:
+                return None
+            for column in rel.order:
+                names = (ast.String(sval=rel.name), ast.String(sval=column))
+                values.append((column, ast.ColumnRef(fields=names)))
+    return values

@@ -20,7 +20,7 @@ from pglast import ast, parse_sql
 from pglast.parser import ParseError
 
 from dbtop.analysis.advisor import TableAccess, TableRef
-from dbtop.engines.postgresql.access_walker import Walker, ctes_of, walk_nodes
+from dbtop.engines.postgresql.access_walker import Walker, walk_nodes
 from dbtop.engines.postgresql.sqlnames import MARK, is_own, quote_ident, quote_table
 
 __all__ = [
@@ -52,16 +52,28 @@ _QUERIES = (ast.SelectStmt, ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.
 
 @dataclass(frozen=True, slots=True)
 class TableInfo:
-    """What resolution needs of one table: its name and its columns."""
+    """What resolution needs of one table: its name and its columns (``order``: as ``*``
+    lists them, when known)."""
 
     table: TableRef
     columns: frozenset[str]
+    order: tuple[str, ...] = ()
+    #: a view's query (parsed), replaced for it where it is read
+    view: Any = None
 
 
 class Catalog:
     """The tables statements may reach, and the search_path that finds unqualified ones."""
 
-    def __init__(self, tables: Sequence[TableInfo], search_path: Sequence[str]) -> None:
+    def __init__(
+        self,
+        tables: Sequence[TableInfo],
+        search_path: Sequence[str],
+        *,
+        inline_ctes: bool = True,
+    ) -> None:
+        #: the planner inlines CTEs referenced once (PostgreSQL 12+)
+        self.inline_ctes = inline_ctes
         self._by_name: dict[str, list[TableInfo]] = {}
         self._by_ref: dict[TableRef, TableInfo] = {}
         for info in tables:
@@ -125,7 +137,7 @@ def analyze(sql: str, catalog: Catalog, user: str | None = None) -> tuple[TableA
     elif isinstance(stmt, ast.MergeStmt):
         walker.merge(stmt)
     elif isinstance(stmt, ast.InsertStmt) and stmt.selectStmt is not None:
-        ctes = ctes_of(walker, stmt.withClause, None, {})
+        ctes = walker.ctes_of(stmt, None, {})
         if isinstance(stmt.selectStmt, ast.SelectStmt) and not stmt.selectStmt.valuesLists:
             walker.select(stmt.selectStmt, None, ctes)
         else:
