@@ -22,7 +22,7 @@ from dbtop.cli.common import add_global_arguments, mask_process_title
 from dbtop.errors import DbtopError, UsageError
 
 #: subcommand name -> module under dbtop.cli; ``tui`` is what a bare ``dbtop [URL]`` runs.
-COMMANDS = ("snapshot", "kill", "explain", "suggest", "profile", "demo")
+COMMANDS = ("snapshot", "kill", "explain", "suggest", "profile", "demo", "record", "replay")
 DEFAULT_COMMAND = "tui"
 
 

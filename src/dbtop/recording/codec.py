@@ -1,0 +1,112 @@
+"""A Snapshot to its JSON document and back.
+
+The document is exactly ``dbtop.model.to_jsonable(snapshot)``, the serialisation that
+``dbtop snapshot --json`` is built on, so a recording holds what the JSON output would
+have said and nothing parallel to it. Going back is driven by the model's own type hints:
+every dataclass, enum, datetime, tuple, frozenset and mapping field is rebuilt from its
+annotation. What ``extra`` mappings hold is free-form (``Any``): it comes back as the
+plain JSON it was written as, which is what the JSON output shows of it anyway. Rates are
+not stored: the reader recomputes them from the previous sample (analysis.rates).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import types
+import typing
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from dbtop import model
+from dbtop.model import Snapshot, frozen, to_jsonable
+
+Decoder = Callable[[Any], Any]
+_DECODERS: dict[Any, Decoder] = {}
+
+
+def snapshot_to_document(snapshot: Snapshot) -> dict[str, Any]:
+    """The JSON document of ``snapshot`` without its rates (recomputed when read)."""
+    document: dict[str, Any] = to_jsonable(dataclasses.replace(snapshot, rates=None))
+    return document
+
+
+def document_to_snapshot(document: Mapping[str, Any]) -> Snapshot:
+    snapshot: Snapshot = _decoder(Snapshot)(document)
+    return snapshot
+
+
+def dumps(document: Any) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def loads(data: bytes) -> Any:
+    return json.loads(data)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """JSON as read, frozen where it is a mapping (``extra`` values are shared, uncopied)."""
+    if isinstance(value, dict):
+        return frozen({k: _plain(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def _optional(inner: Decoder) -> Decoder:
+    return lambda value: None if value is None else inner(value)
+
+
+def _decoder(hint: Any) -> Decoder:
+    cached = _DECODERS.get(hint)
+    if cached is None:
+        cached = _DECODERS[hint] = _build(hint)
+    return cached
+
+
+def _build(hint: Any) -> Decoder:
+    if hint is Any:
+        return _plain
+    if hint in (str, int, float, bool, type(None)):
+        # as written: an int in a float field (uptime 1234) stays 1234, as JSON said it
+        return _identity
+    if hint is datetime:
+        return lambda value: None if value is None else datetime.fromisoformat(value)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return _dataclass_decoder(hint)
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        inner = _decoder(rest[0]) if len(rest) == 1 else _plain
+        return _optional(inner) if type(None) in args else inner
+    if origin is tuple:
+        item = _decoder(args[0]) if args else _plain
+        return lambda value: tuple(item(v) for v in value)
+    if origin is frozenset:
+        member = _decoder(args[0])
+        return lambda value: frozenset(member(v) for v in value)
+    if origin in (Mapping, dict, typing.Mapping):
+        item = _decoder(args[1]) if len(args) == 2 else _plain
+        if item is _plain:
+            return _plain
+        return lambda value: frozen({k: item(v) for k, v in value.items()})
+    raise TypeError(f"the recording codec cannot rebuild {hint!r}")
+
+
+def _dataclass_decoder(cls: type) -> Decoder:
+    hints = typing.get_type_hints(cls, vars(model))
+    fields = [(f.name, _decoder(hints[f.name])) for f in dataclasses.fields(cls) if f.init]
+
+    def decode(value: Mapping[str, Any]) -> Any:
+        return cls(**{name: convert(value[name]) for name, convert in fields if name in value})
+
+    return decode
