@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if args.at is not None:
             return print_at(recording, args)
-    from dbtop.ui.replay.run import run_replay
+    from dbtop.ui.timeline.run import run_replay
 
     return run_replay(args.file, args)
 

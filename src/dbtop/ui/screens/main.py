@@ -43,10 +43,13 @@ from dbtop.ui.screens.help import HelpScreen, key_rows
 from dbtop.ui.screens.plan import PlanScreen
 from dbtop.ui.screens.profiler import ProfilerScreen
 from dbtop.ui.screens.suggest import SuggestScreen
+from dbtop.ui.timeline.goto import GoToScreen
+from dbtop.ui.timeline.keys import TIMELINE_BINDINGS, TimelineActions
 from dbtop.ui.widgets.filterbar import FilterInput
 from dbtop.ui.widgets.header import Header
 from dbtop.ui.widgets.panebar import PaneBar
 from dbtop.ui.widgets.rowtable import RowTable
+from dbtop.ui.widgets.timebar import TimeBar
 
 CSS_FILE = Path(__file__).with_suffix(".tcss")
 
@@ -62,7 +65,7 @@ _NOT_IN_HELP = frozenset(
 )
 
 
-class MainScreen(Screen[None]):
+class MainScreen(TimelineActions, Screen[None]):
     # Its stylesheet (main.tcss, beside this file) is loaded by the app: Textual does not
     # load the CSS_PATH of an app's default screen.
 
@@ -90,6 +93,7 @@ class MainScreen(Screen[None]):
         Binding("r", "refresh_now", "Refresh now", id="poll.refresh", show=False),
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
+        *TIMELINE_BINDINGS,
     ]
 
     #: the pane shown in tabs mode (and highlighted in the grid)
@@ -126,6 +130,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(clock=self.dbtop.clock, id="header")
+        yield TimeBar(id="timebar")
         yield PaneBar([(p.pane_id, p.default_label(_LABELS)) for p in _PANES], id="tabs")
         with Container(id="panes"):
             for pane_class in _PANES:
@@ -139,6 +144,7 @@ class MainScreen(Screen[None]):
         self.set_reactive(MainScreen.wide, self._wants_wide(self.size.width, self.size.height))
         self._lay_out_panes()
         self.pane("sessions").focus_table()
+        self.timeline_moved()
         self.apply_status(self.dbtop.poller.status)
         if self.dbtop.latest_result is not None:
             self.apply_result(self.dbtop.latest_result)
@@ -157,6 +163,8 @@ class MainScreen(Screen[None]):
 
     def refusal(self, action: str) -> str | None:
         """Why the (disabled) key bound to ``action`` does nothing here, or None."""
+        if (past := self.timeline_refusal(action)) is not None:
+            return past
         if action.startswith("kill("):
             return self.kill.refusal(
                 KillMode.TERMINATE if "terminate" in action else KillMode.CANCEL
@@ -311,6 +319,8 @@ class MainScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Which keys are offered: from the snapshot's capabilities (and read-only mode).
         False leaves a key out (no footer entry, no help line), None shows it disabled."""
+        if not self.timeline_check(action):
+            return None
         if action == "kill":
             mode = KillMode.CANCEL if parameters == ("cancel",) else KillMode.TERMINATE
             return self.kill.offered(mode)
@@ -468,6 +478,7 @@ def all_binding_ids() -> set[str]:
         PlanScreen,
         SuggestScreen,
         ProfilerScreen,
+        GoToScreen,
     )
     ids: set[str] = set()
     for node in (*screens, HelpScreen):
