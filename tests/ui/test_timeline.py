@@ -165,3 +165,30 @@ async def test_the_live_tui_scrubs_back_and_returns(snapshots: list[Snapshot]) -
         assert app.latest_result.snapshot.taken_at == series[3].taken_at
         assert "HISTORY" not in app.query_one(Header).render().plain
         assert not app.query_one(TimeBar).display
+
+
+async def test_the_load_view_totals_equal_the_active_sessions_sampled(recording: Path) -> None:
+    from dbtop.analysis.sessions import counts_as_active
+    from dbtop.ui.panes.load import LoadPane
+
+    app = replay_app(recording, AppSettings(read_only=True, layout="tabs"), handle_signals=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: app.latest_result is not None, "the first sample")
+        await pilot.press("right_curly_bracket", "6")
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        pane = screen.pane("load")
+        assert isinstance(pane, LoadPane)
+        await until(pilot, lambda: pane.window is not None and pane.window.samples > 1, "load")
+        assert pane.window is not None
+        expected = [
+            sum(1 for s in app.recording.snapshot(i).sessions if counts_as_active(s))
+            for i in range(CHAIN_S + 1)
+        ]
+        assert pane.window.samples == len(expected)
+        assert pane.window.aas == pytest.approx(sum(expected) / len(expected))
+        # the view follows the time keys too
+        await pilot.press("left_curly_bracket")
+        await until(pilot, lambda: pane.window is not None and pane.window.samples == 1, "back")
+        assert pane.window.aas == pytest.approx(expected[0])
+        assert screen.query_one("#tabs").render().plain.count("6 Load") == 1

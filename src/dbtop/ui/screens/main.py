@@ -34,6 +34,7 @@ from dbtop.ui.keymap import binding_ids
 from dbtop.ui.messages import PollArrived, PollStatusChanged
 from dbtop.ui.panes.base import Pane, Selection, ViewOptions
 from dbtop.ui.panes.indexes import IndexesPane
+from dbtop.ui.panes.load import LoadPane
 from dbtop.ui.panes.locks import LocksPane
 from dbtop.ui.panes.sessions import SessionsPane
 from dbtop.ui.panes.statements import StatementsPane
@@ -58,7 +59,9 @@ if TYPE_CHECKING:
 
 #: all four panes at once from this size up; one at a time (tabs) below it
 WIDE_MIN = (160, 45)
-PANE_IDS = ("sessions", "statements", "indexes", "locks")
+PANE_IDS = ("sessions", "statements", "indexes", "locks", "load")
+#: the panes of the 2x2 grid; the others show alone, full size, when chosen
+GRID_PANE_IDS = PANE_IDS[:4]
 #: Textual's own bindings that mean nothing here (the tables do not scroll sideways)
 _NOT_IN_HELP = frozenset(
     {"scroll_left", "scroll_right", "page_left", "page_right", "screen.copy_text"}
@@ -74,6 +77,7 @@ class MainScreen(TimelineActions, Screen[None]):
         Binding("2", "show_pane('statements')", "Slow queries", id="pane.statements", show=False),
         Binding("3", "show_pane('indexes')", "Indexes", id="pane.indexes", show=False),
         Binding("4", "show_pane('locks')", "Locks", id="pane.locks", show=False),
+        Binding("6", "show_pane('load')", "Load", id="pane.load", show=False),
         Binding("tab", "cycle_focus(1)", "Next pane", id="pane.next", show=False),
         Binding("shift+tab", "cycle_focus(-1)", "Previous pane", id="pane.previous", show=False),
         Binding("enter", "details", "Details", id="row.details"),
@@ -131,7 +135,7 @@ class MainScreen(TimelineActions, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header(clock=self.dbtop.clock, id="header")
         yield TimeBar(id="timebar")
-        yield PaneBar([(p.pane_id, p.default_label(_LABELS)) for p in _PANES], id="tabs")
+        yield PaneBar(self._tab_entries(), numbers={p.pane_id: p.number for p in _PANES}, id="tabs")
         with Container(id="panes"):
             for pane_class in _PANES:
                 yield pane_class()
@@ -220,14 +224,23 @@ class MainScreen(TimelineActions, Screen[None]):
 
     @property
     def panes(self) -> list[Pane]:
+        """The four panes of the grid."""
+        return [self.pane(p) for p in GRID_PANE_IDS]
+
+    @property
+    def all_panes(self) -> list[Pane]:
         return [self.pane(p) for p in PANE_IDS]
 
     def visible_panes(self) -> list[Pane]:
-        return self.panes if self.wide else [self.pane(self.active_pane)]
+        if self.wide and self.active_pane in GRID_PANE_IDS:
+            return [self.pane(p) for p in GRID_PANE_IDS]
+        return [self.pane(self.active_pane)]
 
     def _show_active(self) -> None:
-        for pane in self.panes:
+        for pane in self.all_panes:
             pane.set_class(pane.pane_id == self.active_pane, "-active")
+        self.query_one("#panes").set_class(self.active_pane not in GRID_PANE_IDS, "-alone")
+        self.query_one(PaneBar).set_labels(self._tab_entries())
         self.query_one(PaneBar).set_active(self.active_pane)
 
     @on(PaneBar.Chosen)
@@ -278,7 +291,15 @@ class MainScreen(TimelineActions, Screen[None]):
         if names == self._labels_seen:
             return
         self._labels_seen = names
-        self.query_one(PaneBar).set_labels(list(zip(PANE_IDS, names, strict=True)))
+        self.query_one(PaneBar).set_labels(self._tab_entries())
+
+    def _tab_entries(self) -> list[tuple[str, str]]:
+        """The grid's panes, and another pane while it is the one shown."""
+        names = self._labels_seen or tuple(p.default_label(_LABELS) for p in _PANES[:4])
+        entries = list(zip(GRID_PANE_IDS, names, strict=True))
+        if self.active_pane not in GRID_PANE_IDS:
+            entries.append((self.active_pane, self.pane(self.active_pane).label))
+        return entries
 
     def _refresh_hidden_panes(self) -> None:
         """A pane that was off screen gets the newest snapshot when it shows."""
@@ -356,14 +377,15 @@ class MainScreen(TimelineActions, Screen[None]):
 
     def action_cycle_focus(self, step: int) -> None:
         order: list[RowTable] = []
-        for pane in self.panes:
-            order.extend(pane.visible_tables)
+        for pane in self.all_panes:  # the grid's panes, and another only while it is shown
+            if pane.pane_id in GRID_PANE_IDS or pane.pane_id == self.active_pane:
+                order.extend(pane.visible_tables)
         if not order:
             return
         current = self.focused_table()
         index = order.index(current) if current in order else -1
         target = order[(index + step) % len(order)]
-        pane = next(p for p in self.panes if target in p.visible_tables)
+        pane = next(p for p in self.all_panes if target in p.visible_tables)
         self.active_pane = pane.pane_id
         target.focus()
 
@@ -486,6 +508,6 @@ def all_binding_ids() -> set[str]:
     return ids
 
 
-_PANES: tuple[type[Pane], ...] = (SessionsPane, StatementsPane, IndexesPane, LocksPane)
+_PANES: tuple[type[Pane], ...] = (SessionsPane, StatementsPane, IndexesPane, LocksPane, LoadPane)
 
 _LABELS = PaneLabels()

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
+from dbtop.analysis.load import LoadSample, sample
 from dbtop.engines.base import Engine
 from dbtop.poller import PollResult, PollStatus
 
@@ -20,6 +21,8 @@ T = TypeVar("T")
 
 #: the replay speeds ``<`` and ``>`` step through
 SPEEDS: tuple[float, ...] = (1.0, 10.0, 60.0)
+#: the most samples the load view decodes for one window (a replay decodes frames)
+LOAD_MAX_SAMPLES = 600
 #: the actions that act on the server now: off while the screen shows the past
 OFF_IN_THE_PAST = frozenset({"kill", "explain", "explain_analyze", "suggest", "profiler"})
 
@@ -64,6 +67,8 @@ class Timeline:
 
     def __init__(self) -> None:
         self.index: int | None = None
+        #: the load of each sample seen, by its time (analysis.load)
+        self._loads: dict[float, LoadSample] = {}
 
     # -- what subclasses hold -------------------------------------------------------------
 
@@ -122,6 +127,28 @@ class Timeline:
         if forward and found < len(times) - 1 and times[found] < seconds - 1e-6:
             found += 1  # a jump forward never stays put when there is a sample ahead
         return min(max(found, 0), len(times) - 1)
+
+    def load_at(self, index: int) -> LoadSample:
+        at = self.times[index]
+        found = self._loads.get(at)
+        if found is None:
+            found = self._loads[at] = sample(self.result(index).snapshot)
+        return found
+
+    def load_window(self, span_s: float) -> list[LoadSample]:
+        """The load of the samples of the ``span_s`` seconds up to the one shown."""
+        end = self.position()
+        if end is None:
+            return []
+        times = self.times
+        start = times[end] - span_s
+        found: list[LoadSample] = []
+        index = end
+        while index >= 0 and times[index] >= start and len(found) < LOAD_MAX_SAMPLES:
+            found.append(self.load_at(index))
+            index -= 1
+        found.reverse()
+        return found
 
     def go(self, index: int) -> PollResult:
         """Show sample ``index``; the live history returns to live at its newest."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from dbtop.analysis.load import sample
 from dbtop.analysis.lockgraph import build_lock_forest
 from dbtop.poller import PollResult
 from dbtop.recording.memory import HISTORY_S, MemoryRing
@@ -31,6 +32,11 @@ class LiveHistory(Timeline):
     def keep(self, result: PollResult) -> bool:
         self.ring.append(result.snapshot)
         self._newest = result
+        # the load view's samples, computed once each (a pass over the sessions)
+        self._loads[result.snapshot.taken_at.timestamp()] = sample(result.snapshot)
+        if len(self._loads) > len(self.ring) + 64:
+            first = self.ring.time_of(0)
+            self._loads = {at: s for at, s in self._loads.items() if at >= first}
         if self.index is not None:
             # the front of the ring moves as old chains go: stay on the same sample
             moved = self.ring.dropped - self._dropped_seen
