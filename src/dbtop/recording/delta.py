@@ -6,7 +6,8 @@ handful of statement counters. A delta frame holds, for each row list of the doc
 rows that stayed (by row key), the keys of rows that left and, only when it is not the old
 order with newcomers appended, the new order; every other top-level field is kept only
 when it changed. ``apply_delta(previous, make_delta(previous, current)) == current``
-always; a section whose rows have no unique key is stored whole.
+always; a section whose rows have no unique key is stored whole; a mapping field (the
+server figures) keeps only its keys that changed.
 """
 
 from __future__ import annotations
@@ -22,30 +23,40 @@ def _join(*parts: Any) -> str:
     return "\x1f".join("" if p is None else str(p) for p in parts)
 
 
-#: the row lists of a snapshot document and what identifies a row in each
-SECTIONS: dict[str, KeyFn] = {
-    "sessions": lambda r: _join(r.get("node"), r.get("id")),
-    "statements": lambda r: _join(r.get("node"), r.get("id")),
-    "slow_events": lambda r: _join(r.get("node"), r.get("id")),
-    "indexes": lambda r: _join(r.get("node"), r.get("schema"), r.get("table"), r.get("name")),
-    "tables": lambda r: _join(r.get("node"), r.get("schema"), r.get("table")),
-    "keyspace": lambda r: _join(r.get("node"), r.get("database"), r.get("pattern"), r.get("type")),
-    "lock_waits": lambda r: _join(
-        r.get("node"), r.get("waiter"), r.get("blocker"), r.get("lock_type"), r.get("object")
-    ),
-    "findings": lambda r: _join(r.get("kind"), r.get("object"), r.get("message")),
+#: the row lists of a snapshot document and the fields that identify a row in each
+KEY_FIELDS: dict[str, tuple[str, ...]] = {
+    "sessions": ("node", "id"),
+    "statements": ("node", "id"),
+    "slow_events": ("node", "id"),
+    "indexes": ("node", "schema", "table", "name"),
+    "tables": ("node", "schema", "table"),
+    "keyspace": ("node", "database", "pattern", "type"),
+    "lock_waits": ("node", "waiter", "blocker", "lock_type", "object"),
+    "findings": ("kind", "object", "message"),
 }
 
 
-def _keyed(rows: Sequence[Row], key: KeyFn) -> dict[str, Row] | None:
-    """Rows by key, or None when two rows share a key (the section is then stored whole)."""
-    by_key: dict[str, Row] = {}
-    for row in rows:
-        k = key(row)
-        if k in by_key:
-            return None
-        by_key[k] = row
-    return by_key
+def _document_key(names: tuple[str, ...]) -> KeyFn:
+    return lambda row: _join(*(row.get(name) for name in names))
+
+
+def model_key(section: str) -> Callable[[Any], str]:
+    """The same key, read from a model row (Session, Statement …) instead of its JSON."""
+    names = KEY_FIELDS[section]
+    return lambda row: _join(*(getattr(row, name, None) for name in names))
+
+
+SECTIONS: dict[str, KeyFn] = {name: _document_key(f) for name, f in KEY_FIELDS.items()}
+
+
+def _keyed(
+    rows: Sequence[Row], key: KeyFn, keys: Sequence[str] | None = None
+) -> dict[str, Row] | None:
+    """Rows by key, or None when two rows share a key (the section is then stored whole).
+    ``keys``, when given, are the rows' keys already computed (codec.Encoder)."""
+    listed = list(keys) if keys is not None and len(keys) == len(rows) else [key(r) for r in rows]
+    by_key = dict(zip(listed, rows, strict=True))
+    return by_key if len(by_key) == len(rows) else None
 
 
 def _row_patch(old: Row, new: Row) -> dict[str, Any] | None:
@@ -55,9 +66,15 @@ def _row_patch(old: Row, new: Row) -> dict[str, Any] | None:
     return {name: value for name, value in new.items() if old[name] != value}
 
 
-def _section_delta(old_rows: Sequence[Row], new_rows: Sequence[Row], key: KeyFn) -> Any:
-    old = _keyed(old_rows, key)
-    new = _keyed(new_rows, key)
+def _section_delta(
+    old_rows: Sequence[Row],
+    new_rows: Sequence[Row],
+    key: KeyFn,
+    old_keys: Sequence[str] | None = None,
+    new_keys: Sequence[str] | None = None,
+) -> Any:
+    old = _keyed(old_rows, key, old_keys)
+    new = _keyed(new_rows, key, new_keys)
     if old is None or new is None:
         return {"all": list(new_rows)}
     added: dict[str, Row] = {}
@@ -93,23 +110,44 @@ def _expected_order(old_order: list[str], removed: set[str], added: Mapping[str,
     return kept + [k for k in added if k not in kept]
 
 
-def make_delta(previous: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, Any]:
-    """What turns ``previous`` into ``current`` (both snapshot documents)."""
+def make_delta(
+    previous: Mapping[str, Any],
+    current: Mapping[str, Any],
+    previous_keys: Mapping[str, Sequence[str]] | None = None,
+    current_keys: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Any]:
+    """What turns ``previous`` into ``current`` (both snapshot documents); the ``keys``
+    are each section's row keys when the caller has them already (codec.Encoder)."""
     delta: dict[str, Any] = {}
     fields: dict[str, Any] = {}
+    patches: dict[str, Any] = {}
     sections: dict[str, Any] = {}
     for name, value in current.items():
         key = SECTIONS.get(name)
         before = previous.get(name)
         if key is not None and isinstance(value, list) and isinstance(before, list):
-            section = _section_delta(before, value, key)
+            section = _section_delta(
+                before,
+                value,
+                key,
+                (previous_keys or {}).get(name),
+                (current_keys or {}).get(name),
+            )
             if section is not None:
                 sections[name] = section
+        elif isinstance(value, dict) and isinstance(before, dict):
+            # a mapping (server, capabilities, extra): only its keys that changed
+            if before is not value and before != value:
+                changed = {k: v for k, v in value.items() if k not in before or before[k] != v}
+                removed = [k for k in before if k not in value]
+                patches[name] = {"set": changed, "del": removed} if removed else {"set": changed}
         elif name not in previous or before != value:
             fields[name] = value
     gone = [name for name in previous if name not in current]
     if fields:
         delta["fields"] = fields
+    if patches:
+        delta["patch"] = patches
     if sections:
         delta["sections"] = sections
     if gone:
@@ -142,6 +180,12 @@ def apply_delta(previous: Mapping[str, Any], delta: Mapping[str, Any]) -> dict[s
     for name in delta.get("gone", ()):
         current.pop(name, None)
     current.update(delta.get("fields", {}))
+    for name, patch in delta.get("patch", {}).items():
+        merged = dict(previous.get(name) or {})
+        merged.update(patch.get("set", {}))
+        for key in patch.get("del", ()):
+            merged.pop(key, None)
+        current[name] = merged
     for name, section in delta.get("sections", {}).items():
         current[name] = _apply_section(previous.get(name) or [], section, SECTIONS[name])
     return current

@@ -42,14 +42,20 @@ class MemoryRing:
         #: how many frames were dropped from the front since the start
         self.dropped = 0
         self._cache: tuple[int, dict[str, Any]] | None = None
+        self._encoder = codec.Encoder()
 
     def __len__(self) -> int:
         return len(self._frames)
 
     def append(self, snapshot: Snapshot) -> None:
-        document = codec.snapshot_to_document(snapshot)
+        keys_before = dict(self._encoder.keys)
+        document = self._encoder.document(snapshot)
         keyframe = self._previous is None or self._chain >= self.keyframe_every
-        payload = document if keyframe else delta.make_delta(self._previous or {}, document)
+        payload = (
+            document
+            if keyframe
+            else delta.make_delta(self._previous or {}, document, keys_before, self._encoder.keys)
+        )
         self._frames.append(_Frame(snapshot.taken_at.timestamp(), keyframe, store.pack(payload)))
         self._chain = 1 if keyframe else self._chain + 1
         self._previous = document

@@ -44,7 +44,6 @@ CREATE TABLE IF NOT EXISTS frames (
     data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS frames_at ON frames (at);
-CREATE INDEX IF NOT EXISTS frames_base ON frames (base);
 CREATE TABLE IF NOT EXISTS gaps (
     id INTEGER PRIMARY KEY,
     start_at REAL NOT NULL,
@@ -53,7 +52,9 @@ CREATE TABLE IF NOT EXISTS gaps (
 );
 """
 
-_compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+# no checksum in the frames (SQLite checks its pages); the content size stays, the
+# decompressor needs it
+_compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=False)
 _decompressor = zstandard.ZstdDecompressor()
 
 

@@ -3,8 +3,10 @@
 A keyframe holds a whole snapshot document, a delta only what changed since the frame
 before (``delta.make_delta``); a chain is one keyframe and the deltas after it, and a
 chain is what retention drops, oldest first, so every frame left can still be decoded.
-A new chain starts every ``keyframe_every`` frames, at every new run of the recorder and
-after every gap, so reading a moment never decodes more than one chain.
+A new chain starts when the deltas since its keyframe weigh ``KEYFRAME_WEIGHT`` keyframes
+(a busy server: every minute or so; an idle one: rarely), after ``keyframe_every`` frames
+at the most, at every new run of the recorder and after every gap, so reading a moment
+never decodes more than one chain.
 
 A gap is written when the next sample arrives: the poller said something went wrong in
 between (a lost connection, a poll that failed), the server's uptime went backwards (a
@@ -25,8 +27,11 @@ from dbtop.model import Snapshot
 from dbtop.recording import codec, delta, store
 from dbtop.recording.masking import redact
 
-#: one keyframe a minute at the default interval: a seek decodes at most this many frames
-KEYFRAME_EVERY = 60
+#: the longest chain: a seek decodes at most this many frames (10 minutes at 1 s)
+KEYFRAME_EVERY = 600
+#: a chain ends when its deltas weigh this many keyframes: more keyframes cost file size,
+#: fewer cost decoding on a seek
+KEYFRAME_WEIGHT = 8
 
 
 class RecordingWriter:
@@ -52,11 +57,14 @@ class RecordingWriter:
         self._previous: dict[str, Any] | None = None
         self._chain_length = 0
         # retention is checked at every keyframe: a chain is the unit it drops
-        #: the keyframe the current chain builds on
+        #: the keyframe the current chain builds on, its size and its deltas' since
         self._base = 0
+        self._keyframe_bytes = 0
+        self._chain_bytes = 0
         self._problem: str | None = None
         self._previous_uptime: float | None = None
         self.frames_written = 0
+        self._encoder = codec.Encoder()
         try:
             self._db = store.open_for_writing(path)
             self._begin(source, engine, interval_s)
@@ -104,7 +112,8 @@ class RecordingWriter:
 
     def append(self, snapshot: Snapshot) -> None:
         at = snapshot.taken_at.timestamp()
-        document = codec.snapshot_to_document(snapshot)
+        keys_before = dict(self._encoder.keys)
+        document = self._encoder.document(snapshot)
         reason = self._gap_reason(snapshot, at)
         try:
             with self._db:
@@ -115,8 +124,18 @@ class RecordingWriter:
                         (self._last_at, at, reason),
                     )
                     self._previous = None  # a new chain after a gap
-                keyframe = self._previous is None or self._chain_length >= self.keyframe_every
-                payload = document if keyframe else delta.make_delta(self._previous or {}, document)
+                keyframe = (
+                    self._previous is None
+                    or self._chain_length >= self.keyframe_every
+                    or self._chain_bytes >= KEYFRAME_WEIGHT * self._keyframe_bytes
+                )
+                payload = (
+                    document
+                    if keyframe
+                    else delta.make_delta(
+                        self._previous or {}, document, keys_before, self._encoder.keys
+                    )
+                )
                 data = store.pack(payload)
                 seq = self._next_seq()
                 base = seq if keyframe else self._base
@@ -128,7 +147,11 @@ class RecordingWriter:
             if keyframe:
                 self._base = seq
                 self._chain_length = 0
+                self._chain_bytes = 0
+                self._keyframe_bytes = len(data)
                 self.enforce_retention(at)
+            else:
+                self._chain_bytes += len(data)
         except sqlite3.Error as exc:
             raise DbtopError(f"cannot write the recording {self.path}: {exc}") from None
         self._chain_length += 1
@@ -168,9 +191,8 @@ class RecordingWriter:
                     "SELECT min(base) FROM frames WHERE at >= ?", (cutoff,)
                 ).fetchone()[0]
                 if keep_from is not None:
-                    dropped += db.execute(
-                        "DELETE FROM frames WHERE base < ?", (keep_from,)
-                    ).rowcount
+                    # chains are runs of seq: what is before a keyframe is whole chains
+                    dropped += db.execute("DELETE FROM frames WHERE seq < ?", (keep_from,)).rowcount
             if self.max_bytes is not None:
                 dropped += self._drop_for_size()
             if dropped:
@@ -209,7 +231,11 @@ class RecordingWriter:
             drop_before = base
         if drop_before is None:
             return 0
-        return int(db.execute("DELETE FROM frames WHERE base <= ?", (drop_before,)).rowcount)
+        kept = db.execute("SELECT min(seq) FROM frames WHERE base > ?", (drop_before,))
+        first_kept = kept.fetchone()[0]
+        if first_kept is None:
+            return 0
+        return int(db.execute("DELETE FROM frames WHERE seq < ?", (first_kept,)).rowcount)
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):

@@ -241,3 +241,9 @@ def test_masked_url_drops_every_password() -> None:
     assert SECRET not in masked_url(f"mysql://root:{SECRET}@h/db?ssl=1&password={SECRET}")
     assert masked_url(f"redis://:{SECRET}@h:6379/0") == "redis://h:6379/0"
     assert masked_url(None) == "(from the environment)"
+
+
+def test_the_incremental_encoder_writes_the_same_documents(real: list[Snapshot]) -> None:
+    encoder = codec.Encoder()
+    for snapshot in timeline(real[0], 12):
+        assert encoder.document(snapshot) == codec.snapshot_to_document(snapshot)
