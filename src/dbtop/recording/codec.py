@@ -43,33 +43,56 @@ _MAPPINGS = (types.MappingProxyType, dict)
 _ROW_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
+def _is_plain(value: Any) -> bool:
+    """JSON as it is (a NaN is not: to_jsonable makes it null)."""
+    kind = type(value)
+    return kind in _PLAIN or (kind is float and value == value)
+
+
+def _field_json(value: Any) -> Any:
+    """``to_jsonable(value)`` with the common cases done here, without recursion."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is float:
+        return None if value != value else value  # NaN is not JSON
+    if kind is datetime:
+        return value.isoformat()
+    if kind is tuple and all(_is_plain(v) for v in value):
+        return list(value)
+    if kind in _MAPPINGS and all(type(k) is str and _is_plain(v) for k, v in value.items()):
+        return dict(value)
+    return to_jsonable(value)
+
+
+def _names(row: Any) -> tuple[str, ...] | None:
+    names = _ROW_FIELDS.get(type(row))
+    if names is None and dataclasses.is_dataclass(row):
+        names = _ROW_FIELDS[type(row)] = tuple(f.name for f in dataclasses.fields(row))
+    return names
+
+
 def row_to_jsonable(row: Any) -> Any:
     """``to_jsonable(row)`` for a model row, without recursing into plain fields (most of
     a Session's are str, None, bool or float): the same dict, several times faster."""
-    names = _ROW_FIELDS.get(type(row))
+    names = _names(row)
     if names is None:
-        if not dataclasses.is_dataclass(row):
-            return to_jsonable(row)
-        names = _ROW_FIELDS[type(row)] = tuple(f.name for f in dataclasses.fields(row))
-    out: dict[str, Any] = {}
+        return to_jsonable(row)
+    return {name: _field_json(getattr(row, name)) for name in names}
+
+
+def _row_update(before: Any, shown: dict[str, Any], row: Any) -> dict[str, Any]:
+    """The JSON of ``row`` from that of ``before`` (same type): only the fields that
+    differ are converted (an active session: its durations)."""
+    names = _names(row)
+    if names is None or type(before) is not type(row):
+        return row_to_jsonable(row)
+    updated = dict(shown)
     for name in names:
-        value = getattr(row, name)
-        kind = type(value)
-        if kind in _PLAIN:
-            out[name] = value
-        elif kind is float:
-            out[name] = None if value != value else value  # NaN is not JSON
-        elif kind is datetime:
-            out[name] = value.isoformat()
-        elif kind is tuple and all(type(v) in _PLAIN for v in value):
-            out[name] = list(value)
-        elif kind in _MAPPINGS and all(
-            type(k) is str and type(v) in _PLAIN for k, v in value.items()
-        ):
-            out[name] = dict(value)
-        else:
-            out[name] = to_jsonable(value)
-    return out
+        old, new = getattr(before, name), getattr(row, name)
+        if old is not new and old != new:
+            updated[name] = _field_json(new)
+    return updated
 
 
 class Encoder:
@@ -109,10 +132,12 @@ class Encoder:
         for row in rows:
             ident = identity(row)
             seen = before.get(ident)
-            if seen is not None and (seen[0] is row or seen[0] == row):
+            if seen is None:
+                entry = (row, row_to_jsonable(row), key_of(row))
+            elif seen[0] is row or seen[0] == row:
                 entry = (row, seen[1], seen[2])
             else:
-                entry = (row, row_to_jsonable(row), key_of(row))
+                entry = (row, _row_update(seen[0], seen[1], row), seen[2])
             now[ident] = entry
             out.append(entry[1])
             keys.append(entry[2])
