@@ -90,7 +90,7 @@ class Load:
                 self.sessions[i] = dataclasses.replace(
                     s, duration_s=(s.duration_s or 0) + 1.0, xact_age_s=(s.xact_age_s or 0) + 1
                 )
-            for i in self.rng.sample(range(self.active), 10):  # new statements
+            for i in self.rng.sample(range(self.active), min(10, self.active)):  # new ones
                 self.sessions[i] = dataclasses.replace(
                     self.sessions[i],
                     query="UPDATE orders SET status = 'paid' WHERE id = "
@@ -100,7 +100,8 @@ class Load:
                         (None, "Lock:tuple", "IO:DataFileRead", "LWLock:WALWrite")
                     ),
                 )
-            for i in self.rng.sample(range(len(self.statements)), 60):  # busy statements
+            busy = min(60, len(self.statements))
+            for i in self.rng.sample(range(len(self.statements)), busy):  # busy statements
                 st = self.statements[i]
                 calls = self.rng.randint(1, 50)
                 self.statements[i] = dataclasses.replace(
