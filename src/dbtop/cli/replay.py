@@ -48,15 +48,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.json and args.at is None:
         raise UsageError("--json needs --at TIME (the TUI shows the whole recording)")
-    with Recording(args.file) as recording:
-        if args.info:
-            print_info(recording.info())
-            return 0
-        if args.at is not None:
+    recording = Recording(args.file)
+    if args.info or args.at is not None:
+        with recording:
+            if args.info:
+                print_info(recording.info())
+                return 0
             return print_at(recording, args)
     from dbtop.ui.timeline.run import run_replay
 
-    return run_replay(args.file, args)
+    return run_replay(recording, args)
 
 
 def _when(moment: object) -> str:
@@ -91,7 +92,7 @@ def print_at(recording: Recording, args: argparse.Namespace) -> int:
     index = recording.index_at(moment)
     if index is None:
         raise UsageError(f"{args.at} is before the recording starts ({first})")
-    if moment > last and (moment - last).total_seconds() > 2 * (recording.info().interval_s or 1):
+    if moment > last and (moment - last).total_seconds() > 2 * (recording.interval_s() or 1):
         raise UsageError(f"{args.at} is after the recording ends ({last})")
     for gap in recording.gaps():
         if gap.start < moment < gap.end:

@@ -155,10 +155,19 @@ def make_delta(
     return delta
 
 
-def _apply_section(old_rows: Sequence[Row], section: Mapping[str, Any], key: KeyFn) -> list[Row]:
+def _apply_section(
+    old_rows: Sequence[Row],
+    section: Mapping[str, Any],
+    key: KeyFn,
+    old_keys: Sequence[str] | None = None,
+) -> tuple[list[Row], list[str]]:
+    """The section's new rows, and their keys."""
     if "all" in section:
-        return list(section["all"])
-    rows: dict[str, Row] = {key(row): row for row in old_rows}
+        rows_all = list(section["all"])
+        return rows_all, [key(row) for row in rows_all]
+    if old_keys is None or len(old_keys) != len(old_rows):
+        old_keys = [key(row) for row in old_rows]
+    rows: dict[str, Row] = dict(zip(old_keys, old_rows, strict=True))
     removed = set(section.get("del", ()))
     for k in removed:
         rows.pop(k, None)
@@ -169,16 +178,30 @@ def _apply_section(old_rows: Sequence[Row], section: Mapping[str, Any], key: Key
     added: Mapping[str, Row] = section.get("add", {})
     order = section.get("order")
     if order is None:
-        order = _expected_order([key(r) for r in old_rows], removed, added)
+        order = _expected_order(list(old_keys), removed, added)
     rows.update(added)
-    return [rows[k] for k in order]
+    return [rows[k] for k in order], list(order)
 
 
 def apply_delta(previous: Mapping[str, Any], delta: Mapping[str, Any]) -> dict[str, Any]:
     """The document ``delta`` was made for; ``previous`` is left unchanged."""
+    return apply_delta_keyed(previous, delta, {})[0]
+
+
+def apply_delta_keyed(
+    previous: Mapping[str, Any],
+    delta: Mapping[str, Any],
+    previous_keys: Mapping[str, Sequence[str]],
+) -> tuple[dict[str, Any], dict[str, Sequence[str]]]:
+    """:func:`apply_delta`, given and giving the sections' row keys (a reader rolling a
+    chain forward computes each row's key once, not once per delta)."""
     current = dict(previous)
+    keys = dict(previous_keys)
     for name in delta.get("gone", ()):
         current.pop(name, None)
+        keys.pop(name, None)
+    for name in delta.get("fields", {}):
+        keys.pop(name, None)
     current.update(delta.get("fields", {}))
     for name, patch in delta.get("patch", {}).items():
         merged = dict(previous.get(name) or {})
@@ -187,5 +210,7 @@ def apply_delta(previous: Mapping[str, Any], delta: Mapping[str, Any]) -> dict[s
             merged.pop(key, None)
         current[name] = merged
     for name, section in delta.get("sections", {}).items():
-        current[name] = _apply_section(previous.get(name) or [], section, SECTIONS[name])
-    return current
+        current[name], keys[name] = _apply_section(
+            previous.get(name) or [], section, SECTIONS[name], previous_keys.get(name)
+        )
+    return current, keys

@@ -72,6 +72,8 @@ class Recording:
         self.times: list[float] = []
         self._runs: list[int] = []
         self._cache: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        #: the row keys of each cached document's sections (delta.apply_delta_keyed)
+        self._keys: dict[int, dict[str, Any]] = {}
         self.reload()
 
     def close(self) -> None:
@@ -90,9 +92,11 @@ class Recording:
             rows = self._db.execute("SELECT seq, at, run FROM frames ORDER BY seq").fetchall()
         except sqlite3.Error as exc:
             raise DbtopError(f"cannot read the recording {self.path}: {exc}") from None
-        self._seqs = [r[0] for r in rows]
-        self.times = [r[1] for r in rows]
-        self._runs = [r[2] for r in rows]
+        if rows:
+            seqs, times, runs = zip(*rows, strict=True)
+            self._seqs, self.times, self._runs = list(seqs), list(times), list(runs)
+        else:
+            self._seqs, self.times, self._runs = [], [], []
         return len(rows)
 
     def __len__(self) -> int:
@@ -107,6 +111,11 @@ class Recording:
         """The sample at or just before ``moment``; None before the first."""
         position = bisect.bisect_right(self.times, moment.timestamp()) - 1
         return position if position >= 0 else None
+
+    def interval_s(self) -> float | None:
+        """The longest sampling interval of the recorder's runs."""
+        found = self._db.execute("SELECT max(interval_s) FROM runs").fetchone()[0]
+        return None if found is None else float(found)
 
     def gaps(self) -> tuple[Gap, ...]:
         rows = self._db.execute(
@@ -155,7 +164,10 @@ class Recording:
         if keyframe:
             document = store.unpack(data)
         elif previous is not None:
-            document = delta.apply_delta(previous, store.unpack(data))
+            document, keys = delta.apply_delta_keyed(
+                previous, store.unpack(data), self._keys.get(seq - 1, {})
+            )
+            self._keys[seq] = keys
         else:
             document = self._roll_forward(base, seq)
         self._remember(seq, document)
@@ -163,21 +175,27 @@ class Recording:
 
     def _roll_forward(self, base: int, seq: int) -> dict[str, Any]:
         document: dict[str, Any] = {}
+        keys: dict[str, Any] = {}
         rows = self._db.execute(
             "SELECT seq, keyframe, data FROM frames WHERE seq BETWEEN ? AND ? ORDER BY seq",
             (base, seq),
         )
         for number, keyframe, data in rows:
             payload = store.unpack(data)
-            document = payload if keyframe else delta.apply_delta(document, payload)
+            if keyframe:
+                document, keys = payload, {}
+            else:
+                document, keys = delta.apply_delta_keyed(document, payload, keys)
             self._remember(number, document)
+            self._keys[number] = keys
         return document
 
     def _remember(self, seq: int, document: dict[str, Any]) -> None:
         self._cache[seq] = document
         self._cache.move_to_end(seq)
         while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+            gone, _ = self._cache.popitem(last=False)
+            self._keys.pop(gone, None)
 
     def raw_snapshot(self, index: int) -> Snapshot:
         """Sample ``index`` as recorded (no rates)."""

@@ -56,7 +56,7 @@ class RecordingTimeline(Timeline):
         self._playing = asyncio.Event()
         self._wake = asyncio.Event()
         self._stopping = False
-        interval = recording.info().interval_s or 1.0
+        interval = recording.interval_s() or 1.0
         self._status = PollStatus(PollState.PAUSED, interval, connected_once=True)
         self._gaps = tuple((g.start.timestamp(), g.end.timestamp()) for g in recording.gaps())
 

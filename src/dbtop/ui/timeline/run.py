@@ -42,7 +42,10 @@ def replay_app(path: Path, settings: AppSettings | None = None, **options: Any) 
 
 
 def run_replay(
-    path: Path, args: argparse.Namespace, *, on_ready: Callable[[], object] | None = None
+    recording: Recording,
+    args: argparse.Namespace,
+    *,
+    on_ready: Callable[[], object] | None = None,
 ) -> int:
     from dbtop.ui.keymap import default_keymap_path, load_keymap
     from dbtop.ui.screens.main import all_binding_ids
@@ -55,7 +58,7 @@ def run_replay(
         long_query_s=getattr(args, "long_query", 10.0),
         keymap=load_keymap(default_keymap_path(), all_binding_ids()),
     )
-    app = replay_app(path, settings, on_ready=on_ready)
+    app = ReplayApp(recording, settings, on_ready=on_ready)
 
     async def main() -> int | None:
         try:
