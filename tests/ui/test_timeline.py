@@ -105,6 +105,9 @@ async def test_replay_keys_move_through_time_and_every_pane_follows(recording: P
         await pilot.press("k")
         await pilot.pause()
         assert any("replay" in n.message for n in app._notifications)
+        await pilot.press("plus")  # a recording has no refresh interval
+        await pilot.pause()
+        assert any("< and > set its speed" in n.message for n in app._notifications)
 
         # go to a time
         await pilot.press("g")

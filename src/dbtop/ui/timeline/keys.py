@@ -53,12 +53,20 @@ class TimelineActions:
         return cast("MainScreen", self)
 
     def timeline_check(self, action: str) -> bool:
-        """False when ``action`` acts on the server and the screen shows the past."""
-        return not (action in OFF_IN_THE_PAST and self._screen().dbtop.timeline.in_past)
+        """False when ``action`` acts on the server and the screen shows the past (and for
+        the refresh interval in a replay, which has none)."""
+        timeline = self._screen().dbtop.timeline
+        if action == "interval" and timeline.replay:
+            return False
+        return not (action in OFF_IN_THE_PAST and timeline.in_past)
 
     def timeline_refusal(self, action: str) -> str | None:
-        if action.split("(", 1)[0] in OFF_IN_THE_PAST and self._screen().dbtop.timeline.in_past:
-            return self._screen().dbtop.timeline.refusal
+        timeline = self._screen().dbtop.timeline
+        name = action.split("(", 1)[0]
+        if name == "interval" and timeline.replay:
+            return "a replay has no refresh interval: < and > set its speed"
+        if name in OFF_IN_THE_PAST and timeline.in_past:
+            return timeline.refusal
         return None
 
     def _show(self, result: PollResult | None) -> None:
