@@ -247,3 +247,22 @@ def test_the_incremental_encoder_writes_the_same_documents(real: list[Snapshot])
     encoder = codec.Encoder()
     for snapshot in timeline(real[0], 12):
         assert encoder.document(snapshot) == codec.snapshot_to_document(snapshot)
+
+
+def test_the_live_history_keeps_its_span_and_reads_back(real: list[Snapshot]) -> None:
+    from dbtop.recording.memory import MemoryRing
+
+    samples = timeline(real[0], 40)
+    ring = MemoryRing(span_s=10, keyframe_every=4)
+    for s in samples:
+        ring.append(s)
+    newest = samples[-1].taken_at.timestamp()
+    # whole chains go: the span is kept, and at most one chain more
+    assert newest - ring.time_of(0) >= 10
+    assert newest - ring.time_of(0) < 10 + 4
+    first = len(samples) - len(ring)
+    for index in (len(ring) - 1, 0, 3, 2):
+        expected = samples[first + index]
+        if index:
+            expected = with_rates(samples[first + index - 1], expected)
+        assert snapshot_document(ring.snapshot(index)) == snapshot_document(expected)
