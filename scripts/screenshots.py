@@ -12,10 +12,11 @@ theme: the four panes one by one at 100x30 (all four at once at 200x50), the loc
 the kill confirmation for the root blocker, the plan view, the index suggestions, the
 help and the Health view (best from a server with something to report: the README's
 comes from a private server with the conditions of
-tests/integration/postgresql/test_health.py; ``--only health`` takes just that one). The
-app runs headless on the real server; a picture is taken once its data is on screen (two
-polls, so rates show; the plan and suggestions loaded). The demo's lock chain comes and
-goes: the lock pictures wait for it up to --wait-locks seconds.
+tests/integration/postgresql/test_health.py; ``--only health`` takes just that one). With
+``--replay FILE`` (a recording of ``dbtop record``): the replay and the load view, a minute
+into the recording. The app runs headless on the real server; a picture is taken once its
+data is on screen (two polls, so rates show; the plan and suggestions loaded). The demo's
+lock chain comes and goes: the lock pictures wait for it up to --wait-locks seconds.
 
 SVG always; PNG too when cairosvg is installed (``pip install cairosvg``: it needs the
 system's libcairo), rendered with a local monospace font.
@@ -160,6 +161,43 @@ async def take(url: str, shot: Shot, size: tuple[int, int], theme: str, out: Pat
     return path
 
 
+async def take_replay(
+    recording: Path,
+    name: str,
+    keys: tuple[str, ...],
+    size: tuple[int, int],
+    theme: str,
+    out: Path,
+) -> Path:
+    """``dbtop replay FILE`` after ``keys`` (issue 15: the replay and the load view)."""
+    from dbtop.ui.timeline.run import replay_app
+
+    app = replay_app(recording, AppSettings(read_only=True, theme=theme), handle_signals=False)
+    async with app.run_test(size=size) as pilot:
+        if not await _wait(pilot, lambda: app.results_shown >= 1, 30):
+            raise SystemExit(f"no sample shown from {recording}")
+        await _keys(pilot, *keys)
+        await pilot.pause(0.5)
+        path = Path(
+            app.save_screenshot(filename=f"{name}-{size[0]}x{size[1]}-{theme}.svg", path=str(out))
+        )
+        await app.stop_polling()
+    return path
+
+
+async def replay_shots(recording: Path, out: Path) -> None:
+    # a minute in: the time bar's position shows, and the load view has a window to sum
+    for name, keys in (
+        ("replay", ("right_curly_bracket",)),
+        ("load", ("right_curly_bracket", "6")),
+    ):
+        for size in SIZES:
+            for theme in THEMES:
+                svg = await take_replay(recording, name, keys, size, theme, out)
+                png = to_png(svg, size[0])
+                print(f"{name} {size[0]}x{size[1]} {theme}: {svg}" + (" + png" if png else ""))
+
+
 def to_png(svg: Path, columns: int) -> Path | None:
     try:
         import cairosvg
@@ -214,7 +252,19 @@ def main() -> None:
         "overview, slow-queries, indexes, lock-tree, kill-confirmation, plan, suggestions, "
         "help, health",
     )
+    parser.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="take the replay and load-view pictures from this recording instead",
+    )
     args = parser.parse_args()
+    if args.replay is not None:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        asyncio.run(replay_shots(args.replay, out))
+        return
     if not args.url:
         parser.error("give the server's URL (or set DBTOP_SCREENSHOT_URL)")
     asyncio.run(main_async(args))

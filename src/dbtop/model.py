@@ -493,7 +493,9 @@ def to_jsonable(value: Any) -> Any:
         return value.total_seconds()
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, tuple | list | set | frozenset):
+    if isinstance(value, set | frozenset):  # sorted: a set's order changes between runs
+        return sorted((to_jsonable(v) for v in value), key=str)
+    if isinstance(value, tuple | list):
         return [to_jsonable(v) for v in value]
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("utf-8", "replace")

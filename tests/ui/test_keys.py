@@ -457,7 +457,14 @@ async def test_pane_labels_come_from_the_engine(snapshots):
     async with app.run_test(size=(200, 50)) as pilot:
         await polled(pilot, engine)
         titles = [str(p.border_title) for p in main_screen(app).query(Pane)]
-        assert titles == ["1 Clients", "2 Slow log", "3 Keyspace", "4 Blocked", "5 Health"]
+        assert titles == [
+            "1 Clients",
+            "2 Slow log",
+            "3 Keyspace",
+            "4 Blocked",
+            "5 Health",
+            "6 Load",
+        ]
 
 
 async def test_a_hung_server_never_freezes_the_keys(snapshots):

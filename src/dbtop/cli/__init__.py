@@ -22,7 +22,18 @@ from dbtop.cli.common import add_global_arguments, mask_process_title
 from dbtop.errors import DbtopError, UsageError
 
 #: subcommand name -> module under dbtop.cli; ``tui`` is what a bare ``dbtop [URL]`` runs.
-COMMANDS = ("snapshot", "kill", "explain", "suggest", "profile", "demo", "exporter", "health")
+COMMANDS = (
+    "snapshot",
+    "kill",
+    "explain",
+    "suggest",
+    "profile",
+    "demo",
+    "health",
+    "record",
+    "replay",
+    "exporter",
+)
 DEFAULT_COMMAND = "tui"
 
 

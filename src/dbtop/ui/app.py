@@ -33,6 +33,8 @@ from dbtop.ui.messages import PollArrived, PollStatusChanged
 from dbtop.ui.panes.base import ViewOptions
 from dbtop.ui.screens.main import CSS_FILE as MAIN_CSS
 from dbtop.ui.screens.main import MainScreen
+from dbtop.ui.timeline.base import SnapshotSource, Timeline
+from dbtop.ui.timeline.history import LiveHistory
 
 #: how often the terminal is checked for having gone away (a dropped SSH session whose
 #: SIGHUP was lost), seconds
@@ -85,7 +87,7 @@ class DbtopApp(App[int]):
         self.read_only = self.settings.read_only
         self.clock = clock
         self._engine_factory = engine_factory
-        self.poller = Poller(
+        self.poller: SnapshotSource = Poller(
             self._make_engine,
             interval_s=self.settings.interval_s,
             on_result=self._poll_arrived,
@@ -93,6 +95,8 @@ class DbtopApp(App[int]):
             clock=clock,
         )
         self.latest_result: PollResult | None = None
+        #: the samples the time keys move along (the last 15 minutes; a recording in replay)
+        self.timeline: Timeline = LiveHistory()
         #: how many snapshots were shown (tests and benchmarks wait on it)
         self.results_shown = 0
         #: the first connection failed: run_app reports it and exits with status 2
@@ -213,7 +217,15 @@ class DbtopApp(App[int]):
     # -- data from the poller -----------------------------------------------------------
 
     def _poll_arrived(self, result: PollResult) -> None:
-        """The poller delivered: keep it as the latest, and hand it to the main screen."""
+        """The poller delivered: keep it as the latest, and hand it to the main screen
+        (unless the screen shows the past: the history keeps it for later)."""
+        if self.timeline.keep(result):
+            return
+        self.latest_result = result
+        self._to_main_screen(PollArrived(result))
+
+    def show_past(self, result: PollResult) -> None:
+        """Show a sample of the time line (history, replay) as the screen's current one."""
         self.latest_result = result
         self._to_main_screen(PollArrived(result))
 

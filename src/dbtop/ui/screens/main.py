@@ -35,6 +35,7 @@ from dbtop.ui.messages import PollArrived, PollStatusChanged
 from dbtop.ui.panes.base import Pane, Selection, ViewOptions
 from dbtop.ui.panes.health import HealthPane
 from dbtop.ui.panes.indexes import IndexesPane
+from dbtop.ui.panes.load import LoadPane
 from dbtop.ui.panes.locks import LocksPane
 from dbtop.ui.panes.sessions import SessionsPane
 from dbtop.ui.panes.statements import StatementsPane
@@ -46,10 +47,13 @@ from dbtop.ui.screens.help_words import engine_description
 from dbtop.ui.screens.plan import PlanScreen
 from dbtop.ui.screens.profiler import ProfilerScreen
 from dbtop.ui.screens.suggest import SuggestScreen
+from dbtop.ui.timeline.goto import GoToScreen
+from dbtop.ui.timeline.keys import TIMELINE_BINDINGS, TimelineActions
 from dbtop.ui.widgets.filterbar import FilterInput
 from dbtop.ui.widgets.header import Header
 from dbtop.ui.widgets.panebar import PaneBar
 from dbtop.ui.widgets.rowtable import RowTable
+from dbtop.ui.widgets.timebar import TimeBar
 
 CSS_FILE = Path(__file__).with_suffix(".tcss")
 
@@ -58,16 +62,18 @@ if TYPE_CHECKING:
 
 #: all four panes at once from this size up; one at a time (tabs) below it
 WIDE_MIN = (160, 45)
-PANE_IDS = ("sessions", "statements", "indexes", "locks")
-#: panes beyond the grid's four: shown alone, whatever the terminal's size
-SOLO_IDS = ("health",)
+#: the panes of the 2x2 grid
+GRID_PANE_IDS = ("sessions", "statements", "indexes", "locks")
+#: panes beyond the grid's four: shown alone, full size, whatever the terminal's size
+SOLO_IDS = ("health", "load")
+PANE_IDS = (*GRID_PANE_IDS, *SOLO_IDS)
 #: Textual's own bindings that mean nothing here (the tables do not scroll sideways)
 _NOT_IN_HELP = frozenset(
     {"scroll_left", "scroll_right", "page_left", "page_right", "screen.copy_text"}
 )
 
 
-class MainScreen(Screen[None]):
+class MainScreen(TimelineActions, Screen[None]):
     # Its stylesheet (main.tcss, beside this file) is loaded by the app: Textual does not
     # load the CSS_PATH of an app's default screen.
 
@@ -77,6 +83,7 @@ class MainScreen(Screen[None]):
         Binding("3", "show_pane('indexes')", "Indexes", id="pane.indexes", show=False),
         Binding("4", "show_pane('locks')", "Locks", id="pane.locks", show=False),
         Binding("5", "show_pane('health')", "Health", id="pane.health", show=False),
+        Binding("6", "show_pane('load')", "Load", id="pane.load", show=False),
         Binding("tab", "cycle_focus(1)", "Next pane", id="pane.next", show=False),
         Binding("shift+tab", "cycle_focus(-1)", "Previous pane", id="pane.previous", show=False),
         Binding("enter", "details", "Details", id="row.details"),
@@ -96,6 +103,7 @@ class MainScreen(Screen[None]):
         Binding("r", "refresh_now", "Refresh now", id="poll.refresh", show=False),
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
+        *TIMELINE_BINDINGS,
     ]
 
     #: the pane shown in tabs mode (and highlighted in the grid)
@@ -132,7 +140,8 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header(clock=self.dbtop.clock, id="header")
-        yield PaneBar([(p.pane_id, p.default_label(_LABELS)) for p in _PANES], id="tabs")
+        yield TimeBar(id="timebar")
+        yield PaneBar(self._tab_entries(), numbers={p.pane_id: p.number for p in _PANES}, id="tabs")
         with Container(id="panes"):
             for pane_class in _PANES:
                 yield pane_class()
@@ -145,6 +154,7 @@ class MainScreen(Screen[None]):
         self.set_reactive(MainScreen.wide, self._wants_wide(self.size.width, self.size.height))
         self._lay_out_panes()
         self.pane("sessions").focus_table()
+        self.timeline_moved()
         self.apply_status(self.dbtop.poller.status)
         if self.dbtop.latest_result is not None:
             self.apply_result(self.dbtop.latest_result)
@@ -163,6 +173,8 @@ class MainScreen(Screen[None]):
 
     def refusal(self, action: str) -> str | None:
         """Why the (disabled) key bound to ``action`` does nothing here, or None."""
+        if (past := self.timeline_refusal(action)) is not None:
+            return past
         if action.startswith("kill("):
             return self.kill.refusal(
                 KillMode.TERMINATE if "terminate" in action else KillMode.CANCEL
@@ -217,21 +229,23 @@ class MainScreen(Screen[None]):
 
     @property
     def panes(self) -> list[Pane]:
-        """The grid's four."""
-        return [self.pane(p) for p in PANE_IDS]
+        """The four panes of the grid."""
+        return [self.pane(p) for p in GRID_PANE_IDS]
 
     @property
     def all_panes(self) -> list[Pane]:
-        return [self.pane(p) for p in (*PANE_IDS, *SOLO_IDS)]
+        return [self.pane(p) for p in PANE_IDS]
 
     def visible_panes(self) -> list[Pane]:
-        if self.wide and self.active_pane not in SOLO_IDS:
-            return [self.pane(p) for p in PANE_IDS]
+        if self.wide and self.active_pane in GRID_PANE_IDS:
+            return [self.pane(p) for p in GRID_PANE_IDS]
         return [self.pane(self.active_pane)]
 
     def _show_active(self) -> None:
         for pane in self.all_panes:
             pane.set_class(pane.pane_id == self.active_pane, "-active")
+        self.query_one("#panes").set_class(self.active_pane not in GRID_PANE_IDS, "-alone")
+        self.query_one(PaneBar).set_labels(self._tab_entries())
         self.query_one(PaneBar).set_active(self.active_pane)
 
     @on(PaneBar.Chosen)
@@ -282,8 +296,17 @@ class MainScreen(Screen[None]):
         if names == self._labels_seen:
             return
         self._labels_seen = names
-        solo = [(p, self.pane(p).default_label(labels)) for p in SOLO_IDS]
-        self.query_one(PaneBar).set_labels([*zip(PANE_IDS, names, strict=True), *solo])
+        self.query_one(PaneBar).set_labels(self._tab_entries())
+
+    def _tab_entries(self) -> list[tuple[str, str]]:
+        """The grid's panes (in the engine's words), then the panes shown alone."""
+        names = self._labels_seen or tuple(p.default_label(_LABELS) for p in _PANES[:4])
+        entries = list(zip(GRID_PANE_IDS, names, strict=True))
+        entries.extend(
+            (pane_id, cls.default_label(_LABELS))
+            for pane_id, cls in zip(SOLO_IDS, _PANES[4:], strict=True)
+        )
+        return entries
 
     def _refresh_hidden_panes(self) -> None:
         """A pane that was off screen gets the newest snapshot when it shows."""
@@ -324,6 +347,8 @@ class MainScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Which keys are offered: from the snapshot's capabilities (and read-only mode).
         False leaves a key out (no footer entry, no help line), None shows it disabled."""
+        if not self.timeline_check(action):
+            return None
         if action == "kill":
             mode = KillMode.CANCEL if parameters == ("cancel",) else KillMode.TERMINATE
             return self.kill.offered(mode)
@@ -352,7 +377,7 @@ class MainScreen(Screen[None]):
         self.notify(message, markup=False, **options)
 
     def action_show_pane(self, pane_id: str) -> None:
-        if pane_id not in PANE_IDS and pane_id not in SOLO_IDS:
+        if pane_id not in PANE_IDS:
             return
         pane = self.pane(pane_id)
         if self.active_pane == pane_id and self.focused_pane() is pane:
@@ -495,6 +520,7 @@ def all_binding_ids() -> set[str]:
         SuggestScreen,
         ProfilerScreen,
         ExplainValuesScreen,
+        GoToScreen,
     )
     ids: set[str] = set()
     for node in (*screens, HelpScreen):
@@ -508,6 +534,7 @@ _PANES: tuple[type[Pane], ...] = (
     IndexesPane,
     LocksPane,
     HealthPane,
+    LoadPane,
 )
 
 _LABELS = PaneLabels()

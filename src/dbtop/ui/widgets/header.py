@@ -202,6 +202,11 @@ class Header(Widget):
         return line
 
     def _state_text(self, now: float) -> Text:
+        # in replay, or scrubbed back in the history: where on the time line, not "live"
+        timeline = getattr(self.app, "timeline", None) if self.is_attached else None
+        note = timeline.note(now) if timeline is not None else None
+        if note:
+            return Text(note, self._style("paused"))
         status = self.status
         if status is None:
             return Text("connecting…", self._style("muted"))

@@ -6,6 +6,7 @@ Clicking a name shows that pane.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
@@ -27,9 +28,17 @@ class PaneBar(Widget):
             super().__init__()
             self.pane_id = pane_id
 
-    def __init__(self, panes: list[tuple[str, str]], *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        panes: list[tuple[str, str]],
+        *,
+        numbers: Mapping[str, int] | None = None,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self._panes = list(panes)
+        #: the key of each pane (its place in the list when not given)
+        self.numbers = dict(numbers or {})
         self.active = panes[0][0] if panes else ""
         self._spans: list[tuple[int, int, str]] = []
 
@@ -48,8 +57,9 @@ class PaneBar(Widget):
         active = self.get_component_rich_style("panebar--active", partial=True)
         key = self.get_component_rich_style("panebar--key", partial=True)
         self._spans = []
-        for number, (pane_id, label) in enumerate(self._panes, 1):
-            if number > 1:
+        for place, (pane_id, label) in enumerate(self._panes, 1):
+            number = self.numbers.get(pane_id, place)
+            if place > 1:
                 text.append("  ")
             start = text.cell_len
             style = active if pane_id == self.active else None

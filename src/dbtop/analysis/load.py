@@ -1,0 +1,224 @@
+"""Database load: average active sessions over time, by what they wait on, and who makes it.
+
+The measure of AWS Performance Insights and Oracle ASH: at each sample, every session
+doing something counts 1, in the class of what it is doing (on CPU, or waiting for a
+lock, I/O, an internal latch, the client, something else); averaged over a window, it is
+the average number of active sessions (AAS), and sliced by statement, user, application
+and database it says who makes the load. Each engine's own words are mapped to the
+classes (:func:`wait_class`):
+
+- PostgreSQL: ``wait_event_type`` (Session.wait is ``Type:Event``): Lock and BufferPin are
+  lock, LWLock is LWLock/latch, IO is I/O, Client is client, no wait is CPU, the rest
+  (IPC, Timeout, Extension, Activity) other;
+- MySQL / MariaDB: the processlist state and InnoDB's row-lock wait: "Waiting for … lock"
+  and row locks are lock, "… to net" / "Reading from net" client, states that read or
+  write files (``… handler commit``, ``… to disk``, ``Opening tables``) I/O, other
+  "Waiting for …" other, the rest CPU;
+- MongoDB: ``waitingForLock`` is lock, else CPU (an operation the server runs);
+- Redis runs one command at a time: its load is the CPU time per second of each command
+  from INFO commandstats (``usec`` deltas), all of it CPU, sliced by command; it has no
+  sessions that wait on the server.
+
+Sampling: a session is seen only at the instant of a sample, so a class that takes less
+than the interval shows up in proportion to how often it is caught. Over many samples the
+average is right; one sample of a short burst says little (the figure is a statistic, and
+the view says over how many samples it is computed).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from dbtop.analysis.sessions import counts_as_active
+from dbtop.model import Session, Snapshot, frozen
+
+CPU = "CPU"
+LOCK = "Lock"
+LATCH = "LWLock/latch"
+IO = "I/O"
+CLIENT = "Client"
+OTHER = "Other"
+#: in the order they are stacked (bottom first)
+WAIT_CLASSES: tuple[str, ...] = (CPU, LOCK, LATCH, IO, CLIENT, OTHER)
+#: the slices of the load, in the order the view lists them
+DIMENSIONS: tuple[str, ...] = ("statement", "user", "application", "database")
+
+_PG_TYPES = {
+    "lock": LOCK,
+    "bufferpin": LOCK,
+    "lwlock": LATCH,
+    "io": IO,
+    "client": CLIENT,
+}
+_MYSQL_IO = (
+    "handler commit",
+    "to disk",
+    "opening tables",
+    "reading file",
+    "writing file",
+    "creating tmp table",
+    "copy to tmp table",
+    "flush",
+)
+STATEMENT_WIDTH = 160
+
+
+def wait_class(engine: str, session: Session) -> str:
+    """The class of what an active ``session`` is doing, in ``engine``'s terms."""
+    wait = (session.wait or "").strip()
+    if engine == "postgresql":
+        if not wait:
+            return CPU
+        kind = wait.split(":", 1)[0].casefold()
+        return _PG_TYPES.get(kind, OTHER)
+    if engine in ("mysql", "mariadb"):
+        text = f"{wait} {session.state or ''}".casefold()
+        if session.waiting_on_lock or ("lock" in text and "waiting" in text):
+            return LOCK
+        if "net" in text or "sending to client" in text:
+            return CLIENT
+        if any(word in text for word in _MYSQL_IO):
+            return IO
+        if "waiting" in text:
+            return OTHER
+        return CPU
+    if engine == "mongodb":
+        if session.waiting_on_lock or wait.casefold().startswith("lock"):
+            return LOCK
+        return CPU
+    if session.waiting_on_lock:
+        return LOCK
+    return CPU if not wait else OTHER
+
+
+def statement_label(query: str | None) -> str:
+    """A statement's text on one line, cut: the key its load is summed under."""
+    text = " ".join((query or "").split())
+    return text[:STATEMENT_WIDTH] if text else "(no statement)"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSample:
+    """One sample's load: by class, and by (dimension, name) then class."""
+
+    at: float
+    by_class: Mapping[str, float] = field(default_factory=frozen)
+    slices: Mapping[tuple[str, str], Mapping[str, float]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+    @property
+    def total(self) -> float:
+        return sum(self.by_class.values())
+
+
+def _add(
+    slices: dict[tuple[str, str], dict[str, float]], key: tuple[str, str], klass: str, amount: float
+) -> None:
+    slices.setdefault(key, defaultdict(float))[klass] += amount
+
+
+def sample(snapshot: Snapshot) -> LoadSample:
+    """The load one snapshot shows (its active sessions; Redis: CPU per command)."""
+    by_class: dict[str, float] = defaultdict(float)
+    slices: dict[tuple[str, str], dict[str, float]] = {}
+    at = snapshot.taken_at.timestamp()
+    if snapshot.engine == "redis":
+        rates = snapshot.rates.statements if snapshot.rates else {}
+        for statement in snapshot.statements:
+            rate = rates.get(statement.id)
+            if rate is None or rate.total_ms_s <= 0:
+                continue
+            busy = rate.total_ms_s / 1000.0  # seconds of CPU per second
+            by_class[CPU] += busy
+            _add(slices, ("statement", statement_label(statement.query)), CPU, busy)
+    else:
+        for session in snapshot.sessions:
+            if not counts_as_active(session):
+                continue
+            klass = wait_class(snapshot.engine, session)
+            by_class[klass] += 1
+            _add(slices, ("statement", statement_label(session.query)), klass, 1)
+            _add(slices, ("user", session.user or "-"), klass, 1)
+            _add(slices, ("application", session.application or "-"), klass, 1)
+            _add(slices, ("database", session.database or "-"), klass, 1)
+    return LoadSample(
+        at,
+        frozen(dict(by_class)),
+        MappingProxyType({key: frozen(dict(value)) for key, value in slices.items()}),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSlice:
+    dimension: str
+    name: str
+    #: average active sessions over the window
+    aas: float
+    by_class: Mapping[str, float]
+    #: of the window's whole load
+    share: float
+
+    @property
+    def main_class(self) -> str:
+        return max(self.by_class.items(), key=lambda kv: kv[1])[0] if self.by_class else OTHER
+
+
+@dataclass(frozen=True, slots=True)
+class LoadWindow:
+    samples: int
+    seconds: float
+    #: average active sessions by class over the window
+    by_class: Mapping[str, float]
+    top: tuple[LoadSlice, ...]
+
+    @property
+    def aas(self) -> float:
+        return sum(self.by_class.values())
+
+
+def window(samples: Sequence[LoadSample], *, top: int = 10) -> LoadWindow:
+    """Averages over ``samples``, and the ``top`` slices of each dimension by load."""
+    count = len(samples)
+    if not count:
+        return LoadWindow(0, 0.0, frozen(), ())
+    by_class: dict[str, float] = defaultdict(float)
+    slices: dict[tuple[str, str], dict[str, float]] = {}
+    for item in samples:
+        for klass, amount in item.by_class.items():
+            by_class[klass] += amount
+        for key, classes in item.slices.items():
+            into = slices.setdefault(key, defaultdict(float))
+            for klass, amount in classes.items():
+                into[klass] += amount
+    total = sum(by_class.values()) or 1.0
+    ranked: list[LoadSlice] = []
+    for dimension in DIMENSIONS:
+        mine = [(name, classes) for (dim, name), classes in slices.items() if dim == dimension]
+        mine.sort(key=lambda item: -sum(item[1].values()))
+        for name, classes in mine[:top]:
+            amount = sum(classes.values())
+            ranked.append(
+                LoadSlice(
+                    dimension,
+                    name,
+                    amount / count,
+                    frozen({k: v / count for k, v in classes.items()}),
+                    amount / total,
+                )
+            )
+    return LoadWindow(
+        count,
+        samples[-1].at - samples[0].at,
+        frozen({k: v / count for k, v in by_class.items()}),
+        tuple(ranked),
+    )
+
+
+def series(samples: Iterable[LoadSample]) -> dict[str, list[float]]:
+    """Per class, the load of each sample in order (the stacked chart's bars)."""
+    listed = list(samples)
+    return {klass: [s.by_class.get(klass, 0.0) for s in listed] for klass in WAIT_CLASSES}
