@@ -25,6 +25,8 @@ from dbtop.cli.common import add_url_argument, connect_options
 from dbtop.engines.base import Engine
 from dbtop.engines.registry import create_engine
 from dbtop.errors import ConnectError, DbtopError
+from dbtop.metrics import TargetMetrics, serve
+from dbtop.metrics.server import parse_address
 from dbtop.poller import Poller, PollResult, PollStatus
 from dbtop.recording import timespec
 from dbtop.recording.masking import masked_url
@@ -88,6 +90,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help="keep the file under this size (500MB, 2GB), oldest samples dropped first",
     )
+    parser.add_argument(
+        "--metrics",
+        default=None,
+        metavar="HOST:PORT",
+        help="also serve what is recorded as Prometheus / OpenMetrics metrics on HOST:PORT "
+        "(the same series as `dbtop exporter`, at the recording's interval)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
 
 
@@ -101,6 +110,8 @@ def default_output(engine: str, address: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     url = getattr(args, "url", None)
+    if args.metrics is not None:
+        parse_address(args.metrics)  # one line before anything starts
     connect = connect_options(args)
     probe = create_engine(url, connect)  # a bad URL fails here, before any file exists
     source = masked_url(url) if url else f"{probe.name}://{probe.address}"
@@ -116,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"dbtop: recording {source} every {args.interval:g}s to {path}", file=sys.stderr)
     try:
-        return asyncio.run(record(lambda: create_engine(url, connect), writer, args))
+        metrics = TargetMetrics(source) if args.metrics is not None else None
+        return asyncio.run(record(lambda: create_engine(url, connect), writer, args, metrics))
     finally:
         writer.close()
         if not args.quiet:
@@ -131,14 +143,20 @@ def _recording_engine(factory: Callable[[], Engine]) -> Engine:
 
 
 async def record(
-    factory: Callable[[], Engine], writer: RecordingWriter, args: argparse.Namespace
+    factory: Callable[[], Engine],
+    writer: RecordingWriter,
+    args: argparse.Namespace,
+    metrics: TargetMetrics | None = None,
 ) -> int:
-    """Poll into ``writer`` until a signal, ``--duration`` or a first connection failure."""
+    """Poll into ``writer`` (and ``metrics``, served on ``--metrics``) until a signal,
+    ``--duration`` or a first connection failure."""
     done = asyncio.Event()
     fatal: list[BaseException] = []
     failed: list[DbtopError] = []
 
     def arrived(result: PollResult) -> None:
+        if metrics is not None:
+            metrics.observe_result(result)
         try:
             writer.append(result.snapshot)
         except DbtopError as exc:  # the disk is full, the file went away: stop, say why
@@ -146,6 +164,8 @@ async def record(
             done.set()
 
     def status_changed(status: PollStatus) -> None:
+        if metrics is not None:
+            metrics.observe_status(status)
         if status.error:
             writer.note_problem(status.error)
         if status.exception is not None and not status.connected_once:
@@ -162,6 +182,12 @@ async def record(
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, done.set)
+    server = None
+    if metrics is not None:
+        server = serve([metrics], args.metrics)
+        if not args.quiet:
+            host = args.metrics.rpartition(":")[0] or "0.0.0.0"
+            print(f"dbtop: serving metrics on http://{host}:{server.port}/metrics", file=sys.stderr)
     task = asyncio.create_task(poller.run(), name="dbtop-recorder")
     try:
         timeout = None if args.duration is None else args.duration
@@ -172,6 +198,8 @@ async def record(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+        if server is not None:
+            server.close()
     if failed:
         raise failed[0]
     if fatal:

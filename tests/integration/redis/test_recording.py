@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import urllib.request
 from pathlib import Path
 
 from tests.integration.recording_helpers import (
@@ -14,6 +16,8 @@ from tests.integration.recording_helpers import (
     replay_json,
 )
 from tests.integration.redis.conftest import PASSWORD, Server
+from tests.servers.postgres import free_port
+from tests.waiting import wait_until_sync
 
 
 async def test_a_redis_recording_replays_a_blocked_client(private: Server, tmp_path: Path) -> None:
@@ -40,4 +44,27 @@ async def test_a_redis_recording_replays_a_blocked_client(private: Server, tmp_p
     assert replay_json(path, iso(freed_at))["lock_waits"] == []
     info = replay(str(path), "--info")
     assert info.returncode == 0 and "redis://" in info.stdout, info.stdout
+    assert_private_and_secret_free(path, PASSWORD)
+
+
+def test_record_serves_what_it_records_as_metrics(private: Server, tmp_path: Path) -> None:
+    port = free_port()
+    path = tmp_path / "metered.dbtoprec"
+    recorder = Recorder(private.url(9), path, "--interval", "0.5", "--metrics", f"127.0.0.1:{port}")
+
+    def scraped() -> str | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
+                text: str = answer.read().decode("utf-8")
+        except OSError:
+            return None
+        return text if re.search(r'^dbtop_up\{target="redis://[^"]*"\} 1', text, re.M) else None
+
+    try:
+        text = wait_until_sync(scraped, 20, "dbtop_up 1 on record's endpoint")
+        recorder.wait_for_sample(lambda d: d["engine"] == "redis", "a recorded sample")
+    finally:
+        recorder.stop()
+    assert "dbtop_connections{" in text
+    assert PASSWORD not in text
     assert_private_and_secret_free(path, PASSWORD)
