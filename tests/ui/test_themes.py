@@ -10,8 +10,8 @@ import pytest
 
 from dbtop.errors import UsageError
 from dbtop.ui import theming
+from dbtop.ui.bindings import all_binding_ids
 from dbtop.ui.keymap import load_keymap
-from dbtop.ui.screens.main import all_binding_ids
 from tests.ui.conftest import make_app, polled
 
 REPO_THEMES = Path(__file__).resolve().parents[2] / "themes"

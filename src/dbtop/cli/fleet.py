@@ -18,10 +18,10 @@ def engine_factory(url: str | None, options: ConnectOptions) -> Callable[[], Eng
 
 def run_fleet(chosen: list[Target], args: argparse.Namespace) -> int:
     from dbtop.ui.app import AppSettings
+    from dbtop.ui.bindings import all_binding_ids
     from dbtop.ui.fleet.app import FleetApp, FleetTarget
     from dbtop.ui.fleet.screen import fleet_binding_ids
     from dbtop.ui.keymap import default_keymap_path, load_keymap
-    from dbtop.ui.screens.main import all_binding_ids
 
     fleet: list[FleetTarget] = []
     for target in chosen:

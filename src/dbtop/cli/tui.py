@@ -90,9 +90,9 @@ def run_app(
     """
     # Imported here so `dbtop snapshot` and friends never pay for loading Textual.
     from dbtop.ui.app import AppSettings, DbtopApp
+    from dbtop.ui.bindings import all_binding_ids
     from dbtop.ui.fleet.screen import fleet_binding_ids
     from dbtop.ui.keymap import default_keymap_path, load_keymap
-    from dbtop.ui.screens.main import all_binding_ids
 
     options = connect_options(args)
     create_engine(url, options)  # a bad URL or scheme fails here, before the screen opens

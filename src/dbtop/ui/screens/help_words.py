@@ -5,6 +5,14 @@ must know which before pressing it. Keyed by binding id; engines by ``Snapshot.e
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+
+from textual.binding import Binding
+
+#: Textual's own bindings that mean nothing here (the tables do not scroll sideways)
+NOT_IN_HELP = frozenset(
+    {"scroll_left", "scroll_right", "page_left", "page_right", "screen.copy_text"}
+)
 
 _SORT = "the focused table by its next column on screen (S reverses)"
 
@@ -58,3 +66,12 @@ def engine_description(engine: str, binding_id: str | None, description: str) ->
     """The binding's description, with what it does on ``engine`` when that is known."""
     word = ACTION_WORDS.get(engine, {}).get(binding_id or "")
     return f"{description} — {word}" if word else description
+
+
+def helped(binding: Binding, engine: str, reason: str | None) -> Binding:
+    """The binding as ``?`` lists it: what it does on ``engine``, and when it is off, why
+    (the key answers the same when pressed)."""
+    description = engine_description(engine, binding.id, binding.description)
+    if reason is not None:
+        description = f"{description} (off: {reason})"
+    return replace(binding, description=description)

@@ -1,5 +1,6 @@
-"""The main screen: header, the four panes (a 2x2 grid on a large terminal, tabs on a small
-one), the filter bar and the footer, and every key that acts on what is selected.
+"""The main screen: header, the panes (the four of a 2x2 grid on a large terminal, tabs on
+a small one; Health and Load shown alone), the filter bar and the footer, and every key
+that acts on what is selected.
 
 The keys live on this screen, not on the app, so they are off while a dialog (confirm,
 details, help) is open. Every binding has an id for ``App.set_keymap``. What the keys do to
@@ -30,7 +31,6 @@ from dbtop.ui.actions.explain import ExplainAction
 from dbtop.ui.actions.kill import KillAction
 from dbtop.ui.actions.profiler import ProfilerAction
 from dbtop.ui.actions.suggest import SuggestAction
-from dbtop.ui.keymap import binding_ids
 from dbtop.ui.messages import PollArrived, PollStatusChanged
 from dbtop.ui.panes.base import Pane, Selection, ViewOptions
 from dbtop.ui.panes.health import HealthPane
@@ -39,15 +39,9 @@ from dbtop.ui.panes.load import LoadPane
 from dbtop.ui.panes.locks import LocksPane
 from dbtop.ui.panes.sessions import SessionsPane
 from dbtop.ui.panes.statements import StatementsPane
-from dbtop.ui.screens.confirm import ConfirmScreen
 from dbtop.ui.screens.details import DetailsScreen
-from dbtop.ui.screens.explain_values import ExplainValuesScreen
 from dbtop.ui.screens.help import HelpScreen, key_rows
-from dbtop.ui.screens.help_words import engine_description
-from dbtop.ui.screens.plan import PlanScreen
-from dbtop.ui.screens.profiler import ProfilerScreen
-from dbtop.ui.screens.suggest import SuggestScreen
-from dbtop.ui.timeline.goto import GoToScreen
+from dbtop.ui.screens.help_words import NOT_IN_HELP, helped
 from dbtop.ui.timeline.keys import TIMELINE_BINDINGS, TimelineActions
 from dbtop.ui.widgets.filterbar import FilterInput
 from dbtop.ui.widgets.header import Header
@@ -67,10 +61,6 @@ GRID_PANE_IDS = ("sessions", "statements", "indexes", "locks")
 #: panes beyond the grid's four: shown alone, full size, whatever the terminal's size
 SOLO_IDS = ("health", "load")
 PANE_IDS = (*GRID_PANE_IDS, *SOLO_IDS)
-#: Textual's own bindings that mean nothing here (the tables do not scroll sideways)
-_NOT_IN_HELP = frozenset(
-    {"scroll_left", "scroll_right", "page_left", "page_right", "screen.copy_text"}
-)
 
 
 class MainScreen(TimelineActions, Screen[None]):
@@ -467,26 +457,21 @@ class MainScreen(TimelineActions, Screen[None]):
         self.action_details()
 
     def action_help(self) -> None:
+        snapshot = self.latest_snapshot()
+        engine = snapshot.engine if snapshot is not None else ""
         bindings = [
             (
                 self.app.get_key_display(active.binding),
-                self._as_helped(active.binding, active.enabled),
+                helped(
+                    active.binding,
+                    engine,
+                    None if active.enabled else self.refusal(active.binding.action),
+                ),
             )
             for active in self.active_bindings.values()
-            if active.binding.description and active.binding.action not in _NOT_IN_HELP
+            if active.binding.description and active.binding.action not in NOT_IN_HELP
         ]
         self.app.push_screen(HelpScreen(key_rows(bindings), read_only=self.dbtop.read_only))
-
-    def _as_helped(self, binding: Binding, enabled: bool) -> Binding:
-        """What the key does on this engine; a disabled key says so, with why (it answers
-        the same when pressed)."""
-        snapshot = self.latest_snapshot()
-        engine = snapshot.engine if snapshot is not None else ""
-        description = engine_description(engine, binding.id, binding.description)
-        reason = None if enabled else self.refusal(binding.action)
-        if reason is not None:
-            description = f"{description} (off: {reason})"
-        return replace(binding, description=description)
 
     async def action_quit(self) -> None:
         await self.dbtop.action_quit()
@@ -507,25 +492,6 @@ class MainScreen(TimelineActions, Screen[None]):
 
     def action_suggest(self) -> None:
         self.suggest.open()
-
-
-def all_binding_ids() -> set[str]:
-    """Every id a keymap may remap (the main screen's and the dialogs')."""
-    screens = (
-        MainScreen,
-        FilterInput,
-        ConfirmScreen,
-        DetailsScreen,
-        PlanScreen,
-        SuggestScreen,
-        ProfilerScreen,
-        ExplainValuesScreen,
-        GoToScreen,
-    )
-    ids: set[str] = set()
-    for node in (*screens, HelpScreen):
-        ids |= binding_ids(node.BINDINGS)
-    return ids
 
 
 _PANES: tuple[type[Pane], ...] = (

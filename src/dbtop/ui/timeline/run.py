@@ -47,8 +47,8 @@ def run_replay(
     *,
     on_ready: Callable[[], object] | None = None,
 ) -> int:
+    from dbtop.ui.bindings import all_binding_ids
     from dbtop.ui.keymap import default_keymap_path, load_keymap
-    from dbtop.ui.screens.main import all_binding_ids
 
     settings = AppSettings(
         theme=getattr(args, "theme", None),
