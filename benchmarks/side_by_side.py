@@ -372,11 +372,15 @@ def redis_hold(ports: list[int], clients: int) -> None:
             sock.close()
 
 
-def redis_usec(port: int) -> int:
+def redis_usec(port: int) -> dict[str, int]:
     import redis
 
     stats = redis.Redis(port=port).info("commandstats")
-    return sum(int(s["usec"]) for s in stats.values())
+    return {name.removeprefix("cmdstat_"): int(s["usec"]) for name, s in stats.items()}
+
+
+#: the commands that took most of dbtop's server time, by run (printed after the table)
+SERVER_SHARE: list[str] = []
 
 
 def redis_round(ports: list[int], args, trees) -> dict[str, dict]:
@@ -417,7 +421,16 @@ def redis_round(ports: list[int], args, trees) -> dict[str, dict]:
     wall = time.monotonic() - started
     for tool, port in zip(tools, ports, strict=True):
         # the probe's own INFO commandstats (one call) is a few µs, left in
-        results[tool.name]["server ms/s"] = (usec_after[port] - usec_before[port]) / wall / 1000
+        spent = {
+            name: usec - usec_before[port].get(name, 0) for name, usec in usec_after[port].items()
+        }
+        results[tool.name]["server ms/s"] = sum(spent.values()) / wall / 1000
+        if tool.name.startswith("dbtop"):
+            top = sorted(spent.items(), key=lambda kv: -kv[1])[:5]
+            SERVER_SHARE.append(
+                f"{tool.name}: "
+                + ", ".join(f"{name} {usec / wall / 1000:.2f}" for name, usec in top if usec)
+            )
     return results
 
 
@@ -560,6 +573,9 @@ def main() -> None:
                 runs,
                 "redis-cli --stat",
             )
+            print("  server ms/s by command (INFO commandstats), each run:")
+            for line in SERVER_SHARE:
+                print(f"    {line}")
         finally:
             for process, _ in servers:
                 process.terminate()
