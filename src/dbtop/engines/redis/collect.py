@@ -85,6 +85,8 @@ class ClientPace:
     #: INFO's activity figures when the list was read, and whether it showed anyone busy
     seen: tuple[str | None, ...] | None = None
     busy: bool = True
+    #: the Sessions made of these rows (see assemble.client_rows), kept with the rows
+    built: dict[int, Any] = field(default_factory=dict)
 
     def due(self, now: float) -> bool:
         return now - self.fetched_at >= self.cost_ms / 1000 / CLIENT_LIST_BUDGET
@@ -119,8 +121,10 @@ class ClientPace:
             self.rows = poll.clients
             self.seen = activity(poll.info)
             self.busy = shows_busy(poll.clients, own_ids or set())
+            self.built = {}
         else:
             poll.clients = self.rows
+        poll.built = self.built
 
     def age_s(self, now: float) -> float:
         return max(now - self.fetched_at, 0.0)
@@ -146,6 +150,8 @@ class NodePoll:
     clients: list[ClientLine] = field(default_factory=list)
     #: False when CLIENT LIST was left out of this poll and ``clients`` is the last list
     clients_fetched: bool = True
+    #: Sessions already made of ``clients``' rows, by row (assemble.client_rows)
+    built: dict[int, Any] = field(default_factory=dict)
     slowlog: list[Any] = field(default_factory=list)
     latency: list[Any] = field(default_factory=list)
     cluster_info: dict[str, str] = field(default_factory=dict)
