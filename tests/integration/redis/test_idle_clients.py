@@ -10,7 +10,6 @@ from tests.waiting import wait_until
 from .conftest import Server
 from .test_engine import connected
 
-
 KEPT_S = 0.5
 
 
