@@ -5,8 +5,8 @@
 
 For each size it opens that many client connections (``--active`` of them running
 ``pg_sleep``, the rest idle), takes ``--rounds`` snapshots with the PostgreSQL engine and
-prints the client's wall time (median, p95) and the server's own execution time for
-dbtop's queries (from pg_stat_statements, under a role used only by the benchmark).
+prints the client's wall time (median, p95), its CPU time and the server's own execution
+time for dbtop's queries (from pg_stat_statements, under a role used only by the benchmark).
 Without ``--url`` it starts a private PostgreSQL 15 (tests/servers/postgres.py: temporary
 directory, pg_stat_statements, max_connections above the largest size) and removes it at
 the end; a server given with ``--url`` needs pg_stat_statements and such max_connections.
@@ -66,11 +66,14 @@ async def measure(url: str, size: int, active: int, rounds: int) -> dict[str, fl
         )
         walls = []
         sessions = 0
+        # the sessions' connections are idle in this process: its CPU is the engine's
+        cpu_started = time.process_time()
         for _ in range(rounds):
             started = time.perf_counter()
             snap = await engine.snapshot()
             walls.append((time.perf_counter() - started) * 1000)
             sessions = len(snap.sessions)
+        cpu_ms = (time.process_time() - cpu_started) * 1000 / rounds
         server_ms = await admin.fetchval(
             "SELECT sum(total_exec_time) FROM pg_stat_statements s "
             "JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = $1",
@@ -96,6 +99,7 @@ async def measure(url: str, size: int, active: int, rounds: int) -> dict[str, fl
         "median_ms": statistics.median(walls),
         "p95_ms": walls[max(int(len(walls) * 0.95) - 1, 0)],
         "server_ms": (server_ms or 0.0) / rounds,
+        "cpu_ms": cpu_ms,
     }
 
 
@@ -124,13 +128,13 @@ async def main() -> None:
 async def run(args: argparse.Namespace, sizes: list[int]) -> None:
     print(
         f"{'connections':>11} {'sessions':>8} {'wall median':>12} {'wall p95':>9} "
-        f"{'server/snapshot':>15}"
+        f"{'server/snapshot':>15} {'client CPU/snapshot':>19}"
     )
     for size in sizes:
         r = await measure(args.url, size, args.active, args.rounds)
         print(
             f"{size:>11} {r['sessions']:>8} {r['median_ms']:>10.1f}ms {r['p95_ms']:>7.1f}ms "
-            f"{r['server_ms']:>13.1f}ms"
+            f"{r['server_ms']:>13.1f}ms {r['cpu_ms']:>17.1f}ms"
         )
         await asyncio.sleep(1)
 

@@ -91,6 +91,7 @@ def run_app(
     # Imported here so `dbtop snapshot` and friends never pay for loading Textual.
     from dbtop.ui.app import AppSettings, DbtopApp
     from dbtop.ui.bindings import all_binding_ids
+    from dbtop.ui.collector import freeze_start_up, tune_for_ui
     from dbtop.ui.fleet.screen import fleet_binding_ids
     from dbtop.ui.keymap import default_keymap_path, load_keymap
 
@@ -105,7 +106,14 @@ def run_app(
         long_query_s=getattr(args, "long_query", 10.0),
         keymap=load_keymap(default_keymap_path(), all_binding_ids() | fleet_binding_ids()),
     )
-    app = DbtopApp(lambda: create_engine(url, options), settings, on_ready=on_ready)
+
+    def ready() -> None:
+        freeze_start_up()
+        if on_ready is not None:
+            on_ready()
+
+    tune_for_ui()
+    app = DbtopApp(lambda: create_engine(url, options), settings, on_ready=ready)
 
     async def main() -> int | None:
         try:

@@ -90,6 +90,7 @@ class Cached:
         self.slow_log: Every[tuple[SlowEvent, ...]] = Every(SLOW_LOG_TTL_S, ())
         self.structure: Every[Structure] = Every(STRUCTURE_TTL_S, Structure())
         self.database_size: Every[int | None] = Every(DATABASE_SIZE_TTL_S, None)
+        self.idle = session_mod.IdleCache()
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,15 +198,15 @@ class Poll:
     async def sessions(self, taken_at: datetime) -> tuple[tuple[Session, ...], list[LockWait]]:
         """The sessions with who blocks whom, and the lock graph's edges."""
         threads = self.access.threads
-        rows = (
-            await self.rows(
-                "processlist",
-                "the process list",
-                session_mod.processlist_sql(self.flavor, use_threads=threads),
-                grant=self.grants.performance_schema() if threads else self.grants.process(),
-            )
-            or []
+        idle = self.cached.idle
+        full = idle.wants_full()
+        read = await self.rows(
+            "processlist",
+            "the process list",
+            session_mod.processlist_sql(self.flavor, use_threads=threads, with_idle=full),
+            grant=self.grants.performance_schema() if threads else self.grants.process(),
         )
+        rows = idle.merge(read, full=full) if read is not None else []
         programs = await self.cached.programs.get(self._programs) if threads else {}
         trx: dict[str, session_mod.Transaction] = {}
         if self.access.process:
@@ -220,21 +221,13 @@ class Poll:
             )
         # A first pass without edges tells who waits on what; the edges come next.
         plain = session_mod.build_sessions(
-            rows, trx, own=self.own, blocked_by={}, programs=programs, now=taken_at
+            rows, trx, own=self.own, blocked_by={}, programs=programs, now=taken_at, idle=idle
         )
         edges: list[LockWait] = []
         if any(t.waiting for t in trx.values()):
             edges.extend(await self.row_locks())
         edges.extend(await self.metadata_locks(plain))
-        sessions = session_mod.build_sessions(
-            rows,
-            trx,
-            own=self.own,
-            blocked_by=lock_mod.blocked_by(edges),
-            programs=programs,
-            now=taken_at,
-        )
-        return sessions, edges
+        return session_mod.with_blockers(plain, lock_mod.blocked_by(edges)), edges
 
     async def _programs(self) -> dict[str, str]:
         rows = await self.rows(

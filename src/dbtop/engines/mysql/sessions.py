@@ -6,12 +6,21 @@ deprecates the latter); otherwise from information_schema.PROCESSLIST (MariaDB a
 TIME_MS, EXAMINED_ROWS, MEMORY_USED and PROGRESS there). Open transactions come from
 information_schema.INNODB_TRX (needs PROCESS): their age, the rows they lock and modify,
 and whether they wait for a row lock.
+
+On a server with many connections most of them sleep, and sleeping rows change little
+(as PostgreSQL's idle ones): past ``IDLE_CACHE_FROM`` sessions they are read in full every
+``IDLE_REFRESH_S`` and only the others in between, merged with the last sleeping rows; a
+session that just fell asleep shows again at the next full read. A sleeping row that is
+the same row as last poll, with no transaction, blocker or new program name, keeps its
+Session object.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -66,6 +75,44 @@ FROM information_schema.INNODB_TRX
 #: commands of sessions that do nothing a DBA acts on while they show no statement
 _BACKGROUND = frozenset({"Sleep", "Daemon"})
 
+#: sleeping rows are re-read this often, once the server has more than IDLE_CACHE_FROM
+IDLE_REFRESH_S = 5.0
+IDLE_CACHE_FROM = 200
+_NOT_SLEEPING = {
+    False: " WHERE COMMAND <> 'Sleep'",
+    True: " AND (PROCESSLIST_COMMAND IS NULL OR PROCESSLIST_COMMAND <> 'Sleep')",
+}
+
+
+@dataclass
+class IdleCache:
+    """The sleeping rows of the last full read of the process list, and the Sessions made
+    of sleeping rows (by session id: the row object, its program name, whether it is
+    dbtop's own, the Session)."""
+
+    rows: list[Mapping[str, Any]] = field(default_factory=list)
+    read_at: float = -1e9
+    total: int = 0
+    partial_reads: int = 0
+    kept: dict[str, tuple[Mapping[str, Any], str | None, bool, Session]] = field(
+        default_factory=dict
+    )
+
+    def wants_full(self) -> bool:
+        return self.total < IDLE_CACHE_FROM or time.monotonic() - self.read_at >= IDLE_REFRESH_S
+
+    def merge(self, rows: Sequence[Mapping[str, Any]], *, full: bool) -> list[Mapping[str, Any]]:
+        """This poll's rows: all of them after a full read (whose sleeping rows are kept),
+        else the ones read and the kept sleeping rows of sessions not among them."""
+        if full:
+            self.rows = [r for r in rows if text(r.get("COMMAND")) == "Sleep"]
+            self.read_at = time.monotonic()
+            self.total = len(rows)
+            return list(rows)
+        self.partial_reads += 1
+        seen = {r["ID"] for r in rows}
+        return [*rows, *(r for r in self.rows if r["ID"] not in seen)]
+
 
 @dataclass(frozen=True, slots=True)
 class Transaction:
@@ -86,10 +133,9 @@ class Transaction:
         return self.state == "LOCK WAIT"
 
 
-def processlist_sql(flavor: Flavor, *, use_threads: bool) -> str:
-    if use_threads:
-        return THREADS
-    return PROCESSLIST_MARIADB if flavor.mariadb else PROCESSLIST_MYSQL
+def processlist_sql(flavor: Flavor, *, use_threads: bool, with_idle: bool = True) -> str:
+    sql = THREADS if use_threads else PROCESSLIST_MARIADB if flavor.mariadb else PROCESSLIST_MYSQL
+    return sql if with_idle else sql.rstrip() + _NOT_SLEEPING[use_threads]
 
 
 def _utc(value: Any) -> datetime | None:
@@ -164,16 +210,32 @@ def build_sessions(
     blocked_by: Mapping[str, Sequence[str]],
     programs: Mapping[str, str],
     now: datetime,
+    idle: IdleCache | None = None,
 ) -> tuple[Session, ...]:
     sessions: list[Session] = []
+    kept = idle.kept if idle is not None else {}
+    keep: dict[str, tuple[Mapping[str, Any], str | None, bool, Session]] = {}
     for row in rows:
         sid = str(row["ID"])
+        t = trx.get(sid)
+        known = kept.get(sid)
+        if (
+            known is not None
+            and known[0] is row
+            and t is None
+            and not blocked_by.get(sid)
+            and known[1] == programs.get(sid)
+            and known[2] == (sid in own)
+        ):
+            # the same sleeping row as last poll, nothing new around it: the same Session
+            sessions.append(known[3])
+            keep[sid] = known
+            continue
         command = text(row.get("COMMAND")) or ""
         state_text = text(row.get("STATE")) or ""
         query = text(row.get("INFO"))
         time_ms = _float(row.get("TIME_MS"))
         duration = time_ms / 1000.0 if time_ms is not None else _float(row.get("TIME"))
-        t = trx.get(sid)
         lock_state = is_lock_state(state_text)
         row_wait = t is not None and t.waiting
         wait: str | None
@@ -203,34 +265,48 @@ def build_sessions(
                 tables_locked=t.tables_locked,
                 isolation=t.isolation,
             )
-        sessions.append(
-            Session(
-                id=sid,
-                user=text(row.get("USER")),
-                database=text(row.get("DB")),
-                application=programs.get(sid),
-                client=text(row.get("HOST")),
-                kind=command or None,
-                state=state_text or command or None,
-                is_idle=command in _BACKGROUND and not query,
-                in_transaction=t is not None,
-                query=query,
-                query_start=(
-                    now - timedelta(seconds=duration)
-                    if duration is not None and command not in _BACKGROUND
-                    else None
-                ),
-                xact_start=t.started if t else None,
-                duration_s=duration,
-                xact_age_s=t.age_s if t else None,
-                wait=wait,
-                waiting_on_lock=row_wait or lock_state,
-                blocked_by=tuple(blocked_by.get(sid, ())),
-                is_self=sid in own,
-                extra=frozen(extra),
-            )
+        session = Session(
+            id=sid,
+            user=text(row.get("USER")),
+            database=text(row.get("DB")),
+            application=programs.get(sid),
+            client=text(row.get("HOST")),
+            kind=command or None,
+            state=state_text or command or None,
+            is_idle=command in _BACKGROUND and not query,
+            in_transaction=t is not None,
+            query=query,
+            query_start=(
+                now - timedelta(seconds=duration)
+                if duration is not None and command not in _BACKGROUND
+                else None
+            ),
+            xact_start=t.started if t else None,
+            duration_s=duration,
+            xact_age_s=t.age_s if t else None,
+            wait=wait,
+            waiting_on_lock=row_wait or lock_state,
+            blocked_by=tuple(blocked_by.get(sid, ())),
+            is_self=sid in own,
+            extra=frozen(extra),
         )
+        sessions.append(session)
+        if idle is not None and command == "Sleep":
+            keep[sid] = (row, programs.get(sid), sid in own, session)
+    if idle is not None:
+        idle.kept = keep
     return tuple(sessions)
+
+
+def with_blockers(
+    sessions: Sequence[Session], blocked_by: Mapping[str, Sequence[str]]
+) -> tuple[Session, ...]:
+    """``sessions`` as :func:`build_sessions` makes them with ``blocked_by``, from the ones
+    it made without (only the blocked sessions change)."""
+    return tuple(
+        dataclasses.replace(s, blocked_by=tuple(blocked_by[s.id])) if blocked_by.get(s.id) else s
+        for s in sessions
+    )
 
 
 def now_utc() -> datetime:

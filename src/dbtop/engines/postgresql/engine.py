@@ -30,8 +30,6 @@ from dbtop.engines.postgresql.connection import (
     stalled_error,
     validate_url,
 )
-from dbtop.engines.postgresql.explain import explain as explain_query
-from dbtop.engines.postgresql.explain import session_query
 from dbtop.engines.postgresql.kill import kill as kill_backend
 from dbtop.engines.postgresql.locks import fetch_lock_waits
 from dbtop.engines.postgresql.summary import REPLICATION_SQL, SUMMARY_SQL, build_summary
@@ -217,6 +215,11 @@ class PostgresEngine(EngineBase):
             raise self._lost(exc, "explain") or exc from None
 
     async def _explain(self, query: str | None, session_id: str | None, analyze: bool) -> Plan:
+        # Imported on the first explain: it loads pglast (a quarter of a second at start-up
+        # otherwise, before the first snapshot is on screen).
+        from dbtop.engines.postgresql.explain import explain as explain_query
+        from dbtop.engines.postgresql.explain import session_query
+
         conn = await self._monitor()
         database = None
         notes: list[str] = []

@@ -17,7 +17,6 @@ import asyncpg
 
 from dbtop.analysis.indexes import find_redundant
 from dbtop.engines.postgresql.text import decode, raw
-from dbtop.engines.postgresql.workload import quote_ident
 from dbtop.model import Feature, Finding, IndexStat, Notice, Severity, TableStat, frozen
 
 #: tables whose reads are mostly sequential are flagged from this many live rows on
@@ -345,6 +344,10 @@ def _complete(
     extra = dict(finding.extra)
     if index is not None:
         if statement is None:
+            # Imported here: the quoting rule needs pglast's keyword lists, and loading
+            # pglast (a quarter of a second) must not delay the first snapshot.
+            from dbtop.engines.postgresql.sqlnames import quote_ident
+
             qualified = (
                 f"{quote_ident(index.schema)}.{quote_ident(index.name)}"
                 if index.schema

@@ -17,9 +17,10 @@ A session that just went idle shows again at the next full read.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -37,6 +38,20 @@ IDLE_CACHE_FROM = 200
 IDLE_IN_XACT_S = 60.0
 
 
+#: what a pg_stat_activity row gives its Session apart from the ages (which follow the
+#: poll's clock): the fields, the extra before and after ``state_age_s`` (in that order),
+#: query_start, xact_start, state_change, and whether the session's statement is timed
+_Fixed = tuple[
+    dict[str, Any],
+    dict[str, Any],
+    dict[str, Any],
+    datetime | None,
+    datetime | None,
+    datetime | None,
+    bool,
+]
+
+
 @dataclass
 class IdleCache:
     sessions: tuple[Session, ...] = ()
@@ -44,6 +59,9 @@ class IdleCache:
     total: int = 0
     #: full reads and partial ones, for the snapshot's extra
     partial_reads: int = 0
+    #: each row of the last full read (and the partial reads since) as decoded, by its
+    #: values but the clock: an unchanged row is not decoded again
+    decoded: dict[tuple[Any, ...], _Fixed] = field(default_factory=dict)
 
 
 def parse_pid(session_id: str) -> int:
@@ -94,57 +112,112 @@ def _client(
 
 
 def to_session(row: asyncpg.Record, own_pids: Iterable[int], codec: str | None = None) -> Session:
+    return _dated(_fixed(row, own_pids, codec), row[-1])
+
+
+def _fixed(row: Sequence[Any], own_pids: Iterable[int], codec: str | None) -> _Fixed:
     # Unpacked by position once: at thousands of backends per poll, named lookups of two
     # dozen columns per row are a measurable share of the snapshot.
     (
         pid, usename, datname, application_name, client_addr, client_hostname, client_port,
         backend_type, state, wait_type, wait, backend_start, xact_start, query_start,
         state_change, backend_xid, backend_xmin, xmin_age, leader_pid, query_id, query,
-        blocked, now,
+        blocked, _now,
     ) = row  # fmt: skip
-    usename, datname, application_name, client_hostname, backend_type, wait_type, wait, query = (
-        decode(value, codec)
-        for value in (
-            usename, datname, application_name, client_hostname, backend_type, wait_type, wait,
-            query,
-        )
-    )  # fmt: skip
+    usename = decode(usename, codec)
+    datname = decode(datname, codec)
+    application_name = decode(application_name, codec)
+    client_hostname = decode(client_hostname, codec)
+    backend_type = decode(backend_type, codec)
+    wait_type = decode(wait_type, codec)
+    wait = decode(wait, codec)
+    query = decode(query, codec)
     # Every backend the role may see has a backend type; only hidden ones have none.
     hidden = HIDDEN_REASON if backend_type is None and state is None else None
     in_xact = xact_start is not None or (state or "").startswith("idle in transaction")
-    extra = {
-        "backend_xid": backend_xid,
-        "backend_xmin": backend_xmin,
-        "xmin_age": xmin_age,
-        "state_age_s": _age(now, state_change),
+    before = {"backend_xid": backend_xid, "backend_xmin": backend_xmin, "xmin_age": xmin_age}
+    after = {
         "wait_event_type": wait_type,
         "wait_event": wait,
         "leader_pid": leader_pid,
         "query_id": query_id,
     }
-    return Session(
-        id=str(pid),
-        user=usename,
-        database=datname,
-        application=application_name or None,
-        client=_client(client_hostname, client_addr, client_port, backend_type),
-        kind=backend_type,
-        state=state,
-        is_idle=hidden is None and state in (None, "idle", "disabled"),
-        in_transaction=in_xact,
-        query=query or None,
-        query_start=query_start,
-        xact_start=xact_start,
-        backend_start=backend_start,
-        duration_s=_age(now, query_start) if state and state != "idle" else None,
-        xact_age_s=_age(now, xact_start),
-        wait=f"{wait_type}:{wait}" if wait else None,
-        waiting_on_lock=wait_type == "Lock",
-        blocked_by=tuple(str(b) for b in blocked) if blocked else (),
-        is_self=pid in own_pids,
-        hidden=hidden,
-        extra=frozen({k: v for k, v in extra.items() if v is not None}),
+    fields = {
+        "id": str(pid),
+        "user": usename,
+        "database": datname,
+        "application": application_name or None,
+        "client": _client(client_hostname, client_addr, client_port, backend_type),
+        "kind": backend_type,
+        "state": state,
+        "is_idle": hidden is None and state in (None, "idle", "disabled"),
+        "in_transaction": in_xact,
+        "query": query or None,
+        "query_start": query_start,
+        "xact_start": xact_start,
+        "backend_start": backend_start,
+        "wait": f"{wait_type}:{wait}" if wait else None,
+        "waiting_on_lock": wait_type == "Lock",
+        "blocked_by": tuple(str(b) for b in blocked) if blocked else (),
+        "is_self": pid in own_pids,
+        "hidden": hidden,
+    }
+    return (
+        fields,
+        {k: v for k, v in before.items() if v is not None},
+        {k: v for k, v in after.items() if v is not None},
+        query_start,
+        xact_start,
+        state_change,
+        bool(state and state != "idle"),
     )
+
+
+def _dated(fixed: _Fixed, now: datetime) -> Session:
+    fields, before, after, query_start, xact_start, state_change, timed = fixed
+    extra = dict(before)
+    state_age = _age(now, state_change)
+    if state_age is not None:
+        extra["state_age_s"] = state_age
+    extra.update(after)
+    return Session(
+        **fields,
+        duration_s=_age(now, query_start) if timed else None,
+        xact_age_s=_age(now, xact_start),
+        extra=frozen(extra),
+    )
+
+
+def _sessions(
+    rows: Sequence[asyncpg.Record],
+    own: frozenset[int],
+    codec: str | None,
+    kept: dict[tuple[Any, ...], _Fixed] | None,
+    into: dict[tuple[Any, ...], _Fixed] | None = None,
+) -> tuple[Session, ...]:
+    """The rows as Sessions; a row equal to one of ``kept`` (all but the clock column)
+    reuses what was decoded from it; what each row was decoded to goes ``into`` (``kept``
+    itself when not given).
+
+    At thousands of idle backends most rows are the same from one full read to the next;
+    only their ages move with the clock.
+    """
+    if kept is None:
+        return tuple(_dated(_fixed(row, own, codec), row[-1]) for row in rows)
+    into = kept if into is None else into
+    found = []
+    for row in rows:
+        values = tuple(row)
+        if values[21] is not None:  # a lock waiter's blockers: a list, and it changes
+            found.append(_dated(_fixed(values, own, codec), values[-1]))
+            continue
+        key = values[:-1]
+        fixed = kept.get(key)
+        if fixed is None or fixed[0]["is_self"] != (values[0] in own):
+            fixed = _fixed(values, own, codec)
+        into[key] = fixed
+        found.append(_dated(fixed, values[-1]))
+    return tuple(found)
 
 
 async def fetch_sessions(
@@ -159,15 +232,18 @@ async def fetch_sessions(
     rows = await conn.fetch(sessions_sql(version_num, with_idle=full))
     now = rows[0]["now"] if rows else None
     codec = server_codec(getattr(conn.get_settings(), "server_encoding", None))
-    sessions = tuple(to_session(row, own, codec) for row in rows)
     if idle is None:
-        return sessions, now
+        return _sessions(rows, own, codec, None), now
     if full:
+        # a full read keeps what it decoded for the next one (and drops what went away)
+        previous, idle.decoded = idle.decoded, {}
+        sessions = _sessions(rows, own, codec, previous, idle.decoded)
         idle.sessions = tuple(s for s in sessions if s.state == "idle")
         idle.read_at = clock
         idle.total = len(sessions)
         return sessions, now
     idle.partial_reads += 1
+    sessions = _sessions(rows, own, codec, idle.decoded)
     busy = {s.id for s in sessions}
     return sessions + tuple(s for s in idle.sessions if s.id not in busy), now
 

@@ -67,8 +67,19 @@ def client_rows(
     node = poll.node if cluster else None
     prefix = prefix_for(poll.node, cluster)
     blocked: list[tuple[Session, BlockingKind]] = []
+    built = poll.built
+    own = frozenset(self_ids)
     for row in poll.clients:
+        # A kept row (CLIENT LIST not read again) makes the same Session as last poll when
+        # it is not blocked (whose wait follows the clock) and its creation time is the
+        # server's: thousands of idle clients, not rebuilt every refresh.
+        known = built.get(id(row))
+        if known is not None and known[0] is row and known[1] == own:
+            rows.sessions.append(known[2])
+            continue
         session, kind = client_session(row, now=now, node=node, prefix=prefix, self_ids=self_ids)
+        if kind is None and isinstance(row.get("server_time_usec"), int):
+            built[id(row)] = (row, own, session)
         rows.sessions.append(session)
         if kind is not None:
             blocked.append((session, kind))

@@ -8,6 +8,7 @@ then asks ``FUNCTION STATS`` (one of the few commands allowed) what is running.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,37 @@ SLOWLOG_ENTRIES = 128
 #: Share of Redis's time that CLIENT LIST may take: at tens of thousands of clients one call
 #: costs tens of milliseconds of a single-threaded server, so it is then fetched less often.
 CLIENT_LIST_BUDGET = 0.01
+#: A server where nothing happened since the last CLIENT LIST (no other client's command,
+#: connection or block; INFO says so) has the same client list but for its clocks, when that
+#: list showed nobody busy: the list is then read only this often (as PostgreSQL's idle
+#: sessions), and at once when INFO shows anything else.
+IDLE_REFRESH_S = 5.0
+#: what INFO says of other clients' activity (dbtop's own commands are left out of it)
+_ACTIVITY = (
+    "total_commands_processed",
+    "total_connections_received",
+    "connected_clients",
+    "blocked_clients",
+)
+
+
+def activity(info: dict[str, str]) -> tuple[str | None, ...]:
+    return tuple(info.get(name) for name in _ACTIVITY)
+
+
+def shows_busy(rows: list[ClientLine], own_ids: set[int]) -> bool:
+    """A client (not dbtop's) that the Clients pane shows with clocks that move: one that
+    ran a command this second, is blocked, in MULTI, a replica, master or monitor."""
+    for row in rows:
+        flags = row.get("flags")
+        flags = flags if isinstance(flags, str) else ""
+        if row.number("idle") == 0 or any(f in flags for f in "bxMSO"):
+            client_id = row.get("id")
+            if not (isinstance(client_id, str) and client_id.isdigit()) or (
+                int(client_id) not in own_ids
+            ):
+                return True
+    return False
 
 
 @dataclass(slots=True)
@@ -50,11 +82,24 @@ class ClientPace:
     cost_ms: float = 0.0
     usec: int | None = None
     calls: int | None = None
+    #: INFO's activity figures when the list was read, and whether it showed anyone busy
+    seen: tuple[str | None, ...] | None = None
+    busy: bool = True
+    #: the Sessions made of these rows (see assemble.client_rows), kept with the rows
+    built: dict[int, Any] = field(default_factory=dict)
 
     def due(self, now: float) -> bool:
         return now - self.fetched_at >= self.cost_ms / 1000 / CLIENT_LIST_BUDGET
 
-    def update(self, poll: NodePoll, now: float) -> None:
+    def may_wait(self, now: float) -> bool:
+        """Whether this poll's INFO may decide if CLIENT LIST is read (IDLE_REFRESH_S)."""
+        return self.seen is not None and not self.busy and now - self.fetched_at < IDLE_REFRESH_S
+
+    def wanted(self, info: dict[str, str], now: float) -> bool:
+        """After INFO: the list changed (something happened), and the budget allows."""
+        return activity(info) != self.seen and self.due(now)
+
+    def update(self, poll: NodePoll, now: float, own_ids: set[int] | None = None) -> None:
         """Learn the server's cost per CLIENT LIST (INFO commandstats) and keep the rows."""
         # dbtop's own CLIENT LIST calls are what is measured: the raw counters, not the
         # ones with dbtop's traffic left out
@@ -74,8 +119,12 @@ class ClientPace:
         if poll.clients_fetched:
             self.fetched_at = now
             self.rows = poll.clients
+            self.seen = activity(poll.info)
+            self.busy = shows_busy(poll.clients, own_ids or set())
+            self.built = {}
         else:
             poll.clients = self.rows
+        poll.built = self.built
 
     def age_s(self, now: float) -> float:
         return max(now - self.fetched_at, 0.0)
@@ -101,6 +150,8 @@ class NodePoll:
     clients: list[ClientLine] = field(default_factory=list)
     #: False when CLIENT LIST was left out of this poll and ``clients`` is the last list
     clients_fetched: bool = True
+    #: Sessions already made of ``clients``' rows, by row (assemble.client_rows)
+    built: dict[int, Any] = field(default_factory=dict)
     slowlog: list[Any] = field(default_factory=list)
     latency: list[Any] = field(default_factory=list)
     cluster_info: dict[str, str] = field(default_factory=dict)
@@ -141,8 +192,10 @@ async def poll_node(
     cluster: bool,
     with_clients: bool = True,
     latency: bool = True,
+    clients_if: Callable[[dict[str, str]], bool] | None = None,
 ) -> NodePoll:
-    """One round trip; ``with_clients`` False leaves CLIENT LIST out (see ClientPace)."""
+    """One round trip; ``with_clients`` False leaves CLIENT LIST out (see ClientPace),
+    unless ``clients_if(info)`` then asks for it: a second round trip."""
     started = time.monotonic()
     poll = NodePoll(node=link.node, clients_fetched=with_clients)
     wanted: list[tuple[str, list[Any]]] = [
@@ -180,6 +233,14 @@ async def poll_node(
         return poll
     poll.raw_info = parse_info(reply["info"])
     poll.info = link.ledger.exclude(poll.raw_info)
+    if "clients" not in reply and clients_if is not None and clients_if(poll.info):
+        try:
+            (reply["clients"],) = await link.pipeline([["CLIENT", "LIST"]])
+        except DbtopError as exc:
+            poll.error = exc
+            poll.elapsed_ms = (time.monotonic() - started) * 1000
+            return poll
+        poll.clients_fetched = True
     if "clients" in reply:
         if isinstance(reply["clients"], Exception):
             poll.notices.append(

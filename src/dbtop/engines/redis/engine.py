@@ -377,11 +377,16 @@ class RedisEngine(EngineBase):
     ) -> tuple[NodePoll, SampleStats | None]:
         pace = self._client_pace.setdefault(link.node, ClientPace())
         now = time.monotonic()
+        wait = pace.may_wait(now)
         poll = await poll_node(
-            link, with_config=with_config, cluster=self._cluster, with_clients=pace.due(now)
+            link,
+            with_config=with_config,
+            cluster=self._cluster,
+            with_clients=pace.due(now) and not wait,
+            clients_if=(lambda info: pace.wanted(info, now)) if wait else None,
         )
         if poll.ok:
-            pace.update(poll, now)
+            pace.update(poll, now, self._own_ids(link.node))
         # Replicas of a cluster hold copies of their master's keys: sample masters only.
         if not poll.ok or (self._cluster and not self._is_master(link.node)):
             return poll, None

@@ -135,6 +135,7 @@ class RowTable(ScrollView, can_focus=True):
         self._empty: frozenset[str] = frozenset()
         self._strips: dict[str, tuple[Row, Strip]] = {}
         self._styles: dict[str, Style] = {}
+        self._frame_style: Style | None = None
         self.empty_message = empty_message
         #: what a row is, for counts ("3 of 10 indexes")
         self.noun = noun
@@ -324,9 +325,7 @@ class RowTable(ScrollView, can_focus=True):
         self._position = {k: i for i, k in enumerate(keys)}
         if len(self._strips) > 2 * len(self._items) + 100:
             self._strips = {k: v for k, v in self._strips.items() if k in self._items}
-        size = Size(0, len(keys) + 1)
-        if self.virtual_size != size:
-            self.virtual_size = size
+        self._set_virtual_height(len(keys) + 1)
         # The cursor stays on its row; if the row is gone, on the same line.
         position = self._position.get(previous_key) if previous_key is not None else None
         if position is None:
@@ -341,6 +340,24 @@ class RowTable(ScrollView, can_focus=True):
                 self.scroll_to(y=top, animate=False, immediate=True)
         self._scroll_cursor_into_view()
         self._refresh_changed_lines()
+
+    def _set_virtual_height(self, height: int) -> None:
+        """A new row count: a layout only when the table's geometry can change with it.
+
+        ``virtual_size`` is a layout reactive: setting it lays out and repaints the whole
+        screen, though a table of fixed height (``1fr``) only needs its scrollbar updated
+        and its lines redrawn. The scrollbar's appearing or going away is a layout again
+        (its own reactive), as is any table whose height follows its content.
+        """
+        size = Size(0, height)
+        if self.virtual_size == size:
+            return
+        height_rule = self.styles.height
+        if not self.is_mounted or height_rule is None or height_rule.is_auto:
+            self.virtual_size = size
+            return
+        self.set_reactive(RowTable.virtual_size, size)
+        self._scroll_update(size)
 
     def _refresh_changed_lines(self) -> None:
         """Redraw only the lines whose row, key or cursor state is not what is drawn."""
@@ -469,12 +486,21 @@ class RowTable(ScrollView, can_focus=True):
         self._strips.clear()
         return layout
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The widget's own style walks every ancestor's styles: looked up once for all the
+        # lines of this paint, not once per line.
+        self._frame_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_style = None
+
     def render_line(self, y: int) -> Strip:
         if y == 0:  # a whole repaint (a scroll, a resize) starts here
             self._check_empty_columns(repaint=False)
         width = self.scrollable_content_region.width
         layout = self._layout_for(width)
-        base = self.rich_style
+        base = self.rich_style if self._frame_style is None else self._frame_style
         if y == 0:
             sort_index = self._sort_index if self.sortable else None
             header, marked = self._style("header"), self._style("header-sorted")
