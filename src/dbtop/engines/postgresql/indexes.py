@@ -179,6 +179,10 @@ def findings_for(indexes: Sequence[IndexStat], tables: Sequence[TableStat]) -> t
         # what DROP INDEX takes: index names are unique within a PostgreSQL schema
         name = f"{index.schema}.{index.name}"
         if not index.valid:
+            # Imported here, as in _complete: pglast's keyword lists load in a quarter of a
+            # second, which the first snapshot must not wait for.
+            from dbtop.engines.postgresql.sqlnames import quote_ident
+
             findings.append(
                 Finding(
                     "invalid_index",

@@ -97,7 +97,7 @@ class FleetApp(DbtopApp):
     def target_changed(self, session: TargetSession) -> None:
         self.overview.dirty = True
         if self.all_reported_at is None and all(
-            s.latest_result is not None or s.status.failures for s in self.sessions
+            s.live_result is not None or s.status.failures for s in self.sessions
         ):
             self.all_reported_at = self.clock()
             if self._fleet_ready is not None and not self._fleet_ready_called:

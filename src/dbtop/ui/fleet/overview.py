@@ -78,7 +78,7 @@ class FleetScreen(Screen[None]):
         table: DataTable[Text] = self.query_one("#fleet", DataTable)
         now = self.fleet.clock()
         sessions = self.fleet.sessions
-        shown = [row(s.name, s.status, s.latest_result, now) for s in sessions]
+        shown = [row(s.name, s.status, s.live_result, now) for s in sessions]
         live = sum(r.state == "live" for r in shown)
         if shown != self._shown:
             # Rebuilt whole when anything changed (20 rows are cheap): updating single

@@ -16,6 +16,8 @@ from textual.screen import Screen
 from dbtop.engines.base import Engine
 from dbtop.poller import Poller, PollResult, PollStatus
 from dbtop.ui.messages import PollArrived, PollStatusChanged
+from dbtop.ui.timeline.base import Timeline
+from dbtop.ui.timeline.history import LiveHistory
 
 if TYPE_CHECKING:
     from dbtop.ui.fleet.app import FleetApp
@@ -47,7 +49,12 @@ class TargetSession:
             on_status=self._status_changed,
             clock=app.clock,
         )
+        #: what this server's screen shows (the newest poll, or a sample of its history)
         self.latest_result: PollResult | None = None
+        #: the newest poll, whatever the screen shows: the overview's row
+        self.live_result: PollResult | None = None
+        #: this server's own last 15 minutes, scrubbed with the replay keys on its screen
+        self.timeline: Timeline = LiveHistory()
         self.results = 0
         self.screen: TargetScreen | None = None
 
@@ -78,10 +85,17 @@ class TargetSession:
     # -- from the poller --------------------------------------------------------------------
 
     def _arrived(self, result: PollResult) -> None:
-        self.latest_result = result
+        self.live_result = result
         self.results += 1
-        self._to_screen(PollArrived(result))
+        if not self.timeline.keep(result):  # kept, not shown, while its screen shows the past
+            self.latest_result = result
+            self._to_screen(PollArrived(result))
         self.app.target_changed(self)
+
+    def show_past(self, result: PollResult) -> None:
+        """Show a sample of the time line as the screen's current one (as DbtopApp does)."""
+        self.latest_result = result
+        self._to_screen(PollArrived(result))
 
     def _status_changed(self, status: PollStatus) -> None:
         self._to_screen(PollStatusChanged(status))
