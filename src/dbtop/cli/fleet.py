@@ -19,6 +19,7 @@ def engine_factory(url: str | None, options: ConnectOptions) -> Callable[[], Eng
 def run_fleet(chosen: list[Target], args: argparse.Namespace) -> int:
     from dbtop.ui.app import AppSettings
     from dbtop.ui.bindings import all_binding_ids
+    from dbtop.ui.collector import tune_for_ui
     from dbtop.ui.fleet.app import FleetApp, FleetTarget
     from dbtop.ui.fleet.screen import fleet_binding_ids
     from dbtop.ui.keymap import default_keymap_path, load_keymap
@@ -45,6 +46,7 @@ def run_fleet(chosen: list[Target], args: argparse.Namespace) -> int:
         long_query_s=getattr(args, "long_query", 10.0),
         keymap=load_keymap(default_keymap_path(), all_binding_ids() | fleet_binding_ids()),
     )
+    tune_for_ui()  # a long-lived UI, as the one-server one (ui/collector.py)
     app = FleetApp(fleet, settings)
 
     async def main() -> int | None:

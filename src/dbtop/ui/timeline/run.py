@@ -48,6 +48,7 @@ def run_replay(
     on_ready: Callable[[], object] | None = None,
 ) -> int:
     from dbtop.ui.bindings import all_binding_ids
+    from dbtop.ui.collector import tune_for_ui
     from dbtop.ui.keymap import default_keymap_path, load_keymap
 
     settings = AppSettings(
@@ -58,6 +59,7 @@ def run_replay(
         long_query_s=getattr(args, "long_query", 10.0),
         keymap=load_keymap(default_keymap_path(), all_binding_ids()),
     )
+    tune_for_ui()  # a long-lived UI, as the one-server one (ui/collector.py)
     app = ReplayApp(recording, settings, on_ready=on_ready)
 
     async def main() -> int | None:
