@@ -285,3 +285,28 @@ async def test_help_says_what_each_key_does_on_this_engine(snapshots):
             rows = {row.binding_id: row.description for row in app.screen._keys}
             assert word in rows["session.cancel"]
             assert "next column" in rows["table.sort"]
+
+
+async def test_the_hypopg_notice_is_in_the_indexes_pane_not_a_header_row(snapshots):
+    hypopg = Notice(
+        Feature.HYPOTHETICAL_INDEXES,
+        "hypopg is not created in this database: index suggestions are not verified",
+        "CREATE EXTENSION hypopg",
+    )
+    shown = [
+        dataclasses.replace(s, capabilities=dataclasses.replace(s.capabilities, notices=(hypopg,)))
+        for s in snapshots
+    ]
+    engine = ReplayEngine(shown)
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await polled(pilot, engine)
+        header = main_screen(app).query_one("#header")
+        assert "hypopg" not in header.render().plain
+        assert "hypopg" not in " ".join(str(w.render()) for w in header.query(Static)), (
+            "no header row for it"
+        )
+        await pilot.press("3")
+        await settled(pilot)
+        pane = main_screen(app).pane("indexes")
+        assert any("hypopg" in str(w.render()) for w in pane.query(Static)), "said here"

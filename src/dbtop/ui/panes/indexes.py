@@ -199,7 +199,11 @@ def key_pattern_row(pattern: KeyPattern) -> Row:
 class IndexesPane(Pane):
     pane_id: ClassVar[str] = "indexes"
     number: ClassVar[int] = 3
-    features: ClassVar[frozenset[Feature]] = frozenset({Feature.INDEXES})
+    #: hypopg's absence is said here, beside the indexes it would check, not as a header
+    #: row kept for the whole session (a row of 24 at 80x24)
+    features: ClassVar[frozenset[Feature]] = frozenset(
+        {Feature.INDEXES, Feature.HYPOTHETICAL_INDEXES}
+    )
 
     def __init__(self) -> None:
         super().__init__()
