@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from dbtop.analysis import load
 from dbtop.analysis.lockgraph import LockForest
 from dbtop.analysis.sessions import counts_as_active
 from dbtop.model import Finding, Session, Severity, Snapshot
@@ -20,7 +21,7 @@ _SEVERITY_RANK: Mapping[Severity, int] = {
     Severity.WARNING: 1,
     Severity.INFO: 0,
 }
-#: a session's wait class when the engine gives none: on CPU (or unknown) while active
+#: the wait class of a session that is doing nothing (idle, hidden, dbtop's own)
 NO_WAIT = "none"
 
 
@@ -54,11 +55,11 @@ class FleetFigures:
     findings_by_kind: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
 
-def wait_class(session: Session) -> str:
-    """The class part of an engine's wait name (``Lock:transactionid`` -> ``Lock``)."""
-    if not session.wait:
-        return NO_WAIT
-    return session.wait.split(":", 1)[0].split("/", 1)[0].strip() or NO_WAIT
+def wait_class(engine: str, session: Session) -> str:
+    """What an active session is doing, in the Load view's classes (analysis.load: CPU,
+    Lock, LWLock/latch, I/O, Client, Other), so Prometheus and the screen agree and the
+    label stays one of six whatever the engine's own wait words; ``none`` for the rest."""
+    return load.wait_class(engine, session) if counts_as_active(session) else NO_WAIT
 
 
 def session_state(session: Session) -> str:
@@ -101,7 +102,7 @@ def figures(snapshot: Snapshot, forest: LockForest) -> FleetFigures:
         key=lambda f: _SEVERITY_RANK.get(f.severity, 0),
         default=None,
     )
-    states = Counter((session_state(s), wait_class(s)) for s in others)
+    states = Counter((session_state(s), wait_class(snapshot.engine, s)) for s in others)
     kinds = Counter((f.kind, str(f.severity)) for f in snapshot.findings)
     return FleetFigures(
         engine=snapshot.engine,

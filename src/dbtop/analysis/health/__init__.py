@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from dbtop.humanize import human_bytes
 from dbtop.model import Finding, Severity
 
 #: most urgent first
@@ -55,14 +56,9 @@ def quote_literal(text: str) -> str:
 
 
 def size(num_bytes: float | None) -> str:
-    if num_bytes is None:
-        return "?"
-    value = float(num_bytes)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(value) < 1024 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"
+    """A size in a finding's message: humanize's, so a finding and a table cell say the
+    same figure the same way ("?" where the server did not say)."""
+    return "?" if num_bytes is None else human_bytes(num_bytes)
 
 
 def duration(seconds: float | None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dbtop.analysis.fleet import figures
+from dbtop.analysis.fleet import FleetFigures, figures
 from dbtop.humanize import count, human_seconds
 from dbtop.poller import PollResult, PollStatus
 from dbtop.safetext import one_line
@@ -32,13 +32,27 @@ class Row:
     state: str
 
 
+#: per target, the last result's figures: the overview redraws every REDRAW_S for the
+#: status column's clock, a target's figures change only with its next poll
+_FIGURES: dict[str, tuple[PollResult, FleetFigures]] = {}
+
+
+def _figures_of(name: str, result: PollResult) -> FleetFigures:
+    cached = _FIGURES.get(name)
+    if cached is not None and cached[0] is result:
+        return cached[1]
+    fig = figures(result.snapshot, result.forest)
+    _FIGURES[name] = (result, fig)
+    return fig
+
+
 def row(name: str, status: PollStatus, result: PollResult | None, now: float) -> Row:
     state = status_word(status, now)
     status_cell = one_line(status_text(status, now), 72)
     if result is None:
         blank = ("—",) * (len(COLUMNS) - 4)
         return Row((one_line(name, 32), "—", "—", status_cell, *blank), state)
-    fig = figures(result.snapshot, result.forest)
+    fig = _figures_of(name, result)
     throughput = (
         "—" if fig.throughput is None else f"{count(fig.throughput)} {fig.throughput_label}"
     )
