@@ -26,14 +26,18 @@ class WaitProfile:
     period_ms: float
     #: seconds between the two reads (dbtop's clock)
     seconds: float
-    #: how many times the sampler looked in that time: the samples of dbtop's own
-    #: connection, which it sees at every look; 0 when unknown (then seconds / period)
+    #: how many times the sampler looked in that time: the most samples any one backend
+    #: gained (an idle backend waits, so it is seen at every look); 0 when unknown
+    #: (pids not profiled: then seconds / period)
     looks: int = 0
     #: the samples of sessions doing something (not idle, not dbtop's own)
     #: (the row type spelled out: the recording's decoder resolves hints in dbtop.model)
     counts: tuple[tuple[int, str | None, int | None, int], ...] = ()
     #: pg_wait_sampling.profile_pid: False means every pid is 0 (no user or database slices)
     per_pid: bool = True
+    #: whether a backend on CPU (no wait event) is sampled (pg_wait_sampling.sample_cpu;
+    #: versions before 1.1.5 sample waits only)
+    cpu_sampled: bool = True
 
     @property
     def sampler_looks(self) -> float:

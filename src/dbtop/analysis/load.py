@@ -34,9 +34,10 @@ Two sources of samples (:attr:`LoadSample.source`):
   (``Snapshot.wait_profile``). A backend's count divided by the number of looks is the
   share of the interval it spent in that state, so the sum is the interval's average
   active sessions, and waits of a few tens of milliseconds are counted, not caught by
-  chance. Slices: statements by queryid (its pg_stat_statements text when the poll has
-  it), users, applications and databases by the pid's session at the poll (a backend gone
-  by then shows as "-").
+  chance. pg_wait_sampling before 1.1.5 does not sample a backend on CPU: the CPU class
+  is then the poll's own look (the waits stay the collector's). Slices: statements by
+  queryid (its pg_stat_statements text when the poll has it), users, applications and
+  databases by the pid's session at the poll (a backend gone by then shows as "-").
 """
 
 from __future__ import annotations
@@ -138,6 +139,8 @@ class LoadSample:
     looks: float = 1.0
     #: the collector's period, milliseconds (WAIT_SAMPLING only)
     period_ms: float | None = None
+    #: WAIT_SAMPLING whose CPU class is the poll's look (the collector samples waits only)
+    cpu_by_poll: bool = False
 
     @property
     def total(self) -> float:
@@ -206,6 +209,15 @@ def profile_sample(snapshot: Snapshot, profile: WaitProfile) -> LoadSample:
         application = (session.application if session else None) or "-"
         _add(slices, ("application", application), klass, amount)
         _add(slices, ("database", (session.database if session else None) or "-"), klass, amount)
+    if not profile.cpu_sampled:
+        # this pg_wait_sampling counts waits only: CPU is what the poll's look saw
+        for session in snapshot.sessions:
+            if counts_as_active(session) and pg_wait_class(session.wait) == CPU:
+                by_class[CPU] += 1
+                _add(slices, ("statement", statement_label(session.query)), CPU, 1)
+                _add(slices, ("user", session.user or "-"), CPU, 1)
+                _add(slices, ("application", session.application or "-"), CPU, 1)
+                _add(slices, ("database", session.database or "-"), CPU, 1)
     return LoadSample(
         snapshot.taken_at.timestamp(),
         frozen(dict(by_class)),
@@ -213,6 +225,7 @@ def profile_sample(snapshot: Snapshot, profile: WaitProfile) -> LoadSample:
         source=WAIT_SAMPLING,
         looks=looks,
         period_ms=profile.period_ms,
+        cpu_by_poll=not profile.cpu_sampled,
     )
 
 
@@ -254,6 +267,8 @@ class LoadWindow:
     looks: float = 0.0
     #: pg_wait_sampling's period, milliseconds, when some samples come from it
     period_ms: float | None = None
+    #: some of them take CPU from the poll's look (pg_wait_sampling before 1.1.5)
+    cpu_by_poll: bool = False
 
     @property
     def source(self) -> str:
@@ -309,6 +324,7 @@ def window(samples: Sequence[LoadSample], *, top: int = 10) -> LoadWindow:
         sources=frozen(dict(sources)),
         looks=sum(s.looks for s in samples),
         period_ms=periods[-1] if periods else None,
+        cpu_by_poll=any(s.cpu_by_poll for s in samples),
     )
 
 
@@ -331,6 +347,11 @@ def accuracy_note(window: LoadWindow, poll_interval_s: float, unavailable: str |
             "second of each session (a wait of a few tens of ms is counted, not caught by "
             "chance)"
         )
+        if window.cpu_by_poll:
+            note += (
+                f"; CPU from one look per poll every {poll_interval_s:g} s (this "
+                "pg_wait_sampling samples waits only; 1.1.5 adds sample_cpu)"
+            )
         if profiled < window.samples:
             note += f"; {window.samples - profiled} of {window.samples} polls had no profile"
         return note

@@ -15,9 +15,14 @@ lets one tell):
 - ``Client: ClientRead`` with no queryid is a session waiting for its next command: idle,
   or idle in a transaction (the sampler does not say which). It counts only for a session
   that this poll saw idle in a transaction (the sessions pane counts those as active);
-- dbtop's own backends are left out, but the monitor connection's samples tell how many
-  times the collector looked (it sees that backend at every look, mostly in ClientRead),
-  so the average does not depend on the collector keeping its period on a busy server.
+- dbtop's own backends are left out.
+
+How many times the collector looked between two reads is the most samples any one
+backend gained: an idle backend (dbtop's own monitor connection between polls, the
+checkpointer, the WAL writer) waits, and is seen at every look. So the average does not
+depend on the collector keeping its period on a busy server. Before 1.1.5
+(``pg_wait_sampling.sample_cpu``), a backend on CPU is not sampled at all: the load view
+then takes the CPU class from its own look at the poll (analysis.load).
 
 Only backends alive at this read or at the previous one are fetched: the profile keeps
 the rows of every backend that ever ran until someone resets it. A backend that connects,
@@ -40,7 +45,9 @@ DETECT_SQL = """
            (SELECT setting FROM pg_settings WHERE name = 'pg_wait_sampling.profile_period')
                AS period,
            (SELECT setting FROM pg_settings WHERE name = 'pg_wait_sampling.profile_pid')
-               AS per_pid
+               AS per_pid,
+           (SELECT setting FROM pg_settings WHERE name = 'pg_wait_sampling.sample_cpu')
+               AS sample_cpu
     FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
     WHERE e.extname = 'pg_wait_sampling'
 """
@@ -90,6 +97,7 @@ class WaitSampling:
     schema: str
     period_ms: float = DEFAULT_PERIOD_MS
     per_pid: bool = True
+    cpu_sampled: bool = True
     _previous: dict[Key, int] = field(default_factory=dict)
     _read_at: float | None = None
 
@@ -114,8 +122,8 @@ class WaitSampling:
         if read_at is None:
             return None
         by_pid = {s.id: s for s in sessions}
-        own = set(own_pids)
-        looks = 0
+        own = {*own_pids, monitor_pid}
+        per_pid: dict[int, int] = {}
         counts: list[WaitCount] = []
         for key, count in current.items():
             gained = count - previous.get(key, 0)
@@ -124,9 +132,7 @@ class WaitSampling:
             if gained <= 0:
                 continue
             pid, event_type, event, queryid = key
-            if pid == monitor_pid and self.per_pid:
-                looks += gained
-                continue
+            per_pid[pid] = per_pid.get(pid, 0) + gained
             if pid in own:
                 continue
             if not counts_as_load(event_type, event, queryid, by_pid.get(str(pid))):
@@ -136,9 +142,10 @@ class WaitSampling:
         return WaitProfile(
             period_ms=self.period_ms,
             seconds=round(now - read_at, 3),
-            looks=looks,
+            looks=max(per_pid.values(), default=0) if self.per_pid else 0,
             counts=tuple(counts),
             per_pid=self.per_pid,
+            cpu_sampled=self.cpu_sampled,
         )
 
     def forget(self) -> None:
@@ -169,7 +176,12 @@ async def detect(conn: asyncpg.Connection, monitor_pid: int) -> tuple[WaitSampli
             "pg_wait_sampling is created but not loaded (add it to shared_preload_libraries "
             "and restart)"
         )
-    source = WaitSampling(schema=row["nspname"], period_ms=period, per_pid=row["per_pid"] != "off")
+    source = WaitSampling(
+        schema=row["nspname"],
+        period_ms=period,
+        per_pid=row["per_pid"] != "off",
+        cpu_sampled=row["sample_cpu"] == "on",
+    )
     try:
         await source.read(conn, monitor_pid, ())
     except asyncpg.PostgresError as exc:

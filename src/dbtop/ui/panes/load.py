@@ -106,13 +106,13 @@ class LoadPane(Pane):
             samples = [load.sample(result.snapshot)]
         window = load.window(samples)
         self.window = window
-        self._summary(window, result.snapshot, timeline)
+        self._summary(window, result.snapshot)
         self._chart(samples)
         table = self.query_one(RowTable)
         table.set_rows(self._rows(window))
         self.refresh_counts()
 
-    def _summary(self, window: load.LoadWindow, snapshot: Snapshot, timeline: Any) -> None:
+    def _summary(self, window: load.LoadWindow, snapshot: Snapshot) -> None:
         engine = snapshot.engine
         parts = [f"AAS {window.aas:.2f}"]
         parts += [
@@ -124,16 +124,14 @@ class LoadPane(Pane):
         line.append(f"   {what}, average over {span} ({window.samples} samples)")
         if engine != "redis":
             self.source_note = load.accuracy_note(
-                window, self._poll_interval(window, timeline), _unavailable(snapshot)
+                window, self._poll_interval(), _unavailable(snapshot)
             )
             line.append("\n")
             line.append(self.source_note, style="dim")
         self.query_one(".load-summary", Static).update(line)
 
-    def _poll_interval(self, window: load.LoadWindow, timeline: Any) -> float:
-        """The spacing of the samples shown; the poller's interval for a single one."""
-        if window.samples > 1 and window.seconds > 0:
-            return round(window.seconds / (window.samples - 1), 1)
+    def _poll_interval(self) -> float:
+        """The poller's interval (in replay: the recording's)."""
         poller: Any = getattr(self.app, "poller", None)
         return float(getattr(poller, "interval_s", 2.0) or 2.0)
 
