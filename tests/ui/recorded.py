@@ -59,8 +59,11 @@ def from_jsonable(kind: Any, value: Any) -> Any:
         args = {k: from_jsonable(hints[k], v) for k, v in value.items() if k in names}
         return kind(**args)
     if origin is tuple:
-        (item,) = typing.get_args(kind)[:1]
-        return tuple(from_jsonable(item, v) for v in value)
+        args = typing.get_args(kind)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(from_jsonable(args[0], v) for v in value)
+        # a fixed-shape tuple (a wait profile's row): each position its own type
+        return tuple(from_jsonable(a, v) for a, v in zip(args, value, strict=True))
     if origin in (Mapping, dict) or kind is Mapping:
         args = typing.get_args(kind)
         item = args[1] if len(args) == 2 else Any

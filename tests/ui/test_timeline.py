@@ -195,3 +195,64 @@ async def test_the_load_view_totals_equal_the_active_sessions_sampled(recording:
         await until(pilot, lambda: pane.window is not None and pane.window.samples == 1, "back")
         assert pane.window.aas == pytest.approx(expected[0])
         assert screen.query_one("#tabs").render().plain.count("6 Load") == 1
+
+
+def _space_label(app: object) -> str:
+    screen = app.screen  # type: ignore[attr-defined]
+    assert isinstance(screen, MainScreen)
+    return screen.active_bindings["space"].binding.description
+
+
+async def test_the_footer_says_play_pause_for_space_in_a_replay(
+    recording: Path, snapshots: list[Snapshot]
+) -> None:
+    app = replay_app(recording, AppSettings(read_only=True, layout="tabs"), handle_signals=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: app.latest_result is not None, "the first sample")
+        assert _space_label(app) == "Play/pause"
+        await pilot.press("space")  # it plays; the label stays
+        await pilot.pause()
+        assert _space_label(app) == "Play/pause"
+    engine = replay(snapshots)
+    live = make_app(engine, layout="tabs")
+    async with live.run_test(size=(120, 36)) as pilot:
+        await polled(pilot, engine, 1)
+        assert _space_label(live) == "Pause"
+
+
+async def test_the_load_view_in_replay_uses_the_recorded_wait_profile(
+    tmp_path: Path, snapshots: list[Snapshot]
+) -> None:
+    """A recording of a server with pg_wait_sampling: the load view's figures are the
+    profile's (counts over looks), and it says so."""
+    from dbtop.analysis import load
+    from dbtop.ui.panes.load import LoadPane
+    from dbtop.waitprofile import WaitProfile
+
+    path = tmp_path / "ws.dbtoprec"
+    writer = RecordingWriter(
+        path, source="postgresql://postgres@127.0.0.1/ws", engine="postgresql", interval_s=1.0
+    )
+    profile = WaitProfile(
+        period_ms=10.0,
+        seconds=1.0,
+        looks=100,
+        counts=((900001, "Lock:transactionid", None, 100), (900002, "IO:DataFileRead", 3, 40)),
+    )
+    for n in range(5):
+        writer.append(
+            dataclasses.replace(timed(without_locks(snapshots[1]), n), wait_profile=profile)
+        )
+    writer.close()
+    app = replay_app(path, AppSettings(read_only=True, layout="tabs"), handle_signals=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: app.latest_result is not None, "the first sample")
+        await pilot.press("L", "6")  # the end of the recording, then the load view
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        pane = screen.pane("load")
+        assert isinstance(pane, LoadPane)
+        await until(pilot, lambda: pane.window is not None and pane.window.samples == 5, "load")
+        assert pane.window is not None
+        assert dict(pane.window.by_class) == {load.LOCK: 1.0, load.IO: 0.4}
+        assert pane.source_note.startswith("pg_wait_sampling every 10 ms: 100 samples per second")

@@ -201,6 +201,10 @@ def _build(hint: Any) -> Decoder:
         rest = [a for a in args if a is not type(None)]
         inner = _decoder(rest[0]) if len(rest) == 1 else _plain
         return _optional(inner) if type(None) in args else inner
+    if origin is tuple and args and args[-1] is not Ellipsis:
+        # a fixed-shape tuple (a wait profile's row): each position its own type
+        parts = tuple(_decoder(a) for a in args)
+        return lambda value: tuple(p(v) for p, v in zip(parts, value, strict=True))
     if origin is tuple:
         item = _decoder(args[0]) if args else _plain
         return lambda value: tuple(item(v) for v in value)

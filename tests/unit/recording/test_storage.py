@@ -266,3 +266,37 @@ def test_the_live_history_keeps_its_span_and_reads_back(real: list[Snapshot]) ->
         if index:
             expected = with_rates(samples[first + index - 1], expected)
         assert snapshot_document(ring.snapshot(index)) == snapshot_document(expected)
+
+
+def test_a_wait_profile_round_trips_through_the_file(tmp_path: Path, real: list[Snapshot]) -> None:
+    """pg_wait_sampling's counts (fixed-shape rows: pid, wait or None, queryid or None,
+    count) come back as the same WaitProfile, in a keyframe and in a delta, and the
+    load view's figures from them are the same."""
+    from dbtop.analysis import load
+    from dbtop.waitprofile import WaitProfile
+
+    samples = []
+    for n, base in enumerate(timeline(real[0], 4)):
+        profile = WaitProfile(
+            period_ms=10.0,
+            seconds=1.0,
+            looks=100,
+            counts=((101, "Lock:transactionid", 42 + n, 100), (102, None, None, 30 + n)),
+            cpu_sampled=n % 2 == 0,
+        )
+        samples.append(dataclasses.replace(base, wait_profile=profile))
+    path = tmp_path / "w.dbtoprec"
+    w = writer(path)
+    for s in samples:
+        w.append(s)
+    w.close()
+    with Recording(path) as rec:
+        for index, expected in enumerate(samples):
+            back = rec.snapshot(index)
+            assert back.wait_profile == expected.wait_profile
+            assert load.sample(back) == load.sample(expected)
+    # the UI tests' decoder too
+    from tests.ui.recorded import from_jsonable
+
+    document = snapshot_document(samples[1])
+    assert from_jsonable(Snapshot, document).wait_profile == samples[1].wait_profile

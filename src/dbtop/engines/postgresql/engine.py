@@ -19,7 +19,15 @@ import asyncpg
 from dbtop.analysis.progress import Tracker, attach
 from dbtop.engines.base import ConnectOptions, EngineBase
 from dbtop.engines.own import OwnConnections
-from dbtop.engines.postgresql import capabilities, health, indexes, progress, sessions, statements
+from dbtop.engines.postgresql import (
+    capabilities,
+    health,
+    indexes,
+    progress,
+    sessions,
+    statements,
+    wait_sampling,
+)
 from dbtop.engines.postgresql.connection import (
     close_connection,
     describe,
@@ -77,6 +85,9 @@ class PostgresEngine(EngineBase):
         self._idle = sessions.IdleCache()
         self._health = health.HealthSource()
         self._progress = Tracker()
+        self._wait_sampling: wait_sampling.WaitSampling | None = None
+        #: why pg_wait_sampling is not used ("" when it is)
+        self._wait_sampling_note = ""
 
     @property
     def own_pids(self) -> frozenset[int]:
@@ -117,6 +128,15 @@ class PostgresEngine(EngineBase):
             recoverable=(asyncpg.PostgresError, ValueError, UnicodeDecodeError),
             lost=self._lost,
         )
+        wait_profile = None
+        if self._wait_sampling is not None:
+            # right after the sessions: the samples end where the sessions were seen
+            wait_profile = await poll.read(
+                Feature.SESSIONS,
+                "pg_wait_sampling_profile",
+                self._wait_sampling.read(conn, conn.get_server_pid(), self.own_pids, found),
+                None,
+            )
         lock_waits = await poll.read(
             Feature.LOCKS, "locks", fetch_lock_waits(conn, self.server_version_num, found, now), ()
         )
@@ -179,10 +199,13 @@ class PostgresEngine(EngineBase):
             + tuple(checked),
             notices=tuple(poll.notices),
             collect_ms=(time.perf_counter() - started) * 1000,
+            wait_profile=wait_profile,
             extra=frozen(
                 own_pids=sorted(self.own_pids),
                 idle_sessions_age_s=round(time.monotonic() - self._idle.read_at, 1),
                 pg_stat_statements=self._statements.version if self._statements else None,
+                wait_sampling=self._wait_sampling_note
+                or (None if wait_profile else "pg_wait_sampling could not be read this poll"),
             ),
         )
 
@@ -313,6 +336,9 @@ class PostgresEngine(EngineBase):
         else:
             self._address = describe(self.url, database=self._role.get("database"))
         self._statements, notice = await statements.detect(conn)
+        self._wait_sampling, self._wait_sampling_note = await wait_sampling.detect(
+            conn, conn.get_server_pid()
+        )
         self.declare(
             capabilities.features(self._role, self._statements),
             capabilities.notices(self._role, notice),

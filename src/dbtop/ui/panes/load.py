@@ -17,7 +17,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from dbtop.analysis import load
-from dbtop.model import Feature, PaneLabels
+from dbtop.model import Feature, PaneLabels, Snapshot
 from dbtop.poller import PollResult
 from dbtop.safetext import one_line
 from dbtop.ui.format import human_seconds
@@ -64,6 +64,14 @@ def buckets(
     return xs, ys
 
 
+def _unavailable(snapshot: Snapshot) -> str | None:
+    """Why pg_wait_sampling is not used (PostgreSQL's engine says), else None."""
+    if snapshot.engine != "postgresql":
+        return None
+    note = snapshot.extra.get("wait_sampling")
+    return note if isinstance(note, str) and note else None
+
+
 class LoadPane(Pane):
     pane_id: ClassVar[str] = "load"
     number: ClassVar[int] = 6
@@ -73,6 +81,8 @@ class LoadPane(Pane):
         super().__init__()
         #: the window last drawn (tests read it)
         self.window: load.LoadWindow | None = None
+        #: which source the figures come from and what it means for accuracy
+        self.source_note = ""
 
     @classmethod
     def default_label(cls, labels: PaneLabels) -> str:
@@ -96,13 +106,14 @@ class LoadPane(Pane):
             samples = [load.sample(result.snapshot)]
         window = load.window(samples)
         self.window = window
-        self._summary(window, result.snapshot.engine)
+        self._summary(window, result.snapshot)
         self._chart(samples)
         table = self.query_one(RowTable)
         table.set_rows(self._rows(window))
         self.refresh_counts()
 
-    def _summary(self, window: load.LoadWindow, engine: str) -> None:
+    def _summary(self, window: load.LoadWindow, snapshot: Snapshot) -> None:
+        engine = snapshot.engine
         parts = [f"AAS {window.aas:.2f}"]
         parts += [
             f"{k} {window.by_class[k]:.2f}" for k in load.WAIT_CLASSES if window.by_class.get(k)
@@ -111,7 +122,18 @@ class LoadPane(Pane):
         what = "CPU s/s by command (commandstats)" if engine == "redis" else "active sessions"
         line = Text(" · ".join(parts), style="bold")
         line.append(f"   {what}, average over {span} ({window.samples} samples)")
+        if engine != "redis":
+            self.source_note = load.accuracy_note(
+                window, self._poll_interval(), _unavailable(snapshot)
+            )
+            line.append("\n")
+            line.append(self.source_note, style="dim")
         self.query_one(".load-summary", Static).update(line)
+
+    def _poll_interval(self) -> float:
+        """The poller's interval (in replay: the recording's)."""
+        poller: Any = getattr(self.app, "poller", None)
+        return float(getattr(poller, "interval_s", 2.0) or 2.0)
 
     def _chart(self, samples: list[load.LoadSample]) -> None:
         chart = self.query_one(PlotextPlot)

@@ -144,6 +144,7 @@ class MainScreen(TimelineActions, Screen[None]):
         self.set_reactive(MainScreen.wide, self._wants_wide(self.size.width, self.size.height))
         self._lay_out_panes()
         self.pane("sessions").focus_table()
+        self.label_timeline_keys()
         self.timeline_moved()
         self.apply_status(self.dbtop.poller.status)
         if self.dbtop.latest_result is not None:

@@ -9,6 +9,7 @@ off while a dialog is open, like every other key of the screen.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, cast
 
 from textual.binding import Binding
@@ -45,12 +46,31 @@ TIMELINE_BINDINGS = [
 ]
 
 
+#: what a screen key does in a replay, where it differs from live (the footer says it)
+REPLAY_LABELS = {"pause": "Play/pause"}
+
+
 class TimelineActions:
     """The main screen's time keys; the screen calls :meth:`timeline_check` from its
     check_action and :meth:`timeline_refusal` from its refusal."""
 
     def _screen(self) -> MainScreen:
         return cast("MainScreen", self)
+
+    def label_timeline_keys(self) -> None:
+        """In a replay, the footer names what a key does there (space plays and pauses)."""
+        screen = self._screen()
+        if not screen.dbtop.timeline.replay:
+            return
+        bindings = screen._bindings  # the screen's own copy of its class's bindings
+        for key, listed in bindings.key_to_bindings.items():
+            bindings.key_to_bindings[key] = [
+                dataclasses.replace(b, description=REPLAY_LABELS[b.action])
+                if b.action in REPLAY_LABELS
+                else b
+                for b in listed
+            ]
+        screen.refresh_bindings()
 
     def timeline_check(self, action: str) -> bool:
         """False when ``action`` acts on the server and the screen shows the past (and for
