@@ -17,12 +17,9 @@ def engine_factory(url: str | None, options: ConnectOptions) -> Callable[[], Eng
 
 
 def run_fleet(chosen: list[Target], args: argparse.Namespace) -> int:
-    from dbtop.ui.app import AppSettings
-    from dbtop.ui.bindings import all_binding_ids
+    from dbtop.cli.tui import ui_settings
     from dbtop.ui.collector import tune_for_ui
     from dbtop.ui.fleet.app import FleetApp, FleetTarget
-    from dbtop.ui.fleet.screen import fleet_binding_ids
-    from dbtop.ui.keymap import default_keymap_path, load_keymap
 
     fleet: list[FleetTarget] = []
     for target in chosen:
@@ -37,15 +34,7 @@ def run_fleet(chosen: list[Target], args: argparse.Namespace) -> int:
                 read_only=options.read_only,
             )
         )
-    settings = AppSettings(
-        interval_s=getattr(args, "interval", 2.0),
-        theme=getattr(args, "theme", None),
-        read_only=args.read_only,
-        layout=getattr(args, "layout", "auto"),
-        show_idle=getattr(args, "all", False),
-        long_query_s=getattr(args, "long_query", 10.0),
-        keymap=load_keymap(default_keymap_path(), all_binding_ids() | fleet_binding_ids()),
-    )
+    settings = ui_settings(args, read_only=args.read_only)
     tune_for_ui()  # a long-lived UI, as the one-server one (ui/collector.py)
     app = FleetApp(fleet, settings)
 

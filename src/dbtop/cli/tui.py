@@ -8,12 +8,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from dbtop.cli import options, targets
 from dbtop.cli.common import connect_options
 from dbtop.engines.registry import create_engine
 from dbtop.errors import ConnectError, DbtopError
 from dbtop.poller import INTERVALS
+
+if TYPE_CHECKING:
+    from dbtop.ui.app import AppSettings
 
 HELP = (
     "Watch the server live: sessions, slow queries, indexes and locks, with one-key kill, "
@@ -89,23 +93,12 @@ def run_app(
     connection that fails raises its DbtopError (one line, exit status 2).
     """
     # Imported here so `dbtop snapshot` and friends never pay for loading Textual.
-    from dbtop.ui.app import AppSettings, DbtopApp
-    from dbtop.ui.bindings import all_binding_ids
+    from dbtop.ui.app import DbtopApp
     from dbtop.ui.collector import freeze_start_up, tune_for_ui
-    from dbtop.ui.fleet.screen import fleet_binding_ids
-    from dbtop.ui.keymap import default_keymap_path, load_keymap
 
     options = connect_options(args)
     create_engine(url, options)  # a bad URL or scheme fails here, before the screen opens
-    settings = AppSettings(
-        interval_s=getattr(args, "interval", 2.0),
-        theme=getattr(args, "theme", None),
-        read_only=options.read_only,
-        layout=getattr(args, "layout", "auto"),
-        show_idle=getattr(args, "all", False),
-        long_query_s=getattr(args, "long_query", 10.0),
-        keymap=load_keymap(default_keymap_path(), all_binding_ids() | fleet_binding_ids()),
-    )
+    settings = ui_settings(args, read_only=options.read_only)
 
     def ready() -> None:
         freeze_start_up()
@@ -130,3 +123,22 @@ def run_app(
     if code is None and app.return_code not in (None, 0):
         return int(app.return_code)
     return int(code or 0)
+
+
+def ui_settings(args: argparse.Namespace, *, read_only: bool) -> AppSettings:
+    """The UI's settings from the command line (one server or a fleet; missing options take
+    their defaults) and the user's keymap."""
+    from dbtop.ui.app import AppSettings
+    from dbtop.ui.bindings import all_binding_ids
+    from dbtop.ui.fleet.screen import fleet_binding_ids
+    from dbtop.ui.keymap import default_keymap_path, load_keymap
+
+    return AppSettings(
+        interval_s=getattr(args, "interval", 2.0),
+        theme=getattr(args, "theme", None),
+        read_only=read_only,
+        layout=getattr(args, "layout", "auto"),
+        show_idle=getattr(args, "all", False),
+        long_query_s=getattr(args, "long_query", 10.0),
+        keymap=load_keymap(default_keymap_path(), all_binding_ids() | fleet_binding_ids()),
+    )
