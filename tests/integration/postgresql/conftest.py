@@ -98,10 +98,30 @@ class Clients:
         return task
 
     async def close(self) -> None:
+        """Closing the socket does not stop a backend in ``pg_sleep`` or a lock wait: it
+        would run on for a minute and show up in the next tests' sessions and load. So
+        the backends are terminated on the server too, and waited for."""
+        pids = [conn.get_server_pid() for conn in self.conns if not conn.is_closed()]
         for task in self.tasks:
             task.cancel()
         for conn in self.conns:
             conn.terminate()
+        if not pids:
+            return
+        try:
+            admin = await asyncpg.connect(self.url)
+        except (OSError, asyncpg.PostgresError):
+            return  # the server is gone (a test that stops it): so are its backends
+        try:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                "WHERE pid = ANY($1::int[])",
+                pids,
+            )
+        except asyncpg.PostgresError:
+            pass  # a role that may not signal them: they end with their statement
+        finally:
+            await admin.close()
 
 
 @pytest.fixture
