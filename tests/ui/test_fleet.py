@@ -49,10 +49,14 @@ async def test_three_engines_one_down_the_others_live(pg15_admin_url):
             handle_signals=False,
         )
         async with app.run_test(size=(220, 30)) as pilot:
+            # live once connected, its figures with its first poll (a redraw later)
             await until(
                 pilot,
-                lambda: all(cell(app, i, "Status") == "live" for i in range(3)),
-                "three live rows",
+                lambda: all(
+                    cell(app, i, "Status") == "live" and cell(app, i, "Engine") != "—"
+                    for i in range(3)
+                ),
+                "three live rows with their first poll",
                 timeout_s=20,
             )
             assert [cell(app, i, "Engine") for i in range(3)] == ["postgresql", "mysql", "redis"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TypeVar
@@ -14,20 +13,14 @@ from dbtop.cli import options
 from dbtop.cli.password import add_password_argument
 from dbtop.engines.base import ConnectOptions, Engine
 from dbtop.engines.registry import create_engine
+from dbtop.safetext import redact
 
 T = TypeVar("T")
-
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)@")
-
-
-def redact(text: str) -> str:
-    """``scheme://user:secret@host`` -> ``scheme://user:***@host``; other text unchanged."""
-    return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}***@", text)
 
 
 def mask_process_title(argv: Sequence[str]) -> None:
     """Hide a password given in a URL from ``ps`` and /proc/PID/cmdline."""
-    if not any(_URL_PASSWORD.search(arg) for arg in argv):
+    if all(redact(arg) == arg for arg in argv):
         return
     try:
         import setproctitle

@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+# A message (a driver's error, a gap's reason) with any password in it hidden: the one
+# function every layer uses (recording.writer imports it from here).
+from dbtop.safetext import redact as redact
+
 #: query parameters that carry a secret in one engine's URL or another's
 _SECRET_PARAMS = re.compile(r"pass|secret|token|key|auth|sslpassword", re.IGNORECASE)
 
@@ -37,13 +41,3 @@ def masked_url(url: str | None) -> str:
         ]
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-
-
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):[^@\s]*@")
-_PARAM_PASSWORD = re.compile(r"(?P<head>\b\w*(?:pass|secret|token)\w*=)[^&\s]*", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """A message (a driver's error, a gap's reason) with any password in it removed."""
-    text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}@", text)
-    return _PARAM_PASSWORD.sub(lambda m: f"{m.group('head')}(not shown)", text)

@@ -42,6 +42,7 @@ from dbtop.errors import (
     QueryError,
     UsageError,
 )
+from dbtop.safetext import redact
 
 T = TypeVar("T")
 
@@ -220,7 +221,7 @@ def make_client(
 
 def redact_message(text: str) -> str:
     """Driver messages may quote the URL: hide any password in it."""
-    return re.sub(r"(mongodb(?:\+srv)?://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+    return redact(text)
 
 
 def _reason(error: BaseException | None, timeout_s: float) -> str:

@@ -95,7 +95,6 @@ class FleetApp(DbtopApp):
     # -- from the sessions ------------------------------------------------------------------
 
     def target_changed(self, session: TargetSession) -> None:
-        self.overview.dirty = True
         if self.all_reported_at is None and all(
             s.live_result is not None or s.status.failures for s in self.sessions
         ):

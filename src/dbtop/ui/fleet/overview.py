@@ -1,6 +1,6 @@
-"""The fleet overview: one row per server, redrawn at most twice a second whatever the
-number of targets (each poller only marks the overview out of date); Enter opens the
-server under the cursor."""
+"""The fleet overview: one row per server, redrawn twice a second whatever the number of
+targets (a poll only replaces its target's last result: the next redraw shows it, and the
+table is rebuilt only when a row changed); Enter opens the server under the cursor."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ class FleetScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.dirty = True
         self._shown: list[Row] = []
+        self._title = ""
         #: redraws done (tests and the benchmark wait on it)
         self.redraws = 0
 
@@ -65,9 +65,6 @@ class FleetScreen(Screen[None]):
         self.redraw()
         self.set_interval(REDRAW_S, self._tick)
         table.focus()
-
-    def on_screen_resume(self) -> None:
-        self.dirty = True
 
     def _tick(self) -> None:
         # The status column ages every second (stale for 12s, retry in 3s), so a redraw
@@ -95,9 +92,10 @@ class FleetScreen(Screen[None]):
                 table.add_row(*cells, key=str(index))
             table.move_cursor(row=min(cursor, len(shown) - 1))
             self._shown = shown
-        title = self.query_one("#fleet-title", Static)
-        title.update(Text(f"dbtop fleet · {len(sessions)} servers · {live} live"))
-        self.dirty = False
+        title = f"dbtop fleet · {len(sessions)} servers · {live} live"
+        if title != self._title:  # an update repaints the line even when it is the same
+            self.query_one("#fleet-title", Static).update(Text(title))
+            self._title = title
         self.redraws += 1
 
     def cursor_index(self) -> int:

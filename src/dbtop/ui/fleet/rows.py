@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dbtop.analysis.fleet import FleetFigures, figures
+from dbtop.analysis.fleet import figures
 from dbtop.humanize import count, human_seconds
 from dbtop.poller import PollResult, PollStatus
 from dbtop.safetext import one_line
@@ -32,18 +32,10 @@ class Row:
     state: str
 
 
-#: per target, the last result's figures: the overview redraws every REDRAW_S for the
-#: status column's clock, a target's figures change only with its next poll
-_FIGURES: dict[str, tuple[PollResult, FleetFigures]] = {}
-
-
-def _figures_of(name: str, result: PollResult) -> FleetFigures:
-    cached = _FIGURES.get(name)
-    if cached is not None and cached[0] is result:
-        return cached[1]
-    fig = figures(result.snapshot, result.forest)
-    _FIGURES[name] = (result, fig)
-    return fig
+#: per target, the last result and the cells drawn from it: the overview redraws every
+#: REDRAW_S for the status column's clock, the other cells change only with a poll (and
+#: escaping them is most of a redraw's cost)
+_CELLS: dict[str, tuple[PollResult, tuple[str, ...]]] = {}
 
 
 def row(name: str, status: PollStatus, result: PollResult | None, now: float) -> Row:
@@ -52,7 +44,16 @@ def row(name: str, status: PollStatus, result: PollResult | None, now: float) ->
     if result is None:
         blank = ("—",) * (len(COLUMNS) - 4)
         return Row((one_line(name, 32), "—", "—", status_cell, *blank), state)
-    fig = _figures_of(name, result)
+    shown, engine, role, *rest = _cells_of(name, result)
+    return Row((shown, engine, role, status_cell, *rest), state)
+
+
+def _cells_of(name: str, result: PollResult) -> tuple[str, ...]:
+    """Every cell but the status, from the target's last result (cached while it is)."""
+    cached = _CELLS.get(name)
+    if cached is not None and cached[0] is result:
+        return cached[1]
+    fig = figures(result.snapshot, result.forest)
     throughput = (
         "—" if fig.throughput is None else f"{count(fig.throughput)} {fig.throughput_label}"
     )
@@ -74,7 +75,6 @@ def row(name: str, status: PollStatus, result: PollResult | None, now: float) ->
         one_line(name, 32),
         fig.engine,
         one_line(fig.role or "—", 16),
-        status_cell,
         throughput,
         str(fig.active_sessions),
         str(fig.lock_waiters),
@@ -83,4 +83,5 @@ def row(name: str, status: PollStatus, result: PollResult | None, now: float) ->
         one_line(slowest, 60),
         one_line(worst, 60),
     )
-    return Row(cells, state)
+    _CELLS[name] = (result, cells)
+    return cells
