@@ -52,13 +52,19 @@ WHERE c.relkind IN ('r', 'm', 't') AND c.relfrozenxid <> '0'::xid
 ORDER BY age(c.relfrozenxid) DESC LIMIT {TOP_TABLES}"""
 
 # Who holds the xmin horizon back: each holder with its age in xids (and seconds where the
-# server says when it began).
+# server says when it began). A session holds it by its snapshot (backend_xmin) or by its
+# own xid: a transaction that wrote and sits idle in READ COMMITTED has no snapshot, so no
+# backend_xmin, and is the very holder every other snapshot inherits its xmin from.
+# Autovacuum workers are left out: the server leaves vacuum's xmin out of the horizon
+# (PROC_IN_VACUUM), theirs is a copy of someone else's, and terminating an
+# anti-wraparound vacuum is the worst advice to give.
 HORIZON_SQL = f"""SELECT /* dbtop */ holder, {raw("who", "who")}, xid_age, age_s FROM (
-  SELECT 'session' AS holder, pid::text AS who, age(backend_xmin) AS xid_age,
+  SELECT 'session' AS holder, pid::text AS who,
+    greatest(age(backend_xmin), age(backend_xid)) AS xid_age,
     extract(epoch FROM now() - coalesce(xact_start, query_start))::float8 AS age_s
   FROM pg_stat_activity
-  WHERE backend_xmin IS NOT NULL AND pid <> pg_backend_pid()
-    AND backend_type NOT IN ('walsender')
+  WHERE (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL) AND pid <> pg_backend_pid()
+    AND backend_type NOT IN ('walsender', 'autovacuum worker')
   UNION ALL
   SELECT 'slot', slot_name::text, greatest(age(xmin), age(catalog_xmin)), NULL
   FROM pg_replication_slots WHERE xmin IS NOT NULL OR catalog_xmin IS NOT NULL
