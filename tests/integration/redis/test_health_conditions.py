@@ -1,0 +1,150 @@
+"""The Redis health checks test_health.py does not reach, each against a condition created
+on private redis-servers of this module's own (never the machine's Redis): a failed RDB
+snapshot and AOF rewrite, a replica whose master is gone, a full server that refuses
+writes. Each test first asserts the finding is absent, then creates the condition.
+
+A failed save is made by deleting the server's data directory under it: the tests run as
+root here, whom a read-only directory would not stop.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from dbtop.engines.base import ConnectOptions
+from dbtop.engines.redis import RedisEngine
+from dbtop.model import Finding, Severity, Snapshot
+from tests.waiting import wait_until_sync
+
+from .conftest import PREFIX, Server, start_server
+
+
+def _data_dir(root: Path) -> Path:
+    path = root / "data"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def primary(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Its data in ``data/`` (for the persistence test to delete); a replica syncs from it
+    at once, without a file."""
+    root = tmp_path_factory.mktemp("health-primary")
+    _data_dir(root)  # start_server makes only the root
+    server = start_server(
+        root,
+        args=("--dir", str(root / "data"), "--repl-diskless-sync-delay", "0"),
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def snapshot(url: str) -> Snapshot:
+    engine = RedisEngine(url, ConnectOptions())
+    await engine.connect()
+    try:
+        return await engine.snapshot()
+    finally:
+        await engine.close()
+
+
+def found(snap: Snapshot, kind: str, obj: str = "server") -> list[Finding]:
+    return [f for f in snap.findings if f.kind == kind and f.object == obj]
+
+
+async def test_persistence_failed(primary: Server) -> None:
+    client = primary.client(0)
+    try:
+        client.set(f"{PREFIX}h", "1")
+        client.bgsave()
+        wait_until_sync(
+            lambda: (
+                client.info("persistence")["rdb_bgsave_in_progress"] == 0
+                and client.info("persistence")["rdb_last_bgsave_status"] == "ok"
+            ),
+            what="a first BGSAVE that succeeds",
+        )
+        assert found(await snapshot(primary.url(0)), "persistence_failed") == []
+
+        shutil.rmtree(primary.directory / "data")  # the data directory gone under the server
+        client.bgsave()
+        wait_until_sync(
+            lambda: client.info("persistence")["rdb_last_bgsave_status"] == "err",
+            what="the BGSAVE failing",
+        )
+        (rdb,) = found(await snapshot(primary.url(0)), "persistence_failed")
+        assert rdb.severity is Severity.CRITICAL
+        assert rdb.message.startswith("the last RDB snapshot failed")
+        assert rdb.statement == "check the server log and free disk space, then BGSAVE"
+
+        # Redis 7 makes its AOF directory first: the rewrite fails before it forks
+        with pytest.raises(redis.exceptions.ResponseError, match="AOF background rewriting"):
+            client.bgrewriteaof()
+        assert client.info("persistence")["aof_last_bgrewrite_status"] == "err"
+        rdb_again, aof = found(await snapshot(primary.url(0)), "persistence_failed")
+        assert rdb_again.message == rdb.message
+        assert aof.severity is Severity.CRITICAL
+        assert aof.message == "the last AOF rewrite failed (aof_last_bgrewrite_status:err)"
+        assert aof.statement == "check the server log and free disk space, then BGREWRITEAOF"
+    finally:
+        _data_dir(primary.directory)
+        client.close()
+
+
+async def test_replication_down(primary: Server, tmp_path: Path) -> None:
+    """The module's last test on ``primary``: it stops it."""
+    replica = start_server(
+        tmp_path / "replica", args=("--replicaof", "127.0.0.1", str(primary.port))
+    )
+    client = replica.client(0)
+    try:
+        wait_until_sync(
+            lambda: client.info("replication").get("master_link_status") == "up",
+            what="the replica in sync",
+        )
+        assert found(await snapshot(replica.url(0)), "replication_down") == []
+        on_primary = await snapshot(primary.url(0))
+        assert [f for f in on_primary.findings if f.kind == "replication_lag"] == []
+
+        primary.stop()
+        wait_until_sync(
+            lambda: client.info("replication").get("master_link_status") == "down",
+            what="the replica seeing its master gone",
+        )
+        (down,) = found(await snapshot(replica.url(0)), "replication_down")
+        assert down.severity is Severity.CRITICAL
+        assert down.message == f"the link to the master 127.0.0.1:{primary.port} is down"
+        assert down.statement == "check the master's reachability and the replica's log"
+    finally:
+        client.close()
+        replica.stop()
+
+
+async def test_memory_full_without_eviction(tmp_path: Path) -> None:
+    """maxmemory reached under noeviction: writes fail with OOM, a critical finding."""
+    server = start_server(
+        tmp_path / "full", args=("--maxmemory", "2mb", "--maxmemory-policy", "noeviction")
+    )
+    client = server.client(0)
+    try:
+        assert found(await snapshot(server.url(0)), "memory_near_limit") == []
+        value = b"x" * 1000
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            for n in range(4000):  # 4 MB into 2 MB: refused on the way
+                client.set(f"{PREFIX}full:{n}", value)
+        (full,) = found(await snapshot(server.url(0)), "memory_near_limit")
+        assert full.severity is Severity.CRITICAL
+        assert full.extra["policy"] == "noeviction"
+        assert full.extra["evicted_keys"] == 0
+        assert "writes fail with OOM at the limit" in full.message
+        assert full.statement == "CONFIG SET maxmemory <more bytes>"
+    finally:
+        client.close()
+        server.stop()
