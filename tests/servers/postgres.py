@@ -258,12 +258,14 @@ class PrivatePostgres:
 
 HBA = f"""\
 # written by tests/servers/postgres.py: the password role first, trust for everyone else
+# (and for a standby's replication connection)
 local all {PASSWORD_ROLE} scram-sha-256
 host  all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256
 host  all {PASSWORD_ROLE} ::1/128 scram-sha-256
 local all all trust
 host  all all 127.0.0.1/32 trust
 host  all all ::1/128 trust
+host  replication all 127.0.0.1/32 trust
 """
 
 
@@ -296,20 +298,8 @@ log_timezone = 'UTC'
 """ + (f"# asked for by the caller (last: they win)\n{more}" if more else "")
 
 
-def start(
-    max_connections: int = 300,
-    databases: tuple[str, ...] = ("test",),
-    settings: Mapping[str, str] | None = None,
-) -> PrivatePostgres:
-    """A new private cluster, running, with ``databases`` created; stop it with ``stop()``.
-
-    ``settings`` are more postgresql.conf lines (name to value, as written there, quoted
-    where the value needs it), after the defaults above so that they override them.
-
-    Raises :class:`Unavailable` when there are no server binaries to start it from, and
-    RuntimeError (with the server's log) when they are there but the server fails.
-    """
-    bindir = bin_dir()
+def _account(bindir: Path) -> tuple[int, int]:
+    """The uid and gid the cluster runs as (``postgres`` when the tests run as root)."""
     if not (bindir / "initdb").exists() or not (bindir / "pg_ctl").exists():
         raise Unavailable(
             f"no PostgreSQL server binaries in {bindir} "
@@ -320,10 +310,12 @@ def start(
             account = pwd.getpwnam("postgres")
         except KeyError as exc:
             raise Unavailable("running as root and there is no 'postgres' account") from exc
-        uid, gid = account.pw_uid, account.pw_gid
-    else:
-        uid, gid = os.geteuid(), os.getegid()
+        return account.pw_uid, account.pw_gid
+    return os.geteuid(), os.getegid()
 
+
+def _new_root(bindir: Path, uid: int, gid: int) -> PrivatePostgres:
+    """A temporary directory for one cluster, its watchdog and its socket directory."""
     root = Path(tempfile.mkdtemp(prefix=f"dbtop-pg{bindir.parent.name}-"))
     server = PrivatePostgres(root, bindir, port=0, uid=uid, gid=gid)
     # The watchdog first: whatever happens from here on, the directory goes away.
@@ -349,6 +341,29 @@ def start(
         os.chown(root, uid, gid)
         os.chown(server.socket_dir, uid, gid)
         root.chmod(0o700)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def start(
+    max_connections: int = 300,
+    databases: tuple[str, ...] = ("test",),
+    settings: Mapping[str, str] | None = None,
+) -> PrivatePostgres:
+    """A new private cluster, running, with ``databases`` created; stop it with ``stop()``.
+
+    ``settings`` are more postgresql.conf lines (name to value, as written there, quoted
+    where the value needs it), after the defaults above so that they override them.
+
+    Raises :class:`Unavailable` when there are no server binaries to start it from, and
+    RuntimeError (with the server's log) when they are there but the server fails.
+    """
+    bindir = bin_dir()
+    uid, gid = _account(bindir)
+    server = _new_root(bindir, uid, gid)
+    try:
         server.run(
             *("initdb", "-D", str(server.pgdata), "-U", "postgres", "--auth=trust"),
             *("--encoding=UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"),
@@ -371,6 +386,30 @@ def start(
         )
         for database in databases:
             server.create_database(database)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def start_standby(
+    primary: PrivatePostgres, settings: Mapping[str, str] | None = None
+) -> PrivatePostgres:
+    """A streaming standby of ``primary`` (pg_basebackup -R, hot standby), running on a
+    port of its own; ``settings`` as for :func:`start`. Stop it with ``stop()``."""
+    server = _new_root(primary.bindir, primary.uid, primary.gid)
+    try:
+        server.run(
+            *("pg_basebackup", "-D", str(server.pgdata), "-h", "127.0.0.1"),
+            *("-p", str(primary.port), "-U", "postgres", "-R", "-X", "stream", "-c", "fast"),
+        )
+        more = "".join(f"{name} = {value}\n" for name, value in (settings or {}).items())
+        with (server.pgdata / "postgresql.conf").open("a", encoding="utf-8") as conf:
+            conf.write(
+                "# the standby's own (tests/servers/postgres.py start_standby)\n"
+                f"unix_socket_directories = '{server.socket_dir}'\n{more}"
+            )
+        _start_on_a_free_port(server)
     except BaseException:
         server.stop()
         raise

@@ -24,6 +24,7 @@ import asyncpg
 import pytest
 
 import dbtop.analysis.health.postgresql as pg_health
+import dbtop.engines.postgresql.sessions as pg_sessions
 from dbtop.engines.base import ConnectOptions
 from dbtop.engines.postgresql import PostgresEngine
 from dbtop.model import Finding, Severity, Snapshot
@@ -269,6 +270,111 @@ async def test_xmin_horizon_held_by_a_session_s_xid(
     finally:
         await holder.close()
         await admin.execute("DROP TABLE h_xid")
+
+
+async def test_long_and_idle_transactions(
+    server: postgres.PrivatePostgres, monkeypatch: pytest.MonkeyPatch
+):
+    """A transaction running a statement is a long transaction; one sitting idle is idle in
+    transaction (not both). Thresholds lowered: 0.5 s (from 5 min and 60 s)."""
+    monkeypatch.setattr(pg_health, "LONG_XACT_WARN_S", 0.5)
+    monkeypatch.setattr(pg_sessions, "IDLE_IN_XACT_S", 0.5)
+    url = server.url()
+    busy, idle = await asyncpg.connect(url), await asyncpg.connect(url)
+    busy_pid, idle_pid = str(busy.get_server_pid()), str(idle.get_server_pid())
+    sleeping = None
+    try:
+        before = await snapshot(url)
+        assert found(before, "long_transaction", busy_pid) is None
+        assert found(before, "idle_in_transaction", idle_pid) is None
+        await idle.execute("BEGIN; SELECT 1")
+        sleeping = asyncio.ensure_future(busy.execute("BEGIN; SELECT pg_sleep(60)"))
+
+        async def both() -> Snapshot | None:
+            snap = await snapshot(url)
+            long = found(snap, "long_transaction", busy_pid)
+            return snap if long and found(snap, "idle_in_transaction", idle_pid) else None
+
+        snap = await wait_until(both, timeout=20, what="both transactions past 0.5 s")
+        long = found(snap, "long_transaction", busy_pid)
+        assert long is not None and long.severity is Severity.WARNING
+        assert long.statement == f"SELECT pg_cancel_backend({busy_pid});"
+        assert long.extra["state"] == "active"
+        idling = found(snap, "idle_in_transaction", idle_pid)
+        assert idling is not None and idling.severity is Severity.WARNING
+        assert found(snap, "long_transaction", idle_pid) is None
+        assert found(snap, "idle_in_transaction", busy_pid) is None
+    finally:
+        if sleeping is not None:
+            sleeping.cancel()
+        busy.terminate()
+        await idle.close()
+
+
+@pytest.fixture
+def standby(server: postgres.PrivatePostgres) -> Iterator[postgres.PrivatePostgres]:
+    replica = postgres.start_standby(
+        server,
+        settings={
+            "cluster_name": "'h_standby'",  # its walreceiver's application_name
+            "hot_standby_feedback": "on",
+            "wal_receiver_status_interval": "1",
+        },
+    )
+    try:
+        yield replica
+    finally:
+        replica.stop()
+
+
+async def test_replica_lag_and_a_standby_holding_the_horizon(
+    server: postgres.PrivatePostgres,
+    standby: postgres.PrivatePostgres,
+    admin: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """A standby with hot_standby_feedback and a snapshot held on it holds the primary's
+    horizon; with its replay paused, it falls behind. Thresholds lowered: 1 MB of lag (from
+    1 GB), a horizon 1 xid old (from 10 million)."""
+    monkeypatch.setattr(pg_health, "LAG_WARN_BYTES", 1024**2)
+    monkeypatch.setattr(pg_health, "XMIN_WARN_XIDS", 1)
+    url = server.url()
+
+    async def streaming() -> bool:
+        state = await admin.fetchval(
+            "SELECT state FROM pg_stat_replication WHERE application_name = 'h_standby'"
+        )
+        return state == "streaming"
+
+    await wait_until(streaming, timeout=20, what="the standby streaming")
+    before = await snapshot(url)
+    assert found(before, "replication_lag", "h_standby") is None
+    reader = await asyncpg.connect(standby.url())
+    try:
+        await reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1")
+        await reader.execute("SELECT pg_wal_replay_pause()")
+        await admin.execute("CREATE TABLE h_lag (v int)")
+        for _ in range(3):  # xids past the standby's snapshot, and WAL it does not replay
+            await admin.execute("INSERT INTO h_lag VALUES (1); SELECT pg_switch_wal()")
+
+        async def both() -> Snapshot | None:
+            snap = await snapshot(url)
+            lag = found(snap, "replication_lag", "h_standby")
+            return snap if lag and found(snap, "xmin_horizon", "standby h_standby") else None
+
+        snap = await wait_until(both, timeout=20, what="the standby behind and holding")
+        lag = found(snap, "replication_lag", "h_standby")
+        assert lag is not None and lag.severity is Severity.WARNING
+        assert lag.extra["lag_bytes"] >= 1024**2
+        assert lag.extra["state"] == "streaming"
+        assert "reads there are stale" in lag.message
+        holder = found(snap, "xmin_horizon", "standby h_standby")
+        assert holder is not None and holder.severity is Severity.WARNING
+        assert "standby h_standby (hot_standby_feedback)" in holder.message
+        assert holder.statement is None  # nothing to run on the primary for it
+    finally:
+        await reader.close()
+        await admin.execute("DROP TABLE IF EXISTS h_lag")
 
 
 def _jump_xids(server: postgres.PrivatePostgres, next_xid: int) -> None:
