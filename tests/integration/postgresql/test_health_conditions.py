@@ -313,6 +313,11 @@ async def test_long_and_idle_transactions(
 
 @pytest.fixture
 def standby(server: postgres.PrivatePostgres) -> Iterator[postgres.PrivatePostgres]:
+    # With max_wal_size at its minimum, the primary's checkpoints would remove WAL a
+    # (paused, on a busy machine) standby has not received yet. Not a slot: with one the
+    # standby's xmin is the slot's, not its walsender's.
+    server.psql("ALTER SYSTEM SET wal_keep_size = '1GB'")
+    server.psql("SELECT pg_reload_conf()")
     replica = postgres.start_standby(
         server,
         settings={
@@ -325,6 +330,8 @@ def standby(server: postgres.PrivatePostgres) -> Iterator[postgres.PrivatePostgr
         yield replica
     finally:
         replica.stop()
+        server.psql("ALTER SYSTEM RESET wal_keep_size")
+        server.psql("SELECT pg_reload_conf()")
 
 
 async def test_replica_lag_and_a_standby_holding_the_horizon(

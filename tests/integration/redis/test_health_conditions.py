@@ -9,17 +9,20 @@ root here, whom a read-only directory would not stop.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
+import redis.asyncio
 
 from dbtop.engines.base import ConnectOptions
 from dbtop.engines.redis import RedisEngine
 from dbtop.model import Finding, Severity, Snapshot
-from tests.waiting import wait_until_sync
+from tests.waiting import wait_until, wait_until_sync
 
 from .conftest import PREFIX, Server, start_server
 
@@ -40,6 +43,16 @@ def primary(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         root,
         args=("--dir", str(root / "data"), "--repl-diskless-sync-delay", "0"),
     )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A plain private server the tests may reconfigure (CONFIG SET: it is ours)."""
+    server = start_server(tmp_path_factory.mktemp("health-plain"))
     try:
         yield server
     finally:
@@ -105,10 +118,16 @@ async def test_replication_down(primary: Server, tmp_path: Path) -> None:
     )
     client = replica.client(0)
     try:
-        wait_until_sync(
-            lambda: client.info("replication").get("master_link_status") == "up",
-            what="the replica in sync",
-        )
+        source = primary.client(0)
+
+        def in_sync() -> bool:
+            # both ends: the master marks the replica online only on its first ACK
+            replica_line = source.info("replication").get("slave0") or {}  # parsed by redis-py
+            online = isinstance(replica_line, dict) and replica_line.get("state") == "online"
+            return online and client.info("replication").get("master_link_status") == "up"
+
+        wait_until_sync(in_sync, what="the replica in sync, on both ends")
+        source.close()
         assert found(await snapshot(replica.url(0)), "replication_down") == []
         on_primary = await snapshot(primary.url(0))
         assert [f for f in on_primary.findings if f.kind == "replication_lag"] == []
@@ -139,12 +158,99 @@ async def test_memory_full_without_eviction(tmp_path: Path) -> None:
         with pytest.raises(redis.exceptions.OutOfMemoryError):
             for n in range(4000):  # 4 MB into 2 MB: refused on the way
                 client.set(f"{PREFIX}full:{n}", value)
-        (full,) = found(await snapshot(server.url(0)), "memory_near_limit")
+        snap = await snapshot(server.url(0))
+        (full,) = found(snap, "memory_near_limit")
         assert full.severity is Severity.CRITICAL
         assert full.extra["policy"] == "noeviction"
         assert full.extra["evicted_keys"] == 0
         assert "writes fail with OOM at the limit" in full.message
         assert full.statement == "CONFIG SET maxmemory <more bytes>"
+        (refusing,) = found(snap, "eviction_refuses_writes")
+        assert refusing.severity is Severity.CRITICAL
+        assert "with maxmemory-policy noeviction" in refusing.message
     finally:
         client.close()
         server.stop()
+
+
+async def test_volatile_policy_without_ttls(tmp_path: Path) -> None:
+    """volatile-lru with no key carrying a TTL: nothing can be evicted, writes fail."""
+    server = start_server(
+        tmp_path / "volatile", args=("--maxmemory", "2mb", "--maxmemory-policy", "volatile-lru")
+    )
+    client = server.client(0)
+    try:
+        assert found(await snapshot(server.url(0)), "eviction_cannot_free") == []
+        value = b"x" * 1000
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            for n in range(4000):
+                client.set(f"{PREFIX}vol:{n}", value)
+        (stuck,) = found(await snapshot(server.url(0)), "eviction_cannot_free")
+        assert stuck.severity is Severity.WARNING
+        assert "evicts only keys with a TTL, but only 0 of" in stuck.message
+        assert stuck.statement and "allkeys-lru" in stuck.statement
+    finally:
+        client.close()
+        server.stop()
+
+
+async def test_blocked_clients(plain: Server) -> None:
+    """A client in BLPOP: information (a queue worker waits on purpose)."""
+    server = plain
+    url = server.url(0)
+    assert found(await snapshot(url), "blocked_clients") == []
+    waiter = redis.asyncio.Redis(port=server.port, db=0)
+    waiting = asyncio.ensure_future(waiter.blpop([f"{PREFIX}jobs"], timeout=0))
+    try:
+        client = server.client(0)
+        # (asynchronous: the BLPOP task must run meanwhile)
+        await wait_until(
+            lambda: client.info("clients")["blocked_clients"] == 1, what="the client blocked"
+        )
+        client.close()
+        (blocked,) = found(await snapshot(url), "blocked_clients")
+        assert blocked.severity is Severity.INFO
+        assert blocked.extra["blocked_clients"] == 1
+    finally:
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError, redis.exceptions.RedisError):
+            await waiting
+        await waiter.aclose()
+
+
+async def test_clients_at_maxclients(plain: Server) -> None:
+    """maxclients reached: the connections past it are refused (rejected_connections) and
+    the clients in use are near the limit."""
+    server = plain
+    admin = server.client(0)
+    admin.config_set("maxclients", "10")
+    engine = RedisEngine(server.url(0), ConnectOptions())
+    await engine.connect()
+    extra: list[redis.Redis] = []
+    try:
+        before = await engine.snapshot()
+        assert found(before, "rejected_connections") == []
+        assert found(before, "clients_near_limit") == []
+        refused = None
+        while refused is None:
+            assert len(extra) < 10, "maxclients never refused a connection"
+            conn = redis.Redis(port=server.port, db=0)
+            try:
+                conn.ping()
+            except redis.exceptions.ConnectionError as exc:
+                refused = exc
+                conn.close()
+            else:
+                extra.append(conn)  # its pool keeps the connection the PING opened
+        assert "max number of clients reached" in str(refused)
+        snap = await engine.snapshot()
+        (rejected,) = found(snap, "rejected_connections")
+        assert "maxclients (10) was reached" in rejected.message
+        (near,) = found(snap, "clients_near_limit")
+        assert near.message == "10 of 10 client connections in use"
+    finally:
+        for conn in extra:
+            conn.close()
+        await engine.close()
+        admin.config_set("maxclients", "10000")
+        admin.close()
