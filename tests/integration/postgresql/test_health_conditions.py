@@ -330,6 +330,10 @@ def standby(server: postgres.PrivatePostgres) -> Iterator[postgres.PrivatePostgr
         yield replica
     finally:
         replica.stop()
+        server.psql(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+            "WHERE slot_name = 'h_standby_slot'"
+        )
         server.psql("ALTER SYSTEM RESET wal_keep_size")
         server.psql("SELECT pg_reload_conf()")
 
@@ -379,6 +383,25 @@ async def test_replica_lag_and_a_standby_holding_the_horizon(
         assert holder is not None and holder.severity is Severity.WARNING
         assert "standby h_standby (hot_standby_feedback)" in holder.message
         assert holder.statement is None  # nothing to run on the primary for it
+
+        # Streaming through a slot, the standby's xmin is the slot's: an active slot, which
+        # cannot be dropped (its consumer is connected), nor should be.
+        await admin.execute("SELECT pg_create_physical_replication_slot('h_standby_slot')")
+        await reader.execute("SELECT pg_wal_replay_resume()")
+        standby.psql("ALTER SYSTEM SET primary_slot_name = 'h_standby_slot'")
+        standby.psql("SELECT pg_reload_conf()")
+
+        async def through_slot() -> Finding | None:
+            await admin.execute("SELECT txid_current()")  # an xid past the standby's snapshot
+            slot = found(await snapshot(url), "xmin_horizon", "slot h_standby_slot")
+            return slot if slot and slot.extra["xid_age"] >= 1 else None
+
+        slot = await wait_until(through_slot, timeout=20, what="the standby's xmin on its slot")
+        assert slot.statement is None
+        assert "(in use: by a standby's queries, or a slow logical consumer)" in slot.message
+        assert slot.warning and "hot_standby_feedback" in slot.warning
+        with pytest.raises(asyncpg.ObjectInUseError):  # what the drop would have said
+            await admin.execute("SELECT pg_drop_replication_slot('h_standby_slot')")
     finally:
         await reader.close()
         await admin.execute("DROP TABLE IF EXISTS h_lag")
