@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import redis
 import redis.asyncio
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from dbtop.engines.base import ConnectOptions
 from dbtop.engines.redis import RedisEngine
@@ -234,7 +236,8 @@ async def test_clients_at_maxclients(plain: Server) -> None:
         refused = None
         while refused is None:
             assert len(extra) < 10, "maxclients never refused a connection"
-            conn = redis.Redis(port=server.port, db=0)
+            # no retries: redis-py would retry a refused connection for seconds
+            conn = redis.Redis(port=server.port, db=0, retry=Retry(NoBackoff(), 0))
             try:
                 conn.ping()
             except redis.exceptions.ConnectionError as exc:
@@ -254,3 +257,31 @@ async def test_clients_at_maxclients(plain: Server) -> None:
         await engine.close()
         admin.config_set("maxclients", "10000")
         admin.close()
+
+
+async def test_big_key_in_the_keyspace_sample(plain: Server) -> None:
+    """An 11 MB string: the keyspace sample's MEMORY USAGE finds it, a big_key warning."""
+    client = plain.client(1)
+    key = f"{PREFIX}huge"
+    engine = RedisEngine(plain.url(1), ConnectOptions())
+    await engine.connect()
+    try:
+        client.set(f"{PREFIX}small", b"x" * 1000)
+        first = await engine.snapshot()
+        assert [f for f in first.findings if f.kind == "big_key"] == []
+        client.set(key, b"x" * (11 * 1024 * 1024))
+
+        async def sampled() -> Finding | None:
+            return next(
+                (f for f in (await engine.snapshot()).findings if f.kind == "big_key"), None
+            )
+
+        big = await wait_until(sampled, timeout=15, what="the big key sampled")
+        assert big.object == key
+        assert big.severity is Severity.WARNING
+        assert big.extra["memory_bytes"] >= 11 * 1024 * 1024
+        assert big.statement == f"UNLINK {key}"
+    finally:
+        await engine.close()
+        client.flushdb()
+        client.close()
