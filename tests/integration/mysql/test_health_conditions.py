@@ -125,6 +125,15 @@ async def test_aborted_connections(primary: PrivateServer) -> None:
     assert finding.extra["count"] >= my_health.ABORTED_MIN
     assert "wrong passwords" in finding.message
 
+    # Clients that vanish without COM_QUIT: Aborted_clients.
+    assert found(await snapshot(url), "aborted_connections", "Aborted_clients") is None
+    for _ in range(my_health.ABORTED_MIN + 5):
+        conn = primary.connect(DB, ssl_disabled=True)
+        conn._sock.close()  # type: ignore[union-attr]  # the socket closed, no goodbye
+    dropped = await wait_for(url, "aborted_connections", "Aborted_clients", "dropped clients")
+    assert dropped.severity is Severity.WARNING
+    assert "dropped without a proper close" in dropped.message
+
 
 async def test_buffer_pool_hit_rate(primary: PrivateServer) -> None:
     """A 24 MB table read in an order the 8 MB pool cannot keep up with: 20,000 lookups by
@@ -244,9 +253,12 @@ def _replica_status(conn: pymysql.Connection) -> dict[str, object]:
         return dict(cur.fetchone() or {})
 
 
-async def test_replication_threads(primary: PrivateServer, replica: PrivateServer) -> None:
-    """The module's last test (it stops the primary). A row the replica has already stops
-    its SQL thread on a duplicate key; the primary stopped leaves its IO thread connecting."""
+async def test_replication_threads(
+    primary: PrivateServer, replica: PrivateServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The module's last test (it stops the primary). A row locked on the replica makes it
+    lag; a row the replica has already stops its SQL thread on a duplicate key; the
+    primary stopped leaves its IO thread connecting."""
     url = replica.url()
     source = primary.connect(DB)
     conn = replica.connect()
@@ -261,9 +273,31 @@ async def test_replication_threads(primary: PrivateServer, replica: PrivateServe
                 and bool(execute(conn, f"SHOW TABLES FROM {DB} LIKE 'h_clash'"))
             )
 
+        execute(source, "INSERT INTO h_clash VALUES (0)")
         wait_until_sync(caught_up, timeout=20, what="the replica replicating h_clash")
+        wait_until_sync(
+            lambda: execute(conn, f"SELECT COUNT(*) FROM {DB}.h_clash")[0][0] == 1,
+            what="the row replicated",
+        )
         before = await snapshot(url)
         assert [f for f in before.findings if f.kind.startswith("replication")] == []
+
+        # A row locked on the replica: its SQL thread waits to apply the primary's update,
+        # and falls behind by the second (threshold lowered to 1 s, from 30 s).
+        monkeypatch.setattr(my_health, "LAG_WARN_S", 1.0)
+        blocker = replica.connect(DB)
+        execute(blocker, "BEGIN")
+        execute(blocker, "SELECT * FROM h_clash WHERE id = 0 FOR UPDATE")
+        execute(source, "UPDATE h_clash SET id = -1 WHERE id = 0")
+        lag = await wait_for(url, "replication_lag", "replica of 127.0.0.1", "the replica behind")
+        assert lag.severity is Severity.WARNING
+        assert lag.extra["lag_s"] >= 1
+        assert "reads here are stale" in lag.message
+        blocker.close()  # its transaction rolled back: the SQL thread goes on
+        wait_until_sync(
+            lambda: execute(conn, f"SELECT id FROM {DB}.h_clash") == [(-1,)],
+            what="the update applied",
+        )
 
         execute(conn, f"INSERT INTO {DB}.h_clash VALUES (1)")
         execute(source, "INSERT INTO h_clash VALUES (1)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,6 +134,23 @@ async def test_replication_down(primary: Server, tmp_path: Path) -> None:
         assert found(await snapshot(replica.url(0)), "replication_down") == []
         on_primary = await snapshot(primary.url(0))
         assert [f for f in on_primary.findings if f.kind == "replication_lag"] == []
+
+        # The replica frozen (SIGSTOP: our own process), 2 MB written: the master's view of
+        # its offset falls behind by them.
+        replica.process.send_signal(signal.SIGSTOP)
+        try:
+            writer = primary.client(0)
+            writer.set(f"{PREFIX}h_lag", b"x" * (2 * 1024 * 1024))
+            writer.close()
+            (behind,) = [
+                f for f in (await snapshot(primary.url(0))).findings if f.kind == "replication_lag"
+            ]
+        finally:
+            replica.process.send_signal(signal.SIGCONT)
+        assert behind.object == f"127.0.0.1:{replica.port}"
+        assert behind.severity is Severity.WARNING
+        assert behind.extra["behind_bytes"] >= 2 * 1024 * 1024
+        assert behind.extra["state"] == "online"
 
         primary.stop()
         wait_until_sync(
