@@ -172,13 +172,13 @@ async def test_vacuum_overdue_and_bloat(
     try:
         before = await snapshot(url)
         assert found(before, "vacuum_overdue", "public.h_bloat") is None
-        assert found(before, "bloat_estimate", "h_bloat") is None
+        assert found(before, "bloat_estimate", "public.h_bloat") is None
         await in_own_session(url, "DELETE FROM h_bloat WHERE id % 10 <> 0; ANALYZE h_bloat")
 
         async def both() -> Snapshot | None:
             snap = await snapshot(url)
             overdue = found(snap, "vacuum_overdue", "public.h_bloat")
-            return snap if overdue and found(snap, "bloat_estimate", "h_bloat") else None
+            return snap if overdue and found(snap, "bloat_estimate", "public.h_bloat") else None
 
         snap = await wait_until(both, timeout=20, what="dead rows counted")
         overdue = found(snap, "vacuum_overdue", "public.h_bloat")
@@ -187,14 +187,37 @@ async def test_vacuum_overdue_and_bloat(
         assert overdue.extra["n_dead_tup"] >= 100_000
         assert "(autovacuum is off); never vacuumed" in overdue.message
         assert overdue.statement == "VACUUM (ANALYZE, VERBOSE) public.h_bloat;"
-        bloat = found(snap, "bloat_estimate", "h_bloat")
+        bloat = found(snap, "bloat_estimate", "public.h_bloat")
         assert bloat is not None
         assert bloat.severity is Severity.CRITICAL  # ~90 % of its pages are empty
         assert 0.85 < bloat.extra["bloat_share"] < 0.95
-        assert bloat.statement == "VACUUM FULL h_bloat;"
+        assert bloat.statement == "VACUUM FULL public.h_bloat;"
         assert bloat.warning and "pg_repack" in bloat.warning
     finally:
         await admin.execute("DROP TABLE h_bloat")
+
+
+async def test_identity_sequence_exhaustion(
+    server: postgres.PrivatePostgres, admin: asyncpg.Connection
+):
+    """An identity column's sequence at 80 % of integer (test_health.py has a serial at
+    95 %): a warning, the fix naming the table with its schema."""
+    url = server.url()
+    await admin.execute("CREATE TABLE h_ident (id int GENERATED ALWAYS AS IDENTITY, v int)")
+    try:
+        assert found(await snapshot(url), "sequence_exhaustion", "public.h_ident_id_seq") is None
+        await admin.execute("SELECT setval('h_ident_id_seq', (2147483647 * 0.8)::int)")
+        seq = found(await snapshot(url), "sequence_exhaustion", "public.h_ident_id_seq")
+        assert seq is not None
+        assert seq.severity is Severity.WARNING
+        assert "(for public.h_ident.id)" in seq.message
+        assert seq.statement == (
+            'ALTER TABLE public.h_ident ALTER COLUMN "id" TYPE bigint; '
+            "ALTER SEQUENCE public.h_ident_id_seq AS bigint;"
+        )
+        assert seq.warning == "ALTER COLUMN TYPE rewrites the table under an exclusive lock"
+    finally:
+        await admin.execute("DROP TABLE h_ident")
 
 
 async def test_temp_files(
@@ -467,6 +490,7 @@ async def test_wraparound_and_horizon_held_by_a_slot_and_a_prepared_transaction(
         assert database.extra["xid_age"] > 10_000_000
         tables = [f for f in snap.findings if f.kind == "xid_wraparound" and " " not in f.object]
         assert tables, "no table past autovacuum_freeze_max_age"
+        assert all(f.object.startswith(("pg_catalog.", "pg_toast.", "public.")) for f in tables)
         assert all(f.statement == f"VACUUM (FREEZE, VERBOSE) {f.object};" for f in tables)
 
         # The anti-wraparound vacuum (it runs with autovacuum off) waits for the prepared

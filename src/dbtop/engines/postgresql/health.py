@@ -45,9 +45,15 @@ DATABASES_SQL = f"""SELECT /* dbtop */ {raw("datname", "datname")}, age(datfroze
 FROM pg_database d LEFT JOIN pg_stat_database s USING (datname)
 WHERE datallowconn ORDER BY age(datfrozenxid) DESC"""
 
-TABLES_AGE_SQL = f"""SELECT /* dbtop */ {raw("c.oid::regclass::text", "relation")},
+# A table named with its schema, always: the object is then the same in every finding
+# (vacuum_overdue names pg_stat_user_tables' schema and relname) and a statement to copy
+# means the same table whatever the search_path of the session it is pasted in (regclass
+# text drops the schema of a table the monitor's own search_path sees).
+QUALIFIED = "format('%I.%I', n.nspname, c.relname)"
+
+TABLES_AGE_SQL = f"""SELECT /* dbtop */ {raw(QUALIFIED, "relation")},
   age(c.relfrozenxid) AS xid_age
-FROM pg_class c
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'm', 't') AND c.relfrozenxid <> '0'::xid
 ORDER BY age(c.relfrozenxid) DESC LIMIT {TOP_TABLES}"""
 
@@ -105,8 +111,11 @@ SEQUENCES_SQL = f"""SELECT /* dbtop */
   {raw("col.tbl", "table")}, {raw("col.attname", "column")}, {raw("col.typ", "column_type")}
 FROM pg_sequences s
 LEFT JOIN LATERAL (
-  SELECT d.refobjid::regclass::text AS tbl, a.attname::text, format_type(a.atttypid, NULL) AS typ
+  SELECT format('%I.%I', tn.nspname, tc.relname) AS tbl, a.attname::text,
+    format_type(a.atttypid, NULL) AS typ
   FROM pg_depend d
+  JOIN pg_class tc ON tc.oid = d.refobjid
+  JOIN pg_namespace tn ON tn.oid = tc.relnamespace
   JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
   WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
     AND d.objid = format('%I.%I', s.schemaname, s.sequencename)::regclass
@@ -124,7 +133,7 @@ FROM pg_stat_user_tables ORDER BY n_dead_tup DESC LIMIT {TOP_TABLES}"""
 
 # The biggest tables, with the average width of their rows from pg_stats (which shows only
 # the columns this role may read: a table without them is left out, and said so).
-BLOAT_SQL = f"""SELECT /* dbtop */ {raw("c.oid::regclass::text", "relation")}, c.relpages::int8,
+BLOAT_SQL = f"""SELECT /* dbtop */ {raw(QUALIFIED, "relation")}, c.relpages::int8,
   c.reltuples::float8, current_setting('block_size')::int AS block_size,
   coalesce((SELECT substring(o FROM 'fillfactor=(\\d+)')::int
             FROM unnest(c.reloptions) o WHERE o LIKE 'fillfactor=%'), 100) AS fillfactor,
