@@ -444,7 +444,8 @@ async def test_wraparound_and_horizon_held_by_a_slot_and_a_prepared_transaction(
     """The module's last test (it restarts the server). A logical slot (catalog_xmin) and a
     prepared transaction (its xid, and a lock the anti-wraparound vacuum then waits for),
     then 11 million xids: both named as holders, the databases and tables past
-    autovacuum_freeze_max_age, and the vacuum worker stuck behind them not named."""
+    autovacuum_freeze_max_age, and the vacuum worker stuck behind them not named. Then a
+    billion xids: critical."""
     url = server.url()
     admin = await asyncpg.connect(url)
     try:
@@ -521,9 +522,27 @@ async def test_wraparound_and_horizon_held_by_a_slot_and_a_prepared_transaction(
             ("xmin_horizon", "prepared h gid"),
             ("xid_wraparound", "database test"),
         } <= listed
+
+        # Past a billion: critical. The prepared transaction goes first (the server would
+        # otherwise zero pg_subtrans from its xid on, 4 GB); the logical slot stays and
+        # keeps the catalog, so the database, from being frozen.
+        await admin.execute("ROLLBACK PREPARED 'h gid'")
+        current = int(await admin.fetchval("SELECT txid_current()"))
     finally:
         with contextlib.suppress(asyncpg.PostgresError):
             await admin.execute("ROLLBACK PREPARED 'h gid'")
+        await admin.close()
+    _jump_xids(server, (max(current, pg_health.XID_CRITICAL) // segment + 2) * segment)
+    admin = await asyncpg.connect(url)
+    try:
+        snap = await snapshot(url)
+        database = found(snap, "xid_wraparound", "database test")
+        assert database is not None and database.severity is Severity.CRITICAL
+        assert database.extra["xid_age"] >= pg_health.XID_CRITICAL
+        assert "(47% of the way to the wraparound stop at 2^31" in database.message
+        slot = found(snap, "xmin_horizon", "slot h_logical")
+        assert slot is not None and slot.severity is Severity.CRITICAL
+    finally:
         with contextlib.suppress(asyncpg.PostgresError):
             await admin.execute("SELECT pg_drop_replication_slot('h_logical')")
         await admin.close()
