@@ -136,8 +136,9 @@ async def test_aborted_connections(primary: PrivateServer) -> None:
 
 
 async def test_buffer_pool_hit_rate(primary: PrivateServer) -> None:
-    """A 24 MB table read in an order the 8 MB pool cannot keep up with: 20,000 lookups by
-    key, one page read from disk for most of them."""
+    """A 24 MB table read in an order the 8 MB pool cannot keep up with: 30,000 lookups by
+    key (well past the 100,000 page requests the check wants), most of them reading a page
+    from disk."""
     url = primary.url(DB)
     conn = primary.connect(DB)
     try:
@@ -146,7 +147,7 @@ async def test_buffer_pool_hit_rate(primary: PrivateServer) -> None:
         assert found(await snapshot(url), "buffer_pool_hit_rate", "innodb_buffer_pool_size") is None
         execute(
             conn,
-            "SELECT SUM(LENGTH(b.pad)) FROM seq_1_to_20000 s "
+            "SELECT SUM(LENGTH(b.pad)) FROM seq_1_to_30000 s "
             "JOIN h_big b ON b.id = 1 + (s.seq * 7919) % 3000",
         )
         finding = await wait_for(url, "buffer_pool_hit_rate", "innodb_buffer_pool_size", "misses")
