@@ -509,6 +509,26 @@ async def test_wraparound_and_horizon_held_by_a_slot_and_a_prepared_transaction(
         assert found(snap, "xmin_horizon", f"session {worker}") is None
         assert found(snap, "xmin_horizon", "prepared h gid") is not None
 
+        # Busy sessions, each with a snapshot: their xmin is the prepared transaction's xid
+        # (the oldest running), as old as it. They are listed too, but after the holders
+        # whose age is their own: five of them do not push the prepared transaction out.
+        readers = [await asyncpg.connect(url) for _ in range(5)]
+        try:
+            for reader in readers:
+                await reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1")
+            ages = await admin.fetch(
+                "SELECT DISTINCT backend_xmin = (SELECT transaction FROM pg_prepared_xacts) "
+                "AS same FROM pg_stat_activity WHERE pid = ANY($1::int[])",
+                [r.get_server_pid() for r in readers],
+            )
+            assert [r["same"] for r in ages] == [True]
+            snap = await snapshot(url)
+            holders = [f.object for f in snap.findings if f.kind == "xmin_horizon"]
+            assert holders[:2] == ["slot h_logical", "prepared h gid"], holders
+        finally:
+            for reader in readers:
+                await reader.close()
+
         cli = subprocess.run(
             [sys.executable, "-m", "dbtop.cli", "health", url, "--json", "--fail-on", "warning"],
             capture_output=True,

@@ -61,6 +61,9 @@ ORDER BY age(c.relfrozenxid) DESC LIMIT {TOP_TABLES}"""
 # server says when it began). A session holds it by its snapshot (backend_xmin) or by its
 # own xid: a transaction that wrote and sits idle in READ COMMITTED has no snapshot, so no
 # backend_xmin, and is the very holder every other snapshot inherits its xmin from.
+# At equal age the holders whose age is their own xid come first: a busy session's
+# snapshot xmin is the oldest running xid (a prepared transaction's, a writer's), as old as
+# it, and five of them would push the real holder out of the list.
 # A slot says whether its consumer is connected (a standby's hot_standby_feedback xmin
 # lands in its slot, not on its walsender, when it streams through one).
 # Autovacuum workers are left out: the server leaves vacuum's xmin out of the horizon
@@ -70,21 +73,24 @@ HORIZON_SQL = f"""SELECT /* dbtop */ holder, {raw("who", "who")}, xid_age, age_s
   SELECT 'session' AS holder, pid::text AS who,
     greatest(age(backend_xmin), age(backend_xid)) AS xid_age,
     extract(epoch FROM now() - coalesce(xact_start, query_start))::float8 AS age_s,
-    NULL::bool AS active
+    NULL::bool AS active,
+    backend_xid IS NOT NULL AND (backend_xmin IS NULL OR age(backend_xid) >= age(backend_xmin))
+      AS own
   FROM pg_stat_activity
   WHERE (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL) AND pid <> pg_backend_pid()
     AND backend_type NOT IN ('walsender', 'autovacuum worker')
   UNION ALL
-  SELECT 'slot', slot_name::text, greatest(age(xmin), age(catalog_xmin)), NULL, active
+  SELECT 'slot', slot_name::text, greatest(age(xmin), age(catalog_xmin)), NULL, active, true
   FROM pg_replication_slots WHERE xmin IS NOT NULL OR catalog_xmin IS NOT NULL
   UNION ALL
-  SELECT 'prepared', gid, age(transaction), extract(epoch FROM now() - prepared)::float8, NULL
+  SELECT 'prepared', gid, age(transaction), extract(epoch FROM now() - prepared)::float8, NULL,
+    true
   FROM pg_prepared_xacts
   UNION ALL
   SELECT 'standby', coalesce(nullif(application_name, ''), client_addr::text, pid::text),
-    age(backend_xmin), NULL, NULL
+    age(backend_xmin), NULL, NULL, true
   FROM pg_stat_replication WHERE backend_xmin IS NOT NULL
-) h ORDER BY xid_age DESC LIMIT 5"""
+) h ORDER BY xid_age DESC, own DESC LIMIT 5"""
 
 
 def slots_sql(version_num: int) -> str:
