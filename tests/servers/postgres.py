@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,6 +209,26 @@ class PrivatePostgres:
             self.psql("CREATE EXTENSION IF NOT EXISTS pg_wait_sampling", database=name)
         return self.url(name)
 
+    # -- stopping and starting the same cluster ---------------------------------------------
+
+    def shut_down(self) -> None:
+        """Stop the server cleanly (a shutdown checkpoint) and keep its directory: for a
+        test that changes the stopped cluster (pg_resetwal) before :meth:`start_again`."""
+        self.run(
+            *("pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w"),
+            *("-t", str(STOP_TIMEOUT_S), "stop"),
+            timeout=STOP_TIMEOUT_S + 10,
+        )
+
+    def start_again(self) -> None:
+        """Start the cluster :meth:`shut_down` stopped, on the same port."""
+        proc = _pg_ctl_start(self)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"the private PostgreSQL did not start again: {proc.stderr.strip()}\n"
+                f"{self.log_tail()}"
+            )
+
     # -- the end ----------------------------------------------------------------------------
 
     def stop(self) -> None:
@@ -237,12 +258,14 @@ class PrivatePostgres:
 
 HBA = f"""\
 # written by tests/servers/postgres.py: the password role first, trust for everyone else
+# (and for a standby's replication connection)
 local all {PASSWORD_ROLE} scram-sha-256
 host  all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256
 host  all {PASSWORD_ROLE} ::1/128 scram-sha-256
 local all all trust
 host  all all 127.0.0.1/32 trust
 host  all all ::1/128 trust
+host  replication all 127.0.0.1/32 trust
 """
 
 
@@ -251,7 +274,10 @@ def wait_sampling_library(bindir: Path) -> Path:
     return bindir.parent / "lib" / "pg_wait_sampling.so"
 
 
-def _settings(socket_dir: Path, max_connections: int, preload: str) -> str:
+def _settings(
+    socket_dir: Path, max_connections: int, preload: str, extra: Mapping[str, str] | None = None
+) -> str:
+    more = "".join(f"{name} = {value}\n" for name, value in (extra or {}).items())
     return f"""
 # written by tests/servers/postgres.py (a private cluster for dbtop's tests)
 listen_addresses = '127.0.0.1'
@@ -269,16 +295,11 @@ fsync = off
 full_page_writes = off
 timezone = 'UTC'
 log_timezone = 'UTC'
-"""
+""" + (f"# asked for by the caller (last: they win)\n{more}" if more else "")
 
 
-def start(max_connections: int = 300, databases: tuple[str, ...] = ("test",)) -> PrivatePostgres:
-    """A new private cluster, running, with ``databases`` created; stop it with ``stop()``.
-
-    Raises :class:`Unavailable` when there are no server binaries to start it from, and
-    RuntimeError (with the server's log) when they are there but the server fails.
-    """
-    bindir = bin_dir()
+def _account(bindir: Path) -> tuple[int, int]:
+    """The uid and gid the cluster runs as (``postgres`` when the tests run as root)."""
     if not (bindir / "initdb").exists() or not (bindir / "pg_ctl").exists():
         raise Unavailable(
             f"no PostgreSQL server binaries in {bindir} "
@@ -289,10 +310,12 @@ def start(max_connections: int = 300, databases: tuple[str, ...] = ("test",)) ->
             account = pwd.getpwnam("postgres")
         except KeyError as exc:
             raise Unavailable("running as root and there is no 'postgres' account") from exc
-        uid, gid = account.pw_uid, account.pw_gid
-    else:
-        uid, gid = os.geteuid(), os.getegid()
+        return account.pw_uid, account.pw_gid
+    return os.geteuid(), os.getegid()
 
+
+def _new_root(bindir: Path, uid: int, gid: int) -> PrivatePostgres:
+    """A temporary directory for one cluster, its watchdog and its socket directory."""
     root = Path(tempfile.mkdtemp(prefix=f"dbtop-pg{bindir.parent.name}-"))
     server = PrivatePostgres(root, bindir, port=0, uid=uid, gid=gid)
     # The watchdog first: whatever happens from here on, the directory goes away.
@@ -318,6 +341,29 @@ def start(max_connections: int = 300, databases: tuple[str, ...] = ("test",)) ->
         os.chown(root, uid, gid)
         os.chown(server.socket_dir, uid, gid)
         root.chmod(0o700)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def start(
+    max_connections: int = 300,
+    databases: tuple[str, ...] = ("test",),
+    settings: Mapping[str, str] | None = None,
+) -> PrivatePostgres:
+    """A new private cluster, running, with ``databases`` created; stop it with ``stop()``.
+
+    ``settings`` are more postgresql.conf lines (name to value, as written there, quoted
+    where the value needs it), after the defaults above so that they override them.
+
+    Raises :class:`Unavailable` when there are no server binaries to start it from, and
+    RuntimeError (with the server's log) when they are there but the server fails.
+    """
+    bindir = bin_dir()
+    uid, gid = _account(bindir)
+    server = _new_root(bindir, uid, gid)
+    try:
         server.run(
             *("initdb", "-D", str(server.pgdata), "-U", "postgres", "--auth=trust"),
             *("--encoding=UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"),
@@ -332,7 +378,7 @@ def start(max_connections: int = 300, databases: tuple[str, ...] = ("test",)) ->
                 "as scripts/test-services.sh does)"
             )
         with (server.pgdata / "postgresql.conf").open("a", encoding="utf-8") as conf:
-            conf.write(_settings(server.socket_dir, max_connections, preload))
+            conf.write(_settings(server.socket_dir, max_connections, preload, settings))
         (server.pgdata / "pg_hba.conf").write_text(HBA, encoding="utf-8")
         _start_on_a_free_port(server)
         server.hypopg = bool(
@@ -346,25 +392,34 @@ def start(max_connections: int = 300, databases: tuple[str, ...] = ("test",)) ->
     return server
 
 
+def start_standby(
+    primary: PrivatePostgres, settings: Mapping[str, str] | None = None
+) -> PrivatePostgres:
+    """A streaming standby of ``primary`` (pg_basebackup -R, hot standby), running on a
+    port of its own; ``settings`` as for :func:`start`. Stop it with ``stop()``."""
+    server = _new_root(primary.bindir, primary.uid, primary.gid)
+    try:
+        server.run(
+            *("pg_basebackup", "-D", str(server.pgdata), "-h", "127.0.0.1"),
+            *("-p", str(primary.port), "-U", "postgres", "-R", "-X", "stream", "-c", "fast"),
+        )
+        more = "".join(f"{name} = {value}\n" for name, value in (settings or {}).items())
+        with (server.pgdata / "postgresql.conf").open("a", encoding="utf-8") as conf:
+            conf.write(
+                "# the standby's own (tests/servers/postgres.py start_standby)\n"
+                f"unix_socket_directories = '{server.socket_dir}'\n{more}"
+            )
+        _start_on_a_free_port(server)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
 def _start_on_a_free_port(server: PrivatePostgres) -> None:
     for _attempt in range(3):
         server.port = free_port()
-        # Its own session: a Ctrl-C on the terminal goes to the tests, which then stop the
-        # server in order, instead of straight to the postmaster.
-        proc = subprocess.run(
-            [
-                str(server.bindir / "pg_ctl"),
-                *("-D", str(server.pgdata), "-l", str(server.log), "-w"),
-                *("-t", str(START_TIMEOUT_S), "-o", f"-p {server.port}", "start"),
-            ],
-            capture_output=True,
-            text=True,
-            env=_clean_env(),
-            cwd=server.root,
-            timeout=START_TIMEOUT_S + 10,
-            start_new_session=True,
-            **server._as_owner(),  # type: ignore[arg-type]
-        )
+        proc = _pg_ctl_start(server)
         if proc.returncode == 0:
             return
         log = server.log_tail()
@@ -372,6 +427,25 @@ def _start_on_a_free_port(server: PrivatePostgres) -> None:
             break
     raise RuntimeError(
         f"the private PostgreSQL {server.version} did not start: {proc.stderr.strip()}\n{log}"
+    )
+
+
+def _pg_ctl_start(server: PrivatePostgres) -> subprocess.CompletedProcess[str]:
+    # Its own session: a Ctrl-C on the terminal goes to the tests, which then stop the
+    # server in order, instead of straight to the postmaster.
+    return subprocess.run(
+        [
+            str(server.bindir / "pg_ctl"),
+            *("-D", str(server.pgdata), "-l", str(server.log), "-w"),
+            *("-t", str(START_TIMEOUT_S), "-o", f"-p {server.port}", "start"),
+        ],
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+        cwd=server.root,
+        timeout=START_TIMEOUT_S + 10,
+        start_new_session=True,
+        **server._as_owner(),  # type: ignore[arg-type]
     )
 
 

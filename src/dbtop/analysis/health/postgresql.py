@@ -148,12 +148,21 @@ _HOLDER = {
 }
 
 
+_SLOT_IN_USE = (
+    "its consumer is connected: end the long queries on the standby (or turn its "
+    "hot_standby_feedback off), or let the logical consumer catch up"
+)
+
+
 def _release(row: Row) -> str | None:
     who = str(row["who"])
     if row["holder"] == "session":
         return f"SELECT pg_terminate_backend({int(who)});" if who.isdigit() else None
     if row["holder"] == "slot":
-        return f"SELECT pg_drop_replication_slot({quote_literal(who)});"
+        # an active slot cannot be dropped (its consumer is connected), nor should it be
+        return (
+            None if row.get("active") else f"SELECT pg_drop_replication_slot({quote_literal(who)});"
+        )
     if row["holder"] == "prepared":
         return f"ROLLBACK PREPARED {quote_literal(who)};"
     return None
@@ -171,6 +180,9 @@ def xmin_horizon(facts: PgHealthFacts) -> list[Finding]:
         if sev is None:
             continue
         holder = _HOLDER.get(str(row["holder"]), "{who}").format(who=row["who"])
+        in_use = row["holder"] == "slot" and bool(row.get("active"))
+        if in_use:
+            holder += " (in use: by a standby's queries, or a slow logical consumer)"
         held = f" for {duration(float(seconds))}" if seconds is not None else ""
         out.append(
             Finding(
@@ -180,7 +192,9 @@ def xmin_horizon(facts: PgHealthFacts) -> list[Finding]:
                 "vacuum cannot remove rows deleted since, anywhere on the server",
                 sev,
                 statement=_release(row),
-                warning=None if row["holder"] != "slot" else "its consumer must then resync",
+                warning=_SLOT_IN_USE
+                if in_use
+                else ("its consumer must then resync" if row["holder"] == "slot" else None),
                 extra=frozen(holder=row["holder"], xid_age=xids, age_s=seconds),
             )
         )

@@ -45,31 +45,52 @@ DATABASES_SQL = f"""SELECT /* dbtop */ {raw("datname", "datname")}, age(datfroze
 FROM pg_database d LEFT JOIN pg_stat_database s USING (datname)
 WHERE datallowconn ORDER BY age(datfrozenxid) DESC"""
 
-TABLES_AGE_SQL = f"""SELECT /* dbtop */ {raw("c.oid::regclass::text", "relation")},
+# A table named with its schema, always: the object is then the same in every finding
+# (vacuum_overdue names pg_stat_user_tables' schema and relname) and a statement to copy
+# means the same table whatever the search_path of the session it is pasted in (regclass
+# text drops the schema of a table the monitor's own search_path sees).
+QUALIFIED = "format('%I.%I', n.nspname, c.relname)"
+
+TABLES_AGE_SQL = f"""SELECT /* dbtop */ {raw(QUALIFIED, "relation")},
   age(c.relfrozenxid) AS xid_age
-FROM pg_class c
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'm', 't') AND c.relfrozenxid <> '0'::xid
 ORDER BY age(c.relfrozenxid) DESC LIMIT {TOP_TABLES}"""
 
 # Who holds the xmin horizon back: each holder with its age in xids (and seconds where the
-# server says when it began).
-HORIZON_SQL = f"""SELECT /* dbtop */ holder, {raw("who", "who")}, xid_age, age_s FROM (
-  SELECT 'session' AS holder, pid::text AS who, age(backend_xmin) AS xid_age,
-    extract(epoch FROM now() - coalesce(xact_start, query_start))::float8 AS age_s
+# server says when it began). A session holds it by its snapshot (backend_xmin) or by its
+# own xid: a transaction that wrote and sits idle in READ COMMITTED has no snapshot, so no
+# backend_xmin, and is the very holder every other snapshot inherits its xmin from.
+# At equal age the holders whose age is their own xid come first: a busy session's
+# snapshot xmin is the oldest running xid (a prepared transaction's, a writer's), as old as
+# it, and five of them would push the real holder out of the list.
+# A slot says whether its consumer is connected (a standby's hot_standby_feedback xmin
+# lands in its slot, not on its walsender, when it streams through one).
+# Autovacuum workers are left out: the server leaves vacuum's xmin out of the horizon
+# (PROC_IN_VACUUM), theirs is a copy of someone else's, and terminating an
+# anti-wraparound vacuum is the worst advice to give.
+HORIZON_SQL = f"""SELECT /* dbtop */ holder, {raw("who", "who")}, xid_age, age_s, active FROM (
+  SELECT 'session' AS holder, pid::text AS who,
+    greatest(age(backend_xmin), age(backend_xid)) AS xid_age,
+    extract(epoch FROM now() - coalesce(xact_start, query_start))::float8 AS age_s,
+    NULL::bool AS active,
+    backend_xid IS NOT NULL AND (backend_xmin IS NULL OR age(backend_xid) >= age(backend_xmin))
+      AS own
   FROM pg_stat_activity
-  WHERE backend_xmin IS NOT NULL AND pid <> pg_backend_pid()
-    AND backend_type NOT IN ('walsender')
+  WHERE (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL) AND pid <> pg_backend_pid()
+    AND backend_type NOT IN ('walsender', 'autovacuum worker')
   UNION ALL
-  SELECT 'slot', slot_name::text, greatest(age(xmin), age(catalog_xmin)), NULL
+  SELECT 'slot', slot_name::text, greatest(age(xmin), age(catalog_xmin)), NULL, active, true
   FROM pg_replication_slots WHERE xmin IS NOT NULL OR catalog_xmin IS NOT NULL
   UNION ALL
-  SELECT 'prepared', gid, age(transaction), extract(epoch FROM now() - prepared)::float8
+  SELECT 'prepared', gid, age(transaction), extract(epoch FROM now() - prepared)::float8, NULL,
+    true
   FROM pg_prepared_xacts
   UNION ALL
   SELECT 'standby', coalesce(nullif(application_name, ''), client_addr::text, pid::text),
-    age(backend_xmin), NULL
+    age(backend_xmin), NULL, NULL, true
   FROM pg_stat_replication WHERE backend_xmin IS NOT NULL
-) h ORDER BY xid_age DESC LIMIT 5"""
+) h ORDER BY xid_age DESC, own DESC LIMIT 5"""
 
 
 def slots_sql(version_num: int) -> str:
@@ -96,8 +117,11 @@ SEQUENCES_SQL = f"""SELECT /* dbtop */
   {raw("col.tbl", "table")}, {raw("col.attname", "column")}, {raw("col.typ", "column_type")}
 FROM pg_sequences s
 LEFT JOIN LATERAL (
-  SELECT d.refobjid::regclass::text AS tbl, a.attname::text, format_type(a.atttypid, NULL) AS typ
+  SELECT format('%I.%I', tn.nspname, tc.relname) AS tbl, a.attname::text,
+    format_type(a.atttypid, NULL) AS typ
   FROM pg_depend d
+  JOIN pg_class tc ON tc.oid = d.refobjid
+  JOIN pg_namespace tn ON tn.oid = tc.relnamespace
   JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
   WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
     AND d.objid = format('%I.%I', s.schemaname, s.sequencename)::regclass
@@ -115,7 +139,7 @@ FROM pg_stat_user_tables ORDER BY n_dead_tup DESC LIMIT {TOP_TABLES}"""
 
 # The biggest tables, with the average width of their rows from pg_stats (which shows only
 # the columns this role may read: a table without them is left out, and said so).
-BLOAT_SQL = f"""SELECT /* dbtop */ {raw("c.oid::regclass::text", "relation")}, c.relpages::int8,
+BLOAT_SQL = f"""SELECT /* dbtop */ {raw(QUALIFIED, "relation")}, c.relpages::int8,
   c.reltuples::float8, current_setting('block_size')::int AS block_size,
   coalesce((SELECT substring(o FROM 'fillfactor=(\\d+)')::int
             FROM unnest(c.reloptions) o WHERE o LIKE 'fillfactor=%'), 100) AS fillfactor,
