@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dbtop.engines.redis.collect import ClientPace, NodePoll
+from dbtop.engines.redis.collect import CLOCK_REFRESH_S, ClientPace, KeptSession, NodePoll
 from dbtop.engines.redis.commands import PAUSE, BlockingKind
 from dbtop.engines.redis.info import (
     CommandStat,
@@ -63,26 +63,48 @@ def client_rows(
     now: datetime,
     cluster: bool,
     self_ids: set[int],
+    clock: float | None = None,
+    refresh_s: float = CLOCK_REFRESH_S,
 ) -> None:
+    """Each client's Session. An idle client whose line has not changed but for its clocks
+    (the kept list of a quiet server, or a list read again) keeps its Session, made again
+    with its clocks moved on every ``refresh_s``: thousands of idle clients are not rebuilt
+    (nor converted again for the history) every refresh."""
     node = poll.node if cluster else None
     prefix = prefix_for(poll.node, cluster)
+    clock = time.monotonic() if clock is None else clock
     blocked: list[tuple[Session, BlockingKind]] = []
     built = poll.built
     own = frozenset(self_ids)
+    shift = poll.clients_shift_s
+    present: set[str] | None = set() if poll.clients_fetched else None
     for row in poll.clients:
-        # A kept row (CLIENT LIST not read again) makes the same Session as last poll when
-        # it is not blocked (whose wait follows the clock) and its creation time is the
-        # server's: thousands of idle clients, not rebuilt every refresh.
-        known = built.get(id(row))
-        if known is not None and known[0] is row and known[1] == own:
-            rows.sessions.append(known[2])
+        client_id = row.raw("id") or ""
+        if present is not None:
+            present.add(client_id)
+        known = built.get(client_id)
+        if (
+            known is not None
+            and known.own == own
+            and clock - known.made_at < refresh_s
+            and (known.row is row or row.unchanged_since(known.row))
+        ):
+            rows.sessions.append(known.session)
             continue
-        session, kind = client_session(row, now=now, node=node, prefix=prefix, self_ids=self_ids)
-        if kind is None and isinstance(row.get("server_time_usec"), int):
-            built[id(row)] = (row, own, session)
+        # dbtop's own connection ran the very CLIENT LIST it is in: its clocks do not move
+        mine = client_id.isdigit() and int(client_id) in own
+        line = row.aged(shift) if shift and not mine else row
+        session, kind = client_session(line, now=now, node=node, prefix=prefix, self_ids=self_ids)
+        if kind is None and session.is_idle and isinstance(line.get("server_time_usec"), int):
+            built[client_id] = KeptSession(row, session, own, clock)
+        elif known is not None:
+            del built[client_id]
         rows.sessions.append(session)
         if kind is not None:
             blocked.append((session, kind))
+    if present is not None and len(built) > len(present):
+        for gone in built.keys() - present:
+            del built[gone]  # disconnected: its Session is history
     rows.lock_waits.extend(blocked_edges(blocked, now=now, prefix=prefix))
     paused = sum(1 for _, kind in blocked if kind is PAUSE)
     if paused:
@@ -275,10 +297,11 @@ def node_rows(
     cluster: bool,
     self_ids: set[int],
     own_name: str | None,
+    refresh_s: float = CLOCK_REFRESH_S,
 ) -> dict[int, int]:
     """One answering node's clients, slow log, databases and latency events into ``rows``;
     its keys per database."""
-    client_rows(poll, rows, now=now, cluster=cluster, self_ids=self_ids)
+    client_rows(poll, rows, now=now, cluster=cluster, self_ids=self_ids, refresh_s=refresh_s)
     slowlog_rows(poll, rows, cluster=cluster, own_name=own_name)
     sizes = table_rows(poll, rows, cluster=cluster)
     latency_rows(poll, rows, cluster=cluster)

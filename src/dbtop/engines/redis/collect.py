@@ -42,9 +42,17 @@ SLOWLOG_ENTRIES = 128
 CLIENT_LIST_BUDGET = 0.01
 #: A server where nothing happened since the last CLIENT LIST (no other client's command,
 #: connection or block; INFO says so) has the same client list but for its clocks, when that
-#: list showed nobody busy: the list is then read only this often (as PostgreSQL's idle
-#: sessions), and at once when INFO shows anything else.
-IDLE_REFRESH_S = 5.0
+#: list showed nobody busy: the last list then stands in with its clocks moved on
+#: (ClientLine.aged), it is read again at once when INFO shows anything else, and every
+#: QUIET_REREAD_S for what moves without a command (buffer sizes).
+QUIET_REREAD_S = 60.0
+#: An idle client's Session is kept while its line does not change but for its clocks, and
+#: made again (its clocks moved on) this often, as PostgreSQL's idle sessions ...
+CLOCK_REFRESH_S = 5.0
+#: ... and only this often while the UI hides idle clients (``include_idle`` False): their
+#: clocks are not on screen, and each Session made again costs its conversion when the
+#: snapshot is kept in the history (thousands of rows)
+HIDDEN_CLOCK_REFRESH_S = 60.0
 #: what INFO says of other clients' activity (dbtop's own commands are left out of it)
 _ACTIVITY = (
     "total_commands_processed",
@@ -74,6 +82,17 @@ def shows_busy(rows: list[ClientLine], own_ids: set[int]) -> bool:
 
 
 @dataclass(slots=True)
+class KeptSession:
+    """An idle client's Session, and the line it was made of (as read: a kept list's rows
+    are these very objects)."""
+
+    row: ClientLine
+    session: Any
+    own: frozenset[int]
+    made_at: float
+
+
+@dataclass(slots=True)
 class ClientPace:
     """When to fetch CLIENT LIST again, from what it cost the server last time."""
 
@@ -85,15 +104,17 @@ class ClientPace:
     #: INFO's activity figures when the list was read, and whether it showed anyone busy
     seen: tuple[str | None, ...] | None = None
     busy: bool = True
-    #: the Sessions made of these rows (see assemble.client_rows), kept with the rows
-    built: dict[int, Any] = field(default_factory=dict)
+    #: the Sessions of idle clients by client id (see assemble.client_rows), kept across
+    #: lists while the client's line does not change but for its clocks
+    built: dict[str, KeptSession] = field(default_factory=dict)
+    run_id: str | None = None
 
     def due(self, now: float) -> bool:
         return now - self.fetched_at >= self.cost_ms / 1000 / CLIENT_LIST_BUDGET
 
     def may_wait(self, now: float) -> bool:
-        """Whether this poll's INFO may decide if CLIENT LIST is read (IDLE_REFRESH_S)."""
-        return self.seen is not None and not self.busy and now - self.fetched_at < IDLE_REFRESH_S
+        """Whether this poll's INFO may decide if CLIENT LIST is read (QUIET_REREAD_S)."""
+        return self.seen is not None and not self.busy and now - self.fetched_at < QUIET_REREAD_S
 
     def wanted(self, info: dict[str, str], now: float) -> bool:
         """After INFO: the list changed (something happened), and the budget allows."""
@@ -121,9 +142,13 @@ class ClientPace:
             self.rows = poll.clients
             self.seen = activity(poll.info)
             self.busy = shows_busy(poll.clients, own_ids or set())
-            self.built = {}
+            run_id = poll.info.get("run_id")
+            if run_id != self.run_id:
+                self.built = {}  # a restarted server numbers its clients from 1 again
+            self.run_id = run_id
         else:
             poll.clients = self.rows
+            poll.clients_shift_s = int(self.age_s(now))
         poll.built = self.built
 
     def age_s(self, now: float) -> float:
@@ -150,8 +175,10 @@ class NodePoll:
     clients: list[ClientLine] = field(default_factory=list)
     #: False when CLIENT LIST was left out of this poll and ``clients`` is the last list
     clients_fetched: bool = True
-    #: Sessions already made of ``clients``' rows, by row (assemble.client_rows)
-    built: dict[int, Any] = field(default_factory=dict)
+    #: how old that last list is, in whole seconds (its clocks are moved on by as much)
+    clients_shift_s: int = 0
+    #: idle clients' Sessions kept from earlier polls, by client id (assemble.client_rows)
+    built: dict[str, KeptSession] = field(default_factory=dict)
     slowlog: list[Any] = field(default_factory=list)
     latency: list[Any] = field(default_factory=list)
     cluster_info: dict[str, str] = field(default_factory=dict)

@@ -20,7 +20,14 @@ from dbtop.engines.redis.antipatterns import poll_findings
 from dbtop.engines.redis.assemble import Rows, busy_rows, node_rows, snapshot_extra, statement_rows
 from dbtop.engines.redis.capabilities import LABELS, declare_capabilities
 from dbtop.engines.redis.cluster import ClusterNode, SlotMap, nodes_extra, parse_cluster_nodes
-from dbtop.engines.redis.collect import ClientPace, NodePoll, poll_node, read_config
+from dbtop.engines.redis.collect import (
+    CLOCK_REFRESH_S,
+    HIDDEN_CLOCK_REFRESH_S,
+    ClientPace,
+    NodePoll,
+    poll_node,
+    read_config,
+)
 from dbtop.engines.redis.commands import synthetic_kind
 from dbtop.engines.redis.connection import CommandError, Link, Target, busy, parse_target
 from dbtop.engines.redis.explain import (
@@ -329,6 +336,7 @@ class RedisEngine(EngineBase):
                 cluster=self._cluster,
                 self_ids=self._own_ids(poll.node),
                 own_name=self.options.application_name,
+                refresh_s=CLOCK_REFRESH_S if self.include_idle else HIDDEN_CLOCK_REFRESH_S,
             )
             sampler = self._samplers.get(poll.node)
             if sampler is not None:
