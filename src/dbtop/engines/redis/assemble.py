@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dbtop.engines.redis.collect import CLOCK_REFRESH_S, ClientPace, KeptSession, NodePoll
+from dbtop.engines.redis.collect import (
+    CLOCK_REFRESH_S,
+    ClientPace,
+    InfoPace,
+    KeptSession,
+    NodePoll,
+)
 from dbtop.engines.redis.commands import PAUSE, BlockingKind
 from dbtop.engines.redis.info import (
     CommandStat,
@@ -271,6 +277,7 @@ def snapshot_extra(
     *,
     paces: Mapping[str, ClientPace],
     cluster_nodes: list[dict[str, Any]] | None,
+    info_paces: Mapping[str, InfoPace] | None = None,
 ) -> dict[str, Any]:
     """The snapshot's ``extra`` (docs/engines/redis.md lists the keys)."""
     now = time.monotonic()
@@ -284,6 +291,11 @@ def snapshot_extra(
         "clients_age_s": {node: round(pace.age_s(now), 3) for node, pace in paces.items()},
         "client_list_ms": {node: round(pace.cost_ms, 3) for node, pace in paces.items()},
     }
+    if info_paces:
+        # the commands' latency percentiles are read every LATENCYSTATS_EVERY_S
+        extra["latencystats_age_s"] = {
+            node: round(pace.age_s(now), 3) for node, pace in info_paces.items()
+        }
     if cluster_nodes is not None:
         extra["cluster_nodes"] = cluster_nodes
     return extra

@@ -35,6 +35,12 @@ CONFIG_KEYS = (
     "client-output-buffer-limit",
 )
 SLOWLOG_ENTRIES = 128
+#: INFO latencystats (a percentile computation per command, about half of INFO all's time on
+#: the server) is read this often; the polls between ask for every other section and keep
+#: the last percentiles, which are cumulative since start-up and move slowly
+LATENCYSTATS_EVERY_S = 10.0
+#: the first version whose INFO takes several sections
+INFO_SECTIONS_FROM = 70000
 
 
 #: Share of Redis's time that CLIENT LIST may take: at tens of thousands of clients one call
@@ -156,6 +162,50 @@ class ClientPace:
 
 
 @dataclass(slots=True)
+class InfoPace:
+    """Which INFO sections a poll asks for: all of them every LATENCYSTATS_EVERY_S, and in
+    between the sections that the last full INFO had but latencystats."""
+
+    #: whether the server takes several sections in one INFO (Redis 7+)
+    sections_ok: bool = False
+    #: the sections of the last full INFO, by the names INFO takes
+    sections: tuple[str, ...] = ()
+    full_at: float = float("-inf")
+    #: the latency_percentiles_usec_* lines of the last full INFO
+    latency: dict[str, str] = field(default_factory=dict)
+
+    def wanted(self, now: float) -> list[str]:
+        if not self.sections_ok or not self.sections or now - self.full_at >= LATENCYSTATS_EVERY_S:
+            return ["INFO", "all"]
+        return ["INFO", *self.sections]
+
+    def learn(self, command: list[Any], reply: object, info: dict[str, str], now: float) -> None:
+        """After the reply: a full one teaches the sections and the percentiles; a partial
+        one gets the last percentiles back (the same names, as if INFO all had been asked)."""
+        if command[1:] == ["all"]:
+            self.full_at = now
+            self.sections = tuple(name for name in section_names(reply) if name != "latencystats")
+            self.latency = {k: v for k, v in info.items() if k.startswith(LATENCY_PREFIX)}
+        else:
+            info.update(self.latency)
+
+    def age_s(self, now: float) -> float:
+        return max(now - self.full_at, 0.0)
+
+
+LATENCY_PREFIX = "latency_percentiles_usec_"
+
+
+def section_names(reply: object) -> list[str]:
+    """``# Server`` … ``# Keyspace`` headers of an INFO reply, as INFO takes them."""
+    return [
+        line[1:].strip().lower()
+        for line in text(reply).splitlines()
+        if line.startswith("#") and line[1:].strip()
+    ]
+
+
+@dataclass(slots=True)
 class BusyScript:
     function: str | None
     command: str | None
@@ -220,13 +270,16 @@ async def poll_node(
     with_clients: bool = True,
     latency: bool = True,
     clients_if: Callable[[dict[str, str]], bool] | None = None,
+    info_pace: InfoPace | None = None,
 ) -> NodePoll:
     """One round trip; ``with_clients`` False leaves CLIENT LIST out (see ClientPace),
-    unless ``clients_if(info)`` then asks for it: a second round trip."""
+    unless ``clients_if(info)`` then asks for it: a second round trip. ``info_pace`` leaves
+    latencystats out of most INFOs (see InfoPace)."""
     started = time.monotonic()
     poll = NodePoll(node=link.node, clients_fetched=with_clients)
+    info_command = info_pace.wanted(started) if info_pace is not None else ["INFO", "all"]
     wanted: list[tuple[str, list[Any]]] = [
-        ("info", ["INFO", "all"]),
+        ("info", info_command),
         ("slowlog", ["SLOWLOG", "GET", SLOWLOG_ENTRIES]),
     ]
     if with_clients:
@@ -259,6 +312,8 @@ async def poll_node(
         poll.elapsed_ms = (time.monotonic() - started) * 1000
         return poll
     poll.raw_info = parse_info(reply["info"])
+    if info_pace is not None:
+        info_pace.learn(info_command, reply["info"], poll.raw_info, started)
     poll.info = link.ledger.exclude(poll.raw_info)
     if "clients" not in reply and clients_if is not None and clients_if(poll.info):
         try:

@@ -23,7 +23,9 @@ from dbtop.engines.redis.cluster import ClusterNode, SlotMap, nodes_extra, parse
 from dbtop.engines.redis.collect import (
     CLOCK_REFRESH_S,
     HIDDEN_CLOCK_REFRESH_S,
+    INFO_SECTIONS_FROM,
     ClientPace,
+    InfoPace,
     NodePoll,
     poll_node,
     read_config,
@@ -37,8 +39,8 @@ from dbtop.engines.redis.explain import (
     find_in_databases,
 )
 from dbtop.engines.redis.health import HealthSource
-from dbtop.engines.redis.indexes import KeySampler, SampleBudget, SampleStats
-from dbtop.engines.redis.info import CommandStat, integer, parse_info
+from dbtop.engines.redis.indexes import LIVE_BUDGET, KeySampler, SampleStats
+from dbtop.engines.redis.info import CommandStat, integer, parse_info, version_number
 from dbtop.engines.redis.info import keyspace as db_keyspace
 from dbtop.engines.redis.kill import kill_client
 from dbtop.engines.redis.progress import findings as progress_findings
@@ -95,9 +97,10 @@ class RedisEngine(EngineBase):
         self._slots: SlotMap | None = None
         self._node_errors: dict[str, str] = {}
         #: the per-refresh sampling budget (benchmarks and tests may change it)
-        self.sample_budget = SampleBudget()
+        self.sample_budget = LIVE_BUDGET
         self._samplers: dict[str, KeySampler] = {}
         self._client_pace: dict[str, ClientPace] = {}
+        self._info_pace: dict[str, InfoPace] = {}
         #: databases that had keys at the last poll (explain looks a bare key up in them)
         self._db_sizes_seen: set[int] = set()
         self._config: dict[str, dict[str, str]] = {}
@@ -203,6 +206,7 @@ class RedisEngine(EngineBase):
                 await self._links.pop(name).close()
                 self._samplers.pop(name, None)
                 self._client_pace.pop(name, None)
+                self._info_pace.pop(name, None)
                 if name in self._actions:
                     await self._actions.pop(name).close()
         opening: list[tuple[str, Link]] = []
@@ -272,6 +276,7 @@ class RedisEngine(EngineBase):
                     rows,
                     sampling,
                     paces=self._client_pace,
+                    info_paces=self._info_pace,
                     cluster_nodes=nodes_extra(self._nodes.value, self._links)
                     if self._cluster
                     else None,
@@ -384,6 +389,10 @@ class RedisEngine(EngineBase):
         self, link: Link, with_config: bool, sections: Sections
     ) -> tuple[NodePoll, SampleStats | None]:
         pace = self._client_pace.setdefault(link.node, ClientPace())
+        info_pace = self._info_pace.get(link.node)
+        if info_pace is None:
+            sections_ok = (version_number(self._version) or 0) >= INFO_SECTIONS_FROM
+            info_pace = self._info_pace[link.node] = InfoPace(sections_ok=sections_ok)
         now = time.monotonic()
         wait = pace.may_wait(now)
         poll = await poll_node(
@@ -392,6 +401,7 @@ class RedisEngine(EngineBase):
             cluster=self._cluster,
             with_clients=pace.due(now) and not wait,
             clients_if=(lambda info: pace.wanted(info, now)) if wait else None,
+            info_pace=info_pace,
         )
         if poll.ok:
             pace.update(poll, now, self._own_ids(link.node))
@@ -402,12 +412,17 @@ class RedisEngine(EngineBase):
         self._db_sizes_seen = set(sizes) if not self._cluster else set()
         sampler = self._samplers.setdefault(link.node, KeySampler(self.sample_budget))
         sampler.budget = self.sample_budget
+        own_calls = link.ledger.at_info.by_name if link.ledger.at_info is not None else {}
+        sampler.cost.learn(poll.raw_info, own_calls)
+        budget = sampler.cost.budget(self.sample_budget, time.monotonic())
         stats = await sections.read(
             Feature.INDEXES,
             f"the key sample on {link.node}",
-            sampler.step(link, sizes, select=not self._cluster),
+            sampler.step(link, sizes, select=not self._cluster, budget=budget),
             None,
         )
+        if stats is not None:
+            sampler.cost.keys += stats.keys
         return poll, stats
 
     # -- actions --------------------------------------------------------------------------

@@ -10,19 +10,21 @@ the sample is close to a random one; keyspace_estimate turns it into each patter
 bytes with a stated 95 % margin, exact once a pass has seen every key.
 
 Every command here is O(1) or O(COUNT) on the server: the sampling never blocks it, and the
-async round trips never block the UI.
+async round trips never block the UI. The live view's budget is also one of the server's time
+(``server_ms_per_s``): what a sampled key costs is learnt from INFO commandstats
+(:class:`SampleCost`), and each refresh samples as many keys as fit.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 from dbtop.engines.redis.commands import quote_arg
 from dbtop.engines.redis.connection import Link
-from dbtop.engines.redis.info import integer, text
+from dbtop.engines.redis.info import integer, parse_fields, text
 from dbtop.engines.redis.keyspace_estimate import (
     Measured,
     PatternEstimate,
@@ -48,6 +50,63 @@ class SampleBudget:
     reservoir: int = 4000
     #: a key measured less than this long ago is not measured again when SCAN meets it
     remeasure_s: float = 60.0
+    #: the server's time the sample may take, in ms per second (None: max_keys each
+    #: refresh); see SampleCost
+    server_ms_per_s: float | None = None
+
+
+#: The live view's sample: ~0.1 ms of the server's time a second (SCAN is ~1.3 µs a key at
+#: 1M keys, TYPE + PTTL + MEMORY USAGE ~2 µs): with INFO and the rest, dbtop's own commands
+#: stay under 0.5 ms/s (issue 14); the margins on screen say what the sample size gives
+LIVE_BUDGET = SampleBudget(server_ms_per_s=0.1)
+#: the commands the sample sends, as INFO commandstats names them
+SAMPLE_COMMANDS = ("scan", "type", "pttl", "memory|usage", "select")
+#: how much of a new figure goes into the running cost per key
+COST_WEIGHT = 0.3
+
+
+@dataclass(slots=True)
+class SampleCost:
+    """What one sampled key costs the server, from INFO commandstats: each sample command's
+    mean time per call between two INFOs (the server does not split its time by client, so
+    everyone's mean is taken as dbtop's) times the calls dbtop sent in between, over the keys
+    it sampled in between."""
+
+    per_key_us: float | None = None
+    #: keys sampled since the last INFO
+    keys: int = 0
+    #: per command: the server's calls and usec, and dbtop's calls, at the last INFO
+    seen: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    stepped_at: float | None = None
+
+    def learn(self, raw_info: Mapping[str, str], own_calls: Mapping[str, int]) -> None:
+        spent = 0.0
+        for name in SAMPLE_COMMANDS:
+            fields = parse_fields(raw_info.get(f"cmdstat_{name}", ""))
+            calls, usec = integer(fields.get("calls")), integer(fields.get("usec"))
+            if calls is None or usec is None:
+                continue
+            own = own_calls.get(name, 0)
+            before = self.seen.get(name)
+            if before is not None and calls > before[0] and usec >= before[1] and own >= before[2]:
+                spent += (usec - before[1]) / (calls - before[0]) * (own - before[2])
+            self.seen[name] = (calls, usec, own)
+        if self.keys and spent > 0:
+            cost = spent / self.keys
+            known = self.per_key_us
+            self.per_key_us = cost if known is None else known + COST_WEIGHT * (cost - known)
+        self.keys = 0
+
+    def budget(self, budget: SampleBudget, now: float) -> SampleBudget:
+        """This refresh's budget: the keys that fit in the server's time since the last."""
+        since, self.stepped_at = (
+            (None if self.stepped_at is None else now - self.stepped_at),
+            now,
+        )
+        if budget.server_ms_per_s is None or self.per_key_us is None or since is None:
+            return budget
+        fit = budget.server_ms_per_s * 1000 * min(since, 5.0) / self.per_key_us
+        return replace(budget, max_keys=max(1, min(budget.max_keys, round(fit))))
 
 
 @dataclass(slots=True)
@@ -87,16 +146,26 @@ class SampleStats:
     reservoir: int
     full_passes: int
 
-    def as_extra(self, budget: SampleBudget) -> dict[str, float | int]:
-        return {
+    #: the keys this refresh could take (the budget's, or fewer by the server's time)
+    budget_keys: int | None = None
+    server_us_per_key: float | None = None
+
+    def as_extra(self, budget: SampleBudget) -> dict[str, float | int | None]:
+        extra: dict[str, float | int | None] = {
             "keys": self.keys,
             "scans": self.scans,
             "elapsed_ms": round(self.elapsed_ms, 2),
             "reservoir": self.reservoir,
             "full_passes": self.full_passes,
-            "budget_keys": budget.max_keys,
+            "budget_keys": budget.max_keys if self.budget_keys is None else self.budget_keys,
             "budget_ms": budget.max_ms,
         }
+        if budget.server_ms_per_s is not None:
+            extra["budget_server_ms_s"] = budget.server_ms_per_s
+            extra["server_us_per_key"] = (
+                None if self.server_us_per_key is None else round(self.server_us_per_key, 2)
+            )
+        return extra
 
 
 def display_key(key: bytes) -> str:
@@ -108,6 +177,7 @@ class KeySampler:
 
     def __init__(self, budget: SampleBudget | None = None) -> None:
         self.budget = budget or SampleBudget()
+        self.cost = SampleCost()
         self.dbs: dict[int, DbSample] = {}
         self._tokens: dict[str, tuple[str, ...]] = {}
         self._next = 0
@@ -163,6 +233,8 @@ class KeySampler:
             elapsed_ms=(time.monotonic() - started) * 1000,
             reservoir=sum(len(s.records) for s in self.dbs.values()),
             full_passes=sum(s.pass_no for s in self.dbs.values()),
+            budget_keys=budget.max_keys,
+            server_us_per_key=self.cost.per_key_us,
         )
 
     async def _scan(
