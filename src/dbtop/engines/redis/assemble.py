@@ -95,6 +95,7 @@ def client_rows(
             and clock - known.made_at < refresh_s
             and (known.row is row or row.unchanged_since(known.row))
         ):
+            known.row = row  # the next poll of a kept list finds it by identity
             rows.sessions.append(known.session)
             continue
         # dbtop's own connection ran the very CLIENT LIST it is in: its clocks do not move

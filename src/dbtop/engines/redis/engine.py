@@ -415,6 +415,8 @@ class RedisEngine(EngineBase):
         own_calls = link.ledger.at_info.by_name if link.ledger.at_info is not None else {}
         sampler.cost.learn(poll.raw_info, own_calls)
         budget = sampler.cost.budget(self.sample_budget, time.monotonic())
+        if budget is None:
+            return poll, sampler.resting()
         stats = await sections.read(
             Feature.INDEXES,
             f"the key sample on {link.node}",

@@ -51,14 +51,19 @@ class SampleBudget:
     #: a key measured less than this long ago is not measured again when SCAN meets it
     remeasure_s: float = 60.0
     #: the server's time the sample may take, in ms per second (None: max_keys each
-    #: refresh); see SampleCost
+    #: refresh), and how often it is then spent (see SampleCost.budget)
     server_ms_per_s: float | None = None
+    every_s: float = 5.0
 
 
 #: The live view's sample: ~0.1 ms of the server's time a second (SCAN is ~1.3 µs a key at
 #: 1M keys, TYPE + PTTL + MEMORY USAGE ~2 µs): with INFO and the rest, dbtop's own commands
-#: stay under 0.5 ms/s (issue 14); the margins on screen say what the sample size gives
-LIVE_BUDGET = SampleBudget(server_ms_per_s=0.1)
+#: stay under 0.5 ms/s (issue 14); the margins on screen say what the sample size gives.
+#: Spent every 5 s in one batch: the keyspace's patterns are made again only when the sample
+#: or a database's size changed, not for a few keys every refresh.
+LIVE_BUDGET = SampleBudget(max_keys=200, server_ms_per_s=0.1)
+#: keys of the first batch, before the server's cost per key is known
+FIRST_KEYS = 50
 #: the commands the sample sends, as INFO commandstats names them
 SAMPLE_COMMANDS = ("scan", "type", "pttl", "memory|usage", "select")
 #: how much of a new figure goes into the running cost per key
@@ -97,16 +102,23 @@ class SampleCost:
             self.per_key_us = cost if known is None else known + COST_WEIGHT * (cost - known)
         self.keys = 0
 
-    def budget(self, budget: SampleBudget, now: float) -> SampleBudget:
-        """This refresh's budget: the keys that fit in the server's time since the last."""
-        since, self.stepped_at = (
-            (None if self.stepped_at is None else now - self.stepped_at),
-            now,
-        )
-        if budget.server_ms_per_s is None or self.per_key_us is None or since is None:
+    def budget(self, budget: SampleBudget, now: float) -> SampleBudget | None:
+        """This refresh's budget, or None when it samples nothing: every ``every_s``, the
+        keys that the server's time since the last batch pays for."""
+        if budget.server_ms_per_s is None:
             return budget
-        fit = budget.server_ms_per_s * 1000 * min(since, 5.0) / self.per_key_us
-        return replace(budget, max_keys=max(1, min(budget.max_keys, round(fit))))
+        first = replace(budget, max_keys=min(budget.max_keys, FIRST_KEYS))
+        if self.stepped_at is None:
+            self.stepped_at = now
+            return first
+        since = now - self.stepped_at
+        if since < budget.every_s:
+            return None
+        self.stepped_at = now
+        if self.per_key_us is None:  # not learnt (the counters restarted, or hidden)
+            return first
+        fit = budget.server_ms_per_s * 1000 * min(since, 2 * budget.every_s) / self.per_key_us
+        return replace(budget, max_keys=max(1, min(budget.max_keys, int(fit))))
 
 
 @dataclass(slots=True)
@@ -134,6 +146,9 @@ class DbSample:
     #: the largest keys met in any pass, kept apart from the reservoir so that a huge key
     #: seen once stays known (a rolling scan meets every key in the end)
     biggest: dict[bytes, KeyRecord] = field(default_factory=dict)
+    #: counts the changes of ``records`` and ``biggest`` (KeySampler.patterns keeps its
+    #: rows while it stays, and while the database's size does too)
+    version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +194,8 @@ class KeySampler:
         self.budget = budget or SampleBudget()
         self.cost = SampleCost()
         self.dbs: dict[int, DbSample] = {}
+        #: per database: (sample version, size, node) and the rows made of them
+        self._patterns: dict[int, tuple[tuple[int, int, str | None], list[KeyPattern]]] = {}
         self._tokens: dict[str, tuple[str, ...]] = {}
         self._next = 0
 
@@ -273,6 +290,7 @@ class KeySampler:
         keys = [k for k in keys if k not in fresh_set]
         if not keys:
             return
+        sample.version += 1
         commands: list[list[object]] = [["SELECT", db]] if select else []
         for key in keys:
             commands.extend((["TYPE", key], ["PTTL", key], ["MEMORY", "USAGE", key]))
@@ -315,12 +333,25 @@ class KeySampler:
 
     def _finish_pass(self, sample: DbSample) -> None:
         """A full SCAN ended: keys not seen during it are gone from the server."""
+        sample.version += 1
         for key in [k for k, r in sample.records.items() if r.seen_pass < sample.pass_no]:
             del sample.records[key]
         for key in [k for k, r in sample.biggest.items() if r.seen_pass < sample.pass_no]:
             del sample.biggest[key]
         sample.pass_no += 1
         sample.scanned_in_pass = 0
+
+    def resting(self) -> SampleStats:
+        """What a refresh that sampled nothing spent (SampleCost.budget gave None)."""
+        return SampleStats(
+            keys=0,
+            scans=0,
+            elapsed_ms=0.0,
+            reservoir=sum(len(s.records) for s in self.dbs.values()),
+            full_passes=sum(s.pass_no for s in self.dbs.values()),
+            budget_keys=0,
+            server_us_per_key=self.cost.per_key_us,
+        )
 
     def records(self) -> Iterable[tuple[int, KeyRecord]]:
         """Every key measured and still held: the reservoir and the biggest keys."""
@@ -332,42 +363,64 @@ class KeySampler:
                     yield db, record
 
     def patterns(self, db_sizes: dict[int, int], *, node: str | None) -> list[KeyPattern]:
-        """One KeyPattern per pattern and database, estimated from the sample."""
+        """One KeyPattern per pattern and database, estimated from the sample; a database
+        whose sample and size did not change since the last call keeps its rows (thousands
+        of keys grouped and estimated again would give the same)."""
         rows: list[KeyPattern] = []
+        kept: dict[int, tuple[tuple[int, int, str | None], list[KeyPattern]]] = {}
         for db, sample in sorted(self.dbs.items()):
-            records = list(sample.records.values())
-            big = [r for k, r in sample.biggest.items() if k not in sample.records]
-            if not records and not big:
+            state = (sample.version, db_sizes.get(db, -1), node)
+            known = self._patterns.get(db)
+            if known is not None and known[0] == state:
+                rows.extend(known[1])
+                kept[db] = known
                 continue
-            if len(self._tokens) > 4 * self.budget.reservoir * max(len(self.dbs), 1):
-                self._tokens.clear()  # bounded cache of split key names
-            grouping = group_keys((r.name for r in (*records, *big)), token_cache=self._tokens)
-            groups: dict[str, list[KeyRecord]] = {}
-            for record in records:
-                groups.setdefault(grouping.of(record.name), []).append(record)
-            big_groups: dict[str, list[KeyRecord]] = {}
-            for record in (*big, *(r for k, r in sample.biggest.items() if k in sample.records)):
-                big_groups.setdefault(grouping.of(record.name), []).append(record)
-            size = db_sizes.get(db, len(records))
-            estimates = estimate_patterns(
-                size,
-                (Measured(r.key, grouping.of(r.name), r.memory_bytes) for r in records),
-                (Measured(r.key, grouping.of(r.name), r.memory_bytes) for r in big),
-            )
-            for pattern in {*groups, *big_groups}:
-                rows.append(
-                    _pattern_row(
-                        pattern,
-                        groups.get(pattern, []),
-                        big_groups.get(pattern, []),
-                        estimates[pattern],
-                        sampled=len(records),
-                        db=db,
-                        node=node,
-                    )
-                )
+            first = len(rows)
+            self._db_patterns(db, sample, db_sizes, node, rows)
+            kept[db] = (state, rows[first:])
+        self._patterns = kept
         rows.sort(key=lambda p: (-(p.memory_bytes or 0), p.pattern))
         return rows
+
+    def _db_patterns(
+        self,
+        db: int,
+        sample: DbSample,
+        db_sizes: dict[int, int],
+        node: str | None,
+        rows: list[KeyPattern],
+    ) -> None:
+        records = list(sample.records.values())
+        big = [r for k, r in sample.biggest.items() if k not in sample.records]
+        if not records and not big:
+            return
+        if len(self._tokens) > 4 * self.budget.reservoir * max(len(self.dbs), 1):
+            self._tokens.clear()  # bounded cache of split key names
+        grouping = group_keys((r.name for r in (*records, *big)), token_cache=self._tokens)
+        groups: dict[str, list[KeyRecord]] = {}
+        for record in records:
+            groups.setdefault(grouping.of(record.name), []).append(record)
+        big_groups: dict[str, list[KeyRecord]] = {}
+        for record in (*big, *(r for k, r in sample.biggest.items() if k in sample.records)):
+            big_groups.setdefault(grouping.of(record.name), []).append(record)
+        size = db_sizes.get(db, len(records))
+        estimates = estimate_patterns(
+            size,
+            (Measured(r.key, grouping.of(r.name), r.memory_bytes) for r in records),
+            (Measured(r.key, grouping.of(r.name), r.memory_bytes) for r in big),
+        )
+        for pattern in {*groups, *big_groups}:
+            rows.append(
+                _pattern_row(
+                    pattern,
+                    groups.get(pattern, []),
+                    big_groups.get(pattern, []),
+                    estimates[pattern],
+                    sampled=len(records),
+                    db=db,
+                    node=node,
+                )
+            )
 
 
 def _ttl(reply: object) -> int:
