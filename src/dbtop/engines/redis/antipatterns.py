@@ -212,9 +212,13 @@ def client_findings(sessions: Iterable[Session]) -> list[Finding]:
         if session.is_self:
             continue
         extra = session.extra
-        # A ClientLine reads one field without building the others (thousands of rows).
-        omem = extra.number("omem") if isinstance(extra, ClientLine) else extra.get("omem", 0)
-        omem = integer(omem, 0) or 0
+        # A ClientLine reads one field without building the others (thousands of rows),
+        # and a client with nothing to send (nearly all) is passed over on its text
+        if isinstance(extra, ClientLine):
+            raw = extra.raw("omem")
+            omem = 0 if raw is None or raw == "0" else extra.number("omem")
+        else:
+            omem = integer(extra.get("omem", 0), 0) or 0
         if omem >= OUTPUT_BUFFER_BYTES:
             found.append(
                 Finding(

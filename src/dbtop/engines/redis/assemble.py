@@ -109,7 +109,7 @@ def client_rows(
         rows.sessions.append(session)
         if kind is not None:
             blocked.append((session, kind))
-    if present is not None and len(built) > len(present):
+    if present is not None:
         for gone in built.keys() - present:
             del built[gone]  # disconnected: its Session is history
     rows.lock_waits.extend(blocked_edges(blocked, now=now, prefix=prefix))
