@@ -237,3 +237,39 @@ def test_grouping_by_distinct_shapes_gives_every_key_its_pattern():
     assert {grouping.of(f"shop:{n}") for n in "abcdefghijk"} == {"shop:*"}
     assert grouping.of("config") == "config"
     assert tokens("user:3:profile") == ("user", ":", "*", ":", "profile")
+
+
+def test_a_kept_list_gives_the_very_sessions_of_the_last_poll_until_one_is_due():
+    pace = ClientPace()
+    build(pace, fetched(line(5), line(6)), clock=0.0)
+    poll = kept()
+    pace.update(poll, 1.0, set())
+    rows = Rows()
+    client_rows(poll, rows, now=NOW, cluster=False, self_ids=set(), clock=1.0)
+    again = kept()
+    pace.update(again, 2.0, set())
+    more = Rows()
+    client_rows(again, more, now=NOW, cluster=False, self_ids=set(), clock=2.0)
+    assert all(a is b for a, b in zip(rows.sessions, more.sessions, strict=True))
+    due = kept()
+    pace.update(due, 5.0, set())
+    later = Rows()
+    client_rows(due, later, now=NOW, cluster=False, self_ids=set(), clock=5.0)
+    assert [s.duration_s for s in later.sessions] == [105.0, 105.0]
+
+
+def test_client_findings_are_kept_while_the_sessions_are_the_same_objects():
+    from dataclasses import replace
+
+    from dbtop.engines.redis.antipatterns import ClientFindings
+
+    pace = ClientPace()
+    sessions = list(
+        build(pace, fetched(line(5).replace("omem=0", "omem=99999999")), clock=0.0).values()
+    )
+    memo = ClientFindings()
+    found = memo(sessions)
+    assert [f.kind for f in found] == ["output_buffer"]
+    assert memo(sessions) == found
+    quiet = replace(sessions[0], extra=client_list(line(5))[0])
+    assert memo([quiet]) == []  # another Session object: looked at again

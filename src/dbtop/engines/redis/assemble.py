@@ -79,11 +79,22 @@ def client_rows(
     node = poll.node if cluster else None
     prefix = prefix_for(poll.node, cluster)
     clock = time.monotonic() if clock is None else clock
+    own = frozenset(self_ids)
+    whole = poll.kept_list
+    if (
+        whole is not None
+        and whole.rows is poll.clients
+        and whole.own == own
+        and clock - whole.oldest < refresh_s
+    ):
+        rows.sessions.extend(whole.sessions)
+        return
     blocked: list[tuple[Session, BlockingKind]] = []
     built = poll.built
-    own = frozenset(self_ids)
     shift = poll.clients_shift_s
     present: set[str] | None = set() if poll.clients_fetched else None
+    first = len(rows.sessions)
+    all_kept, oldest = True, clock
     for row in poll.clients:
         client_id = row.raw("id") or ""
         if present is not None:
@@ -93,25 +104,35 @@ def client_rows(
             known is not None
             and known.own == own
             and clock - known.made_at < refresh_s
-            and (known.row is row or row.unchanged_since(known.row))
+            and (known.row is row or (not known.mine and row.unchanged_since(known.row)))
         ):
             known.row = row  # the next poll of a kept list finds it by identity
             rows.sessions.append(known.session)
+            oldest = min(oldest, known.made_at)
             continue
         # dbtop's own connection ran the very CLIENT LIST it is in: its clocks do not move
         mine = client_id.isdigit() and int(client_id) in own
         line = row.aged(shift) if shift and not mine else row
         session, kind = client_session(line, now=now, node=node, prefix=prefix, self_ids=self_ids)
-        if kind is None and session.is_idle and isinstance(line.get("server_time_usec"), int):
-            built[client_id] = KeptSession(row, session, own, clock)
-        elif known is not None:
-            del built[client_id]
+        if (
+            kind is None
+            and (session.is_idle or mine)
+            and isinstance(line.get("server_time_usec"), int)
+        ):
+            built[client_id] = KeptSession(row, session, own, clock, mine)
+        else:
+            all_kept = False
+            if known is not None:
+                del built[client_id]
         rows.sessions.append(session)
         if kind is not None:
             blocked.append((session, kind))
     if present is not None:
         for gone in built.keys() - present:
             del built[gone]  # disconnected: its Session is history
+    if whole is not None:
+        whole.rows = poll.clients if all_kept else None
+        whole.own, whole.sessions, whole.oldest = own, rows.sessions[first:], oldest
     rows.lock_waits.extend(blocked_edges(blocked, now=now, prefix=prefix))
     paused = sum(1 for _, kind in blocked if kind is PAUSE)
     if paused:

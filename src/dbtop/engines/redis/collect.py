@@ -96,6 +96,19 @@ class KeptSession:
     session: Any
     own: frozenset[int]
     made_at: float
+    #: dbtop's own connection: kept only while the very same line stands in
+    mine: bool = False
+
+
+@dataclass(slots=True)
+class KeptList:
+    """The Sessions made of one kept list when every one of them was a kept Session: the
+    next poll of the same list takes them as they are, until the oldest is due again."""
+
+    rows: list[ClientLine] | None = None
+    own: frozenset[int] = frozenset()
+    sessions: list[Any] = field(default_factory=list)
+    oldest: float = float("-inf")
 
 
 @dataclass(slots=True)
@@ -113,6 +126,7 @@ class ClientPace:
     #: the Sessions of idle clients by client id (see assemble.client_rows), kept across
     #: lists while the client's line does not change but for its clocks
     built: dict[str, KeptSession] = field(default_factory=dict)
+    kept_list: KeptList = field(default_factory=KeptList)
     run_id: str | None = None
 
     def due(self, now: float) -> bool:
@@ -151,11 +165,13 @@ class ClientPace:
             run_id = poll.info.get("run_id")
             if run_id != self.run_id:
                 self.built = {}  # a restarted server numbers its clients from 1 again
+            self.kept_list = KeptList()
             self.run_id = run_id
         else:
             poll.clients = self.rows
             poll.clients_shift_s = int(self.age_s(now))
         poll.built = self.built
+        poll.kept_list = self.kept_list
 
     def age_s(self, now: float) -> float:
         return max(now - self.fetched_at, 0.0)
@@ -229,6 +245,7 @@ class NodePoll:
     clients_shift_s: int = 0
     #: idle clients' Sessions kept from earlier polls, by client id (assemble.client_rows)
     built: dict[str, KeptSession] = field(default_factory=dict)
+    kept_list: KeptList | None = None
     slowlog: list[Any] = field(default_factory=list)
     latency: list[Any] = field(default_factory=list)
     cluster_info: dict[str, str] = field(default_factory=dict)

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from dbtop.engines.base import ConnectOptions, EngineBase
 from dbtop.engines.redis.advice import gather_advice
 from dbtop.engines.redis.anatomy import KeyAnatomy, key_anatomy
-from dbtop.engines.redis.antipatterns import poll_findings
+from dbtop.engines.redis.antipatterns import ClientFindings, poll_findings
 from dbtop.engines.redis.assemble import Rows, busy_rows, node_rows, snapshot_extra, statement_rows
 from dbtop.engines.redis.capabilities import LABELS, declare_capabilities
 from dbtop.engines.redis.cluster import ClusterNode, SlotMap, nodes_extra, parse_cluster_nodes
@@ -114,6 +114,7 @@ class RedisEngine(EngineBase):
         self._last_taken: datetime | None = None
         self._last_server: ServerSummary | None = None
         self._health = HealthSource()
+        self._client_findings = ClientFindings()
         self._version = "?"
 
     # -- identity -------------------------------------------------------------------------
@@ -247,7 +248,7 @@ class RedisEngine(EngineBase):
             (p.node if self._cluster else None, p.info, self._config.get(p.node, {}))
             for p in ok_polls
         ]
-        findings = poll_findings(infos, rows.sessions)
+        findings = poll_findings(infos, rows.sessions, self._client_findings)
         findings += self._health.findings(infos, keyspace, started) + progress_findings(infos)
         search = partial(all_search_indexes, self._links, self._search, cluster=self._cluster)
         indexes = await sections.read(
