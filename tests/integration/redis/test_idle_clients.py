@@ -42,3 +42,65 @@ async def test_quiet_server_keeps_its_client_list_and_sees_a_newcomer_at_once(
         finally:
             newcomer.delete("dbtop-test:late")
             newcomer.close()
+
+
+async def test_a_kept_list_moves_idle_clocks_on_and_sees_a_change_or_a_departure_at_once(
+    private: Server, private_db: redis.Redis, monkeypatch
+) -> None:
+    from dbtop.engines.redis import engine as engine_module
+
+    # idle clients made again on every poll (their clocks moved on), not every 5 s
+    monkeypatch.setattr(engine_module, "CLOCK_REFRESH_S", 0.0)
+    private_db.connection_pool.disconnect()
+    idler = redis.Redis(port=private.port, password=private.password, client_name="idler")
+    idler.ping()
+    (idler_id,) = [c["id"] for c in idler.client_list() if c["name"] == "idler"]
+    try:
+        async with connected(private.url(9)) as engine:
+
+            def idler_session(snapshot):
+                return next((s for s in snapshot.sessions if s.id == str(idler_id)), None)
+
+            first = idler_session(await engine.snapshot())
+            assert first is not None
+
+            async def clock_moved() -> bool:
+                snapshot = await engine.snapshot()
+                session = idler_session(snapshot)
+                # the list is the one read first, its idle clock has moved on
+                return (
+                    _list_age(snapshot) >= 1.0
+                    and session is not None
+                    and session.duration_s >= first.duration_s + 1
+                    and session.extra["idle"] == session.duration_s
+                )
+
+            await wait_until(clock_moved, what="an idle clock moved on without CLIENT LIST")
+            idler.client_setname("renamed")  # a command: the list is read again at once
+            snapshot = await engine.snapshot()
+            assert _list_age(snapshot) < KEPT_S
+            assert idler_session(snapshot).application == "renamed"
+            idler.close()
+
+            async def gone() -> bool:
+                return idler_session(await engine.snapshot()) is None
+
+            await wait_until(gone, what="the disconnected client gone from the list")
+    finally:
+        idler.close()
+
+
+async def test_latency_percentiles_stay_between_two_full_infos(
+    private: Server, private_db: redis.Redis
+) -> None:
+    private_db.hgetall("dbtop-test:percentiles")
+    async with connected(private.url(9)) as engine:
+
+        async def partial_info_with_percentiles():
+            snapshot = await engine.snapshot()
+            (age,) = snapshot.extra["latencystats_age_s"].values()
+            hgetall = next((s for s in snapshot.statements if s.id == "hgetall"), None)
+            # a poll that asked INFO without latencystats, and still shows the percentiles
+            return age > 0 and hgetall is not None and "p50_ms" in hgetall.extra
+
+        await wait_until(partial_info_with_percentiles, what="percentiles kept between INFOs")

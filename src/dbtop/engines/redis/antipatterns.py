@@ -8,6 +8,7 @@ O(N) commands on big keys in the slow log) from the key sample and are gathered 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 
 from dbtop.engines.redis.anatomy import KeyAnatomy, human_bytes
@@ -212,9 +213,13 @@ def client_findings(sessions: Iterable[Session]) -> list[Finding]:
         if session.is_self:
             continue
         extra = session.extra
-        # A ClientLine reads one field without building the others (thousands of rows).
-        omem = extra.number("omem") if isinstance(extra, ClientLine) else extra.get("omem", 0)
-        omem = integer(omem, 0) or 0
+        # A ClientLine reads one field without building the others (thousands of rows),
+        # and a client with nothing to send (nearly all) is passed over on its text
+        if isinstance(extra, ClientLine):
+            raw = extra.raw("omem")
+            omem = 0 if raw is None or raw == "0" else extra.number("omem")
+        else:
+            omem = integer(extra.get("omem", 0), 0) or 0
         if omem >= OUTPUT_BUFFER_BYTES:
             found.append(
                 Finding(
@@ -393,14 +398,30 @@ def commandstat_findings(stats: Mapping[str, CommandStat]) -> list[Finding]:
     return found
 
 
+class ClientFindings:
+    """``client_findings`` kept while a poll's Sessions are the very objects of the last
+    poll's (a quiet server's thousands of idle clients: see assemble.client_rows)."""
+
+    def __init__(self) -> None:
+        self._sessions: list[Session] = []
+        self._found: list[Finding] = []
+
+    def __call__(self, sessions: Sequence[Session]) -> list[Finding]:
+        known = self._sessions
+        if len(known) != len(sessions) or not all(map(operator.is_, known, sessions)):
+            self._sessions, self._found = list(sessions), client_findings(sessions)
+        return list(self._found)
+
+
 def poll_findings(
     nodes: Iterable[tuple[str | None, dict[str, str], Mapping[str, str]]],
-    sessions: Iterable[Session],
+    sessions: Sequence[Session],
+    clients: ClientFindings | None = None,
 ) -> list[Finding]:
     """The findings of one poll: each node's (name in a cluster, INFO, settings), then the
     clients'."""
     findings: list[Finding] = []
     for node, info, config in nodes:
         findings.extend(server_findings(info, config, node=node))
-    findings.extend(client_findings(sessions))
+    findings.extend(clients(sessions) if clients is not None else client_findings(sessions))
     return findings

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dbtop.engines.redis.collect import ClientPace, NodePoll
+from dbtop.engines.redis.collect import (
+    CLOCK_REFRESH_S,
+    ClientPace,
+    InfoPace,
+    KeptSession,
+    NodePoll,
+)
 from dbtop.engines.redis.commands import PAUSE, BlockingKind
 from dbtop.engines.redis.info import (
     CommandStat,
@@ -63,26 +69,70 @@ def client_rows(
     now: datetime,
     cluster: bool,
     self_ids: set[int],
+    clock: float | None = None,
+    refresh_s: float = CLOCK_REFRESH_S,
 ) -> None:
+    """Each client's Session. An idle client whose line has not changed but for its clocks
+    (the kept list of a quiet server, or a list read again) keeps its Session, made again
+    with its clocks moved on every ``refresh_s``: thousands of idle clients are not rebuilt
+    (nor converted again for the history) every refresh."""
     node = poll.node if cluster else None
     prefix = prefix_for(poll.node, cluster)
+    clock = time.monotonic() if clock is None else clock
+    own = frozenset(self_ids)
+    whole = poll.kept_list
+    if (
+        whole is not None
+        and whole.rows is poll.clients
+        and whole.own == own
+        and clock - whole.oldest < refresh_s
+    ):
+        rows.sessions.extend(whole.sessions)
+        return
     blocked: list[tuple[Session, BlockingKind]] = []
     built = poll.built
-    own = frozenset(self_ids)
+    shift = poll.clients_shift_s
+    present: set[str] | None = set() if poll.clients_fetched else None
+    first = len(rows.sessions)
+    all_kept, oldest = True, clock
     for row in poll.clients:
-        # A kept row (CLIENT LIST not read again) makes the same Session as last poll when
-        # it is not blocked (whose wait follows the clock) and its creation time is the
-        # server's: thousands of idle clients, not rebuilt every refresh.
-        known = built.get(id(row))
-        if known is not None and known[0] is row and known[1] == own:
-            rows.sessions.append(known[2])
+        client_id = row.raw("id") or ""
+        if present is not None:
+            present.add(client_id)
+        known = built.get(client_id)
+        if (
+            known is not None
+            and known.own == own
+            and clock - known.made_at < refresh_s
+            and (known.row is row or (not known.mine and row.unchanged_since(known.row)))
+        ):
+            known.row = row  # the next poll of a kept list finds it by identity
+            rows.sessions.append(known.session)
+            oldest = min(oldest, known.made_at)
             continue
-        session, kind = client_session(row, now=now, node=node, prefix=prefix, self_ids=self_ids)
-        if kind is None and isinstance(row.get("server_time_usec"), int):
-            built[id(row)] = (row, own, session)
+        # dbtop's own connection ran the very CLIENT LIST it is in: its clocks do not move
+        mine = client_id.isdigit() and int(client_id) in own
+        line = row.aged(shift) if shift and not mine else row
+        session, kind = client_session(line, now=now, node=node, prefix=prefix, self_ids=self_ids)
+        if (
+            kind is None
+            and (session.is_idle or mine)
+            and isinstance(line.get("server_time_usec"), int)
+        ):
+            built[client_id] = KeptSession(row, session, own, clock, mine)
+        else:
+            all_kept = False
+            if known is not None:
+                del built[client_id]
         rows.sessions.append(session)
         if kind is not None:
             blocked.append((session, kind))
+    if present is not None:
+        for gone in built.keys() - present:
+            del built[gone]  # disconnected: its Session is history
+    if whole is not None:
+        whole.rows = poll.clients if all_kept else None
+        whole.own, whole.sessions, whole.oldest = own, rows.sessions[first:], oldest
     rows.lock_waits.extend(blocked_edges(blocked, now=now, prefix=prefix))
     paused = sum(1 for _, kind in blocked if kind is PAUSE)
     if paused:
@@ -249,6 +299,7 @@ def snapshot_extra(
     *,
     paces: Mapping[str, ClientPace],
     cluster_nodes: list[dict[str, Any]] | None,
+    info_paces: Mapping[str, InfoPace] | None = None,
 ) -> dict[str, Any]:
     """The snapshot's ``extra`` (docs/engines/redis.md lists the keys)."""
     now = time.monotonic()
@@ -262,6 +313,11 @@ def snapshot_extra(
         "clients_age_s": {node: round(pace.age_s(now), 3) for node, pace in paces.items()},
         "client_list_ms": {node: round(pace.cost_ms, 3) for node, pace in paces.items()},
     }
+    if info_paces:
+        # the commands' latency percentiles are read every LATENCYSTATS_EVERY_S
+        extra["latencystats_age_s"] = {
+            node: round(pace.age_s(now), 3) for node, pace in info_paces.items()
+        }
     if cluster_nodes is not None:
         extra["cluster_nodes"] = cluster_nodes
     return extra
@@ -275,10 +331,11 @@ def node_rows(
     cluster: bool,
     self_ids: set[int],
     own_name: str | None,
+    refresh_s: float = CLOCK_REFRESH_S,
 ) -> dict[int, int]:
     """One answering node's clients, slow log, databases and latency events into ``rows``;
     its keys per database."""
-    client_rows(poll, rows, now=now, cluster=cluster, self_ids=self_ids)
+    client_rows(poll, rows, now=now, cluster=cluster, self_ids=self_ids, refresh_s=refresh_s)
     slowlog_rows(poll, rows, cluster=cluster, own_name=own_name)
     sizes = table_rows(poll, rows, cluster=cluster)
     latency_rows(poll, rows, cluster=cluster)

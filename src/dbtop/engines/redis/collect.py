@@ -35,6 +35,12 @@ CONFIG_KEYS = (
     "client-output-buffer-limit",
 )
 SLOWLOG_ENTRIES = 128
+#: INFO latencystats (a percentile computation per command, about half of INFO all's time on
+#: the server) is read this often; the polls between ask for every other section and keep
+#: the last percentiles, which are cumulative since start-up and move slowly
+LATENCYSTATS_EVERY_S = 10.0
+#: the first version whose INFO takes several sections
+INFO_SECTIONS_FROM = 70000
 
 
 #: Share of Redis's time that CLIENT LIST may take: at tens of thousands of clients one call
@@ -42,9 +48,17 @@ SLOWLOG_ENTRIES = 128
 CLIENT_LIST_BUDGET = 0.01
 #: A server where nothing happened since the last CLIENT LIST (no other client's command,
 #: connection or block; INFO says so) has the same client list but for its clocks, when that
-#: list showed nobody busy: the list is then read only this often (as PostgreSQL's idle
-#: sessions), and at once when INFO shows anything else.
-IDLE_REFRESH_S = 5.0
+#: list showed nobody busy: the last list then stands in with its clocks moved on
+#: (ClientLine.aged), it is read again at once when INFO shows anything else, and every
+#: QUIET_REREAD_S for what moves without a command (buffer sizes).
+QUIET_REREAD_S = 60.0
+#: An idle client's Session is kept while its line does not change but for its clocks, and
+#: made again (its clocks moved on) this often, as PostgreSQL's idle sessions ...
+CLOCK_REFRESH_S = 5.0
+#: ... and only this often while the UI hides idle clients (``include_idle`` False): their
+#: clocks are not on screen, and each Session made again costs its conversion when the
+#: snapshot is kept in the history (thousands of rows)
+HIDDEN_CLOCK_REFRESH_S = 60.0
 #: what INFO says of other clients' activity (dbtop's own commands are left out of it)
 _ACTIVITY = (
     "total_commands_processed",
@@ -74,6 +88,30 @@ def shows_busy(rows: list[ClientLine], own_ids: set[int]) -> bool:
 
 
 @dataclass(slots=True)
+class KeptSession:
+    """An idle client's Session, and the line it was made of (as read: a kept list's rows
+    are these very objects)."""
+
+    row: ClientLine
+    session: Any
+    own: frozenset[int]
+    made_at: float
+    #: dbtop's own connection: kept only while the very same line stands in
+    mine: bool = False
+
+
+@dataclass(slots=True)
+class KeptList:
+    """The Sessions made of one kept list when every one of them was a kept Session: the
+    next poll of the same list takes them as they are, until the oldest is due again."""
+
+    rows: list[ClientLine] | None = None
+    own: frozenset[int] = frozenset()
+    sessions: list[Any] = field(default_factory=list)
+    oldest: float = float("-inf")
+
+
+@dataclass(slots=True)
 class ClientPace:
     """When to fetch CLIENT LIST again, from what it cost the server last time."""
 
@@ -85,15 +123,18 @@ class ClientPace:
     #: INFO's activity figures when the list was read, and whether it showed anyone busy
     seen: tuple[str | None, ...] | None = None
     busy: bool = True
-    #: the Sessions made of these rows (see assemble.client_rows), kept with the rows
-    built: dict[int, Any] = field(default_factory=dict)
+    #: the Sessions of idle clients by client id (see assemble.client_rows), kept across
+    #: lists while the client's line does not change but for its clocks
+    built: dict[str, KeptSession] = field(default_factory=dict)
+    kept_list: KeptList = field(default_factory=KeptList)
+    run_id: str | None = None
 
     def due(self, now: float) -> bool:
         return now - self.fetched_at >= self.cost_ms / 1000 / CLIENT_LIST_BUDGET
 
     def may_wait(self, now: float) -> bool:
-        """Whether this poll's INFO may decide if CLIENT LIST is read (IDLE_REFRESH_S)."""
-        return self.seen is not None and not self.busy and now - self.fetched_at < IDLE_REFRESH_S
+        """Whether this poll's INFO may decide if CLIENT LIST is read (QUIET_REREAD_S)."""
+        return self.seen is not None and not self.busy and now - self.fetched_at < QUIET_REREAD_S
 
     def wanted(self, info: dict[str, str], now: float) -> bool:
         """After INFO: the list changed (something happened), and the budget allows."""
@@ -121,13 +162,63 @@ class ClientPace:
             self.rows = poll.clients
             self.seen = activity(poll.info)
             self.busy = shows_busy(poll.clients, own_ids or set())
-            self.built = {}
+            run_id = poll.info.get("run_id")
+            if run_id != self.run_id:
+                self.built = {}  # a restarted server numbers its clients from 1 again
+            self.kept_list = KeptList()
+            self.run_id = run_id
         else:
             poll.clients = self.rows
+            poll.clients_shift_s = int(self.age_s(now))
         poll.built = self.built
+        poll.kept_list = self.kept_list
 
     def age_s(self, now: float) -> float:
         return max(now - self.fetched_at, 0.0)
+
+
+@dataclass(slots=True)
+class InfoPace:
+    """Which INFO sections a poll asks for: all of them every LATENCYSTATS_EVERY_S, and in
+    between the sections that the last full INFO had but latencystats."""
+
+    #: whether the server takes several sections in one INFO (Redis 7+)
+    sections_ok: bool = False
+    #: the sections of the last full INFO, by the names INFO takes
+    sections: tuple[str, ...] = ()
+    full_at: float = float("-inf")
+    #: the latency_percentiles_usec_* lines of the last full INFO
+    latency: dict[str, str] = field(default_factory=dict)
+
+    def wanted(self, now: float) -> list[str]:
+        if not self.sections_ok or not self.sections or now - self.full_at >= LATENCYSTATS_EVERY_S:
+            return ["INFO", "all"]
+        return ["INFO", *self.sections]
+
+    def learn(self, command: list[Any], reply: object, info: dict[str, str], now: float) -> None:
+        """After the reply: a full one teaches the sections and the percentiles; a partial
+        one gets the last percentiles back (the same names, as if INFO all had been asked)."""
+        if command[1:] == ["all"]:
+            self.full_at = now
+            self.sections = tuple(name for name in section_names(reply) if name != "latencystats")
+            self.latency = {k: v for k, v in info.items() if k.startswith(LATENCY_PREFIX)}
+        else:
+            info.update(self.latency)
+
+    def age_s(self, now: float) -> float:
+        return max(now - self.full_at, 0.0)
+
+
+LATENCY_PREFIX = "latency_percentiles_usec_"
+
+
+def section_names(reply: object) -> list[str]:
+    """``# Server`` … ``# Keyspace`` headers of an INFO reply, as INFO takes them."""
+    return [
+        line[1:].strip().lower()
+        for line in text(reply).splitlines()
+        if line.startswith("#") and line[1:].strip()
+    ]
 
 
 @dataclass(slots=True)
@@ -150,8 +241,11 @@ class NodePoll:
     clients: list[ClientLine] = field(default_factory=list)
     #: False when CLIENT LIST was left out of this poll and ``clients`` is the last list
     clients_fetched: bool = True
-    #: Sessions already made of ``clients``' rows, by row (assemble.client_rows)
-    built: dict[int, Any] = field(default_factory=dict)
+    #: how old that last list is, in whole seconds (its clocks are moved on by as much)
+    clients_shift_s: int = 0
+    #: idle clients' Sessions kept from earlier polls, by client id (assemble.client_rows)
+    built: dict[str, KeptSession] = field(default_factory=dict)
+    kept_list: KeptList | None = None
     slowlog: list[Any] = field(default_factory=list)
     latency: list[Any] = field(default_factory=list)
     cluster_info: dict[str, str] = field(default_factory=dict)
@@ -193,13 +287,16 @@ async def poll_node(
     with_clients: bool = True,
     latency: bool = True,
     clients_if: Callable[[dict[str, str]], bool] | None = None,
+    info_pace: InfoPace | None = None,
 ) -> NodePoll:
     """One round trip; ``with_clients`` False leaves CLIENT LIST out (see ClientPace),
-    unless ``clients_if(info)`` then asks for it: a second round trip."""
+    unless ``clients_if(info)`` then asks for it: a second round trip. ``info_pace`` leaves
+    latencystats out of most INFOs (see InfoPace)."""
     started = time.monotonic()
     poll = NodePoll(node=link.node, clients_fetched=with_clients)
+    info_command = info_pace.wanted(started) if info_pace is not None else ["INFO", "all"]
     wanted: list[tuple[str, list[Any]]] = [
-        ("info", ["INFO", "all"]),
+        ("info", info_command),
         ("slowlog", ["SLOWLOG", "GET", SLOWLOG_ENTRIES]),
     ]
     if with_clients:
@@ -232,6 +329,8 @@ async def poll_node(
         poll.elapsed_ms = (time.monotonic() - started) * 1000
         return poll
     poll.raw_info = parse_info(reply["info"])
+    if info_pace is not None:
+        info_pace.learn(info_command, reply["info"], poll.raw_info, started)
     poll.info = link.ledger.exclude(poll.raw_info)
     if "clients" not in reply and clients_if is not None and clients_if(poll.info):
         try:

@@ -16,11 +16,20 @@ from typing import Any, ClassVar
 from dbtop.engines.base import ConnectOptions, EngineBase
 from dbtop.engines.redis.advice import gather_advice
 from dbtop.engines.redis.anatomy import KeyAnatomy, key_anatomy
-from dbtop.engines.redis.antipatterns import poll_findings
+from dbtop.engines.redis.antipatterns import ClientFindings, poll_findings
 from dbtop.engines.redis.assemble import Rows, busy_rows, node_rows, snapshot_extra, statement_rows
 from dbtop.engines.redis.capabilities import LABELS, declare_capabilities
 from dbtop.engines.redis.cluster import ClusterNode, SlotMap, nodes_extra, parse_cluster_nodes
-from dbtop.engines.redis.collect import ClientPace, NodePoll, poll_node, read_config
+from dbtop.engines.redis.collect import (
+    CLOCK_REFRESH_S,
+    HIDDEN_CLOCK_REFRESH_S,
+    INFO_SECTIONS_FROM,
+    ClientPace,
+    InfoPace,
+    NodePoll,
+    poll_node,
+    read_config,
+)
 from dbtop.engines.redis.commands import synthetic_kind
 from dbtop.engines.redis.connection import CommandError, Link, Target, busy, parse_target
 from dbtop.engines.redis.explain import (
@@ -30,8 +39,8 @@ from dbtop.engines.redis.explain import (
     find_in_databases,
 )
 from dbtop.engines.redis.health import HealthSource
-from dbtop.engines.redis.indexes import KeySampler, SampleBudget, SampleStats
-from dbtop.engines.redis.info import CommandStat, integer, parse_info
+from dbtop.engines.redis.indexes import LIVE_BUDGET, KeySampler, SampleStats
+from dbtop.engines.redis.info import CommandStat, integer, parse_info, version_number
 from dbtop.engines.redis.info import keyspace as db_keyspace
 from dbtop.engines.redis.kill import kill_client
 from dbtop.engines.redis.progress import findings as progress_findings
@@ -88,9 +97,10 @@ class RedisEngine(EngineBase):
         self._slots: SlotMap | None = None
         self._node_errors: dict[str, str] = {}
         #: the per-refresh sampling budget (benchmarks and tests may change it)
-        self.sample_budget = SampleBudget()
+        self.sample_budget = LIVE_BUDGET
         self._samplers: dict[str, KeySampler] = {}
         self._client_pace: dict[str, ClientPace] = {}
+        self._info_pace: dict[str, InfoPace] = {}
         #: databases that had keys at the last poll (explain looks a bare key up in them)
         self._db_sizes_seen: set[int] = set()
         self._config: dict[str, dict[str, str]] = {}
@@ -104,6 +114,7 @@ class RedisEngine(EngineBase):
         self._last_taken: datetime | None = None
         self._last_server: ServerSummary | None = None
         self._health = HealthSource()
+        self._client_findings = ClientFindings()
         self._version = "?"
 
     # -- identity -------------------------------------------------------------------------
@@ -196,6 +207,7 @@ class RedisEngine(EngineBase):
                 await self._links.pop(name).close()
                 self._samplers.pop(name, None)
                 self._client_pace.pop(name, None)
+                self._info_pace.pop(name, None)
                 if name in self._actions:
                     await self._actions.pop(name).close()
         opening: list[tuple[str, Link]] = []
@@ -236,7 +248,7 @@ class RedisEngine(EngineBase):
             (p.node if self._cluster else None, p.info, self._config.get(p.node, {}))
             for p in ok_polls
         ]
-        findings = poll_findings(infos, rows.sessions)
+        findings = poll_findings(infos, rows.sessions, self._client_findings)
         findings += self._health.findings(infos, keyspace, started) + progress_findings(infos)
         search = partial(all_search_indexes, self._links, self._search, cluster=self._cluster)
         indexes = await sections.read(
@@ -265,6 +277,7 @@ class RedisEngine(EngineBase):
                     rows,
                     sampling,
                     paces=self._client_pace,
+                    info_paces=self._info_pace,
                     cluster_nodes=nodes_extra(self._nodes.value, self._links)
                     if self._cluster
                     else None,
@@ -329,6 +342,7 @@ class RedisEngine(EngineBase):
                 cluster=self._cluster,
                 self_ids=self._own_ids(poll.node),
                 own_name=self.options.application_name,
+                refresh_s=CLOCK_REFRESH_S if self.include_idle else HIDDEN_CLOCK_REFRESH_S,
             )
             sampler = self._samplers.get(poll.node)
             if sampler is not None:
@@ -376,6 +390,10 @@ class RedisEngine(EngineBase):
         self, link: Link, with_config: bool, sections: Sections
     ) -> tuple[NodePoll, SampleStats | None]:
         pace = self._client_pace.setdefault(link.node, ClientPace())
+        info_pace = self._info_pace.get(link.node)
+        if info_pace is None:
+            sections_ok = (version_number(self._version) or 0) >= INFO_SECTIONS_FROM
+            info_pace = self._info_pace[link.node] = InfoPace(sections_ok=sections_ok)
         now = time.monotonic()
         wait = pace.may_wait(now)
         poll = await poll_node(
@@ -384,6 +402,7 @@ class RedisEngine(EngineBase):
             cluster=self._cluster,
             with_clients=pace.due(now) and not wait,
             clients_if=(lambda info: pace.wanted(info, now)) if wait else None,
+            info_pace=info_pace,
         )
         if poll.ok:
             pace.update(poll, now, self._own_ids(link.node))
@@ -394,12 +413,19 @@ class RedisEngine(EngineBase):
         self._db_sizes_seen = set(sizes) if not self._cluster else set()
         sampler = self._samplers.setdefault(link.node, KeySampler(self.sample_budget))
         sampler.budget = self.sample_budget
+        own_calls = link.ledger.at_info.by_name if link.ledger.at_info is not None else {}
+        sampler.cost.learn(poll.raw_info, own_calls)
+        budget = sampler.cost.budget(self.sample_budget, time.monotonic())
+        if budget is None:
+            return poll, sampler.resting()
         stats = await sections.read(
             Feature.INDEXES,
             f"the key sample on {link.node}",
-            sampler.step(link, sizes, select=not self._cluster),
+            sampler.step(link, sizes, select=not self._cluster, budget=budget),
             None,
         )
+        if stats is not None:
+            sampler.cost.keys += stats.keys
         return poll, stats
 
     # -- actions --------------------------------------------------------------------------

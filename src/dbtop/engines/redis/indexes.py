@@ -10,19 +10,21 @@ the sample is close to a random one; keyspace_estimate turns it into each patter
 bytes with a stated 95 % margin, exact once a pass has seen every key.
 
 Every command here is O(1) or O(COUNT) on the server: the sampling never blocks it, and the
-async round trips never block the UI.
+async round trips never block the UI. The live view's budget is also one of the server's time
+(``server_ms_per_s``): what a sampled key costs is learnt from INFO commandstats
+(:class:`SampleCost`), and each refresh samples as many keys as fit.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 from dbtop.engines.redis.commands import quote_arg
 from dbtop.engines.redis.connection import Link
-from dbtop.engines.redis.info import integer, text
+from dbtop.engines.redis.info import integer, parse_fields, text
 from dbtop.engines.redis.keyspace_estimate import (
     Measured,
     PatternEstimate,
@@ -48,6 +50,75 @@ class SampleBudget:
     reservoir: int = 4000
     #: a key measured less than this long ago is not measured again when SCAN meets it
     remeasure_s: float = 60.0
+    #: the server's time the sample may take, in ms per second (None: max_keys each
+    #: refresh), and how often it is then spent (see SampleCost.budget)
+    server_ms_per_s: float | None = None
+    every_s: float = 5.0
+
+
+#: The live view's sample: ~0.1 ms of the server's time a second (SCAN is ~1.3 µs a key at
+#: 1M keys, TYPE + PTTL + MEMORY USAGE ~2 µs): with INFO and the rest, dbtop's own commands
+#: stay under 0.5 ms/s (issue 14); the margins on screen say what the sample size gives.
+#: Spent every 5 s in one batch: the keyspace's patterns are made again only when the sample
+#: or a database's size changed, not for a few keys every refresh.
+LIVE_BUDGET = SampleBudget(max_keys=200, server_ms_per_s=0.1)
+#: keys of the first batch, before the server's cost per key is known
+FIRST_KEYS = 50
+#: the commands the sample sends, as INFO commandstats names them
+SAMPLE_COMMANDS = ("scan", "type", "pttl", "memory|usage", "select")
+#: how much of a new figure goes into the running cost per key
+COST_WEIGHT = 0.3
+
+
+@dataclass(slots=True)
+class SampleCost:
+    """What one sampled key costs the server, from INFO commandstats: each sample command's
+    mean time per call between two INFOs (the server does not split its time by client, so
+    everyone's mean is taken as dbtop's) times the calls dbtop sent in between, over the keys
+    it sampled in between."""
+
+    per_key_us: float | None = None
+    #: keys sampled since the last INFO
+    keys: int = 0
+    #: per command: the server's calls and usec, and dbtop's calls, at the last INFO
+    seen: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    stepped_at: float | None = None
+
+    def learn(self, raw_info: Mapping[str, str], own_calls: Mapping[str, int]) -> None:
+        spent = 0.0
+        for name in SAMPLE_COMMANDS:
+            fields = parse_fields(raw_info.get(f"cmdstat_{name}", ""))
+            calls, usec = integer(fields.get("calls")), integer(fields.get("usec"))
+            if calls is None or usec is None:
+                continue
+            own = own_calls.get(name, 0)
+            before = self.seen.get(name)
+            if before is not None and calls > before[0] and usec >= before[1] and own >= before[2]:
+                spent += (usec - before[1]) / (calls - before[0]) * (own - before[2])
+            self.seen[name] = (calls, usec, own)
+        if self.keys and spent > 0:
+            cost = spent / self.keys
+            known = self.per_key_us
+            self.per_key_us = cost if known is None else known + COST_WEIGHT * (cost - known)
+        self.keys = 0
+
+    def budget(self, budget: SampleBudget, now: float) -> SampleBudget | None:
+        """This refresh's budget, or None when it samples nothing: every ``every_s``, the
+        keys that the server's time since the last batch pays for."""
+        if budget.server_ms_per_s is None:
+            return budget
+        first = replace(budget, max_keys=min(budget.max_keys, FIRST_KEYS))
+        if self.stepped_at is None:
+            self.stepped_at = now
+            return first
+        since = now - self.stepped_at
+        if since < budget.every_s:
+            return None
+        self.stepped_at = now
+        if self.per_key_us is None:  # not learnt (the counters restarted, or hidden)
+            return first
+        fit = budget.server_ms_per_s * 1000 * min(since, 2 * budget.every_s) / self.per_key_us
+        return replace(budget, max_keys=max(1, min(budget.max_keys, int(fit))))
 
 
 @dataclass(slots=True)
@@ -75,6 +146,9 @@ class DbSample:
     #: the largest keys met in any pass, kept apart from the reservoir so that a huge key
     #: seen once stays known (a rolling scan meets every key in the end)
     biggest: dict[bytes, KeyRecord] = field(default_factory=dict)
+    #: counts the changes of ``records`` and ``biggest`` (KeySampler.patterns keeps its
+    #: rows while it stays, and while the database's size does too)
+    version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +161,26 @@ class SampleStats:
     reservoir: int
     full_passes: int
 
-    def as_extra(self, budget: SampleBudget) -> dict[str, float | int]:
-        return {
+    #: the keys this refresh could take (the budget's, or fewer by the server's time)
+    budget_keys: int | None = None
+    server_us_per_key: float | None = None
+
+    def as_extra(self, budget: SampleBudget) -> dict[str, float | int | None]:
+        extra: dict[str, float | int | None] = {
             "keys": self.keys,
             "scans": self.scans,
             "elapsed_ms": round(self.elapsed_ms, 2),
             "reservoir": self.reservoir,
             "full_passes": self.full_passes,
-            "budget_keys": budget.max_keys,
+            "budget_keys": budget.max_keys if self.budget_keys is None else self.budget_keys,
             "budget_ms": budget.max_ms,
         }
+        if budget.server_ms_per_s is not None:
+            extra["budget_server_ms_s"] = budget.server_ms_per_s
+            extra["server_us_per_key"] = (
+                None if self.server_us_per_key is None else round(self.server_us_per_key, 2)
+            )
+        return extra
 
 
 def display_key(key: bytes) -> str:
@@ -108,7 +192,10 @@ class KeySampler:
 
     def __init__(self, budget: SampleBudget | None = None) -> None:
         self.budget = budget or SampleBudget()
+        self.cost = SampleCost()
         self.dbs: dict[int, DbSample] = {}
+        #: per database: (sample version, size, node) and the rows made of them
+        self._patterns: dict[int, tuple[tuple[int, int, str | None], list[KeyPattern]]] = {}
         self._tokens: dict[str, tuple[str, ...]] = {}
         self._next = 0
 
@@ -163,6 +250,8 @@ class KeySampler:
             elapsed_ms=(time.monotonic() - started) * 1000,
             reservoir=sum(len(s.records) for s in self.dbs.values()),
             full_passes=sum(s.pass_no for s in self.dbs.values()),
+            budget_keys=budget.max_keys,
+            server_us_per_key=self.cost.per_key_us,
         )
 
     async def _scan(
@@ -201,6 +290,7 @@ class KeySampler:
         keys = [k for k in keys if k not in fresh_set]
         if not keys:
             return
+        sample.version += 1
         commands: list[list[object]] = [["SELECT", db]] if select else []
         for key in keys:
             commands.extend((["TYPE", key], ["PTTL", key], ["MEMORY", "USAGE", key]))
@@ -243,12 +333,25 @@ class KeySampler:
 
     def _finish_pass(self, sample: DbSample) -> None:
         """A full SCAN ended: keys not seen during it are gone from the server."""
+        sample.version += 1
         for key in [k for k, r in sample.records.items() if r.seen_pass < sample.pass_no]:
             del sample.records[key]
         for key in [k for k, r in sample.biggest.items() if r.seen_pass < sample.pass_no]:
             del sample.biggest[key]
         sample.pass_no += 1
         sample.scanned_in_pass = 0
+
+    def resting(self) -> SampleStats:
+        """What a refresh that sampled nothing spent (SampleCost.budget gave None)."""
+        return SampleStats(
+            keys=0,
+            scans=0,
+            elapsed_ms=0.0,
+            reservoir=sum(len(s.records) for s in self.dbs.values()),
+            full_passes=sum(s.pass_no for s in self.dbs.values()),
+            budget_keys=0,
+            server_us_per_key=self.cost.per_key_us,
+        )
 
     def records(self) -> Iterable[tuple[int, KeyRecord]]:
         """Every key measured and still held: the reservoir and the biggest keys."""
@@ -260,42 +363,64 @@ class KeySampler:
                     yield db, record
 
     def patterns(self, db_sizes: dict[int, int], *, node: str | None) -> list[KeyPattern]:
-        """One KeyPattern per pattern and database, estimated from the sample."""
+        """One KeyPattern per pattern and database, estimated from the sample; a database
+        whose sample and size did not change since the last call keeps its rows (thousands
+        of keys grouped and estimated again would give the same)."""
         rows: list[KeyPattern] = []
+        kept: dict[int, tuple[tuple[int, int, str | None], list[KeyPattern]]] = {}
         for db, sample in sorted(self.dbs.items()):
-            records = list(sample.records.values())
-            big = [r for k, r in sample.biggest.items() if k not in sample.records]
-            if not records and not big:
+            state = (sample.version, db_sizes.get(db, -1), node)
+            known = self._patterns.get(db)
+            if known is not None and known[0] == state:
+                rows.extend(known[1])
+                kept[db] = known
                 continue
-            if len(self._tokens) > 4 * self.budget.reservoir * max(len(self.dbs), 1):
-                self._tokens.clear()  # bounded cache of split key names
-            grouping = group_keys((r.name for r in (*records, *big)), token_cache=self._tokens)
-            groups: dict[str, list[KeyRecord]] = {}
-            for record in records:
-                groups.setdefault(grouping.of(record.name), []).append(record)
-            big_groups: dict[str, list[KeyRecord]] = {}
-            for record in (*big, *(r for k, r in sample.biggest.items() if k in sample.records)):
-                big_groups.setdefault(grouping.of(record.name), []).append(record)
-            size = db_sizes.get(db, len(records))
-            estimates = estimate_patterns(
-                size,
-                (Measured(r.key, grouping.of(r.name), r.memory_bytes) for r in records),
-                (Measured(r.key, grouping.of(r.name), r.memory_bytes) for r in big),
-            )
-            for pattern in {*groups, *big_groups}:
-                rows.append(
-                    _pattern_row(
-                        pattern,
-                        groups.get(pattern, []),
-                        big_groups.get(pattern, []),
-                        estimates[pattern],
-                        sampled=len(records),
-                        db=db,
-                        node=node,
-                    )
-                )
+            first = len(rows)
+            self._db_patterns(db, sample, db_sizes, node, rows)
+            kept[db] = (state, rows[first:])
+        self._patterns = kept
         rows.sort(key=lambda p: (-(p.memory_bytes or 0), p.pattern))
         return rows
+
+    def _db_patterns(
+        self,
+        db: int,
+        sample: DbSample,
+        db_sizes: dict[int, int],
+        node: str | None,
+        rows: list[KeyPattern],
+    ) -> None:
+        records = list(sample.records.values())
+        big = [r for k, r in sample.biggest.items() if k not in sample.records]
+        if not records and not big:
+            return
+        if len(self._tokens) > 4 * self.budget.reservoir * max(len(self.dbs), 1):
+            self._tokens.clear()  # bounded cache of split key names
+        grouping = group_keys((r.name for r in (*records, *big)), token_cache=self._tokens)
+        groups: dict[str, list[KeyRecord]] = {}
+        for record in records:
+            groups.setdefault(grouping.of(record.name), []).append(record)
+        big_groups: dict[str, list[KeyRecord]] = {}
+        for record in (*big, *(r for k, r in sample.biggest.items() if k in sample.records)):
+            big_groups.setdefault(grouping.of(record.name), []).append(record)
+        size = db_sizes.get(db, len(records))
+        estimates = estimate_patterns(
+            size,
+            (Measured(r.key, grouping.of(r.name), r.memory_bytes) for r in records),
+            (Measured(r.key, grouping.of(r.name), r.memory_bytes) for r in big),
+        )
+        for pattern in {*groups, *big_groups}:
+            rows.append(
+                _pattern_row(
+                    pattern,
+                    groups.get(pattern, []),
+                    big_groups.get(pattern, []),
+                    estimates[pattern],
+                    sampled=len(records),
+                    db=db,
+                    node=node,
+                )
+            )
 
 
 def _ttl(reply: object) -> int:

@@ -10,6 +10,7 @@ their own pattern. A key maps to its pattern by walking the collapsed tree.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -154,23 +155,30 @@ def group_keys(
 ) -> Grouping:
     """Map every key to its pattern (see the module's docstring for ``fanout``, ``min_share``)."""
     cache = token_cache if token_cache is not None else {}
-    key_list = list(dict.fromkeys(keys))
-    root = _Node()
-    split: list[tuple[str, ...]] = []
-    for key in key_list:
+    # The tree depends only on how many keys have each token tuple, and most keys share
+    # theirs with many others (ids are ``*`` already): it is built from the distinct tuples,
+    # each walked once, at thousands of keys a refresh.
+    split: dict[str, tuple[str, ...]] = {}
+    for key in keys:
+        if key in split:
+            continue
         toks = cache.get(key)
         if toks is None:
             toks = tokens(key)
             cache[key] = toks
-        split.append(toks)
+        split[key] = toks
+    shapes = Counter(split.values())
+    root = _Node()
+    for toks, count in shapes.items():
         node = root
-        node.count += 1
+        node.count += count
         for token in toks:
             node = node.children.setdefault(token, _Node())
-            node.count += 1
-        node.terminal += 1
+            node.count += count
+        node.terminal += count
     _collapse(root, fanout, min_share)
-    return Grouping({key: _walk(root, toks) for key, toks in zip(key_list, split, strict=True)})
+    pattern_of = {toks: _walk(root, toks) for toks in shapes}
+    return Grouping({key: pattern_of[toks] for key, toks in split.items()})
 
 
 def _walk(root: _Node, toks: Sequence[str]) -> str:
