@@ -1,10 +1,11 @@
 """The live TUI's history: the last minutes of snapshots, kept as compact frames.
 
 Keeping every PollResult would hold thousands of Session objects per poll for 15 minutes
-(hundreds of MB on a server with 2,000 connections). The frames are the recording's own
-(``codec``, ``delta``, zstd): a keyframe every ``keyframe_every`` samples, deltas between,
-so a quiet server's 15 minutes cost a few hundred kB, and a moment is decoded only when
-the user scrubs to it.
+(hundreds of MB on a server with 2,000 connections). The frames hold the recording's
+documents and deltas (``codec``, ``delta``; marshal and zstd, as they never leave the
+process): a keyframe every ``keyframe_every`` samples, deltas between, so a quiet server's
+15 minutes cost a few hundred kB (2,000 sessions whose idle ages move: about 6 MB), and a
+moment is decoded only when the user scrubs to it.
 
 Keeping must cost next to nothing per poll, so the deltas are made from the snapshots'
 objects, not from two whole JSON documents: the engines hand the same row object on for a
@@ -101,29 +102,6 @@ def _fields_of(row: Any) -> tuple[tuple[str, ...], Any, range] | None:
     return known
 
 
-def _same_json(a: Any, b: Any) -> bool:
-    """Equal as JSON, where ``==`` alone is not enough: 1, 1.0 and true are equal in
-    Python but not in the document."""
-    return a == b and type(a) is type(b)
-
-
-def _patch(before: Any, shown: dict[str, Any], row: Any) -> dict[str, Any] | None:
-    """The fields of ``row`` whose JSON differs from ``shown`` (``before``'s JSON); None
-    when the two are not rows of one type (``row`` is then stored whole)."""
-    known = _fields_of(row)
-    if known is None or type(before) is not type(row):
-        return None
-    names, read, positions = known
-    old_values, new_values = read(before), read(row)
-    patch: dict[str, Any] = {}
-    # only the fields that are new objects (a re-read idle session: its extra)
-    for i in itertools.compress(positions, map(operator.is_not, old_values, new_values)):
-        value = codec._field_json(new_values[i])
-        if not _same_json(value, shown[names[i]]):
-            patch[names[i]] = value
-    return patch
-
-
 _key_of = operator.itemgetter(1)
 _json_of = operator.itemgetter(2)
 
@@ -162,21 +140,37 @@ def _rows(name: str, rows: tuple[Any, ...], old: _Rows | None) -> tuple[Any, _Ro
     added: dict[str, Any] = {}
     changed: dict[str, dict[str, Any]] = {}
     key_of = _KEYS[name]
+    is_not, field_json = operator.is_not, codec._field_json
     for i in itertools.compress(range(len(rows)), map(operator.not_, entries)):
         row = rows[i]
         key = key_of(row)
         seen = before_by_key.get(key)
-        patch = None if seen is None else _patch(seen[0], seen[2], row)
-        if seen is None:
-            stayed -= 1
+        known = _fields_of(row) if seen is not None and type(seen[0]) is type(row) else None
+        if known is None or seen is None:
+            if seen is None:
+                stayed -= 1
+            entries[i] = entry = (row, key, codec.row_to_jsonable(row))
+            added[key] = entry[2]
+            continue
+        # the same row, re-made: only its fields that are new objects are looked at (a
+        # re-read idle session: its extra), inline, as a full read has thousands
+        names, read, positions = known
+        new_values, shown = read(row), seen[2]
+        patch = None
+        for n in itertools.compress(positions, map(is_not, read(seen[0]), new_values)):
+            before = shown[names[n]]
+            value = field_json(new_values[n])
+            if value != before or type(value) is not type(before):
+                if patch is None:
+                    patch = {}
+                patch[names[n]] = value
         if patch is None:
-            entries[i] = (row, key, codec.row_to_jsonable(row))
-            added[key] = entries[i][2]
-        elif patch:
-            changed[key] = patch
-            entries[i] = (row, key, {**seen[2], **patch})  # type: ignore[index]
+            entries[i] = (row, key, shown)
         else:
-            entries[i] = (row, key, seen[2])  # type: ignore[index]
+            changed[key] = patch
+            merged = shown.copy()
+            merged.update(patch)
+            entries[i] = (row, key, merged)
     state = _Rows(rows, ids, entries)
     if old is None:
         return None, state
