@@ -62,8 +62,9 @@ class _Frame:
 
 
 # what the ring knows of a row of the previous sample: the row itself (held, so that no
-# other object can have its id while it is known), its key and its JSON
-_Entry = tuple[Any, str, dict[str, Any]]
+# other object can have its id while it is known), its key, its JSON and, once read, its
+# fields (compared with those of the next object of its key)
+_Entry = tuple[Any, str, dict[str, Any], tuple[Any, ...] | None]
 
 
 def _document_key(names: tuple[str, ...]) -> Any:
@@ -149,15 +150,17 @@ def _rows(name: str, rows: tuple[Any, ...], old: _Rows | None) -> tuple[Any, _Ro
         if known is None or seen is None:
             if seen is None:
                 stayed -= 1
-            entries[i] = entry = (row, key, codec.row_to_jsonable(row))
+            entries[i] = entry = (row, key, codec.row_to_jsonable(row), None)
             added[key] = entry[2]
             continue
         # the same row, re-made: only its fields that are new objects are looked at (a
         # re-read idle session: its extra), inline, as a full read has thousands
         names, read, positions = known
-        new_values, shown = read(row), seen[2]
+        new_values, shown, old_values = read(row), seen[2], seen[3]
+        if old_values is None:
+            old_values = read(seen[0])
         patch = None
-        for n in itertools.compress(positions, map(is_not, read(seen[0]), new_values)):
+        for n in itertools.compress(positions, map(is_not, old_values, new_values)):
             before = shown[names[n]]
             value = field_json(new_values[n])
             if value != before or type(value) is not type(before):
@@ -165,12 +168,12 @@ def _rows(name: str, rows: tuple[Any, ...], old: _Rows | None) -> tuple[Any, _Ro
                     patch = {}
                 patch[names[n]] = value
         if patch is None:
-            entries[i] = (row, key, shown)
+            entries[i] = (row, key, shown, new_values)
         else:
             changed[key] = patch
             merged = shown.copy()
             merged.update(patch)
-            entries[i] = (row, key, merged)
+            entries[i] = (row, key, merged, new_values)
     state = _Rows(rows, ids, entries)
     if old is None:
         return None, state
