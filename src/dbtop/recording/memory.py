@@ -110,8 +110,8 @@ _json_of = operator.itemgetter(2)
 class _Rows:
     """One row list (sessions, statements …) of a sample, for the next sample's delta.
 
-    ``entries`` are the rows' (row, key, JSON) in order; holding the rows keeps their ids
-    theirs, so an id found in ``by_id`` is that very row."""
+    ``entries`` are the rows' entries (``_Entry``) in order; holding the rows keeps their
+    ids theirs, so an id found in ``by_id`` is that very row."""
 
     __slots__ = ("by_id", "by_key", "entries", "keys", "rows", "unique")
 
