@@ -201,19 +201,22 @@ def test_a_packed_frame_holds_no_more_memory_than_its_size() -> None:
 
 
 def test_the_live_history_holds_its_frames_compact() -> None:
-    """The same for the ring's own frames: what it holds after a sample of 3,000 sessions
-    is the sessions' JSON of that sample (reused by the next), not one buffer a frame."""
+    """The same for the ring's own frames: each more keyframe of 3,000 sessions holds its
+    few kB, not a buffer the size of the document."""
     rows = [idle(n, 1.0) for n in range(3000)]
     ring = MemoryRing(span_s=3600, keyframe_every=1)
-    ring.append(sample(0, rows))
     tracemalloc.start()
     try:
-        for n in range(1, 21):  # 20 keyframes of the same rows
+        for n in range(20):
             ring.append(sample(n, rows))
-        held = tracemalloc.get_traced_memory()[0]
+        after_20 = tracemalloc.get_traced_memory()[0]
+        for n in range(20, 40):  # 20 keyframes more of the same rows
+            ring.append(sample(n, rows))
+        after_40 = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
-    assert held < 20 * 40_000
+    assert len(ring) == 40
+    assert after_40 - after_20 < 20 * 20_000
 
 
 def test_an_unchanged_row_is_not_converted_again(monkeypatch: pytest.MonkeyPatch) -> None:
