@@ -127,9 +127,14 @@ class DbtopApp(App[int]):
         self.theme_variables = variables
         return variables
 
+    def on_load(self) -> None:
+        # Polling starts before the screen is built: the connection's round trips wait on
+        # the server while Textual reads its CSS and composes the panes, so the first
+        # snapshot is there sooner (the screen shows the latest result when it mounts).
+        self._poll_task = asyncio.create_task(self.poller.run(), name="dbtop-poller")
+
     def on_mount(self) -> None:
         self._parent_pid = os.getppid()
-        self._poll_task = asyncio.create_task(self.poller.run(), name="dbtop-poller")
         if self._handle_signals:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGHUP, signal.SIGTERM):

@@ -9,12 +9,11 @@ seen only at the instants of the samples (see analysis/load.py on accuracy).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 from dbtop.analysis import load
 from dbtop.model import Feature, PaneLabels, Snapshot
@@ -23,6 +22,9 @@ from dbtop.safetext import one_line
 from dbtop.ui.format import human_seconds
 from dbtop.ui.panes.base import Pane, Selection, ViewOptions
 from dbtop.ui.widgets.rowtable import Column, Row, RowTable
+
+if TYPE_CHECKING:
+    from textual_plotext import PlotextPlot
 
 #: the window the view sums over, seconds before the sample shown
 WINDOW_S = 300.0
@@ -83,6 +85,7 @@ class LoadPane(Pane):
         self.window: load.LoadWindow | None = None
         #: which source the figures come from and what it means for accuracy
         self.source_note = ""
+        self._plot: PlotextPlot | None = None
 
     @classmethod
     def default_label(cls, labels: PaneLabels) -> str:
@@ -90,7 +93,6 @@ class LoadPane(Pane):
 
     def compose_tables(self) -> ComposeResult:
         yield Static("", classes="load-summary")
-        yield PlotextPlot(classes="load-chart")
         yield RowTable(
             TOP_COLUMNS,
             sort_column="aas",
@@ -135,12 +137,24 @@ class LoadPane(Pane):
         poller: Any = getattr(self.app, "poller", None)
         return float(getattr(poller, "interval_s", 2.0) or 2.0)
 
+    def _chart_widget(self) -> PlotextPlot:
+        """The chart, made when the pane is first shown: plotext and textual-plotext are a
+        few MB of memory and a share of the start-up that most sessions never use."""
+        if self._plot is None:
+            from textual_plotext import PlotextPlot
+
+            self._plot = PlotextPlot(classes="load-chart")
+            self.mount(self._plot, after=self.query_one(".load-summary"))
+        return self._plot
+
     def _chart(self, samples: list[load.LoadSample]) -> None:
-        chart = self.query_one(PlotextPlot)
+        chart = self._chart_widget()
         plt = chart.plt
         plt.clear_data()
         plt.clear_figure()
-        xs, ys = buckets(samples, min(MAX_BARS, max(chart.size.width // 2, 8)))
+        # not laid out yet on the first update: as wide as the pane's content
+        width = chart.size.width or self.content_size.width
+        xs, ys = buckets(samples, min(MAX_BARS, max(width // 2, 8)))
         shown = [k for k in load.WAIT_CLASSES if any(ys[k])]
         if xs and shown:
             # plotext takes one colour per stacked series and their labels (its type

@@ -128,7 +128,9 @@ class LocksPane(Pane):
         forest = result.forest
         # Only the sessions in the graph are needed; the lookup stays small.
         involved = forest.blocker_ids | forest.waiter_ids | forest.root_ids
-        self._sessions = {s.id: s for s in result.snapshot.sessions if s.id in involved}
+        self._sessions = (
+            {s.id: s for s in result.snapshot.sessions if s.id in involved} if involved else {}
+        )
         rows: list[Row] = []
         nodes: dict[str, LockNode] = {}
         for row, node in lock_rows(forest, self._sessions):

@@ -90,6 +90,7 @@ class Header(Widget):
         self._notices: tuple[Notice, ...] = ()
         self._series: dict[str, deque[float | None]] = {}
         self._reason_at = 0.0
+        self._styles: dict[str, Style] = {}
 
     def on_mount(self) -> None:
         self.set_interval(TICK_S, self.tick)
@@ -171,8 +172,19 @@ class Header(Widget):
         text.overflow = "ellipsis"
         return text
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(f"header--{name}", partial=True)
+        # Looked up once per style change, not a dozen times per paint: each lookup walks
+        # the widget's styles (the header repaints at every poll).
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(
+                f"header--{name}", partial=True
+            )
+        return style
 
     def _line_identity(self, width: int, now: float) -> Text:
         line = Text(no_wrap=True, overflow="ellipsis")
