@@ -33,6 +33,7 @@ from dbtop.analysis.rates import RateWindow
 from dbtop.engines.base import ConnectOptions, Engine
 from dbtop.errors import ConnectError, DbtopError
 from dbtop.model import Snapshot
+from dbtop.safetext import redact
 
 T = TypeVar("T")
 
@@ -414,6 +415,11 @@ class Poller:
             await _close_quietly(engine)
 
     def _set(self, **changes: object) -> None:
+        error = changes.get("error")
+        if isinstance(error, str):
+            # a driver's message may quote the URL it was given, password and all: the
+            # status is what every screen, message and log line shows
+            changes["error"] = redact(error)
         status = replace(self._status, **changes)  # type: ignore[arg-type]
         if status != self._status:
             self._status = status

@@ -267,3 +267,19 @@ async def test_a_new_interval_applies_to_the_running_wait_without_extra_polls(
     await seen.until(lambda: len(seen.results) >= 2, "the poll at the new interval")
     await poller.stop()
     await task
+
+
+async def test_no_password_from_an_error_is_in_the_status(snapshots: list[Snapshot]):
+    """A driver's message may quote the URL with its password: the status every screen
+    shows (the one-server header, the fleet's rows) holds it redacted."""
+    secret = "hunter2pw"
+    refused = ConnectError(f"refused postgresql://app:{secret}@db1/x?password={secret}")
+    seen = Collect()
+    poller = seen.poller(lambda: replay(snapshots, fail_connect=refused), interval_s=0.1)
+    task = asyncio.create_task(poller.run())
+    await seen.until(lambda: seen.statuses, "a status")
+    await poller.stop()
+    await task
+    errors = [status.error for status in seen.statuses if status.error]
+    assert errors and all(secret not in error for error in errors)
+    assert "postgresql://app:***@db1/x?password=***" in errors[0]

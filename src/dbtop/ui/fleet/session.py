@@ -15,7 +15,6 @@ from textual.screen import Screen
 
 from dbtop.engines.base import Engine
 from dbtop.poller import Poller, PollResult, PollStatus
-from dbtop.safetext import redact
 from dbtop.ui.messages import PollArrived, PollStatusChanged
 from dbtop.ui.timeline.base import Timeline
 from dbtop.ui.timeline.history import LiveHistory
@@ -23,19 +22,6 @@ from dbtop.ui.timeline.history import LiveHistory
 if TYPE_CHECKING:
     from dbtop.ui.fleet.app import FleetApp
     from dbtop.ui.fleet.screen import TargetScreen
-
-
-class RedactingPoller(Poller):
-    """A poller whose status never holds a password: its error is redacted as it is
-    recorded, so the overview's row, the server screen's header (which reads the poller's
-    status itself) and every status message show the same safe line. A driver's message may
-    quote the URL it was given, and a fleet's targets often carry theirs (a config file)."""
-
-    def _set(self, **changes: object) -> None:
-        error = changes.get("error")
-        if isinstance(error, str):
-            changes["error"] = redact(error)
-        super()._set(**changes)
 
 
 class TargetSession:
@@ -56,7 +42,7 @@ class TargetSession:
         self.clock = app.clock
         self._factory = engine_factory
         self.show_idle = app.settings.show_idle
-        self.poller: Poller = RedactingPoller(
+        self.poller: Poller = Poller(
             self._make_engine,
             interval_s=interval_s,
             on_result=self._arrived,
