@@ -333,7 +333,8 @@ async def my_hold(port: int, idle: int, busy: int) -> None:
 def my_round(server, args, trees, venv: Path, home: Path) -> dict[str, dict]:
     helper = helper_process("--my-hold", str(server.port))
     try:
-        ready = lambda screen: "SLEEP(0.5)" in screen  # noqa: E731
+        # the query column may end "SLEEP(0.…" when the id column is four digits wide
+        ready = lambda screen: "SELECT SLEEP(0" in screen  # noqa: E731
         tools = dbtop_tools(trees, server.url(), ready)
         tools.append(
             Tool(
