@@ -15,7 +15,7 @@ comes from a private server with the conditions of
 tests/integration/postgresql/test_health.py; ``--only health`` takes just that one). With
 ``--replay FILE`` (a recording of ``dbtop record``): the replay and the load view, a minute
 into the recording. The app runs headless on the real server; a picture is taken once its
-data is on screen (two polls, so rates show; the plan and suggestions loaded). The demo's
+data is on screen (a poll with rates, over three counter flushes; the plan and suggestions loaded). The demo's
 lock chain comes and goes: the lock pictures wait for it up to --wait-locks seconds.
 
 SVG always; PNG too when cairosvg is installed (``pip install cairosvg``: it needs the
@@ -142,6 +142,11 @@ def shots(wait_locks: float) -> list[Shot]:
     ]
 
 
+def _has_rates(app: DbtopApp) -> bool:
+    result = app.latest_result
+    return app.results_shown >= 2 and result is not None and result.snapshot.rates is not None
+
+
 async def take(url: str, shot: Shot, size: tuple[int, int], theme: str, out: Path) -> Path | None:
     options = ConnectOptions()
     app = DbtopApp(
@@ -151,8 +156,10 @@ async def take(url: str, shot: Shot, size: tuple[int, int], theme: str, out: Pat
     )
     path: Path | None = None
     async with app.run_test(size=size) as pilot:
-        if not await _wait(pilot, lambda: app.results_shown >= 2, 30):
-            raise SystemExit(f"no data from {url} after 30 s")
+        # rates need a window of three of the server's counter flushes (3 s on
+        # PostgreSQL 15+): wait for a result that has them, not for a count of polls
+        if not await _wait(pilot, lambda: _has_rates(app), 30):
+            raise SystemExit(f"no data with rates from {url} after 30 s")
         if await shot.steps(pilot, app):
             await pilot.pause(0.5)
             name = f"{shot.name}-{size[0]}x{size[1]}-{theme}.svg"
