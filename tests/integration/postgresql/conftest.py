@@ -13,6 +13,7 @@ import pytest
 
 from dbtop.engines.base import ConnectOptions
 from dbtop.engines.postgresql import PostgresEngine
+from dbtop.model import Snapshot
 from tests.waiting import wait_until
 
 TEST_DB = "dbtop_pg_it"
@@ -138,3 +139,13 @@ async def eventually(
 ) -> object:
     """Poll ``check`` until it returns something truthy (servers take a moment)."""
     return await wait_until(check, timeout, what or getattr(check, "__name__", "the check"))
+
+
+async def fresh_snapshot(url: str) -> Snapshot:
+    """A snapshot from a new engine: its health figures are read now, not cached."""
+    engine = PostgresEngine(url, ConnectOptions())
+    await engine.connect()
+    try:
+        return await engine.snapshot()
+    finally:
+        await engine.close()

@@ -17,7 +17,7 @@ import pytest
 from dbtop.engines.base import ConnectOptions
 from dbtop.engines.postgresql import PostgresEngine
 from dbtop.model import Feature, Finding, Severity, Snapshot
-from tests.integration.postgresql.conftest import PLAIN_ROLE, with_user
+from tests.integration.postgresql.conftest import PLAIN_ROLE, fresh_snapshot, with_user
 from tests.waiting import wait_until
 
 
@@ -30,16 +30,6 @@ async def admin(pg15_admin_url: str, pg15_is_private: bool) -> AsyncIterator[asy
         yield conn
     finally:
         await conn.close()
-
-
-async def _snapshot(url: str) -> Snapshot:
-    """A snapshot from a new engine: its health figures are read now, not cached."""
-    engine = PostgresEngine(url, ConnectOptions())
-    await engine.connect()
-    try:
-        return await engine.snapshot()
-    finally:
-        await engine.close()
 
 
 def _found(snapshot: Snapshot, kind: str, obj: str) -> Finding:
@@ -64,7 +54,7 @@ async def test_conditions_are_found(admin: asyncpg.Connection, pg15_admin_url: s
         await preparer.execute(
             "BEGIN; INSERT INTO h17_dup VALUES (2); PREPARE TRANSACTION 'h17 gid'"
         )
-        snapshot = await _snapshot(pg15_admin_url)
+        snapshot = await fresh_snapshot(pg15_admin_url)
         seq = _found(snapshot, "sequence_exhaustion", "public.h17_seq_id_seq")
         assert seq.severity is Severity.CRITICAL
         assert seq.statement and "TYPE bigint" in seq.statement
@@ -157,7 +147,7 @@ async def test_create_index_progress(admin: asyncpg.Connection, pg15_admin_url: 
 
 
 async def test_a_role_without_pg_monitor_is_told_what_it_cannot_check(pg15_url: str) -> None:
-    snapshot = await _snapshot(with_user(pg15_url, PLAIN_ROLE))
+    snapshot = await fresh_snapshot(with_user(pg15_url, PLAIN_ROLE))
     health = [n for n in snapshot.notices if n.feature is Feature.HEALTH]
     assert [n.hint for n in health if "pg_monitor" in (n.hint or "")] == [
         "GRANT pg_monitor TO <role>"

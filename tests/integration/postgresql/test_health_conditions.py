@@ -17,9 +17,8 @@ import asyncpg
 import pytest
 
 import dbtop.analysis.health.postgresql as pg_health
-from dbtop.engines.base import ConnectOptions
-from dbtop.engines.postgresql import PostgresEngine
 from dbtop.model import Finding, Severity, Snapshot
+from tests.integration.postgresql.conftest import fresh_snapshot
 from tests.servers import postgres
 from tests.waiting import wait_until
 
@@ -48,16 +47,6 @@ async def admin(server: postgres.PrivatePostgres) -> AsyncIterator[asyncpg.Conne
         await conn.close()
 
 
-async def snapshot(url: str) -> Snapshot:
-    """A snapshot from a new engine: its health figures are read now, not cached."""
-    engine = PostgresEngine(url, ConnectOptions())
-    await engine.connect()
-    try:
-        return await engine.snapshot()
-    finally:
-        await engine.close()
-
-
 def found(snap: Snapshot, kind: str, obj: str) -> Finding | None:
     return next((f for f in snap.findings if f.kind == kind and f.object == obj), None)
 
@@ -74,14 +63,14 @@ async def in_own_session(url: str, sql: str) -> None:
 
 async def wait_for(url: str, kind: str, obj: str, what: str, timeout: float = 20) -> Finding:
     async def check() -> Finding | None:
-        return found(await snapshot(url), kind, obj)
+        return found(await fresh_snapshot(url), kind, obj)
 
     return await wait_until(check, timeout=timeout, what=what)
 
 
 async def test_checkpoint_pressure(server: postgres.PrivatePostgres, admin: asyncpg.Connection):
     await admin.execute("SELECT pg_stat_reset_shared('bgwriter')")
-    assert found(await snapshot(server.url()), "checkpoint_pressure", "checkpoints") is None
+    assert found(await fresh_snapshot(server.url()), "checkpoint_pressure", "checkpoints") is None
     for _ in range(pg_health.CHECKPOINT_REQ_MIN):
         await admin.execute("CHECKPOINT")
     finding = await wait_for(server.url(), "checkpoint_pressure", "checkpoints", "requested")
@@ -101,11 +90,11 @@ async def test_replication_slot_inactive_and_wal(
 ):
     url = server.url()
     await admin.execute("CREATE TABLE h_wal (v int)")
-    assert found(await snapshot(url), "replication_slot_inactive", "h_phys") is None
+    assert found(await fresh_snapshot(url), "replication_slot_inactive", "h_phys") is None
     await admin.execute("SELECT pg_create_physical_replication_slot('h_phys', true)")
     drop = "SELECT pg_drop_replication_slot('h_phys');"
     try:
-        first = await snapshot(url)
+        first = await fresh_snapshot(url)
         inactive = found(first, "replication_slot_inactive", "h_phys")
         assert inactive is not None
         assert inactive.severity is Severity.WARNING
@@ -129,7 +118,7 @@ async def test_replication_slot_inactive_and_wal(
         async def lost() -> Snapshot | None:
             await _fill_wal(admin)
             await admin.execute("CHECKPOINT")
-            snap = await snapshot(url)
+            snap = await fresh_snapshot(url)
             slot = found(snap, "replication_slot_inactive", "h_phys")
             return snap if slot and slot.extra["wal_status"] == "lost" else None
 
@@ -157,13 +146,13 @@ async def test_vacuum_overdue_and_bloat(
         "ANALYZE h_bloat"
     )
     try:
-        before = await snapshot(url)
+        before = await fresh_snapshot(url)
         assert found(before, "vacuum_overdue", "public.h_bloat") is None
         assert found(before, "bloat_estimate", "public.h_bloat") is None
         await in_own_session(url, "DELETE FROM h_bloat WHERE id % 10 <> 0; ANALYZE h_bloat")
 
         async def both() -> Snapshot | None:
-            snap = await snapshot(url)
+            snap = await fresh_snapshot(url)
             overdue = found(snap, "vacuum_overdue", "public.h_bloat")
             return snap if overdue and found(snap, "bloat_estimate", "public.h_bloat") else None
 
@@ -192,9 +181,11 @@ async def test_identity_sequence_exhaustion(
     url = server.url()
     await admin.execute("CREATE TABLE h_ident (id int GENERATED ALWAYS AS IDENTITY, v int)")
     try:
-        assert found(await snapshot(url), "sequence_exhaustion", "public.h_ident_id_seq") is None
+        assert (
+            found(await fresh_snapshot(url), "sequence_exhaustion", "public.h_ident_id_seq") is None
+        )
         await admin.execute("SELECT setval('h_ident_id_seq', (2147483647 * 0.8)::int)")
-        seq = found(await snapshot(url), "sequence_exhaustion", "public.h_ident_id_seq")
+        seq = found(await fresh_snapshot(url), "sequence_exhaustion", "public.h_ident_id_seq")
         assert seq is not None
         assert seq.severity is Severity.WARNING
         assert "(for public.h_ident.id)" in seq.message
@@ -215,7 +206,7 @@ async def test_temp_files(
     monkeypatch.setattr(pg_health, "TEMP_WARN_BYTES", 1024**2)
     url = server.url()
     await admin.execute("SELECT pg_stat_reset()")
-    assert found(await snapshot(url), "temp_files", "database test") is None
+    assert found(await fresh_snapshot(url), "temp_files", "database test") is None
     await in_own_session(
         url,
         "SET work_mem = '64kB'; SELECT sum(g) FROM (SELECT g FROM generate_series(1, 300000) g "
@@ -234,13 +225,13 @@ async def test_connections_near_limit(server: postgres.PrivatePostgres):
     usable = MAX_CONNECTIONS - 3
     conns: list[asyncpg.Connection] = []
     try:
-        snap = await snapshot(url)
+        snap = await fresh_snapshot(url)
         assert found(snap, "connections_near_limit", "max_connections") is None
         seen: dict[Severity, Finding] = {}
         while Severity.CRITICAL not in seen:
             assert len(conns) < usable, f"no critical finding at {len(conns)} clients"
             conns.append(await asyncpg.connect(url))
-            finding = found(await snapshot(url), "connections_near_limit", "max_connections")
+            finding = found(await fresh_snapshot(url), "connections_near_limit", "max_connections")
             if finding is not None:
                 seen.setdefault(finding.severity, finding)
         warning = seen[Severity.WARNING]

@@ -27,7 +27,8 @@ import pytest
 import dbtop.analysis.health.postgresql as pg_health
 import dbtop.engines.postgresql.sessions as pg_sessions
 from dbtop.model import Finding, Severity, Snapshot
-from tests.integration.postgresql.test_health_conditions import found, snapshot, wait_for
+from tests.integration.postgresql.conftest import fresh_snapshot
+from tests.integration.postgresql.test_health_conditions import found, wait_for
 from tests.servers import postgres
 from tests.waiting import wait_until
 
@@ -67,7 +68,7 @@ async def test_xmin_horizon_held_by_a_session_s_xid(
     try:
         await admin.execute("CREATE TABLE h_xid (v int)")
         await holder.execute("BEGIN")
-        assert found(await snapshot(url), "xmin_horizon", f"session {pid}") is None
+        assert found(await fresh_snapshot(url), "xmin_horizon", f"session {pid}") is None
         await holder.execute("INSERT INTO h_xid VALUES (1)")
         row = await admin.fetchrow(
             "SELECT backend_xid, backend_xmin FROM pg_stat_activity WHERE pid = $1", pid
@@ -96,14 +97,14 @@ async def test_long_and_idle_transactions(
     busy_pid, idle_pid = str(busy.get_server_pid()), str(idle.get_server_pid())
     sleeping = None
     try:
-        before = await snapshot(url)
+        before = await fresh_snapshot(url)
         assert found(before, "long_transaction", busy_pid) is None
         assert found(before, "idle_in_transaction", idle_pid) is None
         await idle.execute("BEGIN; SELECT 1")
         sleeping = asyncio.ensure_future(busy.execute("BEGIN; SELECT pg_sleep(60)"))
 
         async def both() -> Snapshot | None:
-            snap = await snapshot(url)
+            snap = await fresh_snapshot(url)
             long = found(snap, "long_transaction", busy_pid)
             return snap if long and found(snap, "idle_in_transaction", idle_pid) else None
 
@@ -170,7 +171,7 @@ async def test_replica_lag_and_a_standby_holding_the_horizon(
         return state == "streaming"
 
     await wait_until(streaming, timeout=20, what="the standby streaming")
-    before = await snapshot(url)
+    before = await fresh_snapshot(url)
     assert found(before, "replication_lag", "h_standby") is None
     reader = await asyncpg.connect(standby.url())
     try:
@@ -181,7 +182,7 @@ async def test_replica_lag_and_a_standby_holding_the_horizon(
             await admin.execute("INSERT INTO h_lag VALUES (1); SELECT pg_switch_wal()")
 
         async def both() -> Snapshot | None:
-            snap = await snapshot(url)
+            snap = await fresh_snapshot(url)
             lag = found(snap, "replication_lag", "h_standby")
             return snap if lag and found(snap, "xmin_horizon", "standby h_standby") else None
 
@@ -205,7 +206,7 @@ async def test_replica_lag_and_a_standby_holding_the_horizon(
 
         async def through_slot() -> Finding | None:
             await admin.execute("SELECT txid_current()")  # an xid past the standby's snapshot
-            slot = found(await snapshot(url), "xmin_horizon", "slot h_standby_slot")
+            slot = found(await fresh_snapshot(url), "xmin_horizon", "slot h_standby_slot")
             return slot if slot and slot.extra["xid_age"] >= 1 else None
 
         slot = await wait_until(through_slot, timeout=20, what="the standby's xmin on its slot")
@@ -250,7 +251,7 @@ async def test_wraparound_and_horizon_held_by_a_slot_and_a_prepared_transaction(
             "INSERT INTO h_locked VALUES (1); PREPARE TRANSACTION 'h gid'"
         )
         await preparer.close()
-        before = await snapshot(url)
+        before = await fresh_snapshot(url)
         assert [f for f in before.findings if f.kind in ("xid_wraparound", "xmin_horizon")] == []
         assert found(before, "prepared_transaction", "h gid") is not None
         current = int(await admin.fetchval("SELECT txid_current()"))
@@ -262,7 +263,7 @@ async def test_wraparound_and_horizon_held_by_a_slot_and_a_prepared_transaction(
 
     admin = await asyncpg.connect(url)
     try:
-        snap = await snapshot(url)
+        snap = await fresh_snapshot(url)
         slot = found(snap, "xmin_horizon", "slot h_logical")
         assert slot is not None, [(f.kind, f.object) for f in snap.findings]
         assert slot.severity is Severity.WARNING
@@ -293,7 +294,7 @@ async def test_wraparound_and_horizon_held_by_a_slot_and_a_prepared_transaction(
             )
 
         worker = await wait_until(vacuum_waiting, timeout=30, what="the vacuum behind the lock")
-        snap = await snapshot(url)
+        snap = await fresh_snapshot(url)
         assert snap.session(str(worker)) is not None
         assert found(snap, "xmin_horizon", f"session {worker}") is None
         assert found(snap, "xmin_horizon", "prepared h gid") is not None
@@ -311,7 +312,7 @@ async def test_wraparound_and_horizon_held_by_a_slot_and_a_prepared_transaction(
                 [r.get_server_pid() for r in readers],
             )
             assert [r["same"] for r in ages] == [True]
-            snap = await snapshot(url)
+            snap = await fresh_snapshot(url)
             holders = [f.object for f in snap.findings if f.kind == "xmin_horizon"]
             assert holders[:2] == ["slot h_logical", "prepared h gid"], holders
         finally:
@@ -344,7 +345,7 @@ async def test_wraparound_and_horizon_held_by_a_slot_and_a_prepared_transaction(
     _jump_xids(server, (max(current, pg_health.XID_CRITICAL) // segment + 2) * segment)
     admin = await asyncpg.connect(url)
     try:
-        snap = await snapshot(url)
+        snap = await fresh_snapshot(url)
         database = found(snap, "xid_wraparound", "database test")
         assert database is not None and database.severity is Severity.CRITICAL
         assert database.extra["xid_age"] >= pg_health.XID_CRITICAL
