@@ -49,3 +49,28 @@ async def test_the_same_sessions_do_not_refill_the_table(snapshots, monkeypatch)
         assert IDLE in sessions_shown(app)
         counts = str(table(app, "sessions-table").parent.border_subtitle)
         assert f"of {len(fewer)}" in counts
+
+
+async def test_the_same_slow_log_and_key_patterns_are_not_made_again(snapshots, monkeypatch):
+    from tests.ui.test_panes import redis_like
+
+    made: list[str] = []
+    set_items = RowTable.set_items
+
+    def counted(self, items, build, sort_getter):
+        if self.id in ("events-table", "keys-table"):
+            made.append(self.id)
+        return set_items(self, items, build, sort_getter)
+
+    monkeypatch.setattr(RowTable, "set_items", counted)
+    last = redis_like(snapshots[-1])
+    engine = replay([redis_like(snapshots[0]), last])
+    app = make_app(engine, layout="grid")
+    async with app.run_test(size=(200, 50)) as pilot:
+        await polled(pilot, engine, polls=2)
+        assert made.count("events-table") == made.count("keys-table") == 2
+        # the replay hands the last snapshot's very tuples on from here
+        await polled(pilot, engine, polls=4)
+        assert made.count("events-table") == made.count("keys-table") == 2
+        assert table(app, "events-table").ordered_keys[0] in ("17", "18")
+        assert table(app, "keys-table").ordered_keys == ["0/session:*", "0/queue:*"]
