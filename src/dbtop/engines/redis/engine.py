@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
 from operator import attrgetter
@@ -116,7 +117,8 @@ class RedisEngine(EngineBase):
         self._indexes: Every[list[IndexStat]] = Every(REFRESH_S, [])
         self._previous_stats: dict[str, dict[str, CommandStat]] = {}
         self._previous_at: float | None = None
-        self._last_sessions: list[Session] = []
+        #: the last answered poll's clients (busy_rows leaves its scripts and pauses out)
+        self._last_sessions: Sequence[Session] = ()
         self._last_taken: datetime | None = None
         self._last_server: ServerSummary | None = None
         self._health = HealthSource()
@@ -381,7 +383,7 @@ class RedisEngine(EngineBase):
             cluster_info=next((p.cluster_info for p in ok_polls if p.cluster_info), None),
         )
         if ok_polls:
-            self._last_sessions = [s for s in rows.sessions if s.kind not in ("script", "pause")]
+            self._last_sessions = rows.sessions
             self._last_taken = now
             self._last_server = server
         elif self._last_server is not None:
