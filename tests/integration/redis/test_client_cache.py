@@ -273,3 +273,19 @@ def test_client_findings_are_kept_while_the_sessions_are_the_same_objects():
     assert memo(sessions) == found
     quiet = replace(sessions[0], extra=client_list(line(5))[0])
     assert memo([quiet]) == []  # another Session object: looked at again
+
+
+def test_a_lines_items_are_its_fields_as_looked_up_by_name() -> None:
+    # items() reads the line in one pass (the history's JSON of each re-made Session's
+    # extra): the same pairs, in the same order, as iterating the names and looking up
+    (row,) = client_list(line(7, name="seven", age=40, idle=30))
+    row.add("flag_words", ("normal",))
+    row.add("name", "overridden")  # an added field stands before the line's own
+    for shown in (row, row.aged(5)):
+        pairs = list(shown.items())
+        assert pairs == [(name, shown[name]) for name in shown]
+        assert len(shown.items()) == len(shown)
+        assert ("idle", shown["idle"]) in shown.items()
+    aged = dict(row.aged(5).items())
+    assert (aged["age"], aged["idle"], aged["id"]) == (45, 35, "7")
+    assert aged["server_time_usec"] == SERVER_US + 5_000_000

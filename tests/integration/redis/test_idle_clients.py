@@ -104,3 +104,39 @@ async def test_latency_percentiles_stay_between_two_full_infos(
             return age > 0 and hgetall is not None and "p50_ms" in hgetall.extra
 
         await wait_until(partial_info_with_percentiles, what="percentiles kept between INFOs")
+
+
+async def test_a_quiet_poll_hands_on_the_very_rows_of_the_last_one(
+    private: Server, private_db: redis.Redis
+) -> None:
+    private_db.set("dbtop-test:quiet", "1")
+    private_db.connection_pool.disconnect()
+    async with connected(private.url(9)) as engine:
+        previous = await engine.snapshot()
+
+        async def handed_on() -> bool:
+            nonlocal previous
+            snapshot = await engine.snapshot()
+            # nothing but dbtop talks to the server: the same Sessions and command counters
+            # (dbtop's own commands are left out) in the very tuples of the last snapshot,
+            # which the history ring and the panes then see unchanged at once
+            same = (
+                snapshot.sessions is previous.sessions
+                and snapshot.statements is previous.statements
+                and snapshot.findings is previous.findings
+                and bool(snapshot.sessions)
+                and bool(snapshot.statements)
+            )
+            previous = snapshot
+            return same
+
+        await wait_until(handed_on, what="a poll that hands the last rows on")
+        other = redis.Redis(port=private.port, password=private.password)
+        try:
+            other.get("dbtop-test:quiet")  # a command by another client: new counters
+            snapshot = await engine.snapshot()
+            assert snapshot.statements is not previous.statements
+            assert snapshot.statements != previous.statements
+        finally:
+            other.delete("dbtop-test:quiet")
+            other.close()

@@ -237,6 +237,8 @@ def statement_rows(
 def slowlog_rows(poll: NodePoll, rows: Rows, *, cluster: bool, own_name: str | None) -> None:
     """Slow-log entries, without dbtop's own (with a low threshold they would crowd it): by
     client name, and by address for what a connection sends before it is named (AUTH)."""
+    if not poll.slowlog:
+        return  # no pass over thousands of clients for dbtop's own addresses
     node = poll.node if cluster else None
     own_addresses = {s.client for s in rows.sessions if s.is_self and s.client}
     prefix = prefix_for(poll.node, cluster)

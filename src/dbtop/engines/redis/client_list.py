@@ -20,7 +20,7 @@ is the same idle client (:meth:`ClientLine.unchanged_since`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import ItemsView, Iterator, Mapping
 from itertools import pairwise
 from typing import Any
 
@@ -160,6 +160,28 @@ class ClientLine(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._layout.index) + len(self._added)
 
+    def items(self) -> ItemsView[str, Any]:
+        return _Items(self)
+
+    def _pairs(self) -> list[tuple[str, Any]]:
+        """``(name, self[name])`` for each name in iteration order, in one pass."""
+        layout, tokens, added, shift = self._layout, self._tokens, self._added, self._shift
+        index, starts, clocks = layout.index, layout.starts, layout.clocks
+        pairs: list[tuple[str, Any]] = []
+        for name in layout.names:
+            if not name:
+                continue
+            if name in added:
+                pairs.append((name, added[name]))
+                continue
+            position = index[name]
+            value: Any = tokens[position][starts[position] :]
+            if shift and position in clocks:
+                value = _moved(value, shift)
+            pairs.append((name, value if name in TEXT_FIELDS else _number(value)))
+        pairs.extend(added.items())
+        return pairs
+
     def __eq__(self, other: object) -> bool:
         # Mapping's __eq__ builds two dicts of every field: a snapshot's thousands of rows
         # are compared to the last ones on every refresh (recording.codec)
@@ -173,8 +195,31 @@ class ClientLine(Mapping[str, Any]):
         return f"ClientLine({' '.join(self._tokens)!r}{shift})"
 
 
+class _Items(ItemsView[str, Any]):
+    """A line's fields and values read in one pass: the history ring turns each re-made
+    Session's ``extra`` (its line) into JSON, thousands at a time, and Mapping's own
+    ``items()`` would look every field up by name."""
+
+    __slots__ = ("_line",)
+
+    def __init__(self, line: ClientLine) -> None:
+        super().__init__(line)
+        self._line = line
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return iter(self._line._pairs())
+
+
 #: what an aged line keeps of the fields added to the line it was made from
 _IDENTITY = frozenset({"run_id", "server_time_usec"})
+
+
+def _number(value: str) -> Any:
+    """A number field's value as ``__getitem__`` gives it: an int, else the text."""
+    try:
+        return int(value)
+    except ValueError:
+        return value
 
 
 def _moved(value: str, seconds: int) -> str:

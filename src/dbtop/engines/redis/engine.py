@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from dbtop.engines.base import ConnectOptions, EngineBase
@@ -44,6 +46,7 @@ from dbtop.engines.redis.info import CommandStat, integer, parse_info, version_n
 from dbtop.engines.redis.info import keyspace as db_keyspace
 from dbtop.engines.redis.kill import kill_client
 from dbtop.engines.redis.progress import findings as progress_findings
+from dbtop.engines.redis.reuse import KeptRows
 from dbtop.engines.redis.search import REFRESH_S, all_search_indexes, search_nodes
 from dbtop.engines.redis.sessions import split_session_id
 from dbtop.engines.redis.summary import server_summary, stale_summary
@@ -70,6 +73,10 @@ from dbtop.model import (
 #: How often settings, the cluster's node table and the module list are read again.
 CONFIG_EVERY_S = 30.0
 NODES_EVERY_S = 30.0
+
+
+#: a row's id, the key its previous equal row is found by (reuse.KeptRows)
+_id = attrgetter("id")
 
 
 def _never_lost(exc: BaseException, what: str) -> BaseException | None:
@@ -110,11 +117,13 @@ class RedisEngine(EngineBase):
         self._indexes: Every[list[IndexStat]] = Every(REFRESH_S, [])
         self._previous_stats: dict[str, dict[str, CommandStat]] = {}
         self._previous_at: float | None = None
-        self._last_sessions: list[Session] = []
+        #: the last answered poll's clients (busy_rows leaves its scripts and pauses out)
+        self._last_sessions: Sequence[Session] = ()
         self._last_taken: datetime | None = None
         self._last_server: ServerSummary | None = None
         self._health = HealthSource()
         self._client_findings = ClientFindings()
+        self._kept = KeptRows()
         self._version = "?"
 
     # -- identity -------------------------------------------------------------------------
@@ -255,21 +264,23 @@ class RedisEngine(EngineBase):
             Feature.INDEXES, "the search indexes", self._indexes.get(search), []
         )
         server = self._server(ok_polls, rows, now)
+        kept = self._kept
+        slow = sorted(rows.slow_events, key=lambda e: e.at or now, reverse=True)
         return Snapshot(
             engine=self.name,
             taken_at=now,
             monotonic=started,
             server=server,
             capabilities=self._capabilities,
-            sessions=tuple(rows.sessions),
-            statements=tuple(rows.statements),
-            slow_events=tuple(sorted(rows.slow_events, key=lambda e: e.at or now, reverse=True)),
-            indexes=tuple(indexes),
-            tables=tuple(rows.tables),
-            keyspace=tuple(keyspace),
-            lock_waits=tuple(rows.lock_waits),
-            findings=tuple(findings),
-            notices=tuple(sections.notices),
+            sessions=kept.rows("sessions", rows.sessions),
+            statements=kept.rows("statements", kept.same_rows("statements", rows.statements, _id)),
+            slow_events=kept.rows("slow_events", kept.same_rows("slow_events", slow, _id)),
+            indexes=kept.rows("indexes", indexes, equal=True),
+            tables=kept.rows("tables", rows.tables, equal=True),
+            keyspace=kept.rows("keyspace", keyspace),
+            lock_waits=kept.rows("lock_waits", rows.lock_waits, equal=True),
+            findings=kept.rows("findings", findings, equal=True),
+            notices=kept.rows("notices", sections.notices, equal=True),
             collect_ms=(time.monotonic() - started) * 1000,
             extra=frozen(
                 snapshot_extra(
@@ -372,7 +383,7 @@ class RedisEngine(EngineBase):
             cluster_info=next((p.cluster_info for p in ok_polls if p.cluster_info), None),
         )
         if ok_polls:
-            self._last_sessions = [s for s in rows.sessions if s.kind not in ("script", "pause")]
+            self._last_sessions = rows.sessions
             self._last_taken = now
             self._last_server = server
         elif self._last_server is not None:

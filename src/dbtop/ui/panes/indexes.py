@@ -210,6 +210,8 @@ class IndexesPane(Pane):
         self._indexes: dict[str, IndexStat] = {}
         self._tables: dict[str, TableStat] = {}
         self._patterns: dict[str, KeyPattern] = {}
+        #: the key patterns the keys table was last filled from
+        self._patterns_from: tuple[KeyPattern, ...] | None = None
 
     @classmethod
     def default_label(cls, labels: PaneLabels) -> str:
@@ -252,7 +254,6 @@ class IndexesPane(Pane):
         self._indexes = {i.key: i for i in snapshot.indexes}
         scanned = [t for t in snapshot.tables if t.seq_scans]
         self._tables = {t.key: t for t in scanned}
-        self._patterns = {key_pattern_key(p): p for p in snapshot.keyspace}
         indexes = self.query_one("#indexes-table", RowTable)
         tables = self.query_one("#tables-table", RowTable)
         keys = self.query_one("#keys-table", RowTable)
@@ -266,7 +267,12 @@ class IndexesPane(Pane):
             lambda t: table_row(t, dict(table_rates.get(t.key, {}))),
             lambda n: table_sort_getter(n, table_rates),
         )
-        keys.set_rows(key_pattern_row(p) for p in snapshot.keyspace)
+        if snapshot.keyspace is not self._patterns_from:
+            # the very patterns of the last poll (Redis hands them on between two samples)
+            # are not formatted again
+            self._patterns_from = snapshot.keyspace
+            self._patterns = {key_pattern_key(p): p for p in snapshot.keyspace}
+            keys.set_rows(key_pattern_row(p) for p in snapshot.keyspace)
         has_keys = bool(snapshot.keyspace)
         indexes.display = bool(snapshot.indexes) or not has_keys
         tables.display = bool(scanned)

@@ -177,6 +177,8 @@ class SessionsPane(Pane):
     def __init__(self) -> None:
         super().__init__()
         self._idle_hidden = 0
+        #: what the table was last filled from: the sessions, the lock waits, the view
+        self._filled_from: tuple[Any, ...] | None = None
 
     @classmethod
     def default_label(cls, labels: PaneLabels) -> str:
@@ -191,11 +193,25 @@ class SessionsPane(Pane):
         )
 
     def update(self, result: PollResult, view: ViewOptions) -> None:
+        snapshot = result.snapshot
+        filled = self._filled_from
+        if (
+            filled is not None
+            and filled[0] is snapshot.sessions
+            and filled[1] is snapshot.lock_waits
+            and filled[2] == view
+        ):
+            # The very rows of the last poll (an engine hands the same tuple on when no
+            # session changed) and the same lock waits (the forest) and view: the table
+            # would get the same items, after a pass over thousands of idle ones.
+            self.refresh_counts()
+            return
+        self._filled_from = (snapshot.sessions, snapshot.lock_waits, view)
         forest = result.forest
         items: dict[str, Session] = {}
         idle_hidden = 0
         show_idle = view.show_idle
-        for session in result.snapshot.sessions:
+        for session in snapshot.sessions:
             if not show_idle and hidden_when_idle_hidden(session, forest):
                 idle_hidden += 1
                 continue

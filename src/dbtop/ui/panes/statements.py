@@ -167,6 +167,8 @@ class StatementsPane(Pane):
     def __init__(self) -> None:
         super().__init__()
         self._events: dict[str, SlowEvent] = {}
+        #: the slow events the events table was last filled from
+        self._events_from: tuple[SlowEvent, ...] | None = None
 
     @classmethod
     def default_label(cls, labels: PaneLabels) -> str:
@@ -196,7 +198,6 @@ class StatementsPane(Pane):
         rates = snapshot.rates.statements if snapshot.rates else {}
         statements = self.query_one("#statements-table", RowTable)
         events = self.query_one("#events-table", RowTable)
-        self._events = {event_key(e): e for e in snapshot.slow_events}
         examined = examined_counter(snapshot.statements)
         statements.set_hidden_columns(() if examined else ("examined_s",))
         statements.set_items(
@@ -204,7 +205,12 @@ class StatementsPane(Pane):
             lambda s: statement_row(s, rates.get(s.id), examined),
             lambda index: statement_sort_getter(index, rates, examined),
         )
-        events.set_rows(event_row(e) for e in snapshot.slow_events)
+        if snapshot.slow_events is not self._events_from:
+            # a slow log read again is often the very tuple of the last poll (Redis hands
+            # it on): its rows, up to 128 a node, are not made again
+            self._events_from = snapshot.slow_events
+            self._events = {event_key(e): e for e in snapshot.slow_events}
+            events.set_rows(event_row(e) for e in snapshot.slow_events)
         has_events = bool(snapshot.slow_events)
         # An engine with only a slow log shows only that; one with both shows both.
         statements.display = bool(snapshot.statements) or not has_events
