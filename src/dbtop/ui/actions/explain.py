@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
@@ -12,8 +13,12 @@ from dbtop.model import Feature, Plan
 from dbtop.safetext import one_line
 from dbtop.ui.actions.host import ActionHost
 from dbtop.ui.screens.confirm import ConfirmScreen
-from dbtop.ui.screens.explain_values import Answer, ExplainValuesScreen
-from dbtop.ui.screens.plan import PlanScreen
+
+if TYPE_CHECKING:
+    from dbtop.ui.screens.explain_values import Answer
+
+# The plan and values screens are imported when first shown: the plan screen's module is
+# one of the costlier ones, and a start-up (the time to a first row) needs neither.
 
 
 class ExplainAction:
@@ -52,6 +57,8 @@ class ExplainAction:
                     self._explain(analyze=False)
                 elif text:
                     self._explain(analyze=True, query=text)
+
+            from dbtop.ui.screens.explain_values import ExplainValuesScreen
 
             host.dbtop.push_screen(ExplainValuesScreen(selection.query, numbers), given)
             return
@@ -103,4 +110,6 @@ class ExplainAction:
         else:
             host.say(f"{selection.title}: no query to explain", severity="warning")
             return
+        from dbtop.ui.screens.plan import PlanScreen
+
         host.dbtop.push_screen(PlanScreen(f"Plan · {selection.title}", load))

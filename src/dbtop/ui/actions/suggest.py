@@ -3,11 +3,15 @@ the findings of the last snapshot are shown instead, with the reason."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dbtop.errors import DbtopError
 from dbtop.model import Advice, Feature
 from dbtop.safetext import one_line
 from dbtop.ui.actions.host import ActionHost
-from dbtop.ui.screens.suggest import AdviceResult, SuggestScreen
+
+if TYPE_CHECKING:
+    from dbtop.ui.screens.suggest import AdviceResult
 
 FALLBACK = "showing the findings of the last snapshot"
 
@@ -21,6 +25,9 @@ class SuggestAction:
         return True
 
     def open(self) -> None:
+        # imported when first opened: a start-up (the time to a first row) does not need it
+        from dbtop.ui.screens.suggest import AdviceResult, SuggestScreen
+
         host = self.host
         poller = host.dbtop.poller
         snapshot = host.latest_snapshot()

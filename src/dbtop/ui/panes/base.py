@@ -13,6 +13,8 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
+from textual.geometry import Region
 from textual.widgets import Static
 
 from dbtop.model import Feature, Notice, PaneLabels
@@ -146,7 +148,25 @@ class Pane(Vertical):
             self.border_title = literal_title(title)
         if getattr(self, "_shown_subtitle", None) != subtitle:
             self._shown_subtitle = subtitle
-            self.border_subtitle = None if subtitle is None else literal_title(subtitle)
+            self._set_subtitle(None if subtitle is None else literal_title(subtitle))
+
+    def _set_subtitle(self, subtitle: Content | None) -> None:
+        """New counts: only the bottom border line, where they are drawn, is painted again.
+
+        Setting ``border_subtitle`` repaints the whole pane and the tables in it, and on a
+        busy server the counts move at most polls (a session between two statements is
+        idle for a moment). The subtitle is stored as the setter stores it.
+        """
+        outer = self.outer_size
+        drawn = self.styles.border_bottom[0] not in ("", "none", "hidden")
+        if not self.is_mounted or outer.height < 1 or not drawn:
+            self.border_subtitle = subtitle
+            return
+        self._border_subtitle = (
+            None if subtitle is None else self.render_str(subtitle).expand_tabs(4).split()[0]
+        )
+        offset = self.content_offset  # refresh regions are given in content coordinates
+        self.refresh(Region(-offset.x, outer.height - 1 - offset.y, outer.width, 1))
 
     def _show_notices(self, notices: Iterable[Notice]) -> None:
         shown = tuple(notices)

@@ -19,7 +19,6 @@ from dbtop.poller import PollResult
 from dbtop.recording import timespec
 from dbtop.ui.timeline.base import OFF_IN_THE_PAST, moment
 from dbtop.ui.timeline.goto import GoToScreen
-from dbtop.ui.timeline.replay import RecordingTimeline
 
 if TYPE_CHECKING:
     from dbtop.ui.screens.main import MainScreen
@@ -118,6 +117,10 @@ class TimelineActions:
             self._screen().say("live", timeout=2)
 
     def action_timeline_speed(self, step: int) -> None:
+        # imported here: a live start-up (the time to a first row) does not need the
+        # recording reader it brings
+        from dbtop.ui.timeline.replay import RecordingTimeline
+
         timeline = self._screen().dbtop.timeline
         if not isinstance(timeline, RecordingTimeline):
             self._screen().say("the speed is the replay's: the live history has none", timeout=2)
