@@ -15,8 +15,9 @@ comes from a private server with the conditions of
 tests/integration/postgresql/test_health.py; ``--only health`` takes just that one). With
 ``--replay FILE`` (a recording of ``dbtop record``): the replay and the load view, a minute
 into the recording. The app runs headless on the real server; a picture is taken once its
-data is on screen (a poll with rates, over three counter flushes; the plan and suggestions loaded). The demo's
-lock chain comes and goes: the lock pictures wait for it up to --wait-locks seconds.
+data is on screen (a poll with rates, over three counter flushes; the plan and suggestions
+loaded). The demo's lock chain comes and goes: the lock pictures wait for it up to
+--wait-locks seconds.
 
 SVG always; PNG too when cairosvg is installed (``pip install cairosvg``: it needs the
 system's libcairo), rendered with a local monospace font.
