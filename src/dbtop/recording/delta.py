@@ -92,17 +92,32 @@ def _section_delta(
         else:
             changed[k] = patch
     removed = [k for k in old if k not in new]
-    section: dict[str, Any] = {}
+    return section(added, changed, removed, list(old), list(new))
+
+
+def section(
+    added: dict[str, Row],
+    changed: dict[str, Any],
+    removed: list[str],
+    old_order: list[str],
+    new_order: list[str],
+) -> dict[str, Any] | None:
+    """One keyed section's delta from its rows added, changed and removed (None: nothing
+    changed); the order only when applying the rest would not give it (the live history
+    builds these from objects, make_delta from documents: one shape for both)."""
+    result: dict[str, Any] = {}
     if added:
-        section["add"] = added
+        result["add"] = added
     if changed:
-        section["set"] = changed
+        result["set"] = changed
     if removed:
-        section["del"] = removed
-    order = list(new)
-    if order != _expected_order(list(old), set(removed), added):
-        section["order"] = order
-    return section or None
+        result["del"] = removed
+    expected = (
+        old_order if not added and not removed else _expected_order(old_order, set(removed), added)
+    )
+    if new_order != expected:
+        result["order"] = new_order
+    return result or None
 
 
 def _expected_order(old_order: list[str], removed: set[str], added: Mapping[str, Row]) -> list[str]:

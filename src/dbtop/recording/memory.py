@@ -181,21 +181,7 @@ def _rows(name: str, rows: tuple[Any, ...], old: _Rows | None) -> tuple[Any, _Ro
         # two rows of one key: stored whole, as make_delta does
         return {"all": state.documents()}, state
     removed = [] if stayed == len(old.keys) else [k for k in old.keys if k not in state.by_key]
-    section: dict[str, Any] = {}
-    if added:
-        section["add"] = added
-    if changed:
-        section["set"] = changed
-    if removed:
-        section["del"] = removed
-    expected = (
-        old.keys
-        if not added and not removed
-        else delta._expected_order(old.keys, set(removed), added)
-    )
-    if state.keys != expected:
-        section["order"] = state.keys
-    return section or None, state
+    return delta.section(added, changed, removed, old.keys, state.keys), state
 
 
 class MemoryRing:
