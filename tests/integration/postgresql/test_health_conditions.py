@@ -11,14 +11,14 @@ the read is what these tests check, the threshold is unit-tested.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import asyncpg
 import pytest
 
 import dbtop.analysis.health.postgresql as pg_health
 from dbtop.model import Finding, Severity, Snapshot
-from tests.integration.postgresql.conftest import fresh_snapshot
+from tests.integration.postgresql.conftest import fresh_snapshot, own_server
 from tests.servers import postgres
 from tests.waiting import wait_until
 
@@ -28,23 +28,7 @@ SETTINGS = {"max_wal_size": "'32MB'", "min_wal_size": "'32MB'"}
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[postgres.PrivatePostgres]:
-    try:
-        srv = postgres.start(max_connections=MAX_CONNECTIONS, settings=SETTINGS)
-    except postgres.Unavailable as exc:
-        pytest.skip(f"no private PostgreSQL for the tests: {exc}")
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
-async def admin(server: postgres.PrivatePostgres) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(server.url())
-    try:
-        yield conn
-    finally:
-        await conn.close()
+    yield from own_server(MAX_CONNECTIONS, SETTINGS)
 
 
 def found(snap: Snapshot, kind: str, obj: str) -> Finding | None:

@@ -19,7 +19,7 @@ import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import asyncpg
 import pytest
@@ -27,7 +27,7 @@ import pytest
 import dbtop.analysis.health.postgresql as pg_health
 import dbtop.engines.postgresql.sessions as pg_sessions
 from dbtop.model import Finding, Severity, Snapshot
-from tests.integration.postgresql.conftest import fresh_snapshot
+from tests.integration.postgresql.conftest import fresh_snapshot, own_server
 from tests.integration.postgresql.test_health_conditions import found, wait_for
 from tests.servers import postgres
 from tests.waiting import wait_until
@@ -37,23 +37,7 @@ SETTINGS = {"wal_level": "logical", "autovacuum_freeze_max_age": "100000"}
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[postgres.PrivatePostgres]:
-    try:
-        srv = postgres.start(max_connections=30, settings=SETTINGS)
-    except postgres.Unavailable as exc:
-        pytest.skip(f"no private PostgreSQL for the tests: {exc}")
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
-async def admin(server: postgres.PrivatePostgres) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(server.url())
-    try:
-        yield conn
-    finally:
-        await conn.close()
+    yield from own_server(30, SETTINGS)
 
 
 async def test_xmin_horizon_held_by_a_session_s_xid(
